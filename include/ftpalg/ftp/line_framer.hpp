@@ -1,0 +1,129 @@
+// LineFramer: splits one direction's reassembled byte stream into FTP lines (RFC 959 §4.1.1
+// Telnet end-of-line, CRLF). Bare LF ends a line only when acceptBareLf is set (docs/decisions).
+//
+// Input is contiguous stream bytes in order, each chunk tagged with its 64-bit stream offset
+// (see tcp/segment_tracker.hpp). Output lines exclude the terminator and carry the stream offset
+// of their first byte, so the engine can turn a span inside a line into a stream span.
+//
+// Ownership: a FramedLine's text points either into the chunk passed to feed() or into the
+// framer's own partial-line buffer; it is valid only during the sink call.
+// Bounds: a line whose content exceeds maxLineLength bytes puts the framer into the Overflowed
+// state; it then produces no more lines, ever (DESIGN.md §4: overflow is never "allow").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ftpalg {
+
+struct FramedLine {
+  std::int64_t offset = 0;           // stream offset of text[0]
+  std::string_view text;             // without terminator
+  std::uint8_t terminatorLength = 0; // 2 for CRLF, 1 for bare LF
+};
+
+enum class FrameStatus : std::uint8_t { Ok, Overflowed };
+
+class LineFramer {
+ public:
+  LineFramer(std::size_t maxLineLength, bool acceptBareLf)
+      : maxLineLength_(maxLineLength), acceptBareLf_(acceptBareLf) {}
+
+  // Feeds `bytes`, which start at stream offset `offset` (must equal nextOffset() unless this is
+  // the first call, or after reset()). Calls sink(const FramedLine&) for each completed line, in
+  // order. Returns Overflowed once the partial line exceeds maxLineLength (and forever after).
+  template <typename Sink>
+  FrameStatus feed(std::int64_t offset, std::string_view bytes, Sink&& sink);
+
+  // Restart framing at `offset` with an empty partial line (e.g. after a TLS section ends).
+  void reset(std::int64_t offset);
+
+  bool overflowed() const { return overflowed_; }
+  std::int64_t nextOffset() const { return nextOffset_; }
+  // Start offset and bytes of the incomplete line buffered so far (empty when at a line start).
+  std::int64_t partialLineOffset() const { return nextOffset_ - static_cast<std::int64_t>(partial_.size()); }
+  std::string_view partialLine() const { return partial_; }
+
+ private:
+  std::size_t maxLineLength_;
+  bool acceptBareLf_;
+  bool overflowed_ = false;
+  bool started_ = false;
+  std::int64_t nextOffset_ = 0;
+  std::string partial_;  // bytes of the current incomplete line (bounded by maxLineLength_ + 1)
+};
+
+template <typename Sink>
+FrameStatus LineFramer::feed(std::int64_t offset, std::string_view bytes, Sink&& sink) {
+  if (overflowed_) {
+    nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+    return FrameStatus::Overflowed;
+  }
+  if (!started_) {
+    started_ = true;
+    nextOffset_ = offset;
+  }
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const std::size_t lf = bytes.find('\n', pos);
+    if (lf == std::string_view::npos) {
+      const std::string_view rest = bytes.substr(pos);
+      if (partial_.size() + rest.size() > maxLineLength_ + 1) {  // +1: a CR may be pending
+        overflowed_ = true;
+        partial_.clear();
+        nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+        return FrameStatus::Overflowed;
+      }
+      partial_.append(rest);
+      break;
+    }
+    // A line ends at lf when it is CRLF, or bare LF is accepted.
+    const bool crBefore = lf > pos ? bytes[lf - 1] == '\r' : (!partial_.empty() && partial_.back() == '\r');
+    if (!crBefore && !acceptBareLf_) {
+      // The LF is ordinary content.
+      const std::string_view piece = bytes.substr(pos, lf + 1 - pos);
+      if (partial_.size() + piece.size() > maxLineLength_) {
+        overflowed_ = true;
+        partial_.clear();
+        nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+        return FrameStatus::Overflowed;
+      }
+      partial_.append(piece);
+      pos = lf + 1;
+      continue;
+    }
+    const std::uint8_t terminator = crBefore ? 2 : 1;
+    const std::int64_t lineEndOffset = offset + static_cast<std::int64_t>(lf + 1);  // after LF
+    std::string_view text;
+    if (partial_.empty()) {
+      text = bytes.substr(pos, lf + 1 - pos - terminator);
+    } else {
+      partial_.append(bytes.substr(pos, lf + 1 - pos));
+      partial_.resize(partial_.size() - terminator);
+      text = partial_;
+    }
+    if (text.size() > maxLineLength_) {
+      overflowed_ = true;
+      partial_.clear();
+      nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+      return FrameStatus::Overflowed;
+    }
+    const std::int64_t lineOffset = lineEndOffset - terminator - static_cast<std::int64_t>(text.size());
+    sink(FramedLine{lineOffset, text, terminator});
+    partial_.clear();
+    pos = lf + 1;
+  }
+  nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+  return FrameStatus::Ok;
+}
+
+inline void LineFramer::reset(std::int64_t offset) {
+  partial_.clear();
+  overflowed_ = false;
+  started_ = true;
+  nextOffset_ = offset;
+}
+
+}  // namespace ftpalg

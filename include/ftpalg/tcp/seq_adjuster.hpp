@@ -1,0 +1,82 @@
+// SeqAdjuster: the edit log of one direction of a control connection, and the sequence-number
+// translation it implies (the kernel's nf_nat_seq_adjust keeps one correction point; we keep all
+// edits, DESIGN.md §3).
+//
+// Sequence spaces: "original" offsets are 64-bit stream offsets in the sender's space (what the
+// sender sent, relative to ISN + 1); "output" offsets are the same stream after every edit was
+// applied (what the receiver sees). Both spaces share the base (ISN + 1), so a 32-bit number
+// converts with the direction's SeqUnwrapper in either space.
+//  - seq of a packet sent in THIS direction: toOutput(original offset)
+//  - ack / SACK edges of a packet in the OTHER direction (acknowledging this direction's data):
+//    toOriginal(output offset)
+//
+// Edits are added in stream order and never overlap. A retransmission of an edited range is
+// transformed again from the log and therefore gets the identical rewrite (span-only: every byte
+// outside an edit's original span is copied unchanged).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ftpalg {
+
+struct StreamEdit {
+  std::int64_t offset = 0;   // original offset of the first replaced byte
+  std::string original;      // the replaced bytes (for conflict checks and logs)
+  std::string replacement;   // what the receiver gets instead
+  std::int64_t originalEnd() const { return offset + static_cast<std::int64_t>(original.size()); }
+  std::int64_t delta() const {
+    return static_cast<std::int64_t>(replacement.size()) - static_cast<std::int64_t>(original.size());
+  }
+};
+
+class SeqAdjuster {
+ public:
+  // Precondition: offset >= end of the last edit, and offset >= pruneFloor().
+  void addEdit(std::int64_t offset, std::string_view original, std::string replacement);
+
+  // Output offset of original offset x. x strictly inside an edit's original span maps to the
+  // end of its replacement.
+  std::int64_t toOutput(std::int64_t x) const;
+  // Original offset for an output offset y (ACK/SACK): y strictly inside a replacement maps to
+  // the start of that edit's original span (the edit is not acknowledged until wholly
+  // acknowledged); y at or after a replacement's end maps past the original span. Monotone.
+  std::int64_t toOriginal(std::int64_t y) const;
+
+  // Output payload for the original range [a, a + payload.size()): `payload` with every edit span
+  // inside it replaced. A range starting inside an edit span skips the rest of that span; a range
+  // ending inside an edit span still carries the whole replacement (it starts in this range).
+  // Appends at most maxOutput bytes to `out` (unless the payload's own length already exceeds
+  // it: then the caller passes maxOutput >= payload.size()). Trimming cuts only between bytes of
+  // the original or right before an edit: a replacement is emitted whole or not at all. Returns
+  // the number of ORIGINAL bytes consumed (payload.size() unless trimmed); the sender
+  // retransmits the rest, since the mapped ACK will not cover it.
+  std::size_t transform(std::int64_t a, std::span<const std::uint8_t> payload,
+                        std::size_t maxOutput, std::vector<std::uint8_t>& out) const;
+
+  // True when an edit intersects [a, b) (the range needs transform()).
+  bool touches(std::int64_t a, std::int64_t b) const;
+
+  // The receiver acknowledged every output byte before toOutput(ackedOriginal): edits that end
+  // at or before ackedOriginal are folded into a base delta and forgotten. Data from before
+  // pruneFloor() can no longer be transformed exactly; the engine strips such bytes from
+  // retransmissions (they are acknowledged already).
+  void prune(std::int64_t ackedOriginal);
+  std::int64_t pruneFloor() const { return pruneFloor_; }
+
+  std::size_t editCount() const { return edits_.size(); }
+  const std::vector<StreamEdit>& edits() const { return edits_; }
+  std::int64_t totalDelta() const;
+
+ private:
+  std::int64_t baseDelta_ = 0;   // sum of deltas of pruned edits
+  std::int64_t pruneFloor_ = 0;  // original end of the last pruned edit
+  std::vector<StreamEdit> edits_;
+  std::vector<std::int64_t> cumulativeDelta_;  // cumulativeDelta_[i] = baseDelta_ + sum(delta of edits_[0..i])
+};
+
+}  // namespace ftpalg
