@@ -1,0 +1,67 @@
+// AppConfig: the typed, validated configuration of one ftpalg invocation. Produced only by
+// options.cpp (the only Boost.Program_options user); consumed by wiring and the runners.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ftpalg/core/ip_address.hpp"
+#include "ftpalg/engine/engine.hpp"
+
+namespace ftpalg::app {
+
+enum class Command : std::uint8_t { Replay, Run, Rules, Help, Version };
+enum class LogFormat : std::uint8_t { Json, Text };
+enum class PinholeBackendKind : std::uint8_t { Nft, None };
+enum class FirewallKind : std::uint8_t { Nft, Iptables };
+
+// --snat 192.168.77.0/24=203.0.113.1 : clients in `inside` appear outside as `outside`
+// (source port preserved).
+struct SnatRule {
+  IpPrefix inside;
+  IpAddress outside;
+};
+// --dnat 203.0.113.1:21=192.168.78.10:21 : connections to `outside` are forwarded to `inside`.
+struct DnatRule {
+  Endpoint outside;
+  Endpoint inside;
+};
+
+struct ReplayConfig {
+  std::string inputPath;
+  std::optional<std::string> outputPath;
+  std::vector<SnatRule> snat;
+  std::vector<DnatRule> dnat;
+};
+
+struct RunConfig {
+  std::uint16_t queueNum = 0;
+  std::uint16_t queueCount = 1;          // --queue-balance: queues queueNum..queueNum+count-1
+  PinholeBackendKind pinholeBackend = PinholeBackendKind::Nft;
+  bool dryRun = false;
+  bool failOpen = true;                  // --fail-open (default) | --fail-closed (queue bypass off)
+  std::optional<std::string> user;       // --user: drop to this account after setup
+  bool installQueueRules = true;         // --no-queue-rules: the admin installs them
+};
+
+struct RulesConfig {
+  FirewallKind firewall = FirewallKind::Nft;
+};
+
+struct AppConfig {
+  Command command = Command::Help;
+  std::string helpText;                  // for Command::Help
+  std::optional<std::string> configFile;
+  std::vector<std::uint16_t> controlPorts{21};
+  std::string logPath = "-";             // "-" is stdout
+  LogFormat logFormat = LogFormat::Json;
+  EngineConfig engine;                   // policy + limits
+  ReplayConfig replay;
+  RunConfig run;
+  RulesConfig rules;
+  bool printConfig = false;              // --print-config: echo the effective config and exit
+};
+
+}  // namespace ftpalg::app
