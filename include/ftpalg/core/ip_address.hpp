@@ -90,9 +90,9 @@ constexpr std::string_view directionName(Direction d) {
   return d == Direction::ClientToServer ? "c2s" : "s2c";
 }
 
-// Canonical identity of one FTP control connection: the client's and the server's *real*
-// endpoints (as they exist on their own hosts, before any NAT on this router). Both queue points
-// resolve their packets to this key (DESIGN.md §3).
+// Identity of one FTP control connection: a client and a server endpoint, chosen consistently
+// by the shell's FlowResolver (live: the real endpoints, before any NAT on this router, so both
+// queue points resolve to one key, DESIGN.md §3; replay: the endpoints as captured).
 struct FlowKey {
   Endpoint client;
   Endpoint server;

@@ -24,15 +24,21 @@
 namespace ftpalg {
 
 // How each party of a control connection is seen across the router. All four endpoints are
-// known for every flow; without NAT, seen == real.
+// known for every flow; without NAT, seen == real. "Real" is the endpoint on the party's own
+// host; "seen" is what the other party sees after this router's NAT.
 struct NatMapping {
-  Endpoint clientSeenByServer;  // the client's endpoint after SNAT/masquerade (== client.real without)
-  Endpoint serverSeenByClient;  // the server's endpoint before DNAT (== server.real without)
+  Endpoint clientReal;
+  Endpoint clientSeenByServer;  // after SNAT/masquerade (== clientReal without)
+  Endpoint serverReal;
+  Endpoint serverSeenByClient;  // before DNAT/port-forwarding (== serverReal without)
 };
 
 struct FlowContext {
-  FlowKey key;           // real endpoints (FlowKey contract)
-  Direction direction;   // of this packet
+  // Identity of the control connection, identical for both directions and both queue points.
+  // Live: the real endpoints. Replay: the endpoints as captured (one capture point, consistent).
+  // Logs print it as the "flow" field.
+  FlowKey key;
+  Direction direction = Direction::ClientToServer;  // of this packet
   NatMapping nat;
 };
 
