@@ -1,0 +1,235 @@
+// PacketRewriter: lengths, checksums (checked by the library AND by the builder's independent
+// sum), seq/ack/SACK/FIN edits, and byte-for-byte preservation of everything else.
+#include "ftpalg/packet/packet_rewriter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ftpalg/packet/checksum.hpp"
+#include "packet_builder.hpp"
+
+namespace ftpalg {
+namespace {
+
+using testing::buildTcpPacket;
+using testing::bytesOf;
+using testing::ep;
+using testing::independentChecksumsValid;
+using testing::TcpPacketSpec;
+
+std::uint32_t load32(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return (static_cast<std::uint32_t>(bytes[at]) << 24) | (static_cast<std::uint32_t>(bytes[at + 1]) << 16) |
+         (static_cast<std::uint32_t>(bytes[at + 2]) << 8) | bytes[at + 3];
+}
+std::uint16_t load16(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return static_cast<std::uint16_t>((bytes[at] << 8) | bytes[at + 1]);
+}
+
+// The packet shapes every rewrite behaviour is checked against.
+struct Shape {
+  const char* name;
+  TcpPacketSpec spec;
+};
+
+std::vector<Shape> shapes() {
+  TcpPacketSpec v4;
+  v4.src = ep("192.168.78.10:50000");
+  v4.dst = ep("198.51.100.7:21");
+  v4.seq = 1000;
+  v4.ack = 2000;
+  v4.flags = tcp_flags::kAck | tcp_flags::kPsh;
+  v4.payload = "PORT 192,168,78,10,195,80\r\n";
+
+  TcpPacketSpec v4Options = v4;
+  // Record Route (7), length 11, pointer 4, room for two addresses: padded to 12 by the builder.
+  v4Options.ipv4Options = {7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0};
+  v4Options.sack = {{5000, 6000}, {7000, 8000}};
+
+  TcpPacketSpec v6;
+  v6.src = ep("[2001:db8::10]:50000");
+  v6.dst = ep("[2001:db8:1::7]:21");
+  v6.seq = 0xFFFFFFF0u;  // wraps within the segment
+  v6.ack = 77;
+  v6.payload = "EPRT |2|2001:db8::10|50000|\r\n";
+
+  TcpPacketSpec v6HopByHop = v6;
+  v6HopByHop.ipv6HopByHop = true;
+  v6HopByHop.sack = {{1, 2}, {3, 4}, {5, 6}};
+
+  TcpPacketSpec v4FinSackOdd = v4;  // SACK edges at odd offsets within the TCP header
+  v4FinSackOdd.flags = tcp_flags::kAck | tcp_flags::kFin;
+  v4FinSackOdd.rawTcpOptions = {1, 5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0};
+  v4FinSackOdd.payload = "QUIT\r\n";
+
+  return {{"ipv4", v4},
+          {"ipv4_with_options_and_sack", v4Options},
+          {"ipv6", v6},
+          {"ipv6_hop_by_hop_and_sack", v6HopByHop},
+          {"ipv4_fin_odd_sack", v4FinSackOdd}};
+}
+
+class RewriteEveryShape : public ::testing::TestWithParam<Shape> {
+ protected:
+  void SetUp() override {
+    bytes_ = buildTcpPacket(GetParam().spec);
+    const auto parsed = PacketView::parse(bytes_);
+    ASSERT_TRUE(parsed.has_value());
+    view_ = *parsed;
+  }
+  // Both checksum implementations accept the output, and it parses.
+  static void expectValid(const std::vector<std::uint8_t>& out) {
+    EXPECT_TRUE(checksum::verifyPacket(out));
+    EXPECT_TRUE(independentChecksumsValid(out));
+    EXPECT_TRUE(PacketView::parse(out).has_value());
+  }
+  std::vector<std::uint8_t> bytes_;
+  PacketView view_;
+};
+
+TEST_P(RewriteEveryShape, EmptyEditReproducesTheOriginalBytes) {
+  EXPECT_EQ(rewritePacket(view_, PacketEdit{}), bytes_);
+}
+
+TEST_P(RewriteEveryShape, GrownPayloadKeepsHeadersAndFixesLengthsAndChecksums) {
+  const auto payload = bytesOf("PORT 203,0,113,200,195,80,and,more,bytes\r\n");
+  ASSERT_GT(payload.size(), view_.payload().size());
+  PacketEdit edit;
+  edit.payload = payload;
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  const auto parsed = PacketView::parse(out);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(std::vector<std::uint8_t>(parsed->payload().begin(), parsed->payload().end()), payload);
+  EXPECT_EQ(out.size(), view_.payloadOffset() + payload.size());
+}
+
+TEST_P(RewriteEveryShape, ShrunkPayloadFixesLengthsAndChecksums) {
+  const auto payload = bytesOf("X\r\n");
+  PacketEdit edit;
+  edit.payload = payload;
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  ASSERT_EQ(out.size(), view_.payloadOffset() + payload.size());
+  EXPECT_EQ(PacketView::parse(out)->payload().size(), payload.size());
+}
+
+TEST_P(RewriteEveryShape, SeqAndAckAreSetWithIncrementalChecksum) {
+  PacketEdit edit;
+  edit.seq = SeqNum(0x01020304);
+  edit.ack = SeqNum(0xFEDCBA98);
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  const auto parsed = PacketView::parse(out);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->seq().raw(), 0x01020304u);
+  EXPECT_EQ(parsed->ack().raw(), 0xFEDCBA98u);
+}
+
+TEST_P(RewriteEveryShape, SeqAckEditLeavesEveryOtherByteButTheChecksumUnchanged) {
+  PacketEdit edit;
+  edit.seq = SeqNum(view_.seq().raw() + 3);
+  edit.ack = SeqNum(view_.ack().raw() - 5);
+  const auto out = rewritePacket(view_, edit);
+  ASSERT_EQ(out.size(), bytes_.size());
+  const std::size_t tcp = view_.tcpOffset();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const bool seqOrAck = i >= tcp + 4 && i < tcp + 12;
+    const bool tcpChecksum = i == tcp + 16 || i == tcp + 17;
+    if (!seqOrAck && !tcpChecksum) {
+      EXPECT_EQ(out[i], bytes_[i]) << "byte " << i;
+    }
+  }
+  EXPECT_EQ(load32(out, tcp + 4), view_.seq().raw() + 3);
+  EXPECT_EQ(load32(out, tcp + 8), view_.ack().raw() - 5);
+}
+
+TEST_P(RewriteEveryShape, PayloadEditLeavesAllHeaderBytesButLengthsAndChecksumsUnchanged) {
+  const auto payload = bytesOf("227 Entering Passive Mode (203,0,113,9,4,1).\r\n");
+  PacketEdit edit;
+  edit.payload = payload;
+  const auto out = rewritePacket(view_, edit);
+  ASSERT_EQ(out.size(), view_.payloadOffset() + payload.size());
+  const std::size_t tcp = view_.tcpOffset();
+  const bool v4 = view_.family() == IpFamily::V4;
+  for (std::size_t i = 0; i < view_.payloadOffset(); ++i) {
+    const bool ipLength = v4 ? (i == 2 || i == 3) : (i == 4 || i == 5);
+    const bool ipChecksum = v4 && (i == 10 || i == 11);
+    const bool tcpChecksum = i == tcp + 16 || i == tcp + 17;
+    if (!ipLength && !ipChecksum && !tcpChecksum) {
+      EXPECT_EQ(out[i], bytes_[i]) << "byte " << i;
+    }
+  }
+  const std::size_t lengthField = v4 ? out.size() : out.size() - 40;
+  EXPECT_EQ(load16(out, v4 ? 2 : 4), lengthField);
+}
+
+TEST_P(RewriteEveryShape, ClearFinClearsOnlyTheFinBit) {
+  PacketEdit edit;
+  edit.clearFin = true;
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  const std::size_t flagsAt = view_.tcpOffset() + 13;
+  EXPECT_EQ(out[flagsAt], bytes_[flagsAt] & ~tcp_flags::kFin);
+}
+
+TEST_P(RewriteEveryShape, SackEdgesArePatchedInPlace) {
+  const auto& options = view_.options();
+  if (options.sackBlockCount == 0) GTEST_SKIP() << "shape has no SACK option";
+  std::vector<SackBlock> blocks;
+  for (std::uint8_t i = 0; i < options.sackBlockCount; ++i) {
+    blocks.push_back({SeqNum(options.sackBlocks[i].left.raw() + 0x10000u * (i + 1)),
+                      SeqNum(options.sackBlocks[i].right.raw() - 7u * (i + 1))});
+  }
+  PacketEdit edit;
+  edit.sackBlocks = blocks;
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  const auto parsed = PacketView::parse(out);
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->options().sackBlockCount, blocks.size());
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(parsed->options().sackBlocks[i].left, blocks[i].left);
+    EXPECT_EQ(parsed->options().sackBlocks[i].right, blocks[i].right);
+  }
+  const std::size_t tcp = view_.tcpOffset();
+  const std::size_t sackBegin = options.sackOffset;
+  const std::size_t sackEnd = sackBegin + 8 * blocks.size();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const bool sack = i >= sackBegin && i < sackEnd;
+    const bool tcpChecksum = i == tcp + 16 || i == tcp + 17;
+    if (!sack && !tcpChecksum) {
+      EXPECT_EQ(out[i], bytes_[i]) << "byte " << i;
+    }
+  }
+}
+
+TEST_P(RewriteEveryShape, AllEditsTogetherProduceValidChecksums) {
+  const auto& options = view_.options();
+  std::vector<SackBlock> blocks(options.sackBlocks.begin(),
+                                options.sackBlocks.begin() + options.sackBlockCount);
+  for (auto& block : blocks) block = {block.left + 3, block.right + 3};
+  const auto payload = bytesOf("PORT 203,0,113,200,4,1\r\n");
+  PacketEdit edit;
+  edit.payload = payload;
+  edit.seq = view_.seq() + 11;
+  edit.ack = view_.ack() - 11;
+  edit.sackBlocks = blocks;
+  edit.clearFin = true;
+  const auto out = rewritePacket(view_, edit);
+  expectValid(out);
+  const auto parsed = PacketView::parse(out);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->seq(), view_.seq() + 11);
+  EXPECT_EQ(parsed->ack(), view_.ack() - 11);
+  EXPECT_FALSE(parsed->hasFlag(tcp_flags::kFin));
+  EXPECT_EQ(parsed->payload().size(), payload.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RewriteEveryShape, ::testing::ValuesIn(shapes()),
+                         [](const auto& shape) { return std::string(shape.param.name); });
+
+}  // namespace
+}  // namespace ftpalg
