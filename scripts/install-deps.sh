@@ -19,6 +19,7 @@ build_packages=(
 lab_packages=(
   iproute2 iptables nftables conntrack tcpdump tshark procps psmisc
   vsftpd curl lftp wget python3 python3-scapy python3-pyftpdlib
+  libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libwrap0 libsodium23
 )
 
 missing=()
