@@ -21,10 +21,14 @@ class SeqNum {
     return static_cast<std::int32_t>(raw_ - other.raw_);
   }
   constexpr bool operator==(const SeqNum&) const = default;
-  constexpr bool before(SeqNum other) const { return (*this - other) < 0; }
-  constexpr bool after(SeqNum other) const { return (*this - other) > 0; }
-  constexpr bool beforeOrEqual(SeqNum other) const { return (*this - other) <= 0; }
-  constexpr bool afterOrEqual(SeqNum other) const { return (*this - other) >= 0; }
+  // Two numbers exactly 2^31 apart are unordered (RFC 1982 §3.2): neither is before the other.
+  constexpr bool before(SeqNum other) const {
+    const std::uint32_t forward = other.raw_ - raw_;  // (other - this) mod 2^32
+    return forward != 0 && forward < 0x80000000u;
+  }
+  constexpr bool after(SeqNum other) const { return other.before(*this); }
+  constexpr bool beforeOrEqual(SeqNum other) const { return *this == other || before(other); }
+  constexpr bool afterOrEqual(SeqNum other) const { return *this == other || after(other); }
 
  private:
   std::uint32_t raw_ = 0;
