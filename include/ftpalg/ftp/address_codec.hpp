@@ -81,8 +81,18 @@ struct CommandWord {
 };
 std::optional<CommandWord> commandWord(std::string_view line);
 
+// A keyword disguised with bytes a server may drop or a middlebox may mangle (ADVERSARIAL.md
+// item 8): the first token (up to the first space) holds at least one NUL, C0 control, DEL or
+// byte >= 0x80 (Telnet IAC 0xFF and its command bytes included, RFC 854) and otherwise only
+// ASCII letters, 3-4 of them. Returns those letters upper-cased ("P\xFF\xF4ORT" -> "PORT") so
+// the caller can refuse a PORT/EPRT as nonprintable_bytes; nullopt for anything else, including
+// every line commandWord() accepts.
+std::optional<CommandWord> obscuredCommandWord(std::string_view line);
+
 // Reply classification for server lines (RFC 959 §4.2): three digits followed by ' ' (last or only
-// line) or '-' (first line of a multi-line reply). nullopt when the line does not start that way.
+// line) or '-' (first line of a multi-line reply). A line of exactly three digits is accepted as
+// a one-line reply without text (seen from some servers). nullopt when the line does not start
+// that way. The code is not range-checked (RFC 2228 uses 6yz); callers judge the first digit.
 struct ReplyCode {
   std::uint16_t code = 0;
   bool multiLineStart = false;  // "xyz-"

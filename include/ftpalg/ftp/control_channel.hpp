@@ -13,15 +13,25 @@
 //    A pending PASV/EPSV is consumed by the next complete reply, whatever its code.
 //  - After a client "EPSV ALL" (RFC 2428 §4), PORT, EPRT and PASV are refused.
 //  - "AUTH <mech>" answered by 234 makes the channel Opaque (TLS, RFC 4217); the engine then
-//    stops framing lines and tracks TLS records; resumeCleartext() returns to Inspecting
-//    (after CCC, RFC 4217 §12.3, the stream returns to cleartext at a record boundary).
+//    stops framing lines and tracks TLS records (ftp/tls_record_tracker.hpp); resumeCleartext()
+//    returns to Inspecting (after CCC, RFC 4217 §12.3, the stream returns to cleartext at a record
+//    boundary). 234 is defined only as the answer to AUTH (RFC 2228 §4), so ANY complete 234
+//    reply makes the channel opaque, even one the pending ring does not pair with an AUTH (after
+//    a REIN, a lost reply, a ring overflow): missing a TLS start would let handshake bytes that
+//    the client chose (a ClientHello extension) be framed and parsed as commands (fail closed).
+//  - Replies are paired with commands in order (RFC 959 §4.2, one final reply per command): 1xx
+//    replies are preliminary and pair with nothing; each complete 2xx-6xx reply (6yz: RFC 2228)
+//    answers the oldest pending command. Every client line, even one that is not a command,
+//    counts as a pending command (servers answer those with 500). A multi-line reply answers at
+//    its final line; a 227/229 announcement is taken from its first line only.
 //  - REIN (RFC 959 §4.1.1) clears pending commands, EPSV ALL and AUTH state.
 //  - Commands are matched case-insensitively; a line whose keyword contains NUL, 8-bit bytes or
 //    IAC but whose letters spell PORT/EPRT is refused as nonprintable_bytes.
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -91,21 +101,37 @@ class ControlChannel {
   // is pending and no multi-line reply is open): lets the engine decide whether to hold a
   // partial server line.
   bool replyAnnouncementPossible() const;
+  // Commands sent and not yet answered by a final reply (diagnostics and tests).
+  std::size_t pendingCommandCount() const { return std::size_t{pendingCount_} + pendingOverflow_; }
 
  private:
   enum class Pending : std::uint8_t { Pasv, Epsv, Auth, Ccc, Rein, Other };
 
+  void pushPending(Pending command);
+  std::optional<Pending> oldestPending() const;
+  std::optional<Pending> popPending();
+  void clearPending();
+  LineMeaning classifyReplyFirstLine(std::string_view line, std::uint16_t code) const;
+  LineMeaning completeReply(std::uint16_t code);
+  LineMeaning onGreetingLine(std::string_view line);
+
   IpFamily family_;
   ChannelState state_ = ChannelState::AwaitingGreeting;
   bool epsvAll_ = false;
+  // True while the open multi-line reply answers a pending command (a 2xx-6xx reply that is not
+  // the greeting); false for a 1xx or the 220 greeting, which answer nothing.
+  bool multiLineAnswersCommand_ = false;
   std::optional<std::uint16_t> multiLineCode_;  // code of the open multi-line reply
   // Commands awaiting a reply, oldest first: a fixed ring (no heap: 100k sessions must stay
-  // small). When full, the oldest entry is dropped and replaced by Other, which can never match a
-  // 227/229 (fail closed).
+  // small). Commands sent while the ring is full are only counted (pendingOverflow_); as the ring
+  // drains, each counted command re-enters it as Other, which can never match a 227/229. So the
+  // pairing of replies with commands stays exact and only the kinds of the excess commands are
+  // forgotten (fail closed). The counter saturates.
   static constexpr std::size_t kMaxPending = 16;
   std::array<Pending, kMaxPending> pending_{};
   std::uint8_t pendingHead_ = 0;
   std::uint8_t pendingCount_ = 0;
+  std::uint32_t pendingOverflow_ = 0;
 };
 
 }  // namespace ftpalg
