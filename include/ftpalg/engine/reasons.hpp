@@ -52,6 +52,7 @@ namespace ftpalg {
   X(SegmentTrimmed, "segment_trimmed_for_mss")                                                \
   X(StaleRetransmission, "stale_retransmission")                                              \
   X(MalformedPacket, "malformed_packet")                                                      \
+  X(TlsFramingLost, "tls_framing_lost")        /* opaque bytes neither TLS records nor FTP */ \
   /* opaque sections (event "opaque") and session ends (event "session_close") */             \
   X(TlsNegotiated, "tls_negotiated")                                                          \
   X(CleartextResumed, "cleartext_resumed")                                                    \
