@@ -9,6 +9,7 @@
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/static_flow_resolver.hpp"
 
 namespace ftpalg::app {
 
@@ -17,17 +18,10 @@ enum class LogFormat : std::uint8_t { Json, Text };
 enum class PinholeBackendKind : std::uint8_t { Nft, None };
 enum class FirewallKind : std::uint8_t { Nft, Iptables };
 
-// --snat 192.168.77.0/24=203.0.113.1 : clients in `inside` appear outside as `outside`
-// (source port preserved).
-struct SnatRule {
-  IpPrefix inside;
-  IpAddress outside;
-};
-// --dnat 203.0.113.1:21=192.168.78.10:21 : connections to `outside` are forwarded to `inside`.
-struct DnatRule {
-  Endpoint outside;
-  Endpoint inside;
-};
+// --snat 192.168.77.0/24=203.0.113.1 and --dnat 203.0.113.1:21=192.168.78.10:21: the rule types
+// of the pure StaticFlowResolver (include/ftpalg/engine/static_flow_resolver.hpp).
+using SnatRule = ftpalg::SnatRule;
+using DnatRule = ftpalg::DnatRule;
 
 struct ReplayConfig {
   std::string inputPath;
