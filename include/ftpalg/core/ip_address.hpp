@@ -29,7 +29,8 @@ class IpAddress {
   static IpAddress fromV6Bytes(std::array<std::uint8_t, 16> bytes);
   // From wire bytes of length 4 or 16; nullopt otherwise.
   static std::optional<IpAddress> fromBytes(std::span<const std::uint8_t> bytes);
-  // Parses dotted-quad IPv4 (exactly four decimal octets, 1-3 digits each, <= 255) or RFC 4291 §2.2
+  // Parses dotted-quad IPv4 (exactly four decimal octets, 1-3 digits each, <= 255, no leading
+  // zeros: "010" is octal to inet_aton and decimal to others, so it is refused) or RFC 4291 §2.2
   // IPv6 text (including "::" compression and a trailing dotted quad). Zone ids ("%eth0") are
   // rejected. Never allocates; nullopt on any malformed input.
   static std::optional<IpAddress> parse(std::string_view text);
@@ -42,7 +43,8 @@ class IpAddress {
   std::uint32_t v4HostOrder() const;  // precondition: isV4()
   std::array<std::uint8_t, 4> v4Octets() const;  // precondition: isV4()
 
-  // Canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run compressed).
+  // Canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run compressed;
+  // IPv4-mapped ::ffff:0:0/96 with a trailing dotted quad, RFC 5952 §5).
   std::string toString() const;
 
   bool isUnspecified() const;  // 0.0.0.0 or ::

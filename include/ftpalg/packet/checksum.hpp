@@ -12,7 +12,8 @@
 namespace ftpalg::checksum {
 
 // One's-complement sum of `data` folded to 16 bits, not inverted, seeded with `initial` (a
-// partial sum from a previous call). Odd-length data is padded with a zero byte (RFC 1071 §4.1).
+// partial sum from a previous call). Odd-length data is padded with a zero byte (RFC 1071 §4.1),
+// so when chaining calls only the last piece may have an odd length.
 std::uint32_t partialSum(std::span<const std::uint8_t> data, std::uint32_t initial = 0);
 // Final checksum: fold and invert.
 std::uint16_t finish(std::uint32_t sum);

@@ -28,10 +28,14 @@ struct PacketEdit {
   bool clearFin = false;
 };
 
-// Returns the rewritten packet. Precondition: `original` was parsed from `originalBytes`.
+// Returns the rewritten packet. Precondition: the buffer `original` was parsed from is alive.
 // The TCP checksum is recomputed in full when the payload changes, and updated incrementally
 // (RFC 1624) when only header fields change. IPv4: total length and header checksum updated;
-// IPv6: payload length updated.
+// IPv6: payload length updated. Link-layer padding after the IP packet is not copied.
+// Returns an empty vector when the result would not fit the 16-bit IPv4 total length / IPv6
+// payload length field (callers keep segments under the MSS, so this signals a bug upstream).
+// The full recomputation uses the IPv6 header's destination address; for a packet with a
+// Routing header whose final destination differs (RFC 8200 §8.1) that checksum would be wrong.
 std::vector<std::uint8_t> rewritePacket(const PacketView& original, const PacketEdit& edit);
 
 }  // namespace ftpalg
