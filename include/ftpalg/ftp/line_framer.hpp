@@ -8,9 +8,13 @@
 // Ownership: a FramedLine's text points either into the chunk passed to feed() or into the
 // framer's own partial-line buffer; it is valid only during the sink call.
 // Bounds: a line whose content exceeds maxLineLength bytes puts the framer into the Overflowed
-// state; it then produces no more lines, ever (DESIGN.md §4: overflow is never "allow").
+// state as soon as the excess is fed, terminator or not; it then produces no more lines, ever
+// (DESIGN.md §4: overflow is never "allow"), and releases its buffer. The partial-line buffer
+// holds at most maxLineLength content bytes plus one CR that may start a CRLF split across feeds.
+// A CR that is not followed by LF is content, as is a bare LF unless acceptBareLf is set.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,7 +46,8 @@ class LineFramer {
 
   bool overflowed() const { return overflowed_; }
   std::int64_t nextOffset() const { return nextOffset_; }
-  // Start offset and bytes of the incomplete line buffered so far (empty when at a line start).
+  // Start offset and bytes of the incomplete line buffered so far (empty when at a line start;
+  // may end with the CR of a CRLF whose LF has not arrived yet).
   std::int64_t partialLineOffset() const { return nextOffset_ - static_cast<std::int64_t>(partial_.size()); }
   std::string_view partialLine() const { return partial_; }
 
@@ -53,6 +58,8 @@ class LineFramer {
   bool started_ = false;
   std::int64_t nextOffset_ = 0;
   std::string partial_;  // bytes of the current incomplete line (bounded by maxLineLength_ + 1)
+
+  FrameStatus overflow(std::int64_t offset, std::string_view bytes);
 };
 
 template <typename Sink>
@@ -65,50 +72,43 @@ FrameStatus LineFramer::feed(std::int64_t offset, std::string_view bytes, Sink&&
     started_ = true;
     nextOffset_ = offset;
   }
+  assert(offset == nextOffset_ && "LineFramer::feed: bytes must be contiguous");
   std::size_t pos = 0;
   while (pos < bytes.size()) {
     const std::size_t lf = bytes.find('\n', pos);
     if (lf == std::string_view::npos) {
+      // No terminator in the rest of the chunk: it all joins the partial line. A trailing CR may
+      // be the first half of a CRLF split across feeds, so it does not count as content yet.
       const std::string_view rest = bytes.substr(pos);
-      if (partial_.size() + rest.size() > maxLineLength_ + 1) {  // +1: a CR may be pending
-        overflowed_ = true;
-        partial_.clear();
-        nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
-        return FrameStatus::Overflowed;
-      }
+      const std::size_t pendingCr = rest.back() == '\r' ? 1 : 0;
+      if (partial_.size() + rest.size() - pendingCr > maxLineLength_) return overflow(offset, bytes);
       partial_.append(rest);
       break;
     }
-    // A line ends at lf when it is CRLF, or bare LF is accepted.
+    // The LF ends a line when a CR precedes it (RFC 959 §4.1.1 Telnet end-of-line), or when bare
+    // LF is accepted; the CR may be the last byte of the partial line (a CRLF split across feeds).
     const bool crBefore = lf > pos ? bytes[lf - 1] == '\r' : (!partial_.empty() && partial_.back() == '\r');
     if (!crBefore && !acceptBareLf_) {
       // The LF is ordinary content.
       const std::string_view piece = bytes.substr(pos, lf + 1 - pos);
-      if (partial_.size() + piece.size() > maxLineLength_) {
-        overflowed_ = true;
-        partial_.clear();
-        nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
-        return FrameStatus::Overflowed;
-      }
+      if (partial_.size() + piece.size() > maxLineLength_) return overflow(offset, bytes);
       partial_.append(piece);
       pos = lf + 1;
       continue;
     }
     const std::uint8_t terminator = crBefore ? 2 : 1;
     const std::int64_t lineEndOffset = offset + static_cast<std::int64_t>(lf + 1);  // after LF
+    // Content length: the partial line plus this chunk's bytes up to the LF, minus the terminator
+    // (whose CR may sit at the end of the partial line).
+    const std::size_t contentLength = partial_.size() + (lf + 1 - pos) - terminator;
+    if (contentLength > maxLineLength_) return overflow(offset, bytes);
     std::string_view text;
     if (partial_.empty()) {
-      text = bytes.substr(pos, lf + 1 - pos - terminator);
+      text = bytes.substr(pos, contentLength);
     } else {
       partial_.append(bytes.substr(pos, lf + 1 - pos));
-      partial_.resize(partial_.size() - terminator);
+      partial_.resize(contentLength);
       text = partial_;
-    }
-    if (text.size() > maxLineLength_) {
-      overflowed_ = true;
-      partial_.clear();
-      nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
-      return FrameStatus::Overflowed;
     }
     const std::int64_t lineOffset = lineEndOffset - terminator - static_cast<std::int64_t>(text.size());
     sink(FramedLine{lineOffset, text, terminator});
@@ -117,6 +117,13 @@ FrameStatus LineFramer::feed(std::int64_t offset, std::string_view bytes, Sink&&
   }
   nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
   return FrameStatus::Ok;
+}
+
+inline FrameStatus LineFramer::overflow(std::int64_t offset, std::string_view bytes) {
+  overflowed_ = true;
+  std::string().swap(partial_);  // release the buffer: the framer never produces a line again
+  nextOffset_ = offset + static_cast<std::int64_t>(bytes.size());
+  return FrameStatus::Overflowed;
 }
 
 inline void LineFramer::reset(std::int64_t offset) {
