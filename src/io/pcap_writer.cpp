@@ -1,0 +1,76 @@
+// PcapWriter: libpcap savefile output (see pcap_writer.hpp).
+#include "pcap_writer.hpp"
+
+#include <pcap/pcap.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace ftpalg::io {
+
+namespace {
+// Large enough for any rewritten packet (a rewrite grows a record by a few bytes); libpcap
+// readers reject records longer than the file's snapshot length.
+constexpr int kOutputSnapshotLength = 262144;
+}  // namespace
+
+struct PcapWriter::Handle {
+  pcap_t* pcap = nullptr;
+  pcap_dumper_t* dumper = nullptr;
+  ~Handle() {
+    if (dumper != nullptr) pcap_dump_close(dumper);
+    if (pcap != nullptr) pcap_close(pcap);
+  }
+};
+
+PcapWriter::PcapWriter(std::unique_ptr<Handle> handle, TimestampPrecision precision, std::string path)
+    : handle_(std::move(handle)), precision_(precision), path_(std::move(path)) {}
+
+PcapWriter::~PcapWriter() = default;
+
+Result<std::unique_ptr<PcapWriter>> PcapWriter::create(const std::string& path, int linkType,
+                                                       TimestampPrecision precision) {
+  auto handle = std::make_unique<Handle>();
+  handle->pcap = pcap_open_dead_with_tstamp_precision(
+      linkType, kOutputSnapshotLength,
+      precision == TimestampPrecision::Nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
+  if (handle->pcap == nullptr) {
+    return Err{"cannot create capture \"" + path + "\": libpcap refused link type " +
+               std::to_string(linkType)};
+  }
+  handle->dumper = pcap_dump_open(handle->pcap, path.c_str());
+  if (handle->dumper == nullptr) {
+    return Err{"cannot create capture \"" + path + "\": " + pcap_geterr(handle->pcap)};
+  }
+  return std::unique_ptr<PcapWriter>(new PcapWriter(std::move(handle), precision, path));
+}
+
+void PcapWriter::write(Timestamp ts, std::span<const std::uint8_t> linkHeader,
+                       std::span<const std::uint8_t> networkBytes, std::uint32_t originalLength) {
+  record_.assign(linkHeader.begin(), linkHeader.end());
+  record_.insert(record_.end(), networkBytes.begin(), networkBytes.end());
+  pcap_pkthdr header{};
+  std::int64_t seconds = ts.nanos / 1'000'000'000;
+  std::int64_t fraction = ts.nanos % 1'000'000'000;
+  if (fraction < 0) {
+    fraction += 1'000'000'000;
+    --seconds;
+  }
+  header.ts.tv_sec = static_cast<decltype(header.ts.tv_sec)>(seconds);
+  header.ts.tv_usec = static_cast<decltype(header.ts.tv_usec)>(
+      precision_ == TimestampPrecision::Nano ? fraction : fraction / 1000);
+  header.caplen = static_cast<bpf_u_int32>(record_.size());
+  header.len = originalLength > record_.size() ? originalLength : header.caplen;
+  pcap_dump(reinterpret_cast<u_char*>(handle_->dumper), &header, record_.data());
+  ++written_;
+}
+
+Status<> PcapWriter::flush() {
+  if (pcap_dump_flush(handle_->dumper) != 0 || std::ferror(pcap_dump_file(handle_->dumper)) != 0) {
+    return Err{"cannot write capture \"" + path_ + "\": " + std::strerror(errno)};
+  }
+  return okStatus();
+}
+
+}  // namespace ftpalg::io
