@@ -551,6 +551,109 @@ TEST(AddressParsers, EveryPrefixOfAValidLineStaysInsideTheLine) {
   }
 }
 
+// Random lines over the grammar's own alphabet: every accepted result has a span inside the line
+// that holds exactly what the contract says it holds, and nothing crashes (ASan/UBSan in CI).
+bool allDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::uint32_t decimal(std::string_view digits) {
+  std::uint32_t value = 0;
+  for (const char c : digits) value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  return value;
+}
+
+// "h1,h2,h3,h4,p1,p2" with 1-3 digit fields <= 255, matching the parsed value.
+void expectHostPortSpan(std::string_view span, const ParsedAddress& parsed) {
+  std::array<std::uint32_t, 6> numbers{};
+  std::size_t count = 0;
+  std::size_t start = 0;
+  while (count < numbers.size()) {
+    const std::size_t comma = span.find(',', start);
+    const std::string_view field = span.substr(start, comma == std::string_view::npos ? span.npos : comma - start);
+    ASSERT_TRUE(allDigits(field) && field.size() <= 3) << span;
+    numbers[count++] = decimal(field);
+    ASSERT_LE(numbers[count - 1], 255u) << span;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  ASSERT_EQ(count, 6u) << span;
+  const auto octets = parsed.address->v4Octets();
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(octets[i], numbers[i]) << span;
+  EXPECT_EQ(parsed.port, numbers[4] * 256 + numbers[5]) << span;
+}
+
+TEST(AddressParsers, RandomLinesYieldOnlyWellFormedSpans) {
+  static const std::string kPieces[] = {
+      "1", "2", "9", "0", "25", "255", "256", "192", "65535", "70000", ",", ",", ",", "|", "|", "!", "(", ")",
+      ".", ":", "-", "+", " ", "%", "a", "z", std::string(1, '\0'), "\xFF", "\xF4", "\r", "::", "2001:db8::1",
+      "192.0.2.1", "|||", "(|||", "|)"};
+  static const char* const kHeads[] = {"PORT ", "EPRT ", "227 ", "227-", "229 ", "229-"};
+  std::mt19937 random(959);
+  std::size_t accepted = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string line;
+    Parser parser = Parser::Port;
+    if (i % 2 == 0) {
+      // Free composition after a keyword or code.
+      const std::size_t headIndex = random() % 6;
+      line = kHeads[headIndex];
+      const std::size_t pieces = random() % 16;
+      for (std::size_t k = 0; k < pieces; ++k) line += kPieces[random() % std::size(kPieces)];
+      parser = headIndex == 0 ? Parser::Port
+               : headIndex == 1 ? Parser::Eprt
+               : headIndex <= 3 ? Parser::R227
+                                : Parser::R229;
+    } else {
+      // Mutations of an accepted variant: replace, insert or delete after the keyword.
+      const AcceptCase& base = kAcceptCases[random() % std::size(kAcceptCases)];
+      parser = base.parser;
+      line = base.line;
+      const std::size_t mutations = 1 + random() % 3;
+      for (std::size_t k = 0; k < mutations && line.size() > 5; ++k) {
+        const std::size_t at = 5 + random() % (line.size() - 5);
+        const std::string& piece = kPieces[random() % std::size(kPieces)];
+        switch (random() % 3) {
+          case 0: line.replace(at, 1, piece); break;
+          case 1: line.insert(at, piece); break;
+          default: line.erase(at, 1); break;
+        }
+      }
+    }
+    const ParseResult result = runParser(parser, line);
+    const auto* parsed = std::get_if<ParsedAddress>(&result);
+    if (parsed == nullptr) continue;
+    ++accepted;
+    ASSERT_LE(parsed->spanBegin, parsed->spanEnd) << line;
+    ASSERT_LE(parsed->spanEnd, line.size()) << line;
+    const std::string_view span = std::string_view(line).substr(parsed->spanBegin, parsed->spanEnd - parsed->spanBegin);
+    switch (parser) {
+      case Parser::Port:
+      case Parser::R227:
+        expectHostPortSpan(span, *parsed);
+        break;
+      case Parser::Eprt:
+        ASSERT_GE(span.size(), 8u) << line;
+        EXPECT_EQ(span.front(), parsed->delimiter) << line;
+        EXPECT_EQ(span.back(), parsed->delimiter) << line;
+        EXPECT_NE(parsed->port, 0) << line;
+        break;
+      case Parser::R229:
+        ASSERT_TRUE(allDigits(span) && span.size() <= 5) << line;
+        EXPECT_EQ(decimal(span), parsed->port) << line;
+        EXPECT_NE(parsed->port, 0) << line;
+        EXPECT_EQ(line[parsed->spanBegin - 1], parsed->delimiter) << line;
+        EXPECT_EQ(line[parsed->spanEnd], parsed->delimiter) << line;
+        break;
+    }
+  }
+  EXPECT_GT(accepted, 10000u);  // the generator does reach the accepting paths
+}
+
 TEST(AddressNames, SyntaxErrorNamesAreDistinctSnakeCase) {
   std::set<std::string_view> names;
   const AddressSyntaxError all[] = {

@@ -11,7 +11,8 @@
 //    only on the FIRST line of a reply (multi-line: "227-..." counts, continuation and final
 //    lines do not, RFC 959 §4.2), and only when a PASV (for 227) or EPSV (for 229) is pending.
 //    A pending PASV/EPSV is consumed by the next complete reply, whatever its code.
-//  - After a client "EPSV ALL" (RFC 2428 §4), PORT, EPRT and PASV are refused.
+//  - After a client "EPSV ALL" (RFC 2428 §4), PORT, EPRT and PASV are refused (a PASV is
+//    reported with verb Reply227, the reply it asks for, and its 227 is then unsolicited).
 //  - "AUTH <mech>" answered by 234 makes the channel Opaque (TLS, RFC 4217); the engine then
 //    stops framing lines and tracks TLS records (ftp/tls_record_tracker.hpp); resumeCleartext()
 //    returns to Inspecting (after CCC, RFC 4217 §12.3, the stream returns to cleartext at a record
