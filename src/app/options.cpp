@@ -548,6 +548,9 @@ AppConfig parse(int argc, const char* const argv[]) {
   } catch (const po::too_many_positional_options_error&) {
     throw UsageError(std::string("unexpected argument after \"") + argv[1] +
                      "\"; options start with \"--\" (see ftpalg " + argv[1] + " --help)");
+  } catch (const po::unknown_option& error) {
+    throw UsageError(std::string(error.what()) + " for ftpalg " + argv[1] + " (see ftpalg " + argv[1] +
+                     " --help)");
   } catch (const po::error& error) {
     throw UsageError(error.what());
   }
