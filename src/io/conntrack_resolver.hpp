@@ -1,0 +1,139 @@
+// ConntrackResolver: the live FlowResolver. It names each queued control packet's connection by
+// its real endpoints and reports the four NAT views, from the kernel's conntrack table through
+// ctnetlink (libmnl; DESIGN.md §3: no conntrack info arrives with queued packets here).
+//
+// Queue points and what each packet shows (DESIGN.md §3):
+//   c2s, mangle FORWARD (after conntrack, after DNAT, before SNAT):
+//        src = client real, dst = server real
+//   s2c, raw PREROUTING (before conntrack, addresses as on the wire):
+//        src = server real, dst = client as seen by the server
+//        == exactly the conntrack REPLY tuple.
+// A conntrack entry is  original = (client real -> server as seen by the client)
+//                       reply    = (server real -> client as seen by the server).
+//
+// Lookups, on a cache miss (measured on this machine, see docs/admin-guide.md):
+//   s2c:  GET by reply tuple = the packet's own addresses (one exact lookup).
+//   c2s:  GET by original tuple (works when the server is not DNATed), then GET by reply tuple
+//         (server real -> client real: works when the client is not SNATed), then a dump
+//         filtered in the kernel (CTA_FILTER) on original source and reply source (both NATs).
+//   A client's first SYN is never looked up: at mangle FORWARD its conntrack is not yet
+//   confirmed (ctnetlink cannot see it) and SNAT is not yet chosen. It resolves to nullopt (the
+//   engine accepts it untouched); the session starts at the server's SYN-ACK, whose reply-tuple
+//   GET always succeeds and caches both views.
+//
+// A connection that carries the kernel's own "ftp" helper is not ours (both would rewrite):
+// resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows).
+//
+// Cache: both views of each resolved flow, LRU, bounded (maxFlows); forget() drops a flow.
+// Single-threaded: one resolver per engine thread (each has its own netlink socket).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ftpalg/core/result.hpp"
+#include "ftpalg/engine/engine.hpp"
+#include "io/nfqueue_source.hpp"
+
+namespace ftpalg::io {
+
+struct ConntrackTuple {
+  Endpoint src;
+  Endpoint dst;
+  friend bool operator==(const ConntrackTuple&, const ConntrackTuple&) = default;
+};
+
+struct ConntrackEntry {
+  ConntrackTuple original;
+  ConntrackTuple reply;
+  std::string helper;  // CTA_HELP_NAME, empty when none
+};
+
+struct ConntrackResolverOptions {
+  std::vector<std::uint16_t> controlPorts{21};
+  std::size_t maxFlows = 65536;  // cached flows (two views each)
+};
+
+class ConntrackResolver final : public FlowResolver {
+ public:
+  static Result<std::unique_ptr<ConntrackResolver>> open(const ConntrackResolverOptions& options);
+  ~ConntrackResolver() override;
+  ConntrackResolver(const ConntrackResolver&) = delete;
+  ConntrackResolver& operator=(const ConntrackResolver&) = delete;
+
+  // The queue point of the packet about to be resolved (the runner sets it from the NFQUEUE
+  // packet header before Engine::onPacket). PreRouting means s2c, Forward means c2s; Unknown
+  // falls back to the control ports.
+  void setQueueHook(QueueHook hook) { hook_ = hook; }
+
+  std::optional<FlowContext> resolve(const PacketView& packet) override;
+  void forget(const FlowKey& key) override;
+
+  // The three lookups, also for tests and measurements. nullopt: no such entry.
+  //   conntrack -G -p tcp -s SRC --sport SP -d DST --dport DP      (original tuple)
+  Result<std::optional<ConntrackEntry>> getByOriginal(const ConntrackTuple& tuple);
+  //   conntrack -G -p tcp --reply-src SRC --reply-port-src SP --reply-dst DST --reply-port-dst DP
+  Result<std::optional<ConntrackEntry>> getByReply(const ConntrackTuple& tuple);
+  //   conntrack -L -p tcp -s ORIGSRC --sport OSP --reply-src REPLYSRC --reply-port-src RSP
+  //   (the filter runs in the kernel: CTA_FILTER)
+  Result<std::optional<ConntrackEntry>> findByOriginalSourceAndReplySource(const Endpoint& originalSource,
+                                                                           const Endpoint& replySource);
+
+  struct Counters {
+    std::uint64_t cacheHits = 0;
+    std::uint64_t lookups = 0;          // netlink round trips
+    std::uint64_t resolvedByReply = 0;
+    std::uint64_t resolvedByOriginal = 0;
+    std::uint64_t resolvedByDump = 0;
+    std::uint64_t unresolved = 0;       // a control-port packet without a usable entry
+    std::uint64_t firstSynSkipped = 0;
+    std::uint64_t kernelHelperFlows = 0;
+    std::uint64_t evictions = 0;
+    std::uint64_t errors = 0;
+  };
+  const Counters& counters() const { return counters_; }
+  std::size_t cachedFlows() const { return flows_.size(); }
+  // Set once, when a flow with the kernel ftp helper is first seen (for a warning line).
+  std::optional<std::string> takeWarning();
+
+ private:
+  struct Impl;
+  struct View {
+    Endpoint src;
+    Endpoint dst;
+    friend bool operator==(const View&, const View&) = default;
+  };
+  struct ViewHash {
+    std::size_t operator()(const View& view) const noexcept;
+  };
+  struct CachedFlow {
+    FlowContext c2s;  // direction ClientToServer
+    View c2sView;
+    View s2cView;
+  };
+
+  explicit ConntrackResolver(std::unique_ptr<Impl> impl, ConntrackResolverOptions options);
+  bool isControlPort(std::uint16_t port) const;
+  std::optional<FlowContext> lookup(const PacketView& packet, Direction direction);
+  std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction);
+  void cache(const FlowContext& c2sContext);
+  std::optional<FlowContext> fromCache(const View& view);
+
+  std::unique_ptr<Impl> impl_;
+  ConntrackResolverOptions options_;
+  QueueHook hook_ = QueueHook::Unknown;
+  Counters counters_;
+  std::optional<std::string> warning_;
+  bool warned_ = false;
+  // LRU of flows (front = most recent) and both views pointing into it.
+  std::list<std::pair<FlowKey, CachedFlow>> flows_;
+  std::unordered_map<FlowKey, std::list<std::pair<FlowKey, CachedFlow>>::iterator, FlowKeyHash> byKey_;
+  std::unordered_map<View, FlowKey, ViewHash> byView_;
+};
+
+}  // namespace ftpalg::io

@@ -1,0 +1,129 @@
+// NfqueueSource: packets from one NFQUEUE queue (libnetfilter_queue's libmnl API), and the
+// verdict sink that answers them. The only libnetfilter_queue user (DESIGN.md §2).
+//
+// Queue configuration (one acknowledged config message at open()):
+//   - NFQNL_CFG_CMD_BIND to the queue number;
+//   - NFQNL_COPY_PACKET, range 0xffff (the whole packet);
+//   - queue max length (kernel-side backlog);
+//   - NFQA_CFG_F_GSO: no segmentation in the kernel for us (a GSO packet arrives whole, with
+//     NFQA_SKB_CSUMNOTREADY when its TCP checksum is only partial: see below);
+//   - NFQA_CFG_F_FAIL_OPEN when failOpen: a full queue accepts instead of dropping.
+//   NFQA_CFG_F_CONNTRACK is never requested: CONFIG_NETFILTER_NETLINK_GLUE_CT is off on the
+//   target kernel (EOPNOTSUPP, DESIGN.md §3); flows are resolved through ctnetlink instead.
+//
+// Checksums: a packet flagged NFQA_SKB_CSUMNOTREADY carries only the pseudo-header sum in its TCP
+// checksum field (the NIC would finish it). The source completes the checksum in place before
+// handing the packet on, so the engine's incremental updates (RFC 1624) start from a correct
+// value and a modified verdict carries a valid checksum (the kernel treats a replaced payload as
+// CHECKSUM_NONE).
+//
+// Lifetime: SourcePacket::ipPacket refers into this source's receive buffers and stays valid
+// until the next call to receive()/next(). Single-threaded: one source per engine thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ftpalg/core/result.hpp"
+#include "ftpalg/io/interfaces.hpp"
+
+namespace ftpalg::io {
+
+// Netfilter hook a packet was queued from (NF_INET_* values).
+enum class QueueHook : std::uint8_t {
+  PreRouting = 0,
+  LocalIn = 1,
+  Forward = 2,
+  LocalOut = 3,
+  PostRouting = 4,
+  Unknown = 255,
+};
+
+struct QueuedPacket {
+  SourcePacket packet;  // id = the NFQUEUE packet id
+  QueueHook hook = QueueHook::Unknown;
+  bool checksumCompleted = false;  // NFQA_SKB_CSUMNOTREADY was set and fixed here
+  bool truncated = false;          // NFQA_CAP_LEN < original length: never to be modified
+};
+
+struct NfqueueOptions {
+  std::uint16_t queueNum = 0;
+  bool failOpen = true;
+  std::uint32_t maxQueueLength = 4096;    // packets waiting in the kernel for a verdict
+  int socketBufferBytes = 8 * 1024 * 1024;  // SO_RCVBUFFORCE (needs CAP_NET_ADMIN)
+  unsigned batchSize = 32;                  // datagrams per recvmmsg()
+};
+
+class NfqueueVerdictSink;
+
+class NfqueueSource final : public PacketSource {
+ public:
+  // Binds the queue. Errors name the queue and the cause, notably: the queue already bound by
+  // another process (with its netlink port id, usually its pid), missing CAP_NET_ADMIN.
+  static Result<std::unique_ptr<NfqueueSource>> open(const NfqueueOptions& options);
+  static Result<std::unique_ptr<NfqueueSource>> open(std::uint16_t queueNum, bool failOpen) {
+    NfqueueOptions options;
+    options.queueNum = queueNum;
+    options.failOpen = failOpen;
+    return open(options);
+  }
+  ~NfqueueSource() override;  // unbinds (NFQNL_CFG_CMD_UNBIND) and closes the socket
+  NfqueueSource(const NfqueueSource&) = delete;
+  NfqueueSource& operator=(const NfqueueSource&) = delete;
+
+  int fd() const;
+  std::uint16_t queueNum() const;
+
+  // Non-blocking: reads what is pending (up to batchSize datagrams, several packets per
+  // system call) and calls onPacket for each packet in arrival order. Returns the number of
+  // packets delivered (0 when nothing was pending). ENOBUFS (the kernel dropped messages because
+  // our socket was full) is counted, not an error.
+  Result<std::size_t> receive(const std::function<void(const QueuedPacket&)>& onPacket);
+
+  // PacketSource: blocks until one packet arrives (used by simple tools; the live runner polls
+  // fd() and calls receive()).
+  Result<std::optional<SourcePacket>> next() override;
+
+  // The sink answering this queue's packets. Lives as long as the source.
+  VerdictSink& verdicts();
+
+  struct Counters {
+    std::uint64_t packets = 0;
+    std::uint64_t datagrams = 0;
+    std::uint64_t overruns = 0;          // ENOBUFS on receive
+    std::uint64_t checksumsCompleted = 0;
+    std::uint64_t truncated = 0;
+    std::uint64_t kernelErrors = 0;      // NLMSG_ERROR answers to our verdicts
+    std::uint64_t verdictsSent = 0;
+    std::uint64_t verdictSendErrors = 0;
+  };
+  const Counters& counters() const;
+  // The last error the kernel reported for a verdict (e.g. unknown packet id), for the log.
+  const std::string& lastKernelError() const;
+
+ private:
+  friend class NfqueueVerdictSink;
+  struct Impl;
+  explicit NfqueueSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Dry-run sink (DESIGN.md §1): whatever the engine decided, the kernel gets NF_ACCEPT with the
+// original bytes. Wraps the real sink so held packets are still released in the engine's order.
+class AcceptOriginalSink final : public VerdictSink {
+ public:
+  explicit AcceptOriginalSink(VerdictSink& inner) : inner_(inner) {}
+  Status<> deliver(const PacketVerdict& verdict) override;
+
+ private:
+  VerdictSink& inner_;
+};
+
+// Who holds a queue, from /proc/net/netfilter/nfnetlink_queue ("queue portid ..."); nullopt when
+// the queue is not bound or the file is unreadable.
+std::optional<std::uint32_t> queueBoundBy(std::uint16_t queueNum);
+
+}  // namespace ftpalg::io
