@@ -28,7 +28,7 @@ struct Limits {
   std::size_t maxLineLength = 512;                  // bytes of one line, terminator excluded
   std::size_t maxMultiLineReplyBytes = 65536;       // one multi-line reply, all lines
   std::size_t maxOutOfOrderBytes = 16384;           // per direction
-  std::size_t maxHeldPackets = 64;                  // per session, verdict postponed
+  std::size_t maxHeldPackets = 128;                 // per session, verdict postponed
   std::size_t maxHeldBytes = 65536;                 // per session
   std::chrono::milliseconds holdTimeout{3000};      // a held packet is released unmodified after
   std::uint32_t pinholesPerSecond = 20;             // per session, token bucket

@@ -54,7 +54,9 @@ class SegmentTracker {
 
  private:
   // Stores the parts of [offset, offset+bytes) not already held; compares overlaps.
-  void hold(std::int64_t offset, std::string_view bytes, TrackResult& result);
+  // enforceLimit: out-of-order data counts against maxOutOfOrderBytes; in-order data (drained
+  // at once) does not.
+  void hold(std::int64_t offset, std::string_view bytes, TrackResult& result, bool enforceLimit);
   template <typename Sink>
   void drainHeld(Sink&& deliver, TrackResult& result);
 

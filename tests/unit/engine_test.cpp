@@ -1,0 +1,498 @@
+// Engine behaviour through simulated control connections (tests/support/session_sim.hpp):
+// whole sessions, NAT cases, holding of split lines, seq/ack correctness, invariance.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ftpalg/engine/engine.hpp"
+#include "packet_builder.hpp"
+#include "session_sim.hpp"
+
+namespace ftpalg {
+namespace {
+
+using testing::ep;
+using testing::ip;
+using testing::Segmentation;
+using testing::SessionSim;
+
+// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10 (ADVERSARIAL.md).
+NatMapping snatMapping() {
+  return NatMapping{ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"),
+                    ep("203.0.113.10:21")};
+}
+FlowKey snatKey() { return FlowKey{ep("192.168.77.10:40000"), ep("203.0.113.10:21")}; }
+
+// Client 198.51.100.20 outside; server 192.168.78.10 port-forwarded from 203.0.113.1:21.
+NatMapping dnatMapping() {
+  return NatMapping{ep("198.51.100.20:40001"), ep("198.51.100.20:40001"), ep("192.168.78.10:21"),
+                    ep("203.0.113.1:21")};
+}
+FlowKey dnatKey() { return FlowKey{ep("198.51.100.20:40001"), ep("192.168.78.10:21")}; }
+
+NatMapping v6Mapping() {
+  return NatMapping{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:77::10]:40002"),
+                    ep("[2001:db8:1::10]:21"), ep("[2001:db8:1::10]:21")};
+}
+FlowKey v6Key() { return FlowKey{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1::10]:21")}; }
+
+struct Harness {
+  explicit Harness(FlowKey key, NatMapping nat, EngineConfig config = {})
+      : resolver(key, nat), engine(config, resolver),
+        sim(engine, key.client, key.server, 0x11223344u, 0xfffff000u) {}
+  testing::FixedFlowResolver resolver;
+  Engine engine;
+  SessionSim sim;
+
+  std::vector<Pinhole> opened() const {
+    std::vector<Pinhole> result;
+    for (const Action& action : sim.actions()) {
+      if (const auto* open = std::get_if<OpenPinhole>(&action)) result.push_back(open->pinhole);
+    }
+    return result;
+  }
+  template <typename T>
+  std::vector<T> observed() const {
+    std::vector<T> result;
+    for (const Observation& observation : sim.observations()) {
+      if (const auto* body = std::get_if<T>(&observation.body)) result.push_back(*body);
+    }
+    return result;
+  }
+  void login() {
+    sim.handshake();
+    sim.serverSends("220 (vsFTPd 3.0.3)\r\n");
+    sim.clientSends("USER anonymous\r\n");
+    sim.serverSends("331 Please specify the password.\r\n");
+    sim.clientSends("PASS secret-password\r\n");
+    sim.serverSends("230 Login successful.\r\n");
+  }
+  // Every byte each peer sent arrived, every ACK a peer received covers exactly what it sent.
+  void expectCleanTransport() const {
+    EXPECT_EQ(sim.client().badChecksums, 0);
+    EXPECT_EQ(sim.server().badChecksums, 0);
+    EXPECT_FALSE(sim.client().ackBeyondSent);
+    EXPECT_FALSE(sim.server().ackBeyondSent);
+    EXPECT_EQ(sim.client().highestAckReceived, sim.client().sent + (sim.client().finSent ? 1 : 0));
+    EXPECT_EQ(sim.server().highestAckReceived, sim.server().sent + (sim.server().finSent ? 1 : 0));
+  }
+};
+
+std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+TEST(EngineActiveMode, PortThroughSnatIsRewrittenAndOpensOnePinhole) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  h.sim.serverSends("200 PORT command successful.\r\n");
+
+  const auto rewrites = h.observed<Rewrite>();
+  ASSERT_EQ(rewrites.size(), 1u);
+  EXPECT_EQ(rewrites[0].before, "PORT 192,168,77,10,195,80");
+  EXPECT_EQ(rewrites[0].after, "PORT 203,0,113,1,195,80");
+  const auto pinholes = h.opened();
+  ASSERT_EQ(pinholes.size(), 1u);
+  EXPECT_EQ(pinholes[0].from, ip("203.0.113.10"));
+  EXPECT_EQ(pinholes[0].to, ep("203.0.113.1:50000"));
+  ASSERT_TRUE(pinholes[0].natTo.has_value());
+  EXPECT_EQ(*pinholes[0].natTo, ep("192.168.77.10:50000"));
+  EXPECT_EQ(pinholes[0].timeout, std::chrono::seconds(30));
+  EXPECT_NE(h.sim.server().received.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
+  h.expectCleanTransport();
+}
+
+TEST(EngineActiveMode, WholeSessionKeepsSeqAndAckRightAfterLengthChangingRewrite) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  h.sim.serverSends("200 PORT command successful. Consider using PASV.\r\n");
+  h.sim.clientSends("LIST\r\n");
+  h.sim.serverSends("150 Here comes the directory listing.\r\n");
+  h.sim.serverSends("226 Directory send OK.\r\n");
+  h.sim.clientSends("EPRT |1|192.168.77.10|50001|\r\n");
+  h.sim.serverSends("200 EPRT command successful.\r\n");
+  h.sim.clientSends("RETR file.bin\r\n");
+  h.sim.serverSends("150 Opening BINARY mode data connection for file.bin (1048576 bytes).\r\n");
+  h.sim.serverSends("226 Transfer complete.\r\n");
+  for (int i = 0; i < 50; ++i) {
+    h.sim.clientSends("NOOP\r\n");
+    h.sim.serverSends("200 NOOP ok.\r\n");
+  }
+  h.sim.clientSends("QUIT\r\n");
+  h.sim.serverSends("221 Goodbye.\r\n");
+  h.sim.close();
+
+  std::string expectedAtServer = h.sim.client().sentStream;
+  expectedAtServer = replaceAll(expectedAtServer, "PORT 192,168,77,10,195,80", "PORT 203,0,113,1,195,80");
+  expectedAtServer = replaceAll(expectedAtServer, "|1|192.168.77.10|50001|", "|1|203.0.113.1|50001|");
+  EXPECT_EQ(h.sim.server().received, expectedAtServer);
+  EXPECT_EQ(h.sim.client().received, h.sim.server().sentStream);
+  h.expectCleanTransport();
+  ASSERT_EQ(h.opened().size(), 2u);
+  EXPECT_EQ(h.opened()[1].to, ep("203.0.113.1:50001"));
+  EXPECT_EQ(h.engine.stats().get(Stat::Rewrites), 2u);
+  EXPECT_EQ(h.engine.stats().get(Stat::SessionsClosed), 1u);
+  EXPECT_EQ(h.engine.pinholeCount(), 0u) << "pinholes are removed when the control connection closes";
+}
+
+TEST(EngineActiveMode, NewAnnouncementReplacesTheOutstandingPinhole) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  h.sim.serverSends("200 ok\r\n");
+  h.sim.clientSends("PORT 192,168,77,10,195,81\r\n");
+  h.sim.serverSends("200 ok\r\n");
+  EXPECT_EQ(h.engine.pinholeCount(), 1u);
+  int replaced = 0;
+  for (const Action& action : h.sim.actions()) {
+    if (const auto* close = std::get_if<ClosePinhole>(&action)) {
+      EXPECT_EQ(close->reason, Reason::Replaced);
+      EXPECT_EQ(close->pinhole.to, ep("203.0.113.1:50000"));
+      ++replaced;
+    }
+  }
+  EXPECT_EQ(replaced, 1);
+}
+
+TEST(EnginePassiveMode, Reply227FromDnatServerIsRewrittenToThePublicAddress) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.clientSends("PASV\r\n");
+  h.sim.serverSends("227 Entering Passive Mode (192,168,78,10,156,64).\r\n");
+  h.sim.clientSends("RETR x\r\n");
+  h.sim.serverSends("150 ok\r\n226 done\r\n");
+
+  const auto rewrites = h.observed<Rewrite>();
+  ASSERT_EQ(rewrites.size(), 1u);
+  EXPECT_EQ(rewrites[0].dir, Direction::ServerToClient);
+  EXPECT_EQ(rewrites[0].after, "227 Entering Passive Mode (203,0,113,1,156,64).");
+  const auto pinholes = h.opened();
+  ASSERT_EQ(pinholes.size(), 1u);
+  EXPECT_EQ(pinholes[0].from, ip("198.51.100.20"));
+  EXPECT_EQ(pinholes[0].to, ep("203.0.113.1:40000"));
+  ASSERT_TRUE(pinholes[0].natTo);
+  EXPECT_EQ(*pinholes[0].natTo, ep("192.168.78.10:40000"));
+  EXPECT_EQ(h.sim.client().received,
+            replaceAll(h.sim.server().sentStream, "(192,168,78,10,156,64)", "(203,0,113,1,156,64)"));
+  h.expectCleanTransport();
+}
+
+TEST(EnginePassiveMode, EpsvToDnatServerOpensPinholeWithoutRewrite) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.clientSends("EPSV\r\n");
+  h.sim.serverSends("229 Entering Extended Passive Mode (|||40005|)\r\n");
+  EXPECT_TRUE(h.observed<Rewrite>().empty());
+  const auto pinholes = h.opened();
+  ASSERT_EQ(pinholes.size(), 1u);
+  EXPECT_EQ(pinholes[0].to, ep("203.0.113.1:40005"));
+  EXPECT_EQ(*pinholes[0].natTo, ep("192.168.78.10:40005"));
+  EXPECT_EQ(h.engine.stats().get(Stat::PacketsModified), 0u);
+}
+
+TEST(EngineIpv6, EprtAndEpsvOpenPinholesWithoutNatOrRewrite) {
+  Harness h(v6Key(), v6Mapping());
+  h.login();
+  h.sim.clientSends("EPRT |2|2001:db8:77::10|50010|\r\n");
+  h.sim.serverSends("200 EPRT command successful.\r\n");
+  h.sim.clientSends("EPSV\r\n");
+  h.sim.serverSends("229 Entering Extended Passive Mode (|||40010|)\r\n");
+  const auto pinholes = h.opened();
+  ASSERT_EQ(pinholes.size(), 2u);
+  EXPECT_EQ(pinholes[0].from, ip("2001:db8:1::10"));
+  EXPECT_EQ(pinholes[0].to, ep("[2001:db8:77::10]:50010"));
+  EXPECT_FALSE(pinholes[0].natTo.has_value());
+  EXPECT_EQ(pinholes[1].from, ip("2001:db8:77::10"));
+  EXPECT_EQ(pinholes[1].to, ep("[2001:db8:1::10]:40010"));
+  EXPECT_FALSE(pinholes[1].natTo.has_value());
+  EXPECT_TRUE(h.observed<Rewrite>().empty());
+  EXPECT_EQ(h.engine.stats().get(Stat::PacketsModified), 0u);
+  h.expectCleanTransport();
+}
+
+TEST(EngineRefusals, BouncePortToThirdPartyOpensNothing) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 198,51,100,99,195,80\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  const auto rejects = h.observed<Reject>();
+  ASSERT_EQ(rejects.size(), 1u);
+  EXPECT_EQ(rejects[0].reason, Reason::AddressMismatch);
+  EXPECT_EQ(h.sim.server().received.substr(h.sim.server().received.size() - 27),
+            "PORT 198,51,100,99,195,80\r\n")
+      << "a refused line passes unmodified";
+}
+
+TEST(EngineRefusals, PeerModeUsesThePeerAddressInsteadOfTheEmbeddedOne) {
+  EngineConfig config;
+  config.policy.antiBounce = AntiBounceMode::Peer;
+  Harness h(snatKey(), snatMapping(), config);
+  h.login();
+  h.sim.clientSends("PORT 10,9,9,9,195,80\r\n");
+  const auto pinholes = h.opened();
+  ASSERT_EQ(pinholes.size(), 1u);
+  EXPECT_EQ(*pinholes[0].natTo, ep("192.168.77.10:50000"));
+  EXPECT_NE(h.sim.server().received.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
+}
+
+TEST(EngineRefusals, DataPortBelowFloorAndPortZeroAreRefused) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,0,22\r\n");
+  h.sim.clientSends("PORT 192,168,77,10,0,0\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  const auto rejects = h.observed<Reject>();
+  ASSERT_EQ(rejects.size(), 2u);
+  EXPECT_EQ(rejects[0].reason, Reason::PortBelowFloor);
+  EXPECT_EQ(rejects[1].reason, Reason::PortZero);
+}
+
+TEST(EngineRefusals, UnsolicitedReply227OpensNothing) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.serverSends("227 Entering Passive Mode (192,168,78,10,156,64).\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  ASSERT_EQ(h.observed<Reject>().size(), 1u);
+  EXPECT_EQ(h.observed<Reject>()[0].reason, Reason::UnsolicitedReply);
+}
+
+TEST(EngineRefusals, ClientSpeakingBeforeGreetingIsNeverFtp) {
+  Harness h(snatKey(), snatMapping());
+  h.sim.handshake();
+  h.sim.clientSends("POST / HTTP/1.1\r\nHost: x\r\n\r\nPORT 192,168,77,10,195,80\r\n");
+  h.sim.serverSends("220 hello\r\n");
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  const auto anomalies = h.observed<AnomalyObs>();
+  ASSERT_FALSE(anomalies.empty());
+  EXPECT_EQ(anomalies[0].reason, Reason::ClientSpokeFirst);
+  EXPECT_TRUE(anomalies[0].inspectionStopped);
+}
+
+TEST(EngineRefusals, OverlongLineStopsInspection) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("SITE " + std::string(600, 'a') + "\r\n");
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  const auto anomalies = h.observed<AnomalyObs>();
+  ASSERT_EQ(anomalies.size(), 1u);
+  EXPECT_EQ(anomalies[0].reason, Reason::LineTooLong);
+}
+
+TEST(EngineTls, AuthTlsAnswered234MakesTheFlowOpaque) {
+  Harness h(snatKey(), snatMapping());
+  h.sim.handshake();
+  h.sim.serverSends("220 hello\r\n");
+  h.sim.clientSends("AUTH TLS\r\n");
+  h.sim.serverSends("234 Proceed with negotiation.\r\n");
+  // A TLS application-data record whose bytes happen to spell a PORT command.
+  std::string record("\x17\x03\x03\x00\x1d", 5);
+  record += "PORT 192,168,77,10,195,80\r\n\r\n";
+  h.sim.clientSends(record);
+  EXPECT_TRUE(h.opened().empty());
+  const auto opaque = h.observed<OpaqueObs>();
+  ASSERT_EQ(opaque.size(), 1u);
+  EXPECT_EQ(opaque[0].reason, Reason::TlsNegotiated);
+}
+
+TEST(EngineStream, PortSplitAcrossSegmentsIsHeldThenRewrittenOnce) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  const std::string port = "PORT 192,168,77,10,195,80\r\n";
+  h.sim.clientSends(port, Segmentation{{2, 11}});
+  EXPECT_EQ(h.opened().size(), 1u);
+  EXPECT_EQ(h.engine.stats().get(Stat::Rewrites), 1u);
+  EXPECT_GE(h.engine.stats().get(Stat::PacketsHeld), 1u);
+  EXPECT_EQ(h.sim.packetsHeldNow(), 0u);
+  EXPECT_NE(h.sim.server().received.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
+  h.sim.serverSends("200 ok\r\n");
+  h.expectCleanTransport();
+}
+
+TEST(EngineStream, IncompleteAnnouncementIsReleasedUnmodifiedAfterHoldTimeout) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  // Send only the first part of a PORT line; the rest never comes.
+  h.sim.clientSends("PORT 192,168,");
+  EXPECT_EQ(h.sim.packetsHeldNow(), 1u);
+  h.sim.advanceTime(std::chrono::seconds(5));
+  h.sim.timer();
+  EXPECT_EQ(h.sim.packetsHeldNow(), 0u);
+  EXPECT_TRUE(h.opened().empty());
+  const auto anomalies = h.observed<AnomalyObs>();
+  ASSERT_EQ(anomalies.size(), 1u);
+  EXPECT_EQ(anomalies[0].reason, Reason::HoldTimeout);
+}
+
+TEST(EngineStream, RetransmittedRewrittenSegmentGetsIdenticalRewriteAndNoSecondPinhole) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n", Segmentation{{}, false, true});
+  EXPECT_EQ(h.opened().size(), 1u);
+  EXPECT_EQ(h.engine.stats().get(Stat::Rewrites), 1u);
+  EXPECT_EQ(h.engine.stats().get(Stat::PacketsModified) >= 2u, true);
+  h.sim.serverSends("200 ok\r\n");
+  h.expectCleanTransport();
+}
+
+TEST(EngineStream, SequenceNumbersWrappingMidSessionStayCorrect) {
+  EngineConfig config;
+  testing::FixedFlowResolver resolver(snatKey(), snatMapping());
+  Engine engine(config, resolver);
+  SessionSim sim(engine, snatKey().client, snatKey().server, 0xffffff00u, 0xffffffe0u);
+  sim.handshake();
+  sim.serverSends("220 hi\r\n");
+  for (int i = 0; i < 20; ++i) {
+    sim.clientSends("PORT 192,168,77,10,195," + std::to_string(80 + i) + "\r\n");
+    sim.serverSends("200 PORT command successful, and some padding to move the sequence.\r\n");
+  }
+  EXPECT_EQ(engine.stats().get(Stat::Rewrites), 20u);
+  EXPECT_EQ(sim.client().highestAckReceived, sim.client().sent);
+  EXPECT_FALSE(sim.client().ackBeyondSent);
+  std::string expected = sim.client().sentStream;
+  expected = replaceAll(expected, "PORT 192,168,77,10,", "PORT 203,0,113,1,");
+  EXPECT_EQ(sim.server().received, expected);
+}
+
+// --- Segmentation invariance (DESIGN.md §4: a property test) ------------------------------------
+
+struct Message {
+  bool fromClient;
+  std::string bytes;
+};
+
+std::vector<Message> referenceSession() {
+  return {
+      {false, "220 (vsFTPd 3.0.3)\r\n"},
+      {true, "USER anonymous\r\n"},
+      {false, "331 Please specify the password.\r\n"},
+      {true, "PASS x\r\n"},
+      {false, "230-Welcome\r\n227 not an announcement (1,2,3,4,5,6)\r\n230 Login successful.\r\n"},
+      {true, "TYPE I\r\nPORT 192,168,77,10,195,80\r\nLIST\r\n"},
+      {false, "200 Switching to Binary mode.\r\n200 PORT command successful.\r\n150 Here.\r\n226 Done.\r\n"},
+      {true, "EPRT |1|192.168.77.10|50001|\r\n"},
+      {false, "200 EPRT command successful.\r\n"},
+      {true, "PASV\r\n"},
+      {false, "227 Entering Passive Mode (203,0,113,10,156,64).\r\n"},
+      {true, "QUIT\r\n"},
+      {false, "221 Goodbye.\r\n"},
+  };
+}
+
+struct RunResult {
+  std::vector<std::string> decisions;
+  std::vector<std::string> actions;
+  std::string atServer;
+  std::string atClient;
+  bool cleanAcks = false;
+};
+
+RunResult runSession(const std::vector<Message>& messages,
+                     const std::function<Segmentation(std::size_t, const Message&)>& plan) {
+  testing::FixedFlowResolver resolver(snatKey(), snatMapping());
+  EngineConfig config;
+  config.limits.maxHeldPackets = 1024;  // one-byte segments sent twice: ~100 held per line
+  Engine engine(config, resolver);
+  SessionSim sim(engine, snatKey().client, snatKey().server, 0x01020304u, 0x0a0b0c0du);
+  sim.handshake();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Segmentation segmentation = plan(i, messages[i]);
+    if (messages[i].fromClient) {
+      sim.clientSends(messages[i].bytes, segmentation);
+    } else {
+      sim.serverSends(messages[i].bytes, segmentation);
+    }
+  }
+  RunResult result;
+  result.decisions = testing::describe(sim.observations());
+  for (const Action& action : sim.actions()) result.actions.push_back(testing::describe(action));
+  result.atServer = sim.server().received;
+  result.atClient = sim.client().received;
+  result.cleanAcks = sim.client().highestAckReceived == sim.client().sent &&
+                     sim.server().highestAckReceived == sim.server().sent &&
+                     !sim.client().ackBeyondSent && !sim.server().ackBeyondSent &&
+                     sim.client().badChecksums == 0 && sim.server().badChecksums == 0;
+  return result;
+}
+
+TEST(EngineInvariance, ReferenceSessionHasTheExpectedDecisions) {
+  const RunResult whole = runSession(referenceSession(), [](std::size_t, const Message&) { return Segmentation{}; });
+  EXPECT_TRUE(whole.cleanAcks);
+  EXPECT_EQ(whole.actions.size(), 5u);  // open (PORT), close + open (EPRT), close + open (227)
+  EXPECT_NE(whole.atServer.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
+  EXPECT_NE(whole.atServer.find("EPRT |1|203.0.113.1|50001|\r\n"), std::string::npos);
+}
+
+TEST(EngineInvariance, SplittingAnyMessageAtAnyByteGivesIdenticalDecisionsAndStreams) {
+  const auto messages = referenceSession();
+  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  for (std::size_t target = 0; target < messages.size(); ++target) {
+    for (std::size_t cut = 1; cut < messages[target].bytes.size(); ++cut) {
+      const RunResult split = runSession(messages, [&](std::size_t i, const Message&) {
+        return i == target ? Segmentation{{cut}} : Segmentation{};
+      });
+      ASSERT_EQ(split.decisions, reference.decisions) << "message " << target << " cut at " << cut;
+      ASSERT_EQ(split.actions, reference.actions) << "message " << target << " cut at " << cut;
+      ASSERT_EQ(split.atServer, reference.atServer) << "message " << target << " cut at " << cut;
+      ASSERT_EQ(split.atClient, reference.atClient) << "message " << target << " cut at " << cut;
+      ASSERT_TRUE(split.cleanAcks) << "message " << target << " cut at " << cut;
+    }
+  }
+}
+
+TEST(EngineInvariance, OneByteSegmentsDuplicatesAndReorderingGiveIdenticalResults) {
+  const auto messages = referenceSession();
+  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  const auto everyByte = [](const Message& m) {
+    std::vector<std::size_t> cuts;
+    for (std::size_t i = 1; i < m.bytes.size(); ++i) cuts.push_back(i);
+    return cuts;
+  };
+  const std::vector<std::function<Segmentation(std::size_t, const Message&)>> plans = {
+      [&](std::size_t, const Message& m) { return Segmentation{everyByte(m)}; },
+      [&](std::size_t, const Message& m) { return Segmentation{everyByte(m), false, true}; },
+      [&](std::size_t, const Message& m) { return Segmentation{{m.bytes.size() / 2}, true, false}; },
+      [&](std::size_t, const Message& m) { return Segmentation{{m.bytes.size() / 3, 2 * m.bytes.size() / 3}, true, true}; },
+  };
+  for (std::size_t p = 0; p < plans.size(); ++p) {
+    const RunResult result = runSession(messages, plans[p]);
+    EXPECT_EQ(result.decisions, reference.decisions) << "plan " << p;
+    EXPECT_EQ(result.actions, reference.actions) << "plan " << p;
+    EXPECT_EQ(result.atServer, reference.atServer) << "plan " << p;
+    EXPECT_EQ(result.atClient, reference.atClient) << "plan " << p;
+    EXPECT_TRUE(result.cleanAcks) << "plan " << p;
+  }
+}
+
+TEST(EngineInvariance, RandomSegmentationsGiveIdenticalResults) {
+  const auto messages = referenceSession();
+  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  std::mt19937 random(20261123);
+  for (int round = 0; round < 200; ++round) {
+    const RunResult result = runSession(messages, [&](std::size_t, const Message& m) {
+      Segmentation s;
+      const int pieces = static_cast<int>(random() % 5);
+      for (int i = 0; i < pieces; ++i) s.cuts.push_back(1 + random() % (m.bytes.size() - 1));
+      s.reverseOrder = random() % 4 == 0;
+      s.duplicateEach = random() % 4 == 0;
+      return s;
+    });
+    ASSERT_EQ(result.decisions, reference.decisions) << "round " << round;
+    ASSERT_EQ(result.atServer, reference.atServer) << "round " << round;
+    ASSERT_EQ(result.atClient, reference.atClient) << "round " << round;
+    ASSERT_TRUE(result.cleanAcks) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace ftpalg
