@@ -809,8 +809,16 @@ struct Engine::Impl {
       out->verdicts.push_back(PacketVerdict{id, VerdictKind::Accept, {}});
       return;
     }
+    std::vector<std::uint8_t> rewritten = rewritePacket(view, edit);
+    if (rewritten.empty()) {
+      // Only when the result would overflow the IP length field: never for real control
+      // traffic (a rewrite grows a line by at most 12 bytes). Pass the original.
+      anomaly(session, dir, Reason::MalformedPacket, true);
+      out->verdicts.push_back(PacketVerdict{id, VerdictKind::Accept, {}});
+      return;
+    }
     stats().add(Stat::PacketsModified);
-    out->verdicts.push_back(PacketVerdict{id, VerdictKind::AcceptModified, rewritePacket(view, edit)});
+    out->verdicts.push_back(PacketVerdict{id, VerdictKind::AcceptModified, std::move(rewritten)});
   }
 
   // ---------------------------------------------------------------------------------------------
