@@ -513,9 +513,14 @@ struct Engine::Impl {
         fromClient ? session.nat.clientSeenByServer : session.nat.serverSeenByClient;
     const IpAddress& connector = fromClient ? session.nat.serverReal.address : session.nat.clientReal.address;
 
-    // Anti-bounce: the embedded address must be the announcing peer's own (either view of it).
-    if (parsed.address && policy().antiBounce == AntiBounceMode::Strict &&
-        *parsed.address != announcerReal.address && *parsed.address != announcerSeen.address) {
+    // Anti-bounce (ADVERSARIAL 1): the embedded address must be the announcing peer's own
+    // address. A client must name its real address (never the router's). A server may also
+    // name the address it is reached at (pasv_address set to the public address behind a port
+    // forward): the pinhole then still forwards only to that server (docs/decisions/0005).
+    const bool embeddedIsAnnouncer =
+        parsed.address && (*parsed.address == announcerReal.address ||
+                           (!fromClient && *parsed.address == announcerSeen.address));
+    if (parsed.address && policy().antiBounce == AntiBounceMode::Strict && !embeddedIsAnnouncer) {
       reject(session, dir, parsed.verb, Reason::AddressMismatch, line.text);
       return;
     }
