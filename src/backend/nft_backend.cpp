@@ -90,7 +90,7 @@ std::string elementKeyText(const Pinhole& pinhole) {
 
 // --- scripts ---------------------------------------------------------------------------------
 
-std::string nftQueueChains(const NftQueueRules& rules) {
+std::string nftQueueTableScript(const NftQueueRules& rules) {
   std::ostringstream out;
   std::string ports;
   if (rules.controlPorts.size() == 1) {
@@ -118,7 +118,8 @@ std::string nftQueueChains(const NftQueueRules& rules) {
     }
     return text + bypass;
   };
-  out << "  # client->server control packets, after conntrack and DNAT (mangle FORWARD)\n"
+  out << "table inet " << kQueueTable << " {\n"
+      << "  # client->server control packets, after conntrack and DNAT (mangle FORWARD)\n"
       << "  chain c2s_queue { type filter hook forward priority mangle; policy accept;\n"
       << "    meta nfproto ipv4 tcp dport " << ports << " " << target("ip", "daddr") << "\n"
       << "    meta nfproto ipv6 tcp dport " << ports << " " << target("ip6", "daddr") << "\n"
@@ -127,7 +128,8 @@ std::string nftQueueChains(const NftQueueRules& rules) {
       << "  chain s2c_queue { type filter hook prerouting priority raw; policy accept;\n"
       << "    meta nfproto ipv4 tcp sport " << ports << " " << target("ip", "saddr") << "\n"
       << "    meta nfproto ipv6 tcp sport " << ports << " " << target("ip6", "saddr") << "\n"
-      << "  }\n";
+      << "  }\n"
+      << "}\n";
   return out.str();
 }
 
@@ -158,7 +160,6 @@ std::string nftTableScript(const NftTableSpec& spec) {
       << "    ct mark and " << mark << " == " << mark
       << " meta nfproto ipv6 dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6\n"
       << "  }\n";
-  if (spec.queue) out << nftQueueChains(*spec.queue);
   out << "}\n";
   return out.str();
 }
@@ -200,13 +201,15 @@ Result<ExistingTable> inspectTable(const std::string& table) {
   return existing;
 }
 
-Result<bool> nftKernelHasQueue(const std::string& table) {
-  // nft add chain inet ftpalg queue_probe; nft add rule inet ftpalg queue_probe queue num 0 bypass
-  // (a regular chain: no packet ever reaches it). The kernel refuses an unknown expression type
-  // with ENOENT ("No such file or directory") or EOPNOTSUPP.
-  const auto probe = runNftScript("add chain inet " + table + " queue_probe\n" +
-                                  "add rule inet " + table + " queue_probe queue num 0 bypass\n");
-  (void)runNftScript("delete chain inet " + table + " queue_probe\n");
+Result<bool> nftKernelHasQueue() {
+  // nft add table inet ftpalg_probe; nft add chain inet ftpalg_probe p;
+  // nft add rule inet ftpalg_probe p queue num 0 bypass; nft delete table inet ftpalg_probe
+  // The kernel refuses an unknown expression type with ENOENT ("No such file or directory") or
+  // EOPNOTSUPP; the whole transaction is then void.
+  const auto probe = runNftScript(
+      "add table inet ftpalg_probe\nadd chain inet ftpalg_probe p\n"
+      "add rule inet ftpalg_probe p queue num 0 bypass\n");
+  (void)runNftScript("delete table inet ftpalg_probe\n");
   if (probe) return true;
   if (probe.error().find("No such file or directory") != std::string::npos ||
       probe.error().find("Operation not supported") != std::string::npos) {

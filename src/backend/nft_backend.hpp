@@ -41,32 +41,36 @@ namespace ftpalg::backend {
 
 inline constexpr std::uint32_t kPinholeMark = 0x00010000;
 
-// Queue rules expressed in nft (only where the kernel has the nft `queue` expression,
-// CONFIG_NFT_QUEUE; this machine's kernel does not: see nftKernelHasQueue()).
+// Queue rules expressed in nft, in a table of their own (`table inet ftpalg_queue`), used only
+// where the kernel has the nft `queue` expression (CONFIG_NFT_QUEUE; this machine's kernel does
+// not: see nftKernelHasQueue()). Elsewhere the runner installs iptables NFQUEUE rules.
 struct NftQueueRules {
   std::vector<std::uint16_t> controlPorts;
   std::uint16_t queueNum = 0;
-  std::uint16_t queueCount = 1;  // > 1: `queue num A-B fanout`-free range, hashed by the kernel
+  std::uint16_t queueCount = 1;  // > 1: queue chosen by a hash of the server's real address
   bool bypass = true;            // fail open: `queue ... bypass`
 };
+
+inline constexpr const char* kQueueTable = "ftpalg_queue";
 
 struct NftTableSpec {
   std::string table = "ftpalg";          // family is always inet
   std::uint32_t mark = kPinholeMark;     // the ct mark bit the admin's rule accepts
   std::uint32_t armedSetSize = 262144;   // `size` of armed4/armed6 (dynamic sets need one)
-  std::optional<NftQueueRules> queue;    // also put the queue chains into the table
 };
 
-// The nft script that creates the table (without the leading flush), as `run` installs it and
-// `ftpalg rules` shows it.
+// The nft script that creates the pinhole table (without the leading flush), as `run` installs
+// it and `ftpalg rules` shows it.
 std::string nftTableScript(const NftTableSpec& spec);
 
-// The nft text of the two queue chains (for `ftpalg rules` and the table script).
-std::string nftQueueChains(const NftQueueRules& rules);
+// The nft script of the queue table (`table inet ftpalg_queue { chain c2s_queue ...;
+// chain s2c_queue ... }`), for `ftpalg rules` and for `run` where nft `queue` exists.
+std::string nftQueueTableScript(const NftQueueRules& rules);
 
-// True when this kernel accepts the nft `queue` expression (probed once by adding a queue rule
-// to a temporary chain of the table; the probe is removed). Requires the table to exist.
-Result<bool> nftKernelHasQueue(const std::string& table);
+// True when this kernel accepts the nft `queue` expression: probed by adding a queue rule to a
+// regular chain of a temporary table (`inet ftpalg_probe`), which is then deleted. No packet
+// ever reaches the probe.
+Result<bool> nftKernelHasQueue();
 
 // Runs an nft script through libnftables (startup and shutdown only, never on the packet path).
 // `output` receives the command output (e.g. for `list ruleset`). The error names the script's

@@ -1,0 +1,769 @@
+// `ftpalg run` (live gateway and --dry-run) and `ftpalg rules`.
+//
+// Life of the daemon:
+//   1. preconditions, each a clear message and exit status 1 before any packet is touched:
+//      CAP_NET_ADMIN; one `ftpalg run` per network namespace (run lock); the kernel ftp helper
+//      not assigned to our control ports; no foreign or live `table inet ftpalg`; a way to
+//      install queue rules (nft `queue` or iptables);
+//   2. open the decision log, bind the queue(s) (a queue bound by another process is refused
+//      here), create the pinhole table (flushing a stale copy), install the queue rules;
+//   3. drop to CAP_NET_ADMIN (and --user);
+//   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
+//      handle and socket (DESIGN.md §5: single-threaded engines, no locks in the core); the main
+//      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log,
+//      SIGUSR1 writes a `stats` event;
+//   5. stop: remove the queue rules first (new packets pass unhelped or wait, per fail-open),
+//      let each worker drain what is already queued, Engine::shutdown (pinholes closed, held
+//      packets released), delete the table, unbind, exit 0.
+//
+// Per packet (worker): Engine::onPacket, then the Outcome in order: pinhole actions first (the
+// pinhole exists before the announcing packet is released, DESIGN.md §3), then verdicts, then
+// observations to the log.
+#include "live_runner.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "backend/dry_run_backend.hpp"
+#include "backend/nft_backend.hpp"
+#include "ftpalg/engine/engine.hpp"
+#include "io/conntrack_resolver.hpp"
+#include "io/nfqueue_source.hpp"
+#include "live_rules.hpp"
+#include "live_system.hpp"
+#include "wiring.hpp"
+
+namespace ftpalg::app {
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr const char* kTable = "ftpalg";
+
+Timestamp clockNow(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return Timestamp{static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec};
+}
+Timestamp monotonicNow() { return clockNow(CLOCK_MONOTONIC); }
+
+std::mutex stderrMutex;
+void say(const std::string& message) {
+  std::lock_guard lock(stderrMutex);
+  std::cerr << "ftpalg: " << message << '\n';
+}
+
+// The decision log, shared by the workers. The engine's timestamps are CLOCK_MONOTONIC (never
+// jumps); the log shows wall-clock time.
+class LiveLog {
+ public:
+  explicit LiveLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
+  void record(Observation observation) {
+    observation.ts = toWall(observation.ts);
+    std::lock_guard lock(mutex_);
+    log_->record(observation);
+  }
+  void recordStats(const Stats& stats) {
+    std::lock_guard lock(mutex_);
+    log_->recordStats(clockNow(CLOCK_REALTIME), stats);
+    log_->flush();
+  }
+  Status<> reopen() {
+    std::lock_guard lock(mutex_);
+    return log_->reopen();
+  }
+  void flush() {
+    std::lock_guard lock(mutex_);
+    log_->flush();
+  }
+
+ private:
+  static Timestamp toWall(Timestamp monotonic) {
+    const Timestamp wall = clockNow(CLOCK_REALTIME);
+    const Timestamp mono = clockNow(CLOCK_MONOTONIC);
+    return Timestamp{monotonic.nanos + (wall.nanos - mono.nanos)};
+  }
+  std::mutex mutex_;
+  std::unique_ptr<EventLog> log_;
+};
+
+// --- queue rules -------------------------------------------------------------------------------
+
+class QueueRules {
+ public:
+  enum class Kind { Nft, Iptables };
+
+  static Result<QueueRules> plan(const QueueRuleSpec& spec) {
+    QueueRules rules;
+    rules.spec_ = spec;
+    auto hasQueue = backend::nftKernelHasQueue();
+    if (hasQueue && hasQueue.value()) {
+      rules.kind_ = Kind::Nft;
+      return rules;
+    }
+    rules.kind_ = Kind::Iptables;
+    rules.iptables_ = findProgram("iptables");
+    rules.ip6tables_ = findProgram("ip6tables");
+    if (!rules.iptables_) {
+      return Err(std::string("this kernel has no nft `queue` expression and no iptables program was found: "
+                             "install iptables (NFQUEUE target) or use --no-queue-rules and install them yourself"));
+    }
+    return rules;
+  }
+
+  Kind kind() const { return kind_; }
+  // iptables-legacy needs CAP_NET_RAW too (raw socket), to remove the rules at shutdown.
+  bool needsNetRaw() const {
+    if (kind_ != Kind::Iptables) return false;
+    return runCommand(*iptables_, {"-V"}).output.find("legacy") != std::string::npos;
+  }
+
+  // Removes a stale copy, then installs.
+  Status<> install() {
+    remove();
+    installed_ = true;
+    if (kind_ == Kind::Nft) {
+      backend::NftQueueRules nft;
+      nft.controlPorts = spec_.controlPorts;
+      nft.queueNum = spec_.queueNum;
+      nft.queueCount = spec_.queueCount;
+      nft.bypass = spec_.bypass;
+      // nft -f <nftQueueTableScript()>
+      return backend::runNftScript(backend::nftQueueTableScript(nft));
+    }
+    for (const bool v6 : {false, true}) {
+      const auto& program = v6 ? ip6tables_ : iptables_;
+      if (!program) {
+        say("warning: ip6tables not found: IPv6 FTP control traffic is not queued");
+        continue;
+      }
+      for (const Argv& args : iptablesInstallCommands(spec_, v6)) {
+        const CommandResult result = runCommand(*program, args);
+        if (result.exitStatus != 0) {
+          return Err(*program + " " + join(args) + " failed (exit " + std::to_string(result.exitStatus) +
+                     "): " + result.output);
+        }
+      }
+    }
+    return okStatus();
+  }
+
+  // Idempotent: every step may find nothing to remove.
+  void remove() {
+    if (kind_ == Kind::Nft) {
+      // nft delete table inet ftpalg_queue
+      (void)backend::runNftScript(std::string("delete table inet ") + backend::kQueueTable + "\n");
+      return;
+    }
+    for (const auto& program : {iptables_, ip6tables_}) {
+      if (!program) continue;
+      for (const Argv& args : iptablesRemoveCommands()) {
+        // A jump may have been added more than once by hand: delete until none is left.
+        for (int i = 0; i < 8; ++i) {
+          if (runCommand(*program, args).exitStatus != 0) break;
+          if (args[3] != "-D") break;
+        }
+      }
+    }
+  }
+
+  bool installed() const { return installed_; }
+
+ private:
+  static std::string join(const Argv& args) {
+    std::string text;
+    for (const auto& arg : args) text += (text.empty() ? "" : " ") + arg;
+    return text;
+  }
+  QueueRuleSpec spec_;
+  Kind kind_ = Kind::Iptables;
+  std::optional<std::string> iptables_;
+  std::optional<std::string> ip6tables_;
+  bool installed_ = false;
+};
+
+// --- preconditions -----------------------------------------------------------------------------
+
+Status<> checkKernelHelper(const std::vector<std::uint16_t>& controlPorts) {
+  std::vector<HelperAssignment> all;
+  std::string ruleset;
+  // nft list ruleset
+  if (backend::runNftScript("list ruleset", &ruleset)) {
+    for (auto& found : helperAssignmentsFromNft(ruleset)) all.push_back(std::move(found));
+  }
+  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
+    if (const auto program = findProgram(tool)) {
+      const CommandResult dump = runCommand(*program, {"-t", "raw"});
+      if (dump.exitStatus == 0) {
+        for (auto& found : helperAssignmentsFromIptablesSave(dump.output, tool)) all.push_back(std::move(found));
+      }
+    }
+  }
+  const auto conflicts = conflictingHelpers(all, controlPorts);
+  if (conflicts.empty()) return okStatus();
+  std::string message =
+      "the kernel's ftp conntrack helper is assigned to a control port ftpalg serves; both would rewrite "
+      "the same connections (DESIGN.md §3). Remove the assignment, or serve other --control-port values:";
+  for (const auto& conflict : conflicts) message += "\n  " + conflict.where;
+  return Err(message);
+}
+
+bool processIsFtpalg(int pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name.rfind("ftpalg", 0) == 0;
+}
+
+// A `table inet ftpalg` that exists now: ours from a crash (flush it), a live instance's
+// (refuse), or someone else's (refuse).
+Status<> checkTable() {
+  auto existing = backend::inspectTable(kTable);
+  if (!existing) return Err("inspecting nft table inet " + std::string(kTable) + ": " + existing.error());
+  if (!existing->exists) return okStatus();
+  if (!existing->ownerPid) {
+    return Err("nft table inet " + std::string(kTable) +
+               " exists and was not created by ftpalg (no \"ftpalg pid=\" comment): ftpalg manages that "
+               "table itself; rename or delete yours (nft delete table inet ftpalg)");
+  }
+  const int pid = *existing->ownerPid;
+  if (pid != ::getpid() && ::kill(pid, 0) == 0 && processIsFtpalg(pid)) {
+    return Err("nft table inet " + std::string(kTable) + " belongs to a running ftpalg (pid " +
+               std::to_string(pid) + "): stop it first");
+  }
+  say("flushing a stale nft table inet " + std::string(kTable) + " left by ftpalg pid " + std::to_string(pid));
+  return okStatus();
+}
+
+// --- workers -----------------------------------------------------------------------------------
+
+// Announcement packets only (a rewrite or a pinhole): microseconds from the packet's receipt to
+// its verdict, and the parts of it (engine, pinhole backend). Bounded samples.
+struct Latency {
+  std::vector<double> total, engine, pinhole;
+  std::uint64_t count = 0;
+  void add(double totalUs, double engineUs, double pinholeUs) {
+    ++count;
+    if (total.size() >= 100000) return;
+    total.push_back(totalUs);
+    engine.push_back(engineUs);
+    pinhole.push_back(pinholeUs);
+  }
+};
+
+enum class Phase { Running, Draining };
+
+class Worker {
+ public:
+  Worker(std::uint16_t queue, std::unique_ptr<io::NfqueueSource> source,
+         std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<PinholeBackend> backend, bool dryRun,
+         const EngineConfig& engineConfig, LiveLog& log)
+      : queue_(queue),
+        source_(std::move(source)),
+        resolver_(std::move(resolver)),
+        backend_(std::move(backend)),
+        log_(log),
+        wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (dryRun) dryRunSink_ = std::make_unique<io::AcceptOriginalSink>(source_->verdicts());
+    sink_ = dryRunSink_ ? static_cast<VerdictSink*>(dryRunSink_.get()) : &source_->verdicts();
+    engine_ = std::make_unique<Engine>(engineConfig, *resolver_);
+  }
+  ~Worker() {
+    if (thread_.joinable()) thread_.join();
+    if (wakeFd_ >= 0) ::close(wakeFd_);
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+  void drainAndStop() {
+    phase_.store(Phase::Draining);
+    wake();
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void requestStats() {
+    statsRequested_.store(true);
+    wake();
+  }
+  // Valid after a requestStats() was answered (statsGeneration() advanced) or after join().
+  Stats statsSnapshot() {
+    std::lock_guard lock(statsMutex_);
+    return statsSnapshot_;
+  }
+  std::uint64_t statsGeneration() const { return statsGeneration_.load(); }
+  bool failed() const { return failed_.load(); }
+  bool finished() const { return finished_.load(); }
+  const Latency& latency() const { return latency_; }
+  std::uint16_t queue() const { return queue_; }
+  PinholeBackend& backend() { return *backend_; }
+  std::unique_ptr<PinholeBackend> releaseBackend() { return std::move(backend_); }
+
+ private:
+  void wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wakeFd_, &one, sizeof one);
+  }
+
+  // Returns when the last verdict was handed to the kernel (before the log is written).
+  std::chrono::steady_clock::time_point execute(Outcome& out) {
+    const auto actionsStart = std::chrono::steady_clock::now();
+    for (const Action& action : out.actions) {
+      if (const auto* open = std::get_if<OpenPinhole>(&action)) {
+        if (auto opened = backend_->open(open->pinhole); !opened) {
+          say("warning: pinhole not installed (its data connection will fail): " + opened.error());
+        }
+      } else if (const auto* close = std::get_if<ClosePinhole>(&action)) {
+        if (auto closed = backend_->close(close->pinhole, close->reason); !closed) {
+          say("warning: pinhole not removed (it expires on its own): " + closed.error());
+        }
+      }
+    }
+    lastActionsUs_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - actionsStart).count();
+    for (const PacketVerdict& verdict : out.verdicts) {
+      if (auto delivered = sink_->deliver(verdict); !delivered) say("warning: " + delivered.error());
+    }
+    const auto released = std::chrono::steady_clock::now();
+    for (const Observation& observation : out.observations) log_.record(observation);
+    return released;
+  }
+
+  void onPacket(const io::QueuedPacket& queued) {
+    const auto start = std::chrono::steady_clock::now();
+    out_.clear();
+    if (!queued.packet.controlCandidate) {
+      out_.verdicts.push_back(PacketVerdict{queued.packet.id, VerdictKind::Accept, {}});
+      execute(out_);
+      return;
+    }
+    resolver_->setQueueHook(queued.hook);
+    engine_->onPacket(PacketMeta{queued.packet.id}, queued.packet.ipPacket, monotonicNow(), out_);
+    const auto decided = std::chrono::steady_clock::now();
+    const bool announcement =
+        std::any_of(out_.actions.begin(), out_.actions.end(),
+                    [](const Action& a) { return std::holds_alternative<OpenPinhole>(a); }) ||
+        std::any_of(out_.observations.begin(), out_.observations.end(),
+                    [](const Observation& o) { return std::holds_alternative<Rewrite>(o.body); });
+    const auto released = execute(out_);
+    if (announcement) {
+      latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
+                   std::chrono::duration<double, std::micro>(decided - start).count(), lastActionsUs_);
+    }
+  }
+
+  void runTimers() {
+    const Timestamp now = monotonicNow();
+    const auto deadline = engine_->nextDeadline();
+    if (deadline && *deadline > now) return;
+    out_.clear();
+    engine_->onTimer(now, out_);
+    execute(out_);
+  }
+
+  void publishStats() {
+    {
+      std::lock_guard lock(statsMutex_);
+      statsSnapshot_ = engine_->stats();
+    }
+    statsGeneration_.fetch_add(1);
+  }
+
+  // Reads what is queued now; false on a socket error.
+  bool receive() {
+    auto received = source_->receive([this](const io::QueuedPacket& queued) { onPacket(queued); });
+    if (!received) {
+      say("queue " + std::to_string(queue_) + ": " + received.error());
+      return false;
+    }
+    lastReceived_ = received.value();
+    return true;
+  }
+
+  void run() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    while (phase_.load() == Phase::Running) {
+      int timeoutMs = 1000;
+      if (const auto deadline = engine_->nextDeadline()) {
+        const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
+        timeoutMs = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 1000));
+      }
+      pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+      if (::poll(fds, 2, timeoutMs) < 0 && errno != EINTR) {
+        say("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
+        failed_.store(true);
+        break;
+      }
+      if (fds[1].revents & POLLIN) {
+        std::uint64_t value;
+        [[maybe_unused]] const ssize_t got = ::read(wakeFd_, &value, sizeof value);
+      }
+      runTimers();
+      if ((fds[0].revents & POLLIN) && !receive()) {
+        failed_.store(true);
+        break;
+      }
+      if (statsRequested_.exchange(false)) publishStats();
+      if (auto warning = resolver_->takeWarning()) say("warning: " + *warning);
+      if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
+        reportedKernelErrors_ = source_->counters().kernelErrors;
+        say("warning: queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
+      }
+    }
+    // Draining: the queue rules are gone; process what is still queued (bounded), then shut down.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd fd{source_->fd(), POLLIN, 0};
+      if (::poll(&fd, 1, 50) <= 0) break;
+      if (!receive() || lastReceived_ == 0) break;
+      runTimers();
+    }
+    out_.clear();
+    engine_->shutdown(monotonicNow(), out_);
+    execute(out_);
+    publishStats();
+    log_.flush();
+    finished_.store(true);
+  }
+
+  std::uint16_t queue_;
+  std::unique_ptr<io::NfqueueSource> source_;
+  std::unique_ptr<io::ConntrackResolver> resolver_;
+  std::unique_ptr<PinholeBackend> backend_;
+  std::unique_ptr<io::AcceptOriginalSink> dryRunSink_;
+  VerdictSink* sink_ = nullptr;
+  std::unique_ptr<Engine> engine_;
+  LiveLog& log_;
+  int wakeFd_ = -1;
+  Outcome out_;
+  std::thread thread_;
+  std::atomic<Phase> phase_{Phase::Running};
+  std::atomic<bool> statsRequested_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<std::uint64_t> statsGeneration_{0};
+  std::mutex statsMutex_;
+  Stats statsSnapshot_;
+  Latency latency_;
+  std::size_t lastReceived_ = 0;
+  double lastActionsUs_ = 0;
+  std::uint64_t reportedKernelErrors_ = 0;
+};
+
+Stats sumStats(std::vector<std::unique_ptr<Worker>>& workers) {
+  Stats total;
+  for (auto& worker : workers) {
+    const Stats stats = worker->statsSnapshot();
+    for (std::size_t i = 0; i < total.values.size(); ++i) total.values[i] += stats.values[i];
+  }
+  return total;
+}
+
+void collectStats(std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<std::uint64_t> before;
+  for (auto& worker : workers) {
+    before.push_back(worker->statsGeneration());
+    worker->requestStats();
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    while (workers[i]->statsGeneration() == before[i] && !workers[i]->finished() &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<double> total, engine, pinhole;
+  std::uint64_t count = 0;
+  for (auto& worker : workers) {
+    const Latency& latency = worker->latency();
+    total.insert(total.end(), latency.total.begin(), latency.total.end());
+    engine.insert(engine.end(), latency.engine.begin(), latency.engine.end());
+    pinhole.insert(pinhole.end(), latency.pinhole.begin(), latency.pinhole.end());
+    count += latency.count;
+  }
+  if (total.empty()) return;
+  auto median = [](std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double engineMedian = median(engine);
+  const double pinholeMedian = median(pinhole);
+  const double totalMedian = median(total);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%llu announcement packets; receive-to-verdict median %.1f us (engine %.1f us, pinhole "
+                "install %.1f us), p99 %.1f us, max %.1f us",
+                static_cast<unsigned long long>(count), totalMedian, engineMedian, pinholeMedian,
+                total[total.size() * 99 / 100], total.back());
+  say(line);
+}
+
+}  // namespace
+
+int runLive(const AppConfig& config) {
+  const RunConfig& run = config.run;
+  const std::string_view mode = liveMode(config);
+
+  // 1. Preconditions.
+  if (!hasNetAdminCapability()) {
+    say("run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
+        "ctnetlink and manages its nft table)");
+    return kExitFailure;
+  }
+  auto runLock = RunLock::acquire();
+  if (!runLock) {
+    say("run: " + runLock.error());
+    return kExitFailure;
+  }
+  if (auto helper = checkKernelHelper(config.controlPorts); !helper) {
+    say("run: " + helper.error());
+    return kExitFailure;
+  }
+  const bool useNft = !run.dryRun && run.pinholeBackend == PinholeBackendKind::Nft;
+  if (useNft) {
+    if (auto table = checkTable(); !table) {
+      say("run: " + table.error());
+      return kExitFailure;
+    }
+  }
+  std::optional<QueueRules> queueRules;
+  if (run.installQueueRules) {
+    auto planned = QueueRules::plan(queueRuleSpec(config));
+    if (!planned) {
+      say("run: " + planned.error());
+      return kExitFailure;
+    }
+    queueRules = std::move(planned.value());
+  }
+
+  // 2. Log, queues, table, rules.
+  auto eventLog = openEventLog(config, mode);
+  if (!eventLog) {
+    say(eventLog.error());
+    return 2;
+  }
+  LiveLog log(std::move(eventLog.value()));
+
+  const std::uint16_t count = std::max<std::uint16_t>(1, run.queueCount);
+  std::vector<std::unique_ptr<io::NfqueueSource>> sources;
+  for (std::uint16_t i = 0; i < count; ++i) {
+    io::NfqueueOptions options;
+    options.queueNum = static_cast<std::uint16_t>(run.queueNum + i);
+    options.failOpen = run.failOpen;
+    auto source = io::NfqueueSource::open(options);
+    if (!source) {
+      say("run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
+      return kExitFailure;
+    }
+    sources.push_back(std::move(source.value()));
+  }
+
+  std::vector<std::unique_ptr<PinholeBackend>> backends;
+  backend::NftTableSpec tableSpec;
+  tableSpec.table = kTable;
+  for (std::uint16_t i = 0; i < count; ++i) {
+    if (!useNft) {
+      backends.push_back(std::make_unique<backend::DryRunBackend>());
+      continue;
+    }
+    // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
+    auto created = i == 0 ? backend::NftBackend::create(tableSpec) : backend::NftBackend::attach(tableSpec);
+    if (!created) {
+      say("run: " + created.error());
+      return kExitFailure;
+    }
+    backends.push_back(std::move(created.value()));
+  }
+
+  // From here on, leaving means removing what was installed.
+  struct Cleanup {
+    std::optional<QueueRules>* rules;
+    ~Cleanup() {
+      if (*rules && (*rules)->installed()) (*rules)->remove();
+    }
+  } cleanup{&queueRules};
+
+  if (queueRules) {
+    if (auto installed = queueRules->install(); !installed) {
+      say("run: installing queue rules: " + installed.error());
+      return kExitFailure;
+    }
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (std::uint16_t i = 0; i < count; ++i) {
+    io::ConntrackResolverOptions resolverOptions;
+    resolverOptions.controlPorts = config.controlPorts;
+    resolverOptions.maxFlows = std::max<std::size_t>(1024, config.engine.limits.maxSessions);
+    auto resolver = io::ConntrackResolver::open(resolverOptions);
+    if (!resolver) {
+      say("run: " + resolver.error());
+      return kExitFailure;
+    }
+    workers.push_back(std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
+                                               std::move(resolver.value()), std::move(backends[i]), run.dryRun,
+                                               config.engine, log));
+  }
+
+  // 3. Least privilege.
+  if (auto dropped = dropPrivileges(run.user, queueRules && queueRules->needsNetRaw()); !dropped) {
+    say("run: dropping privileges: " + dropped.error());
+    return kExitFailure;
+  }
+
+  // 4. Signals (blocked everywhere, read from a signalfd here), workers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  const int signalFd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+  if (signalFd < 0) {
+    say(std::string("run: signalfd: ") + std::strerror(errno));
+    return kExitFailure;
+  }
+  for (auto& worker : workers) worker->start();
+
+  {
+    std::string ports;
+    for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
+    say("running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
+        (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " + ports +
+        ", pinholes " + (useNft ? "nft table inet ftpalg" : "recorded only") + ", " +
+        (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
+        (queueRules ? (queueRules->kind() == QueueRules::Kind::Nft ? "nft table inet ftpalg_queue" : "iptables chains ftpalg-c2s/ftpalg-s2c")
+                    : "not installed (--no-queue-rules)"));
+  }
+
+  int status = 0;
+  bool stop = false;
+  while (!stop) {
+    pollfd fd{signalFd, POLLIN, 0};
+    const int ready = ::poll(&fd, 1, 500);
+    for (auto& worker : workers) {
+      if (worker->failed()) {
+        say("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
+        status = kExitFailure;
+        stop = true;
+      }
+    }
+    if (ready <= 0) continue;
+    signalfd_siginfo info{};
+    if (::read(signalFd, &info, sizeof info) != sizeof info) continue;
+    switch (info.ssi_signo) {
+      case SIGTERM:
+      case SIGINT:
+        stop = true;
+        break;
+      case SIGHUP:
+        if (auto reopened = log.reopen(); !reopened) say("warning: SIGHUP: reopening the log: " + reopened.error());
+        break;
+      case SIGUSR1:
+        collectStats(workers);
+        log.recordStats(sumStats(workers));
+        break;
+      default:
+        break;
+    }
+  }
+  ::close(signalFd);
+
+  // 5. Stop: rules first, then drain and shut the engines down, then the table.
+  if (queueRules) queueRules->remove();
+  for (auto& worker : workers) worker->drainAndStop();
+  for (auto& worker : workers) worker->join();
+  log.recordStats(sumStats(workers));
+  reportLatency(workers);
+  // Attached backends first, the table's owner (queue 0) last: its destructor deletes the table.
+  for (std::size_t i = workers.size(); i-- > 0;) {
+    if (auto* nft = dynamic_cast<backend::NftBackend*>(&workers[i]->backend()); nft && i == 0) {
+      if (auto removed = nft->removeTable(); !removed) say("warning: " + removed.error());
+    }
+    workers[i].reset();
+  }
+  log.flush();
+  say(status == 0 ? "stopped" : "stopped after an error");
+  return status;
+}
+
+int printRules(const AppConfig& config, std::ostream& out) {
+  const QueueRuleSpec spec = queueRuleSpec(config);
+  const bool nft = config.rules.firewall == FirewallKind::Nft;
+
+  out << "# 1. Add to your own firewall: accept the data connections ftpalg admits (its pinholes\n"
+         "#    set this conntrack mark on their first packet). Put it before your final drop.\n";
+  if (nft) {
+    out << "#    nftables, in your forward chain (type filter hook forward):\n"
+        << nftAcceptRule() << "\n";
+  } else {
+    out << iptablesAcceptRule() << "\n"
+        << "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n";
+  }
+  out << "#    Also keep (usual on a stateful firewall): accept established,related; accept new\n"
+         "#    connections to the FTP control port(s) you serve.\n\n";
+
+  // The kernel decides which queue mechanism `run` uses; without privileges we cannot probe.
+  std::optional<bool> nftQueue;
+  if (hasNetAdminCapability()) {
+    if (auto probed = backend::nftKernelHasQueue()) nftQueue = probed.value();
+  }
+  backend::NftQueueRules nftRules;
+  nftRules.controlPorts = spec.controlPorts;
+  nftRules.queueNum = spec.queueNum;
+  nftRules.queueCount = spec.queueCount;
+  nftRules.bypass = spec.bypass;
+
+  out << "# 2. Queue rules `ftpalg run` installs at start and removes at exit (review only;\n"
+         "#    with --no-queue-rules you install them yourself).\n";
+  const bool showNft = nft && nftQueue.value_or(true);
+  const bool showIptables = !nft || !nftQueue.value_or(false);
+  if (showNft) {
+    out << (nftQueue ? "#    This kernel has the nft queue expression: run uses this table.\n"
+                     : "#    Where the kernel has the nft queue expression (CONFIG_NFT_QUEUE):\n")
+        << backend::nftQueueTableScript(nftRules);
+  }
+  if (showIptables) {
+    if (showNft) out << "#    Otherwise (no nft queue expression):\n";
+    else if (nftQueue && !*nftQueue) out << "#    This kernel has no nft queue expression: run uses iptables NFQUEUE.\n";
+    for (const bool v6 : {false, true}) {
+      for (const Argv& args : iptablesInstallCommands(spec, v6)) {
+        out << (v6 ? "ip6tables" : "iptables");
+        for (const auto& arg : args) {
+          if (arg == "-w") continue;
+          out << ' ' << (arg.find('&') != std::string::npos ? "'" + arg + "'" : arg);
+        }
+        out << '\n';
+      }
+    }
+  }
+  out << "\n# 3. The pinhole table `ftpalg run` creates (and deletes at exit):\n";
+  std::string table = backend::nftTableScript(backend::NftTableSpec{});
+  // The pid in the comment is the running daemon's; show a placeholder.
+  if (const auto at = table.find("pid="); at != std::string::npos) {
+    const auto end = table.find('"', at);
+    table.replace(at + 4, end - at - 4, "PID");
+  }
+  out << table;
+  return 0;
+}
+
+}  // namespace ftpalg::app
