@@ -1,7 +1,7 @@
 // `ftpalg replay` (see replay_runner.hpp): PcapSource -> StaticFlowResolver -> Engine ->
 // PcapWriter + decision log.
 //
-// Per packet: the engine's timer runs at the packet's timestamp, then packets that are IPv4/IPv6
+// Per packet: the engine's timers run at each deadline up to the packet's timestamp, then packets that are IPv4/IPv6
 // TCP and claimed by the resolver (control traffic, as the live queue rules would select) go
 // through Engine::onPacket; everything else is written unchanged at once. Verdicts are written
 // in the order the engine emits them: a held packet is written when released, with its own
@@ -146,6 +146,26 @@ void printSummary(const std::string& input, const ReplayCounters& counters, std:
   }
 }
 
+// Runs the engine's timers for every deadline up to `now`, each at its own time, then once at
+// `now`: a hold timeout or a pinhole expiry is decided (and logged) at the moment live mode would
+// decide it, not only when the next packet of the capture happens to arrive.
+void runTimersUntil(Engine& engine, Timestamp now, Outcome& outcome, ReplayEmitter& emitter) {
+  // Bounded: each round must move the deadline forward; an engine that reports the same deadline
+  // again is simply run at `now` below.
+  for (int round = 0; round < 1000; ++round) {
+    const auto deadline = engine.nextDeadline();
+    if (!deadline || *deadline >= now) break;
+    outcome.clear();
+    engine.onTimer(*deadline, outcome);
+    emitter.apply(outcome, nullptr);
+    const auto after = engine.nextDeadline();
+    if (after && *after <= *deadline) break;
+  }
+  outcome.clear();
+  engine.onTimer(now, outcome);
+  emitter.apply(outcome, nullptr);
+}
+
 }  // namespace
 
 int runReplay(const AppConfig& config) {
@@ -198,9 +218,7 @@ int runReplay(const AppConfig& config) {
     if (!clockStarted || packet.ts > now) now = packet.ts;
     clockStarted = true;
 
-    outcome.clear();
-    engine.onTimer(now, outcome);
-    emitter.apply(outcome, nullptr);
+    runTimersUntil(engine, now, outcome, emitter);
 
     if (input.lastRecord().truncated()) ++counters.truncated;
     if (!claimedByResolver(packet, resolver)) {

@@ -1,0 +1,291 @@
+"""Generated cases: announcements that must be refused (category "refuse", ADVERSARIAL.md
+"Refuse: no pinhole, the line passes unmodified or per policy, logged")."""
+
+from common import (CLIENT, DNAT, SERVER, SNAT, PORT_LINE, PORT_OK, active_list, forwarded_session,
+                    masqueraded_session, passive_list)
+from ftpgen import Flow, fixture, main
+
+
+@fixture("refuse-bounce-port",
+         "A PORT naming a third-party address (198.51.100.99, an FTP bounce) is refused with "
+         "address_mismatch: no rewrite, no pinhole.",
+         flags=[SNAT])
+def bounce_port(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PORT 198,51,100,99,195,80\r\n")
+    flow.server("500 Illegal PORT command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-bounce-router-address",
+         "A PORT naming the router's own public address is refused (address_mismatch): a client "
+         "cannot make the gateway open a pinhole to itself.",
+         flags=[SNAT])
+def bounce_router(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PORT 203,0,113,1,195,80\r\n")
+    flow.server("500 Illegal PORT command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-below-floor",
+         "A PORT announcing data port 80 (below the 1024 floor) is refused with port_below_floor.",
+         flags=[SNAT])
+def port_below_floor(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PORT 192,168,77,10,0,80\r\n")
+    flow.server("500 Illegal PORT command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-zero",
+         "A PORT announcing port 0 is refused with port_zero.",
+         flags=[SNAT])
+def port_zero(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PORT 192,168,77,10,0,0\r\n")
+    flow.server("500 Illegal PORT command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-octet-out-of-range",
+         "A PORT with an octet above 255 is refused as octet_out_of_range and passes unmodified.",
+         flags=[SNAT])
+def octet_out_of_range(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PORT 192,168,77,256,195,80\r\n")
+    flow.server("501 Syntax error.\r\n")
+    flow.close()
+
+
+@fixture("refuse-eprt-port-out-of-range",
+         "An EPRT with port 70000 is refused as port_out_of_range.",
+         flags=[SNAT])
+def eprt_port_out_of_range(capture):
+    flow = masqueraded_session(capture)
+    flow.client("EPRT |1|192.168.77.10|70000|\r\n")
+    flow.server("501 Syntax error.\r\n")
+    flow.close()
+
+
+@fixture("refuse-eprt-zone-id",
+         "An IPv6 EPRT carrying a zone id (fe80::1%eth0) is refused as zone_id.",
+         flags=[])
+def eprt_zone_id(capture):
+    flow = Flow(capture, ("2001:db8:77::10", 40000), ("2001:db8:113::10", 21))
+    flow.handshake()
+    flow.login()
+    flow.client("EPRT |2|fe80::1%eth0|50000|\r\n")
+    flow.server("501 Syntax error.\r\n")
+    flow.close()
+
+
+@fixture("refuse-eprt-family-mismatch",
+         "An EPRT |2| (IPv6) on an IPv4 control connection is refused as family_mismatch.",
+         flags=[SNAT])
+def eprt_family_mismatch(capture):
+    flow = masqueraded_session(capture)
+    flow.client("EPRT |2|2001:db8:77::10|50000|\r\n")
+    flow.server("522 Network protocol not supported, use (1)\r\n")
+    flow.close()
+
+
+@fixture("refuse-eprt-delimiter-mismatch",
+         "An EPRT whose delimiters differ ('|1!...') is refused as delimiter_mismatch.",
+         flags=[SNAT])
+def eprt_delimiter_mismatch(capture):
+    flow = masqueraded_session(capture)
+    flow.client("EPRT |1!192.168.77.10|50000|\r\n")
+    flow.server("501 Syntax error.\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-not-at-line-start",
+         "'NOOP PORT ...' is not a PORT command (not at a line start): no rewrite, no pinhole.",
+         flags=[SNAT])
+def port_not_at_line_start(capture):
+    flow = masqueraded_session(capture)
+    flow.client("NOOP PORT 192,168,77,10,195,80\r\n")
+    flow.server("200 NOOP ok.\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-iac-in-keyword",
+         "A PORT keyword with Telnet IAC bytes inside ('P\\xff\\xf4ORT') is refused as "
+         "nonprintable_bytes and opens nothing.",
+         flags=[SNAT])
+def port_iac_in_keyword(capture):
+    flow = masqueraded_session(capture)
+    flow.client("P\xff\xf4ORT 192,168,77,10,195,80\r\n")
+    flow.server("500 Unknown command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-unsolicited-227",
+         "A 227 that no PASV asked for is refused as unsolicited_reply: no rewrite, no pinhole.",
+         flags=[DNAT])
+def unsolicited_227(capture):
+    flow = forwarded_session(capture)
+    flow.client("NOOP\r\n")
+    flow.server("227 Entering Passive Mode (192,168,78,10,195,81).\r\n")
+    flow.close()
+
+
+@fixture("refuse-227-continuation-line",
+         "A 227 on a continuation line of a multi-line 421 reply to PASV is not an answer: no "
+         "rewrite, no pinhole; a later proper 227 is rewritten once.",
+         flags=[DNAT])
+def continuation_227(capture):
+    flow = forwarded_session(capture)
+    flow.client("PASV\r\n")
+    flow.server("421-Service busy, try later\r\n227 Entering Passive Mode (192,168,78,10,195,81).\r\n"
+                "421 Closing.\r\n")
+    passive_list(flow, "PASV\r\n", "227 Entering Passive Mode (192,168,78,10,195,82).\r\n",
+                 data_to=("192.168.78.10", 50002))
+    flow.close()
+
+
+@fixture("refuse-227-from-client",
+         "A '227 ...' line sent by the client is never a passive reply (wrong_direction: no "
+         "rewrite, no pinhole); only the server's real 227 answering the PASV opens a pinhole.",
+         flags=[SNAT])
+def reply_from_client(capture):
+    flow = masqueraded_session(capture)
+    flow.client("PASV\r\n")
+    flow.client("227 Entering Passive Mode (192,168,77,10,195,81).\r\n")
+    flow.server("227 Entering Passive Mode (203,0,113,10,195,82).\r\n")
+    flow.close()
+
+
+@fixture("refuse-port-from-server",
+         "A 'PORT ...' line sent by the server is never an active announcement: no rewrite, no "
+         "pinhole.",
+         flags=[DNAT])
+def port_from_server(capture):
+    flow = forwarded_session(capture)
+    flow.client("NOOP\r\n")
+    flow.server("PORT 192,168,78,10,195,80\r\n")
+    flow.close()
+
+
+@fixture("refuse-227-logout",
+         "'227 Logout.' (a 227 without numbers) answering PASV passes unmodified, is logged as "
+         "no_numbers, opens nothing and does not stall the session.",
+         flags=[DNAT])
+def logout_227(capture):
+    flow = forwarded_session(capture)
+    flow.client("PASV\r\n")
+    flow.server("227 Logout.\r\n")
+    flow.client("NOOP\r\n")
+    flow.server("200 NOOP ok.\r\n")
+    flow.close()
+
+
+@fixture("refuse-epsv-all-then-port",
+         "After 'EPSV ALL' (RFC 2428) a PORT opens nothing and is refused as after_epsv_all.",
+         flags=[SNAT])
+def epsv_all_then_port(capture):
+    flow = masqueraded_session(capture)
+    flow.client("EPSV ALL\r\n")
+    flow.server("200 EPSV ALL ok.\r\n")
+    flow.client(PORT_LINE)
+    flow.server("500 Illegal PORT command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-lprt-not-translated",
+         "LPRT (RFC 1639) is recognised but not translated: logged as not_translated, no pinhole.",
+         flags=[SNAT])
+def lprt_not_translated(capture):
+    flow = masqueraded_session(capture)
+    flow.client("LPRT 4,4,192,168,77,10,2,195,80\r\n")
+    flow.server("500 Unknown command.\r\n")
+    flow.close()
+
+
+@fixture("refuse-slipstream-http-post",
+         "NAT slipstreaming: a client that speaks first (an HTTP POST to port 21 padded so a "
+         "segment starts with 'PORT ...') is never treated as FTP and opens no pinhole.",
+         flags=[SNAT])
+def slipstream(capture):
+    flow = Flow(capture, CLIENT, SERVER)
+    flow.handshake()
+    padding = "A" * (1400 - 150)
+    body = "x=" + padding + "\r\n" + PORT_LINE
+    request = ("POST /upload HTTP/1.1\r\nHost: 203.0.113.10:21\r\nContent-Type: text/plain\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n") + body
+    cut = request.index("PORT ")
+    flow.client(request, cuts=[cut])
+    flow.server("220 (vsFTPd 3.0.3)\r\n")
+    flow.server("500 Unknown command.\r\n")
+    flow.close(quit=False)
+
+
+@fixture("refuse-auth-tls-fake-port",
+         "After AUTH TLS answered by 234 the flow is opaque: TLS records containing the bytes "
+         "'PORT 192,168,77,10,...' are neither parsed nor rewritten and open no pinhole.",
+         flags=[SNAT])
+def auth_tls_fake_port(capture):
+    flow = Flow(capture, CLIENT, SERVER)
+    flow.handshake()
+    flow.server("220 (vsFTPd 3.0.3)\r\n")
+    flow.client("AUTH TLS\r\n")
+    flow.server("234 Proceed with negotiation.\r\n")
+
+    def record(content_type, payload):
+        return bytes([content_type, 0x03, 0x03]) + len(payload).to_bytes(2, "big") + payload
+
+    hello = b"\x01\x00\x00\x40" + b"\x03\x03" + bytes(range(32)) + b"\r\n" + PORT_LINE.encode() + b"\x00" * 4
+    flow.client(record(0x16, hello))
+    flow.server(record(0x16, b"\x02\x00\x00\x26\x03\x03" + bytes(range(32, 64)) + b"\x00\x13\x01\x00"))
+    flow.client(record(0x17, PORT_LINE.encode() + b"\x17" * 17))
+    flow.server(record(0x17, b"200 PORT command successful.\r\n" + b"\x17" * 17))
+    flow.client(record(0x17, b"\r\n" + PORT_LINE.encode() + b"\x01" * 20))
+    flow.close(quit=False)
+
+
+@fixture("refuse-overlong-line",
+         "A 600-byte line stops inspection of the flow (line_too_long, never 'allow'): a PORT "
+         "after it is neither rewritten nor given a pinhole.",
+         flags=[SNAT])
+def overlong_line(capture):
+    flow = masqueraded_session(capture)
+    flow.client("SITE " + "A" * 595 + "\r\n")
+    flow.server("500 Unknown SITE command.\r\n")
+    flow.client(PORT_LINE)
+    flow.server(PORT_OK)
+    flow.close()
+
+
+@fixture("refuse-overlong-line-no-crlf",
+         "9 KB without CRLF from the server stops inspection (line_too_long); a following PORT "
+         "opens nothing.",
+         flags=[SNAT])
+def overlong_no_crlf(capture):
+    flow = masqueraded_session(capture)
+    flow.client("STAT\r\n")
+    blob = "211-" + "B" * (9 * 1024)
+    flow.server(blob, cuts=list(range(1448, len(blob), 1448)))
+    flow.client(PORT_LINE)
+    flow.close(quit=False)
+
+
+@fixture("refuse-midstream-pickup",
+         "A control connection first seen after its handshake (no SYN in the capture) is never "
+         "inspected: its 220 greeting cannot be verified, so its PORT opens nothing.",
+         flags=[SNAT])
+def midstream_pickup(capture):
+    flow = Flow(capture, CLIENT, SERVER)
+    # The handshake and greeting happened before the capture started.
+    flow.sent = [0, 20]
+    flow.client("USER anonymous\r\n")
+    flow.server("331 Please specify the password.\r\n")
+    flow.client("PASS guest@example.org\r\n")
+    flow.server("230 Login successful.\r\n")
+    flow.client(PORT_LINE)
+    flow.server(PORT_OK)
+    flow.close()
+
+
+if __name__ == "__main__":
+    main(__file__)

@@ -1,0 +1,63 @@
+"""Addresses and session shapes shared by the generated cases (ADVERSARIAL.md's example network).
+
+Masquerade (SNAT) cases are captured on the router's inside interface: the client
+192.168.77.10 talks to the server 203.0.113.10; the router masquerades 192.168.77.0/24 to
+203.0.113.1. Port-forwarding (DNAT) cases are captured on the server's side: the client
+198.51.100.7 talks to the server 192.168.78.10, published as 203.0.113.1:21.
+"""
+
+from ftpgen import Flow, data_transfer
+
+CLIENT = ("192.168.77.10", 40000)
+SERVER = ("203.0.113.10", 21)
+SNAT = "--snat=192.168.77.0/24=203.0.113.1"
+
+OUTSIDE_CLIENT = ("198.51.100.7", 50000)
+INSIDE_SERVER = ("192.168.78.10", 21)
+DNAT = "--dnat=203.0.113.1:21=192.168.78.10:21"
+
+CLIENT6 = ("2001:db8:77::10", 40000)
+SERVER6 = ("2001:db8:113::10", 21)
+
+PORT_LINE = "PORT 192,168,77,10,195,80\r\n"  # 192.168.77.10:50000
+PORT_OK = "200 PORT command successful. Consider using PASV.\r\n"
+LISTING = "-rw-r--r--    1 0        0            1024 Nov 14 22:13 readme.txt\r\n"
+
+
+def masqueraded_session(capture, **flow_options):
+    """A logged-in control connection from the inside client to the outside server."""
+    flow = Flow(capture, CLIENT, SERVER, **flow_options)
+    flow.handshake()
+    flow.login()
+    return flow
+
+
+def forwarded_session(capture, **flow_options):
+    """A logged-in control connection from the outside client to the port-forwarded server."""
+    flow = Flow(capture, OUTSIDE_CLIENT, INSIDE_SERVER, **flow_options)
+    flow.handshake()
+    flow.login()
+    return flow
+
+
+def active_list(flow, port_line=PORT_LINE, reply=PORT_OK, data_from=("203.0.113.10", 20),
+                data_to=("192.168.77.10", 50000), **send_options):
+    """PORT (as given), its reply, LIST, the listing over a data connection, 150/226."""
+    flow.client(port_line, **send_options)
+    flow.server(reply)
+    flow.client("LIST\r\n")
+    flow.server("150 Here comes the directory listing.\r\n")
+    if data_from is not None:
+        data_transfer(flow.capture, data_from, data_to, LISTING)
+    flow.server("226 Directory send OK.\r\n")
+
+
+def passive_list(flow, request, reply, data_from=("198.51.100.7", 50001), data_to=("192.168.78.10", 50001)):
+    """PASV/EPSV (as given), the 227/229 reply, LIST, the listing over a data connection."""
+    flow.client(request)
+    flow.server(reply)
+    flow.client("LIST\r\n")
+    if data_from is not None:
+        data_transfer(flow.capture, data_from, data_to, LISTING, listener_sends=True, ip_id=2000)
+    flow.server("150 Here comes the directory listing.\r\n")
+    flow.server("226 Directory send OK.\r\n")

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Regenerates pcap-fixtures/<case>/expected.jsonl: replays each case's input.pcap with the options
+# in its `flags` file (one per line) through the built `ftpalg replay`, and writes the decision
+# log as the new expectation. The result is a proposal: review `git diff pcap-fixtures` line by
+# line against each case's README.md before committing it.
+#
+# Usage: scripts/update-golden.sh [CASE...]
+#   FTPALG=/path/to/ftpalg   the binary (default: build/src/ftpalg, then any build*/src/ftpalg)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+fixtures=$root/pcap-fixtures
+
+ftpalg=${FTPALG:-}
+if [[ -z $ftpalg ]]; then
+  for candidate in "$root/build/src/ftpalg" "$root"/build*/src/ftpalg "$root"/../build*/src/ftpalg; do
+    if [[ -x $candidate ]]; then ftpalg=$candidate; break; fi
+  done
+fi
+if [[ -z $ftpalg || ! -x $ftpalg ]]; then
+  echo "update-golden: no ftpalg binary; build it or set FTPALG=/path/to/ftpalg" >&2
+  exit 2
+fi
+
+if (($# > 0)); then
+  cases=("$@")
+else
+  cases=()
+  for directory in "$fixtures"/*/; do
+    [[ -f $directory/input.pcap ]] && cases+=("$(basename "$directory")")
+  done
+fi
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+changed=0
+for name in "${cases[@]}"; do
+  directory=$fixtures/$name
+  if [[ ! -f $directory/input.pcap ]]; then
+    echo "update-golden: $name: no input.pcap" >&2
+    exit 2
+  fi
+  flags=()
+  if [[ -f $directory/flags ]]; then
+    while IFS= read -r line || [[ -n $line ]]; do
+      line=${line%$'\r'}
+      [[ -z $line || $line == \#* ]] && continue
+      flags+=("$line")
+    done < "$directory/flags"
+  fi
+  if ! "$ftpalg" replay --in "$directory/input.pcap" --out "$scratch/out.pcap" --log "$scratch/log.jsonl" \
+      "${flags[@]}" 2> "$scratch/stderr"; then
+    echo "update-golden: $name: ftpalg replay failed:" >&2
+    cat "$scratch/stderr" >&2
+    exit 1
+  fi
+  if ! cmp -s "$scratch/log.jsonl" "$directory/expected.jsonl" 2>/dev/null; then
+    cp "$scratch/log.jsonl" "$directory/expected.jsonl"
+    echo "updated  $name ($(wc -l < "$directory/expected.jsonl") lines)"
+    changed=$((changed + 1))
+  else
+    echo "same     $name"
+  fi
+done
+echo "update-golden: ${#cases[@]} cases, $changed changed; review with: git diff -- pcap-fixtures"
