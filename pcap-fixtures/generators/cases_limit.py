@@ -78,5 +78,19 @@ def max_line_length(capture):
     flow.close()
 
 
+@fixture("limit-session-idle-timeout",
+         "A control connection silent for longer than --session-idle-timeout 10 is closed "
+         "(idle_timeout) and its pinhole removed; its later packets pass uninspected.",
+         flags=[SNAT, "--session-idle-timeout=10", "--pinhole-timeout=300"])
+def session_idle_timeout(capture):
+    flow = masqueraded_session(capture)
+    flow.client(PORT_LINE)
+    flow.server(PORT_OK)
+    capture.advance(15)
+    flow.client("NOOP\r\n")
+    flow.server("200 NOOP ok.\r\n")
+    flow.close()
+
+
 if __name__ == "__main__":
     main(__file__)

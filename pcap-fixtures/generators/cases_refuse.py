@@ -287,5 +287,115 @@ def midstream_pickup(capture):
     flow.close()
 
 
+def refused_port_line(capture, line, reply="501 Syntax error.\r\n"):
+    flow = masqueraded_session(capture)
+    flow.client(line)
+    flow.server(reply)
+    flow.close()
+
+
+@fixture("refuse-bounce-other-inside-host",
+         "A PORT naming another inside host (192.168.77.11, not the announcing client) is refused "
+         "with address_mismatch.",
+         flags=[SNAT])
+def bounce_other_inside_host(capture):
+    refused_port_line(capture, "PORT 192,168,77,11,195,80\r\n", "500 Illegal PORT command.\r\n")
+
+
+@fixture("refuse-port-signed-number",
+         "A PORT with a signed field ('+10') is refused as signed_number.",
+         flags=[SNAT])
+def port_signed_number(capture):
+    refused_port_line(capture, "PORT 192,168,77,+10,195,80\r\n")
+
+
+@fixture("refuse-port-too-many-digits",
+         "A PORT with a four-digit field ('0192') is refused as too_many_digits.",
+         flags=[SNAT])
+def port_too_many_digits(capture):
+    refused_port_line(capture, "PORT 0192,168,77,10,195,80\r\n")
+
+
+@fixture("refuse-port-field-count",
+         "A PORT with five numbers instead of six is refused as field_count.",
+         flags=[SNAT])
+def port_field_count(capture):
+    refused_port_line(capture, "PORT 192,168,77,10,195\r\n")
+
+
+@fixture("refuse-port-empty-field",
+         "A PORT with an empty field ('77,,195') is refused as empty_field.",
+         flags=[SNAT])
+def port_empty_field(capture):
+    refused_port_line(capture, "PORT 192,168,77,,195,80\r\n")
+
+
+@fixture("refuse-port-nul-in-number",
+         "A PORT with a NUL byte inside a number is refused (nonprintable_bytes); the log shows "
+         "the byte escaped.",
+         flags=[SNAT])
+def port_nul_in_number(capture):
+    refused_port_line(capture, "PORT 192,168,77,1\x000,195,80\r\n")
+
+
+@fixture("refuse-eprt-port-zero",
+         "An EPRT announcing port 0 is refused (port 0 in every form).",
+         flags=[SNAT])
+def eprt_port_zero(capture):
+    refused_port_line(capture, "EPRT |1|192.168.77.10|0|\r\n")
+
+
+@fixture("refuse-229-port-zero",
+         "A 229 announcing port 0 answering EPSV opens nothing.",
+         flags=[DNAT])
+def reply_229_port_zero(capture):
+    flow = forwarded_session(capture)
+    flow.client("EPSV\r\n")
+    flow.server("229 Entering Extended Passive Mode (|||0|)\r\n")
+    flow.close()
+
+
+@fixture("refuse-unsolicited-229",
+         "A 229 that no EPSV asked for is refused as unsolicited_reply.",
+         flags=[DNAT])
+def unsolicited_229(capture):
+    flow = forwarded_session(capture)
+    flow.client("NOOP\r\n")
+    flow.server("229 Entering Extended Passive Mode (|||50002|)\r\n")
+    flow.close()
+
+
+@fixture("refuse-227-echoed-in-error",
+         "A 227 text echoed inside an error reply ('500 \\'227 Entering Passive Mode (...)\\': "
+         "command not understood') is not a passive reply: nothing is rewritten or opened.",
+         flags=[DNAT])
+def reply_227_echoed_in_error(capture):
+    flow = forwarded_session(capture)
+    flow.client("PASV\r\n")
+    flow.server("500 '227 Entering Passive Mode (192,168,78,10,195,81)': command not understood.\r\n")
+    flow.close()
+
+
+@fixture("refuse-site-embedded-227",
+         "A client command 'SITE x 227 Entering Passive Mode (...)' is neither a PORT nor a reply: "
+         "nothing is rewritten or opened.",
+         flags=[SNAT])
+def site_embedded_227(capture):
+    refused_port_line(capture, "SITE x 227 Entering Passive Mode (192,168,77,10,195,80)\r\n",
+                      "500 Unknown SITE command.\r\n")
+
+
+@fixture("refuse-epsv-all-then-pasv",
+         "After 'EPSV ALL' a PASV answered by 227 opens nothing (RFC 2428 section 4).",
+         flags=[DNAT])
+def epsv_all_then_pasv(capture):
+    flow = forwarded_session(capture)
+    flow.client("EPSV ALL\r\n")
+    flow.server("200 EPSV ALL ok.\r\n")
+    flow.client("PASV\r\n")
+    flow.server("227 Entering Passive Mode (192,168,78,10,195,81).\r\n")
+    flow.close()
+
+
 if __name__ == "__main__":
     main(__file__)
