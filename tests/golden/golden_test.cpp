@@ -15,6 +15,9 @@
 //     DESIGN.md §4), even where the input's retransmissions conflict;
 //  5. OUT has as many packets as the input minus the engine's packets_dropped.
 //
+// A case whose directory holds a `known-issue` file (what the engine gets wrong, reported to the
+// engine's owner) is skipped instead of blessing a wrong expectation; delete the file with the fix.
+//
 // Plus command-line behaviour that needs the binary: a corrupt capture names the packet and
 // exits 1; a bad option exits 2.
 #include <gtest/gtest.h>
@@ -452,6 +455,10 @@ class GoldenReplay : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites) {
   const fs::path caseDir = kFixtures / GetParam();
+  if (fs::exists(caseDir / "known-issue")) {
+    // The engine disagrees with the case's README; the file says how (reported, not blessed).
+    GTEST_SKIP() << "known issue: " << readFile(caseDir / "known-issue");
+  }
   ScratchDirectory scratch;
   ASSERT_FALSE(scratch.path().empty()) << "cannot create a scratch directory";
   const fs::path outPath = scratch.path() / "out.pcap";
