@@ -203,7 +203,8 @@ std::string globalHelp() {
          "  run      the live gateway (NFQUEUE, conntrack, nft pinholes; --dry-run to observe)\n"
          "  rules    print the firewall rules an admin adds, and the queue rules `run` installs\n"
          "\n"
-         "Exit status: 0 success, 1 processing failed or stopped early, 2 bad options or config.\n";
+         "Exit status: 0 success, 1 processing failed or stopped early, 2 bad options or config, or\n"
+         "an input/output/log file that cannot be opened (nothing processed).\n";
 }
 
 std::string commandHelp(Command command) {
