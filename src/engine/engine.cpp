@@ -152,8 +152,9 @@ struct Engine::Impl {
     ControlChannel channel;
     DirectionState dirs[2];
     bool inspecting = true;
-    bool closed = false;
-    Timestamp closedAt;
+    bool closed = false;     // no more inspection or pinholes (FIN/RST, idle, shutdown)
+    bool finished = false;   // the TCP connection ended (RST, or FIN both ways)
+    Timestamp finishedAt;
     Timestamp lastSeen;
     std::vector<HeldPacket> held;
     std::size_t heldBytes = 0;
@@ -325,10 +326,11 @@ struct Engine::Impl {
       emit(session, dir, id, view, offset);
     }
 
-    if (view.hasFlag(tcp_flags::kRst) && !session.closed) {
-      closeSession(session, Reason::Reset);
-    } else if (me.finSeen && other.finSeen && !session.closed) {
-      closeSession(session, Reason::Fin);
+    const bool ended = view.hasFlag(tcp_flags::kRst) || (me.finSeen && other.finSeen);
+    if (ended && !session.finished) {
+      session.finished = true;
+      session.finishedAt = now;
+      if (!session.closed) closeSession(session, view.hasFlag(tcp_flags::kRst) ? Reason::Reset : Reason::Fin);
     }
   }
 
@@ -659,7 +661,6 @@ struct Engine::Impl {
   void closeSession(Session& session, Reason reason) {
     if (session.closed) return;
     session.closed = true;
-    session.closedAt = now;
     if (session.pinholeId) closePinhole(*session.pinholeId, Reason::SessionClosed);
     stats().add(Stat::SessionsClosed);
     observe(session, SessionClosedObs{reason});
@@ -841,10 +842,21 @@ struct Engine::Impl {
         anomaly(session, session.held.front().dir, Reason::HoldTimeout, true);
         releaseDecided(session);
       }
-      const bool idle = now - session.lastSeen >= limits().sessionIdleTimeout;
-      const bool lingerOver = session.closed && now - session.closedAt >= limits().closedSessionLinger;
-      if (idle || lingerOver) {
-        if (!session.closed) closeSession(session, Reason::IdleTimeout);
+      const Duration idleFor = now - session.lastSeen;
+      if (!session.closed && idleFor >= limits().sessionIdleTimeout) {
+        closeSession(session, Reason::IdleTimeout);
+      }
+      // A session whose rewrites changed the stream length keeps translating seq/ack after an
+      // idle close (the connection may resume: a long transfer leaves the control channel
+      // silent), until the conntrack-like translatedSessionIdleTimeout. State after FIN/RST
+      // lingers briefly for retransmitted FINs.
+      const bool translated = session.dirs[0].adjuster.totalDelta() != 0 ||
+                              session.dirs[1].adjuster.totalDelta() != 0;
+      const bool forget =
+          (session.finished && now - session.finishedAt >= limits().closedSessionLinger) ||
+          (!session.finished && session.closed &&
+           (!translated || idleFor >= limits().translatedSessionIdleTimeout));
+      if (forget) {
         auto doomed = it++;
         eraseSession(doomed);
       } else {

@@ -496,3 +496,67 @@ TEST(EngineInvariance, RandomSegmentationsGiveIdenticalResults) {
 
 }  // namespace
 }  // namespace ftpalg
+
+namespace ftpalg {
+namespace {
+
+TEST(EngineTime, IdleSessionClosesItsPinholeButKeepsTranslatingWhenItResumes) {
+  EngineConfig config;
+  config.limits.sessionIdleTimeout = std::chrono::seconds(10);
+  config.policy.pinholeTimeout = std::chrono::seconds(300);
+  Harness h(snatKey(), snatMapping(), config);
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");  // 2 bytes shorter after the rewrite
+  h.sim.serverSends("200 ok\r\n");
+  h.sim.advanceTime(std::chrono::seconds(60));
+  h.sim.timer();
+  EXPECT_EQ(h.engine.pinholeCount(), 0u);
+  ASSERT_EQ(h.observed<SessionClosedObs>().size(), 1u);
+  EXPECT_EQ(h.observed<SessionClosedObs>()[0].reason, Reason::IdleTimeout);
+  EXPECT_EQ(h.engine.sessionCount(), 1u) << "the translation outlives the idle close";
+  h.sim.clientSends("NOOP\r\n");
+  h.sim.serverSends("200 NOOP ok\r\n");
+  h.sim.clientSends("PORT 192,168,77,10,195,81\r\n");
+  EXPECT_EQ(h.opened().size(), 1u) << "an idle-closed session is no longer inspected";
+  EXPECT_EQ(h.sim.server().received,
+            replaceAll(h.sim.client().sentStream, "PORT 192,168,77,10,195,80", "PORT 203,0,113,1,195,80"));
+  h.expectCleanTransport();
+}
+
+TEST(EngineTime, IdleSessionWithoutTranslationIsForgotten) {
+  EngineConfig config;
+  config.limits.sessionIdleTimeout = std::chrono::seconds(10);
+  Harness h(snatKey(), snatMapping(), config);
+  h.login();
+  h.sim.advanceTime(std::chrono::seconds(60));
+  h.sim.timer();
+  EXPECT_EQ(h.engine.sessionCount(), 0u);
+  EXPECT_EQ(h.resolver.forgetCalls, 1);
+}
+
+TEST(EngineTime, UnusedPinholeExpiresAfterItsTimeout) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  h.sim.advanceTime(std::chrono::seconds(29));
+  h.sim.timer();
+  EXPECT_EQ(h.engine.pinholeCount(), 1u);
+  h.sim.advanceTime(std::chrono::seconds(2));
+  h.sim.timer();
+  EXPECT_EQ(h.engine.pinholeCount(), 0u);
+  const auto closed = h.observed<PinholeClosed>();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].reason, Reason::Expired);
+}
+
+TEST(EngineRefusals, PortNamingTheRouterItselfIsRefused) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 203,0,113,1,195,80\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  ASSERT_EQ(h.observed<Reject>().size(), 1u);
+  EXPECT_EQ(h.observed<Reject>()[0].reason, Reason::AddressMismatch);
+}
+
+}  // namespace
+}  // namespace ftpalg

@@ -35,6 +35,9 @@ struct Limits {
   std::uint32_t pinholeBurst = 40;
   std::chrono::seconds sessionIdleTimeout{3600};    // no packet in either direction
   std::chrono::seconds closedSessionLinger{10};     // state kept after FIN/RST for stragglers
+  // A session whose rewrites changed the stream length must keep translating seq/ack after its
+  // idle close, as long as the kernel may keep the connection (nf_conntrack_tcp_timeout_established).
+  std::chrono::seconds translatedSessionIdleTimeout{432000};
 };
 
 }  // namespace ftpalg
