@@ -397,5 +397,13 @@ def epsv_all_then_pasv(capture):
     flow.close()
 
 
+@fixture("refuse-eprt-quote-backslash",
+         "An EPRT whose argument holds a double quote and a backslash is refused, and the log "
+         "line stays valid JSON: the quote and the (escapeLine-doubled) backslash are escaped.",
+         flags=[SNAT])
+def eprt_quote_backslash(capture):
+    refused_port_line(capture, 'EPRT "1"192.168.77.10"50000\\"\r\n')
+
+
 if __name__ == "__main__":
     main(__file__)
