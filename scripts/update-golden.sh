@@ -41,10 +41,11 @@ for name in "${cases[@]}"; do
   fi
   flags=()
   if [[ -f $directory/flags ]]; then
-    while IFS= read -r line || [[ -n $line ]]; do
-      line=${line%$'\r'}
-      [[ -z $line || $line == \#* ]] && continue
-      flags+=("$line")
+    # One option per line, split at blanks ("--snat=A=B" or "--snat A=B"); '#' starts a comment.
+    while read -r -a words || ((${#words[@]} > 0)); do
+      ((${#words[@]} == 0)) && continue
+      [[ ${words[0]} == \#* ]] && continue
+      flags+=("${words[@]}")
     done < "$directory/flags"
   fi
   if ! "$ftpalg" replay --in "$directory/input.pcap" --out "$scratch/out.pcap" --log "$scratch/log.jsonl" \

@@ -73,15 +73,43 @@ std::string readFile(const fs::path& path) {
   return out.str();
 }
 
-// Extra replay options of a case: one per line; blank lines and '#' comments ignored.
+// Extra replay options of a case: one option per line ("--snat=CIDR=ADDRESS" or
+// "--snat CIDR=ADDRESS"), split at blanks into arguments (no quoting: no option value holds a
+// blank); blank lines and '#' comments ignored. scripts/update-golden.sh reads them the same way.
 std::vector<std::string> caseFlags(const fs::path& caseDir) {
   std::vector<std::string> flags;
-  for (std::string line : readLines(caseDir / "flags")) {
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-    if (line.empty() || line.front() == '#') continue;
-    flags.push_back(line);
+  for (const std::string& line : readLines(caseDir / "flags")) {
+    std::istringstream words(line);
+    std::string word;
+    if (!(words >> word) || word.front() == '#') continue;
+    do {
+      flags.push_back(word);
+    } while (words >> word);
   }
   return flags;
+}
+
+// The control ports a case's flags name (--control-port=N or --control-port N); default 21.
+std::set<std::uint16_t> controlPortsOf(const std::vector<std::string>& flags) {
+  std::set<std::uint16_t> ports;
+  constexpr std::string_view option = "--control-port";
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    std::string value;
+    if (flags[i].rfind(std::string(option) + "=", 0) == 0) {
+      value = flags[i].substr(option.size() + 1);
+    } else if (flags[i] == option && i + 1 < flags.size()) {
+      value = flags[i + 1];
+    } else {
+      continue;
+    }
+    unsigned port = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), port);
+    if (error == std::errc() && end == value.data() + value.size() && port > 0 && port <= 65535) {
+      ports.insert(static_cast<std::uint16_t>(port));
+    }
+  }
+  if (ports.empty()) ports.insert(21);
+  return ports;
 }
 
 struct ProcessResult {
@@ -468,14 +496,7 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
                                      outPath.string(), "--log", logPath.string()};
   const std::vector<std::string> flags = caseFlags(caseDir);
   arguments.insert(arguments.end(), flags.begin(), flags.end());
-  std::set<std::uint16_t> controlPorts;
-  for (const std::string& flag : flags) {
-    constexpr std::string_view prefix = "--control-port=";
-    if (flag.rfind(prefix, 0) == 0) {
-      controlPorts.insert(static_cast<std::uint16_t>(std::stoul(flag.substr(prefix.size()))));
-    }
-  }
-  if (controlPorts.empty()) controlPorts.insert(21);
+  const std::set<std::uint16_t> controlPorts = controlPortsOf(flags);
 
   const ProcessResult run = runBinary(arguments, scratch.path());
   ASSERT_EQ(run.exitStatus, 0) << "ftpalg replay failed for " << GetParam() << ":\n" << run.standardError;
