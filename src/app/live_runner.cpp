@@ -523,6 +523,14 @@ int runLive(const AppConfig& config) {
   const RunConfig& run = config.run;
   const std::string_view mode = liveMode(config);
 
+  // Signals are blocked from the start (and read from a signalfd once running): a SIGTERM that
+  // arrives during setup is handled as soon as the rules and table exist, so they are removed.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
   // 1. Preconditions.
   if (!hasNetAdminCapability()) {
     say("run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
@@ -630,12 +638,7 @@ int runLive(const AppConfig& config) {
     return kExitFailure;
   }
 
-  // 4. Signals (blocked everywhere, read from a signalfd here), workers.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, sig);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  // 4. Signals (blocked since the start, read from a signalfd here), workers.
   const int signalFd = ::signalfd(-1, &signals, SFD_CLOEXEC);
   if (signalFd < 0) {
     say(std::string("run: signalfd: ") + std::strerror(errno));
