@@ -193,7 +193,10 @@ int runReplay(const AppConfig& config) {
   EventLog& log = *eventLog.value();
 
   StaticFlowResolver resolver(replayNatRules(config));
-  Engine engine(config.engine, resolver);
+  // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
+  EngineConfig engineConfig = config.engine;
+  engineConfig.ackSpace = AckSpace::Original;
+  Engine engine(engineConfig, resolver);
   ReplayCounters counters;
   ReplayEmitter emitter(writer.get(), log, counters);
   io::PcapSource& input = *source.value();

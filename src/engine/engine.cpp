@@ -241,7 +241,7 @@ struct Engine::Impl {
     }
     if (view.hasFlag(tcp_flags::kRst)) return nullptr;
     if (sessions.size() >= limits().maxSessions) {
-      if (syn) {
+      if (syn && !ack) {  // once per refused connection: its SYN, not the SYN-ACK
         stats().add(Stat::SessionsRefusedAtLimit);
         stats().add(Stat::Anomalies);
         out->observations.push_back(
@@ -788,7 +788,10 @@ struct Engine::Impl {
     }
 
     SackBlock sackBlocks[4];
-    if (view.hasFlag(tcp_flags::kAck) && other.baseKnown) {
+    if (view.hasFlag(tcp_flags::kAck) && other.baseKnown &&
+        engine.config_.ackSpace == AckSpace::Original) {
+      other.adjuster.prune(std::min(other.unwrap.peek(view.ack()), other.tracker.nextOffset()));
+    } else if (view.hasFlag(tcp_flags::kAck) && other.baseKnown) {
       const std::int64_t ackOut = other.unwrap.peek(view.ack());
       const std::int64_t ackOriginal = other.adjuster.toOriginal(ackOut);
       const SeqNum newAck = other.unwrap.wrap(ackOriginal);

@@ -52,9 +52,21 @@ class FlowResolver {
   virtual void forget(const FlowKey& /*key*/) {}
 };
 
+// Which sequence space the peers' ACK and SACK numbers are in when they reach the engine.
+enum class AckSpace : std::uint8_t {
+  // Live: each peer received the rewritten stream and acknowledges it; the engine maps ACK/SACK
+  // back into the sender's original space (DESIGN.md §3).
+  Output,
+  // Replay: the capture was taken where the peers never saw a rewrite (no ALG, or the inside
+  // interface of a router whose ALG already un-shifted them), so ACK/SACK already are in the
+  // original space and pass unchanged.
+  Original,
+};
+
 struct EngineConfig {
   Policy policy;
   Limits limits;
+  AckSpace ackSpace = AckSpace::Output;
 };
 
 struct PacketMeta {
