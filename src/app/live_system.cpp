@@ -61,8 +61,13 @@ Status<> dropPrivileges(const std::optional<std::string>& user, bool keepNetRaw)
   if (keepNetRaw) keep.push_back(CAP_NET_RAW);
 
   // Bounding set first (needs CAP_SETPCAP, which is dropped below): even a root child started
-  // later (iptables at shutdown) gets no more than the kept capabilities.
-  for (int cap = 0; cap <= lastCap(); ++cap) {
+  // later (iptables at shutdown) gets no more than the kept capabilities. Without CAP_SETPCAP
+  // (started unprivileged with ambient CAP_NET_ADMIN, e.g. by systemd) the bounding set the
+  // service manager gave is kept as it is.
+  CapSets current;
+  const bool canDropBounding =
+      capGet(current) && (current.data[CAP_SETPCAP / 32].effective & (1u << (CAP_SETPCAP % 32))) != 0;
+  for (int cap = 0; canDropBounding && cap <= lastCap(); ++cap) {
     bool kept = false;
     for (const int k : keep) kept = kept || k == cap;
     if (!kept && ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
