@@ -124,6 +124,7 @@ struct Engine::Impl {
     bool inTls = false;        // bytes are TLS records (after AUTH + 234)
     TlsRecordTracker tls;
     std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
+    std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
     bool finSeen = false;
   };
 
@@ -785,12 +786,17 @@ struct Engine::Impl {
       }
       edit.payload = std::span<const std::uint8_t>(scratchPayload);
       changed = true;
+      me.emittedEnd = std::max(me.emittedEnd, start + static_cast<std::int64_t>(consumed));
+    } else {
+      me.emittedEnd = std::max(me.emittedEnd, start + static_cast<std::int64_t>(body.size()));
     }
 
     SackBlock sackBlocks[4];
     if (view.hasFlag(tcp_flags::kAck) && other.baseKnown &&
         engine.config_.ackSpace == AckSpace::Original) {
-      other.adjuster.prune(std::min(other.unwrap.peek(view.ack()), other.tracker.nextOffset()));
+      // Never prune past what was emitted: a capture's ACK may cover bytes the engine cut
+      // (MSS) and will transform again from the retransmission.
+      other.adjuster.prune(std::min(other.unwrap.peek(view.ack()), other.emittedEnd));
     } else if (view.hasFlag(tcp_flags::kAck) && other.baseKnown) {
       const std::int64_t ackOut = other.unwrap.peek(view.ack());
       const std::int64_t ackOriginal = other.adjuster.toOriginal(ackOut);
@@ -799,7 +805,7 @@ struct Engine::Impl {
         edit.ack = newAck;
         changed = true;
       }
-      other.adjuster.prune(std::min(ackOriginal, other.tracker.nextOffset()));
+      other.adjuster.prune(std::min(ackOriginal, other.emittedEnd));
       const auto& options = view.options();
       bool sackChanged = false;
       for (std::uint8_t i = 0; i < options.sackBlockCount && i < 4; ++i) {
