@@ -351,8 +351,10 @@ class Worker {
       execute(out_);
       return;
     }
+    const Timestamp now = monotonicNow();
     resolver_->setQueueHook(queued.hook);
-    engine_->onPacket(PacketMeta{queued.packet.id}, queued.packet.ipPacket, monotonicNow(), out_);
+    resolver_->setNow(now);
+    engine_->onPacket(PacketMeta{queued.packet.id}, queued.packet.ipPacket, now, out_);
     const auto decided = std::chrono::steady_clock::now();
     const bool announcement =
         std::any_of(out_.actions.begin(), out_.actions.end(),
@@ -421,6 +423,12 @@ class Worker {
       }
       if (statsRequested_.exchange(false)) publishStats();
       if (auto warning = resolver_->takeWarning()) say("warning: " + *warning);
+      if (source_->counters().overruns != reportedOverruns_) {
+        reportedOverruns_ = source_->counters().overruns;
+        say("warning: queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
+            "buffer full, " + std::to_string(reportedOverruns_) + " times so far); their packets wait for the "
+            "queue's own limit");
+      }
       if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
         reportedKernelErrors_ = source_->counters().kernelErrors;
         say("warning: queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
@@ -464,6 +472,7 @@ class Worker {
   std::size_t lastReceived_ = 0;
   double lastActionsUs_ = 0;
   std::uint64_t reportedKernelErrors_ = 0;
+  std::uint64_t reportedOverruns_ = 0;
 };
 
 Stats sumStats(std::vector<std::unique_ptr<Worker>>& workers) {

@@ -336,11 +336,48 @@ std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, D
     ++counters_.resolvedByReply;
     return contextFor(**entry, direction);
   }
+  if (!takeDumpToken()) {
+    ++counters_.dumpsRateLimited;
+    return std::nullopt;
+  }
   auto entry = findByOriginalSourceAndReplySource(src, dst);  // both NATed
   if (!entry) return failed(entry.error());
   if (!entry.value()) return std::nullopt;
   ++counters_.resolvedByDump;
   return contextFor(**entry, direction);
+}
+
+bool ConntrackResolver::recentlyMissed(const View& view) {
+  const auto found = negative_.find(view);
+  if (found == negative_.end()) return false;
+  if (found->second > now_) return true;
+  negative_.erase(found);
+  return false;
+}
+
+void ConntrackResolver::rememberMiss(const View& view) {
+  while (negative_.size() >= std::max<std::size_t>(1, options_.maxNegative) && !negativeOrder_.empty()) {
+    negative_.erase(negativeOrder_.front());
+    negativeOrder_.pop_front();
+  }
+  if (negative_.insert_or_assign(view, now_ + options_.negativeTtl).second) negativeOrder_.push_back(view);
+  // negativeOrder_ may hold views already erased by recentlyMissed(); bound it too.
+  while (negativeOrder_.size() > 2 * std::max<std::size_t>(1, options_.maxNegative)) negativeOrder_.pop_front();
+}
+
+bool ConntrackResolver::takeDumpToken() {
+  const double burst = std::max(1.0, options_.dumpsPerSecond);
+  if (!dumpTokensStarted_) {
+    dumpTokensStarted_ = true;
+    dumpTokens_ = burst;
+    dumpTokensAt_ = now_;
+  }
+  const double elapsed = std::chrono::duration<double>(now_ - dumpTokensAt_).count();
+  dumpTokensAt_ = now_;
+  dumpTokens_ = std::min(burst, dumpTokens_ + std::max(0.0, elapsed) * options_.dumpsPerSecond);
+  if (dumpTokens_ < 1.0) return false;
+  dumpTokens_ -= 1.0;
+  return true;
 }
 
 std::optional<FlowContext> ConntrackResolver::resolve(const PacketView& packet) {
@@ -370,6 +407,11 @@ std::optional<FlowContext> ConntrackResolver::resolve(const PacketView& packet) 
   if (direction == Direction::ClientToServer && !toControl) return std::nullopt;
   if (direction == Direction::ServerToClient && !fromControl) return std::nullopt;
 
+  const View view{packet.src(), packet.dst()};
+  if (!synAck && recentlyMissed(view)) {
+    ++counters_.negativeHits;
+    return std::nullopt;
+  }
   std::optional<FlowContext> context;
   if (direction) {
     context = lookup(packet, *direction);
@@ -377,7 +419,10 @@ std::optional<FlowContext> ConntrackResolver::resolve(const PacketView& packet) 
     context = lookup(packet, Direction::ServerToClient);
     if (!context) context = lookup(packet, Direction::ClientToServer);
   }
-  if (!context) ++counters_.unresolved;
+  if (!context) {
+    ++counters_.unresolved;
+    rememberMiss(view);
+  }
   return context;
 }
 

@@ -25,10 +25,15 @@
 // resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows).
 //
 // Cache: both views of each resolved flow, LRU, bounded (maxFlows); forget() drops a flow.
+// Misses are remembered for a second (negative cache, bounded), and the costly filtered dump is
+// rate-limited, so packets on a control port without a usable conntrack entry (forged, or from
+// a flow that began before the daemon) cannot make every packet a kernel table walk.
 // Single-threaded: one resolver per engine thread (each has its own netlink socket).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <optional>
@@ -56,7 +61,10 @@ struct ConntrackEntry {
 
 struct ConntrackResolverOptions {
   std::vector<std::uint16_t> controlPorts{21};
-  std::size_t maxFlows = 65536;  // cached flows (two views each)
+  std::size_t maxFlows = 65536;             // cached flows (two views each)
+  std::size_t maxNegative = 8192;           // remembered misses
+  std::chrono::milliseconds negativeTtl{1000};
+  double dumpsPerSecond = 20;               // filtered dumps (both-NAT c2s misses), token bucket
 };
 
 class ConntrackResolver final : public FlowResolver {
@@ -70,6 +78,9 @@ class ConntrackResolver final : public FlowResolver {
   // packet header before Engine::onPacket). PreRouting means s2c, Forward means c2s; Unknown
   // falls back to the control ports.
   void setQueueHook(QueueHook hook) { hook_ = hook; }
+  // The time of the packet about to be resolved (the runner's monotonic clock): ages the
+  // negative cache and the dump budget.
+  void setNow(Timestamp now) { now_ = now; }
 
   std::optional<FlowContext> resolve(const PacketView& packet) override;
   void forget(const FlowKey& key) override;
@@ -94,6 +105,8 @@ class ConntrackResolver final : public FlowResolver {
     std::uint64_t firstSynSkipped = 0;
     std::uint64_t kernelHelperFlows = 0;
     std::uint64_t evictions = 0;
+    std::uint64_t negativeHits = 0;     // a recent miss answered without asking the kernel
+    std::uint64_t dumpsRateLimited = 0;
     std::uint64_t errors = 0;
   };
   const Counters& counters() const { return counters_; }
@@ -123,10 +136,19 @@ class ConntrackResolver final : public FlowResolver {
   std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction);
   void cache(const FlowContext& c2sContext);
   std::optional<FlowContext> fromCache(const View& view);
+  bool recentlyMissed(const View& view);
+  void rememberMiss(const View& view);
+  bool takeDumpToken();
 
   std::unique_ptr<Impl> impl_;
   ConntrackResolverOptions options_;
   QueueHook hook_ = QueueHook::Unknown;
+  Timestamp now_;
+  std::unordered_map<View, Timestamp, ViewHash> negative_;  // view -> until
+  std::deque<View> negativeOrder_;
+  double dumpTokens_ = 0;
+  Timestamp dumpTokensAt_;
+  bool dumpTokensStarted_ = false;
   Counters counters_;
   std::optional<std::string> warning_;
   bool warned_ = false;

@@ -176,6 +176,35 @@ TEST_F(ConntrackResolverTest, UnknownConnectionResolvesToNothing) {
   EXPECT_EQ(resolver_->counters().errors, 0u);
 }
 
+TEST_F(ConntrackResolverTest, AMissIsRememberedForASecond) {
+  resolver_->setQueueHook(QueueHook::PreRouting);
+  resolver_->setNow(Timestamp::fromSeconds(100));
+  const auto p = packet(kServer, kClientSeen);
+  EXPECT_FALSE(resolver_->resolve(p.view));
+  const auto lookups = resolver_->counters().lookups;
+  EXPECT_FALSE(resolver_->resolve(p.view));
+  EXPECT_EQ(resolver_->counters().lookups, lookups);
+  EXPECT_EQ(resolver_->counters().negativeHits, 1u);
+  // The connection appears; after the negative entry expires it is found.
+  insertEntry(kClientReal, kServer, kServer, kClientSeen);
+  resolver_->setNow(Timestamp::fromSeconds(101.5));
+  EXPECT_TRUE(resolver_->resolve(p.view));
+}
+
+TEST_F(ConntrackResolverTest, FilteredDumpsAreRateLimited) {
+  ConntrackResolverOptions options;
+  options.dumpsPerSecond = 2;
+  auto limited = ConntrackResolver::open(options);
+  ASSERT_TRUE(limited.ok());
+  limited.value()->setQueueHook(QueueHook::Forward);
+  limited.value()->setNow(Timestamp::fromSeconds(10));
+  // Distinct unknown c2s views: each would need the dump.
+  for (std::uint16_t port = 41000; port < 41005; ++port) {
+    EXPECT_FALSE(limited.value()->resolve(packet(Endpoint{kClientReal.address, port}, kServer).view));
+  }
+  EXPECT_EQ(limited.value()->counters().dumpsRateLimited, 3u);
+}
+
 TEST_F(ConntrackResolverTest, ForgetDropsBothViews) {
   insertEntry(kClientReal, kServer, kServer, kClientSeen);
   resolver_->setQueueHook(QueueHook::PreRouting);
