@@ -103,20 +103,20 @@ std::string nftQueueTableScript(const NftQueueRules& rules) {
     }
     ports += " }";
   }
-  const std::string bypass = rules.bypass ? " bypass" : "";
-  // One queue: `queue num N`. Several: the queue is chosen by a hash of the SERVER's real
-  // address, which both queue points see (c2s: daddr after DNAT; s2c: saddr before conntrack),
-  // so both directions of a flow reach the same engine. (The kernel's own `queue num A-B`
-  // balancing hashes both addresses, which differ between the two views under NAT.)
+  // One queue: `queue flags bypass num N`. Several: the queue is chosen by a hash of the
+  // SERVER's real address, which both queue points see (c2s: daddr after DNAT; s2c: saddr before
+  // conntrack), so both directions of a flow reach the same engine. (The kernel's own
+  // `queue num A-B` balancing hashes both addresses, which differ between the views under NAT.)
   auto target = [&](std::string_view family, std::string_view field) {
     std::string text = "queue";
+    if (rules.bypass) text += " flags bypass";
     if (rules.queueCount <= 1) {
       text += " num " + std::to_string(rules.queueNum);
     } else {
       text += " to jhash " + std::string(family) + " " + std::string(field) + " mod " +
               std::to_string(rules.queueCount) + " offset " + std::to_string(rules.queueNum);
     }
-    return text + bypass;
+    return text;
   };
   out << "table inet " << kQueueTable << " {\n"
       << "  # client->server control packets, after conntrack and DNAT (mangle FORWARD)\n"

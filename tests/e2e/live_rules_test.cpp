@@ -84,7 +84,7 @@ TEST(QueueRules, NftQueueTableUsesTheSameHookPoints) {
   const std::string script = backend::nftQueueTableScript(rules);
   EXPECT_NE(script.find("type filter hook forward priority mangle"), std::string::npos) << script;
   EXPECT_NE(script.find("type filter hook prerouting priority raw"), std::string::npos) << script;
-  EXPECT_NE(script.find("tcp dport { 21, 990 } queue num 1 bypass"), std::string::npos) << script;
+  EXPECT_NE(script.find("tcp dport { 21, 990 } queue flags bypass num 1"), std::string::npos) << script;
 }
 
 TEST(HelperDetection, FindsAnNftFtpHelperAssignedToPort21) {
