@@ -132,8 +132,13 @@ Result<RunLock> RunLock::acquire() {
 }
 
 RunLock::~RunLock() {
-  // The file stays (unlinking would race with a newcomer locking it); the lock goes with the fd.
-  if (fd_ >= 0) ::close(fd_);
+  // Unlinked while still locked, so namespaces that come and go (tests) leave no files behind.
+  // (A newcomer that opened the old file just now fails its non-blocking lock or locks an
+  // unlinked file; only three simultaneous starts could then overlap.)
+  if (fd_ >= 0) {
+    ::unlink(path_.c_str());
+    ::close(fd_);
+  }
 }
 
 }  // namespace ftpalg::app
