@@ -86,6 +86,12 @@ Dissection followEtherType(const std::uint8_t* bytes, std::size_t length, std::s
     etherType = readBigEndian16(bytes + offset + 2);
     offset += 4;
   }
+  // A record shorter than its link header (SLL2 puts the protocol before a 20-byte header) has
+  // no network layer at all.
+  if (offset > length) {
+    result.networkOffset = length;
+    return result;
+  }
   result.networkOffset = offset;
   RecordInfo::Network claimed = RecordInfo::Network::Other;
   if (etherType == kEtherTypeIpv4) claimed = RecordInfo::Network::Ipv4;
