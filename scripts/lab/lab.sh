@@ -90,11 +90,12 @@ lab__delete_ns() {
     pids=$(ip netns pids "$ns" 2>/dev/null | grep -v "^$$\$" || true)
     [[ -z $pids ]] && break
     for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -z $pids ]] && break
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      pids=$(for pid in $pids; do kill -0 "$pid" 2>/dev/null && echo "$pid"; done)
+      [[ -z $pids ]] && break
+      sleep 0.05
+    done
     for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-    sleep 0.2
   done
   ip netns delete "$ns" 2>/dev/null || true
 }
@@ -143,12 +144,17 @@ lab_bg() {
 # lab_stop PID [SIGNAL] [WAIT_S]: signal a PID we started (in this shell) and wait for it;
 # its exit status goes to LAB_STOP_RC (SIGKILL after WAIT_S seconds).
 lab_stop() {
+  # (bash reports "Killed" for a signalled background job on its stderr when it reaps it: keep
+  # that notice out of the output)
+  lab__stop "$@" 2>/dev/null
+}
+lab__stop() {
   local pid=$1 sig=${2:-TERM} wait_s=${3:-5} i
   kill -"$sig" "$pid" 2>/dev/null || true
   for ((i = 0; i < wait_s * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   LAB_STOP_RC=0
-  wait "$pid" 2>/dev/null || LAB_STOP_RC=$?
+  wait "$pid" || LAB_STOP_RC=$?
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -161,56 +167,66 @@ lab__ns_add() {
   ip netns add "$ns" || return 1
   LAB_NS+=("$ns")
   lab__owner_add_ns "$ns"
-  lab_in "$ns" ip link set lo up
-  # DESIGN.md §7: no duplicate address detection, or the first IPv6 packets fail.
-  lab_in "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-    net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0 >/dev/null
 }
 
-# lab__veth NS_A IF_A NS_B IF_B: a veth pair created directly inside the two namespaces.
-lab__veth() {
-  local na=$1 ia=$2 nb=$3 ib=$4
-  ip -n "$na" link add "$ia" type veth peer name "$ib" netns "$nb" || return 1
-  local pair
-  for pair in "$na:$ia" "$nb:$ib"; do
-    local ns=${pair%%:*} ifc=${pair#*:}
-    lab_in "$ns" sysctl -qw "net.ipv6.conf.$ifc.accept_dad=0" "net.ipv6.conf.$ifc.dad_transmits=0" >/dev/null
-    lab_in "$ns" ip link set "$ifc" up
+# lab__setup NS IFACE... -- SCRIPT: in one shell inside NS: loopback up, no IPv6 duplicate
+# address detection (DESIGN.md §7) on every interface, interfaces up, then SCRIPT (addresses,
+# routes). One process chain per namespace keeps the set-up fast on a loaded machine.
+lab__setup() {
+  local ns=$1; shift
+  local ifaces=() script
+  while [[ $1 != -- ]]; do ifaces+=("$1"); shift; done
+  shift
+  script="set -e
+sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+  net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0 >/dev/null
+ip link set lo up"
+  local i
+  for i in "${ifaces[@]}"; do
+    script+="
+sysctl -qw net.ipv6.conf.$i.accept_dad=0 net.ipv6.conf.$i.dad_transmits=0 >/dev/null
+ip link set $i up"
   done
+  script+="
+$1"
+  lab_in "$ns" bash -c "$script" || { lab_fail "set-up of $ns failed"; return 1; }
 }
-
-lab__addr() { lab_in "$1" ip addr add "$3" dev "$2" nodad 2>/dev/null || lab_in "$1" ip addr add "$3" dev "$2"; }
 
 # lab_topo masq|dnat|route: build the namespaces. Sets LAB_TOPO, LAB_SERVER4/6 (the address the
 # client dials), LAB_CLIENT4/6 (the client's own address), LAB_SERVER_REAL4/6, LAB_PUBLIC4.
 lab_topo() {
   local topo=$1
   LAB_TOPO=$topo
+  case $topo in masq | route | dnat) ;; *) lab_fail "unknown topology '$topo' (masq|dnat|route)"; return 1 ;; esac
   lab__ns_add "$LAB_NS_C" && lab__ns_add "$LAB_NS_R" && lab__ns_add "$LAB_NS_S" || return 1
-  lab_in "$LAB_NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
   case $topo in
     masq | route)
-      lab__veth "$LAB_NS_C" eth0 "$LAB_NS_R" lan0 || return 1
-      lab__veth "$LAB_NS_R" wan0 "$LAB_NS_S" eth0 || return 1
-      lab__addr "$LAB_NS_C" eth0 192.168.77.10/24
-      lab__addr "$LAB_NS_C" eth0 2001:db8:77::10/64
-      lab__addr "$LAB_NS_R" lan0 192.168.77.1/24
-      lab__addr "$LAB_NS_R" lan0 2001:db8:77::1/64
-      lab__addr "$LAB_NS_R" wan0 203.0.113.1/24
-      lab__addr "$LAB_NS_R" wan0 2001:db8:1::1/64
-      lab__addr "$LAB_NS_S" eth0 203.0.113.10/24
-      lab__addr "$LAB_NS_S" eth0 2001:db8:1::10/64
-      lab_in "$LAB_NS_C" ip route add default via 192.168.77.1
-      lab_in "$LAB_NS_C" ip -6 route add default via 2001:db8:77::1
-      lab_in "$LAB_NS_S" ip -6 route add 2001:db8:77::/64 via 2001:db8:1::1
+      ip -n "$LAB_NS_C" link add eth0 type veth peer name lan0 netns "$LAB_NS_R" &&
+        ip -n "$LAB_NS_R" link add wan0 type veth peer name eth0 netns "$LAB_NS_S" || return 1
+      lab__setup "$LAB_NS_C" eth0 -- "
+ip addr add 192.168.77.10/24 dev eth0
+ip addr add 2001:db8:77::10/64 dev eth0 nodad
+ip route add default via 192.168.77.1
+ip -6 route add default via 2001:db8:77::1" || return 1
+      lab__setup "$LAB_NS_R" lan0 wan0 -- "
+sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
+ip addr add 192.168.77.1/24 dev lan0
+ip addr add 2001:db8:77::1/64 dev lan0 nodad
+ip addr add 203.0.113.1/24 dev wan0
+ip addr add 2001:db8:1::1/64 dev wan0 nodad" || return 1
+      local back=""
+      [[ $topo == route ]] && back="ip route add 192.168.77.0/24 via 203.0.113.1"
+      lab__setup "$LAB_NS_S" eth0 -- "
+ip addr add 203.0.113.10/24 dev eth0
+ip addr add 2001:db8:1::10/64 dev eth0 nodad
+ip -6 route add 2001:db8:77::/64 via 2001:db8:1::1
+$back" || return 1
       LAB_CLIENT4=192.168.77.10 LAB_CLIENT6=2001:db8:77::10
       LAB_SERVER4=203.0.113.10 LAB_SERVER6=2001:db8:1::10
       LAB_SERVER_REAL4=203.0.113.10 LAB_SERVER_REAL6=2001:db8:1::10
       LAB_PUBLIC4=203.0.113.1
       LAB_INSIDE_NET4=192.168.77.0/24
-      if [[ $topo == route ]]; then
-        lab_in "$LAB_NS_S" ip route add 192.168.77.0/24 via 203.0.113.1
-      else
+      if [[ $topo == masq ]]; then
         lab_in "$LAB_NS_R" nft -f - <<'EOF' || return 1
 table ip nat {
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
@@ -223,19 +239,23 @@ EOF
       fi
       ;;
     dnat)
-      lab__veth "$LAB_NS_C" eth0 "$LAB_NS_R" wan0 || return 1
-      lab__veth "$LAB_NS_R" lan0 "$LAB_NS_S" eth0 || return 1
-      lab__addr "$LAB_NS_C" eth0 203.0.113.20/24
-      lab__addr "$LAB_NS_C" eth0 2001:db8:1::20/64
-      lab__addr "$LAB_NS_R" wan0 203.0.113.1/24
-      lab__addr "$LAB_NS_R" wan0 2001:db8:1::1/64
-      lab__addr "$LAB_NS_R" lan0 192.168.78.1/24
-      lab__addr "$LAB_NS_R" lan0 2001:db8:78::1/64
-      lab__addr "$LAB_NS_S" eth0 192.168.78.10/24
-      lab__addr "$LAB_NS_S" eth0 2001:db8:78::10/64
-      lab_in "$LAB_NS_C" ip -6 route add 2001:db8:78::/64 via 2001:db8:1::1
-      lab_in "$LAB_NS_S" ip route add default via 192.168.78.1
-      lab_in "$LAB_NS_S" ip -6 route add default via 2001:db8:78::1
+      ip -n "$LAB_NS_C" link add eth0 type veth peer name wan0 netns "$LAB_NS_R" &&
+        ip -n "$LAB_NS_R" link add lan0 type veth peer name eth0 netns "$LAB_NS_S" || return 1
+      lab__setup "$LAB_NS_C" eth0 -- "
+ip addr add 203.0.113.20/24 dev eth0
+ip addr add 2001:db8:1::20/64 dev eth0 nodad
+ip -6 route add 2001:db8:78::/64 via 2001:db8:1::1" || return 1
+      lab__setup "$LAB_NS_R" lan0 wan0 -- "
+sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
+ip addr add 203.0.113.1/24 dev wan0
+ip addr add 2001:db8:1::1/64 dev wan0 nodad
+ip addr add 192.168.78.1/24 dev lan0
+ip addr add 2001:db8:78::1/64 dev lan0 nodad" || return 1
+      lab__setup "$LAB_NS_S" eth0 -- "
+ip addr add 192.168.78.10/24 dev eth0
+ip addr add 2001:db8:78::10/64 dev eth0 nodad
+ip route add default via 192.168.78.1
+ip -6 route add default via 2001:db8:78::1" || return 1
       LAB_CLIENT4=203.0.113.20 LAB_CLIENT6=2001:db8:1::20
       LAB_SERVER4=203.0.113.1 LAB_SERVER6=2001:db8:78::10
       LAB_SERVER_REAL4=192.168.78.10 LAB_SERVER_REAL6=2001:db8:78::10
@@ -254,7 +274,6 @@ table ip nat {
 }
 EOF
       ;;
-    *) lab_fail "unknown topology '$topo' (masq|dnat|route)"; return 1 ;;
   esac
   # The kernel ftp helper is never assigned (DESIGN.md §7: it only runs where a rule assigns it).
   return 0
@@ -642,8 +661,8 @@ lab_ftpalg_residue() {
 }
 
 # lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log ARGS...` in the router
-# namespace; waits (<= 8 s) until its queue rules are installed (and, unless --dry-run or
-# --pinhole-backend none, its nft table exists). Sets LAB_PID_ftpalg, LAB_FTPALG_LOG.
+# namespace; waits (<= 8 s) until it reports "running" and its queue rules are installed (and,
+# unless --dry-run or --pinhole-backend none, its nft table exists). Sets LAB_PID_ftpalg, LAB_FTPALG_LOG.
 lab_ftpalg_start() {
   local bin=${FTPALG_BIN:?FTPALG_BIN is not set}
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
@@ -657,11 +676,14 @@ lab_ftpalg_start() {
       lab_fail "ftpalg run exited during start-up: $(tail -n 5 "$LAB_DIR/ftpalg.stderr")"
       return 1
     fi
-    if lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-c2s 2>/dev/null | grep -q NFQUEUE &&
+    # Ready = it says so ("ftpalg: running ...", printed once its queue is bound and its rules
+    # and table are installed) and the rules are really there (after a crash, stale rules of
+    # the previous instance exist until the new one replaces them: the message decides).
+    if grep -q '^ftpalg: running' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
+      lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-c2s 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t raw -S ftpalg-s2c 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-c2s &&
       { [[ -z $want_table ]] || lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1; }; then
-      sleep 0.2  # its queue is bound before the rules go in; this is only a margin
       return 0
     fi
     sleep 0.1

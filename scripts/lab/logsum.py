@@ -41,7 +41,7 @@ def strip_line_port(verb, text):
     if verb in ("PORT", "227"):
         return re.sub(r"(\d+,\d+,\d+,\d+),\d+,\d+", r"\1,*,*", text)
     if verb in ("EPRT", "229"):
-        return re.sub(r"\|(\d+)\|", "|*|", text)
+        return re.sub(r"\|\d+\|(?=[^|]*$)", "|*|", text)  # the last field is the port
     return text
 
 
@@ -51,6 +51,8 @@ def decision(e):
         return f"rewrite {e.get('dir')} {e.get('verb')} {strip_line_port(e.get('verb'), e.get('after', ''))}"
     if ev == "pinhole":
         return f"pinhole from={e.get('from')} to={strip_port(e.get('to'))} nat_to={strip_port(e.get('nat_to'))}"
+    if ev == "pinhole_close":
+        return f"pinhole_close from={e.get('from')} to={strip_port(e.get('to'))} reason={e.get('reason')}"
     if ev == "reject":
         return f"reject {e.get('dir')} {e.get('verb')} {e.get('reason')}"
     if ev == "anomaly":

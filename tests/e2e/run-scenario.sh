@@ -14,12 +14,12 @@
 #   --egress strict|open    strict: only new tcp/21 leaves the inside network (default strict)
 #   --size BYTES            size of the test file (default 262144)
 #   --ftplib-extra "ARGS"   extra arguments for scripts/lab/ftp_client.py (ftplib only)
-#   --big BYTES             also serve /pub/big.bin of BYTES (for --ftplib-extra --big ...)
+#   --big BYTES             also serve /pub/big.bin of BYTES; ftplib RETRs it first (sha256 checked)
 #   --id ID                 lab ID (namespace prefix fa<ID>-; default: this PID)
 #   --keep                  keep the work dir even on success
 # Output (last line of stdout):
 #   RESULT pass|fail|skip reason=R topo=T server=S client=C mode=M family=F ftpalg=X
-#          rewrites=N pinholes=N rejects=N anomalies=N pinhole_closes=N log_mode=M
+#          data_verbs=N (PORT/EPRT/PASV/EPSV the client sent) rewrites=N pinholes=N rejects=N anomalies=N pinhole_closes=N log_mode=M
 #          ftpalg_exit=N residue=clean|stale|n/a dir=WORKDIR
 #   plus "DECISION ..." lines (scripts/lab/logsum.py --decisions) before it.
 # Exit status: 0 pass, 1 fail, 77 skip (ftpalg run unavailable, or the client cannot force MODE),
@@ -63,8 +63,11 @@ result() {  # result pass|fail|skip REASON
     counts=$("$LAB_PY" "$root/scripts/lab/logsum.py" "$LAB_FTPALG_LOG")
     "$LAB_PY" "$root/scripts/lab/logsum.py" --decisions "$LAB_FTPALG_LOG" | sed 's/^/DECISION /'
   fi
+  local verbs=0
+  [[ -f ${LAB_DIR:-/nonexistent}/client/transcript ]] &&
+    verbs=$(grep -cE '^> (PORT|EPRT|PASV|EPSV)( |$)' "$LAB_DIR/client/transcript")
   echo "RESULT $1 reason=$2 topo=$topo server=$server client=$client mode=$mode family=$family" \
-    "ftpalg=$ftpalg $counts ftpalg_exit=$ftpalg_exit residue=$residue dir=${LAB_DIR:-none}"
+    "ftpalg=$ftpalg data_verbs=$verbs $counts ftpalg_exit=$ftpalg_exit residue=$residue dir=${LAB_DIR:-none}"
 }
 
 if [[ $ftpalg != none ]] && ! lab_ftpalg_available "${FTPALG_BIN:-}"; then
@@ -91,7 +94,10 @@ fail() { result fail "$1"; exit 1; }
 lab_topo "$topo" || fail topology_failed
 lab_firewall "$firewall" "egress=$egress" || fail firewall_failed
 lab_make_data "$size"
-[[ -n $big ]] && lab_make_file "$LAB_SRV/pub/big.bin" "$big"
+if [[ -n $big ]]; then
+  lab_make_file "$LAB_SRV/pub/big.bin" "$big"
+  ftplib_extra="--big /pub/big.bin --big-sha $(sha256sum "$LAB_SRV/pub/big.bin" | cut -d' ' -f1) $ftplib_extra"
+fi
 lab_server_start "$server" || fail server_start_failed
 
 if [[ $ftpalg != none ]]; then

@@ -71,6 +71,7 @@ struct ScenarioResult {
   std::string status;                       // pass | fail | skip | "" (no RESULT line)
   std::map<std::string, std::string> fields;  // reason, rewrites, pinholes, residue, dir, ...
   std::vector<std::string> decisions;       // DECISION lines, in order
+  std::vector<std::string> checks;          // CHECK lines (scenario-pinhole.sh, scenario-failmode.sh)
   std::string output;                       // everything the runner printed
 
   std::string get(const std::string& key) const {
@@ -90,7 +91,9 @@ inline ScenarioResult parseScenarioOutput(const std::string& output, int exitCod
   std::istringstream lines(output);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.rfind("DECISION ", 0) == 0) {
+    if (line.rfind("CHECK ", 0) == 0) {
+      r.checks.push_back(line.substr(6));
+    } else if (line.rfind("DECISION ", 0) == 0) {
       r.decisions.push_back(line.substr(9));
     } else if (line.rfind("RESULT ", 0) == 0) {
       std::istringstream words(line.substr(7));
@@ -105,11 +108,12 @@ inline ScenarioResult parseScenarioOutput(const std::string& output, int exitCod
   return r;
 }
 
-// Runs one scenario: "TOPOLOGY SERVER CLIENT MODE [options]" (see run-scenario.sh), bounded by
-// `timeout 90` on top of the runner's own 55 s watchdog.
-inline ScenarioResult runScenario(const std::string& arguments, const std::string& env = "") {
+// Runs tests/e2e/SCRIPT ARGUMENTS, bounded by `timeout 90` on top of the script's own watchdog
+// (55-58 s), and parses its output.
+inline ScenarioResult runScript(const std::string& script, const std::string& arguments,
+                                const std::string& env = "") {
   const std::string command = "FTPALG_BIN=" + quote(ftpalgBin()) + " " + env + " timeout -k 5 90 " +
-                              quote(sourceDir() + "/tests/e2e/run-scenario.sh") + " " + arguments + " 2>&1";
+                              quote(sourceDir() + "/tests/e2e/" + script) + " " + arguments + " 2>&1";
   std::string output;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return {};
@@ -119,6 +123,11 @@ inline ScenarioResult runScenario(const std::string& arguments, const std::strin
   const int status = ::pclose(pipe);
   const int code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return parseScenarioOutput(output, code);
+}
+
+// One scenario: "TOPOLOGY SERVER CLIENT MODE [options]" (see run-scenario.sh).
+inline ScenarioResult runScenario(const std::string& arguments, const std::string& env = "") {
+  return runScript("run-scenario.sh", arguments, env);
 }
 
 // Test-name suffix for a string parameter ("pure-ftpd" -> "pure_ftpd").

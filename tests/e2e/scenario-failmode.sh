@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Fail modes (issue 4, end-to-end 5), with `ftpalg run` ($FTPALG_BIN) on a masquerading router
+# (admin's strict firewall, open egress so that passive FTP needs no pinhole) and vsftpd outside:
+#   open  : ftpalg --fail-open; an active session works; a pinhole is left pending; ftpalg is
+#           killed with SIGKILL; a passive session still works (queue bypass);
+#   closed: ftpalg --fail-closed; same, but after SIGKILL a new control connection stalls (no
+#           220 greeting reaches the client);
+#   both  : ftpalg is restarted: it replaces the crashed instance's rules (one jump per hook, not
+#           two) and table (the pending pinhole is gone); an active session works again; after
+#           SIGTERM it exits 0 and leaves nothing behind.
+# Usage: tests/e2e/scenario-failmode.sh open|closed [--id ID] [--keep]
+# Output: "CHECK name ok|FAIL detail" lines, then
+#   RESULT pass|fail|skip reason=R kind=K checks=N failed=N ftpalg_exit=N residue=R dir=D
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$root/scripts/lab/lab.sh"
+
+kind=${1:-}
+shift || true
+id=$$ keep=
+while (($#)); do
+  case $1 in
+    --id) id=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 open|closed [--id ID] [--keep]" >&2; exit 2 ;;
+  esac
+done
+case $kind in open | closed) ;; *) echo "usage: $0 open|closed [--id ID] [--keep]" >&2; exit 2 ;; esac
+
+checks=0 failed=0 ftpalg_exit=n/a residue=n/a printed=
+check() {  # check NAME OK(0|1) DETAIL
+  checks=$((checks + 1))
+  if [[ $2 == 0 ]]; then echo "CHECK $1 ok $3"; else echo "CHECK $1 FAIL $3"; failed=$((failed + 1)); fi
+}
+result() {
+  [[ -n $printed ]] && return
+  printed=1
+  echo "RESULT $1 reason=$2 kind=$kind checks=$checks failed=$failed" \
+    "ftpalg_exit=$ftpalg_exit residue=$residue dir=${LAB_DIR:-none}"
+}
+if [[ $(id -u) != 0 ]]; then result skip not_root; exit 77; fi
+if ! lab_ftpalg_available "${FTPALG_BIN:-}"; then result skip ftpalg_run_unavailable; exit 77; fi
+
+LAB_QUIET=${LAB_QUIET-1}
+lab_init "$id" || { result fail lab_init_failed; exit 1; }
+(
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  sleep "${SCENARIO_TIMEOUT:-58}" &
+  s=$!
+  wait "$s" && kill -TERM $$ 2>/dev/null
+) &
+LAB_PIDS+=($!)
+trap 'result fail scenario_timeout; lab_cleanup; trap - EXIT; exit 1' TERM
+fail() { result fail "$1"; exit 1; }
+
+lab_topo masq || fail topology_failed
+lab_firewall strict egress=open || fail firewall_failed
+lab_make_data 65536
+lab_server_start vsftpd || fail server_start_failed
+mode_flag=--fail-open
+[[ $kind == closed ]] && mode_flag=--fail-closed
+
+jumps() {  # number of jumps to ftpalg's chains from the two hooks
+  local a b
+  a=$(lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -c -- '-j ftpalg-c2s')
+  b=$(lab_in "$LAB_NS_R" iptables -w -t raw -S PREROUTING 2>/dev/null | grep -c -- '-j ftpalg-s2c')
+  echo "$a+$b"
+}
+
+LAB_FTPALG_LOG=$LAB_DIR/ftpalg-1.log
+lab_ftpalg_start "$mode_flag" || fail ftpalg_start_failed
+lab_client curl port 4 "$LAB_DIR/before"
+check active_works_with_ftpalg $? "curl PORT: $LAB_CLIENT_REASON"
+
+# A pending pinhole at the moment of the crash.
+lab_bg announce "$LAB_NS_C" "$LAB_DIR/announce.log" "$LAB_PY" "$root/scripts/lab/announce.py" \
+  --host "$LAB_SERVER4" --verb PORT --hold 40
+port=
+for ((i = 0; i < 100; i++)); do
+  port=$(sed -n 's/^announced \([0-9]*\) reply .2.*/\1/p' "$LAB_DIR/announce.log" 2>/dev/null)
+  [[ -n $port ]] && break
+  sleep 0.1
+done
+pending() { lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | tr ',{}' '\n\n\n' | grep -qF "203.0.113.10 . 203.0.113.1 . $port "; }
+[[ -n $port ]] && pending
+check pinhole_pending_before_crash $? "port=${port:-none}"
+
+lab_ftpalg_stop KILL
+check killed_by_sigkill $((LAB_FTPALG_RC != 137)) "exit status $LAB_FTPALG_RC"
+lab_ftpalg_residue >"$LAB_DIR/residue-after-kill.txt"
+[[ -s $LAB_DIR/residue-after-kill.txt ]]
+check crash_leaves_queue_rules $? "$(wc -l <"$LAB_DIR/residue-after-kill.txt") lines of residue (expected after SIGKILL)"
+
+if [[ $kind == open ]]; then
+  lab_client curl pasv 4 "$LAB_DIR/while-dead"
+  check passive_works_while_dead_fail_open $? "curl PASV: $LAB_CLIENT_REASON"
+else
+  LAB_CLIENT_TIMEOUT=12 lab_client curl pasv 4 "$LAB_DIR/while-dead"
+  rc=$?
+  greeting=1
+  grep -q '^< 220' "$LAB_DIR/while-dead/transcript" 2>/dev/null && greeting=0
+  check control_stalls_while_dead_fail_closed $(((rc == 0) || (greeting == 0))) \
+    "curl PASV: $LAB_CLIENT_REASON, greeting $([[ $greeting == 0 ]] && echo seen || echo 'never seen')"
+fi
+
+LAB_FTPALG_LOG=$LAB_DIR/ftpalg-2.log
+lab_ftpalg_start "$mode_flag"
+check restart_succeeds $? "$(tail -n 2 "$LAB_DIR/ftpalg.stderr" 2>/dev/null | tr '\n' ' ')"
+j=$(jumps)
+check one_jump_per_hook_after_restart $([[ $j == 1+1 ]] && echo 0 || echo 1) "jumps=$j"
+pending
+rc=$?
+check stale_pinhole_flushed_by_restart $((rc == 0)) "port $port in pinholes4 after restart: $([[ $rc == 0 ]] && echo yes || echo no)"
+lab_client curl port 4 "$LAB_DIR/after"
+check active_works_after_restart $? "curl PORT: $LAB_CLIENT_REASON"
+
+lab_ftpalg_stop TERM
+ftpalg_exit=$LAB_FTPALG_RC
+lab_ftpalg_residue >"$LAB_DIR/residue.txt"
+if [[ -s $LAB_DIR/residue.txt ]]; then residue=stale; else residue=clean; fi
+check clean_exit_after_sigterm $( ([[ $ftpalg_exit == 0 && $residue == clean ]] && echo 0) || echo 1) \
+  "exit=$ftpalg_exit residue=$residue"
+if ((failed == 0)); then
+  [[ -z $keep ]] && LAB_RM_DIR=1
+  result pass ok
+  exit 0
+fi
+result fail checks_failed
+exit 1
