@@ -17,7 +17,7 @@ build_packages=(
   clang libclang-rt-14-dev
 )
 lab_packages=(
-  iproute2 iptables nftables conntrack tcpdump tshark procps psmisc
+  iproute2 iptables nftables conntrack tcpdump tshark procps psmisc ethtool
   vsftpd curl lftp wget python3 python3-scapy python3-pyftpdlib
   libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libwrap0 libsodium23
 )

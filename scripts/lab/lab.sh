@@ -25,6 +25,8 @@
 #          dnat 203.0.113.1:21 -> 192.168.78.10:21, masquerade 192.168.78.0/24 out wan0, IPv6 routed.
 #   route: as masq, but no NAT and the server routes 192.168.77.0/24 back through the router: the
 #          router's lan0 then sees exactly the client-side view (used for fixture capture).
+#   route-dnat: as dnat, but no NAT: the client routes 192.168.78.0/24 through the router and dials
+#          192.168.78.10 directly; lan0 then sees what a port-forwarding router sees after DNAT.
 
 LAB_ROOT=${FTPALG_LAB_ROOT:-/tmp/ftpalg-lab}
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -197,7 +199,7 @@ $1"
 lab_topo() {
   local topo=$1
   LAB_TOPO=$topo
-  case $topo in masq | route | dnat) ;; *) lab_fail "unknown topology '$topo' (masq|dnat|route)"; return 1 ;; esac
+  case $topo in masq | route | dnat | route-dnat) ;; *) lab_fail "unknown topology '$topo' (masq|dnat|route|route-dnat)"; return 1 ;; esac
   lab__ns_add "$LAB_NS_C" && lab__ns_add "$LAB_NS_R" && lab__ns_add "$LAB_NS_S" || return 1
   case $topo in
     masq | route)
@@ -238,13 +240,14 @@ table ip nat {
 EOF
       fi
       ;;
-    dnat)
+    dnat | route-dnat)
       ip -n "$LAB_NS_C" link add eth0 type veth peer name wan0 netns "$LAB_NS_R" &&
         ip -n "$LAB_NS_R" link add lan0 type veth peer name eth0 netns "$LAB_NS_S" || return 1
       lab__setup "$LAB_NS_C" eth0 -- "
 ip addr add 203.0.113.20/24 dev eth0
 ip addr add 2001:db8:1::20/64 dev eth0 nodad
-ip -6 route add 2001:db8:78::/64 via 2001:db8:1::1" || return 1
+ip -6 route add 2001:db8:78::/64 via 2001:db8:1::1
+$([[ $topo == route-dnat ]] && echo "ip route add 192.168.78.0/24 via 203.0.113.1")" || return 1
       lab__setup "$LAB_NS_R" lan0 wan0 -- "
 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
 ip addr add 203.0.113.1/24 dev wan0
@@ -261,6 +264,10 @@ ip -6 route add default via 2001:db8:78::1" || return 1
       LAB_SERVER_REAL4=192.168.78.10 LAB_SERVER_REAL6=2001:db8:78::10
       LAB_PUBLIC4=203.0.113.1
       LAB_INSIDE_NET4=192.168.78.0/24
+      if [[ $topo == route-dnat ]]; then
+        LAB_SERVER4=192.168.78.10  # no port forward: the client dials the server directly
+        return 0
+      fi
       lab_in "$LAB_NS_R" nft -f - <<'EOF' || return 1
 table ip nat {
   chain prerouting {
@@ -304,7 +311,7 @@ EOF
   local to_server egress_rule=""
   case $LAB_TOPO in
     masq | route) to_server='iifname "lan0" oifname "wan0" tcp dport 21 ct state new accept' ;;
-    dnat)
+    dnat | route-dnat)
       to_server='iifname "wan0" oifname "lan0" ip daddr 192.168.78.10 tcp dport 21 ct status dnat ct state new accept
     iifname "wan0" oifname "lan0" ip6 daddr 2001:db8:78::10 tcp dport 21 ct state new accept' ;;
   esac
@@ -619,6 +626,17 @@ lab_judge() {
 # ---------------------------------------------------------------------------------------------
 # Capture
 # ---------------------------------------------------------------------------------------------
+
+# lab_offloads_off: no checksum offload, TSO, GSO or GRO on any veth of the lab, so a capture
+# holds on-the-wire packets (full checksums, at most one MTU each), not the kernel's shortcuts.
+lab_offloads_off() {
+  local pair ns ifc
+  for pair in "$LAB_NS_C:eth0" "$LAB_NS_R:lan0" "$LAB_NS_R:wan0" "$LAB_NS_S:eth0"; do
+    ns=${pair%%:*} ifc=${pair#*:}
+    lab_in "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 ||
+      { lab_fail "ethtool -K $ifc in $ns failed (is ethtool installed?)"; return 1; }
+  done
+}
 
 # lab_capture_start NS IFACE FILE [FILTER...]: tcpdump --immediate-mode (DESIGN.md §7).
 lab_capture_start() {
