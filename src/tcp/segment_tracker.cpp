@@ -1,6 +1,9 @@
+// SegmentTracker: non-template members. Offsets are 64-bit stream offsets in the sender's
+// original sequence space (segment_tracker.hpp).
 #include "ftpalg/tcp/segment_tracker.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace ftpalg {
 
@@ -16,53 +19,77 @@ std::int64_t SegmentTracker::highestOffset() const {
   return std::max(nextOffset_, last.first + static_cast<std::int64_t>(last.second.size()));
 }
 
-// Walks [offset, offset + bytes.size()) against the held segments: gaps are stored (copied),
-// overlaps are compared byte by byte (first-seen bytes win; a difference is a conflict).
-void SegmentTracker::hold(std::int64_t offset, std::string_view bytes, TrackResult& result,
-                          bool enforceLimit) {
-  const std::int64_t end = offset + static_cast<std::int64_t>(bytes.size());
-  std::int64_t pos = offset;
-  const auto compare = [&](std::int64_t heldStart, const std::string& heldBytes, std::int64_t from,
-                           std::int64_t to) {
-    for (std::int64_t i = from; i < to; ++i) {
-      if (heldBytes[static_cast<std::size_t>(i - heldStart)] !=
-          bytes[static_cast<std::size_t>(i - offset)]) {
-        result.conflict = true;
-        return;
-      }
-    }
-  };
-  // A held segment starting before pos may cover it.
-  auto next = held_.upper_bound(pos);
+std::map<std::int64_t, std::string>::iterator SegmentTracker::storeRun(
+    std::int64_t at, std::string_view piece, std::map<std::int64_t, std::string>::iterator next) {
+  auto target = held_.end();
   if (next != held_.begin()) {
     const auto previous = std::prev(next);
-    const std::int64_t previousEnd = previous->first + static_cast<std::int64_t>(previous->second.size());
-    if (previousEnd > pos) {
-      const std::int64_t overlapEnd = std::min(end, previousEnd);
-      compare(previous->first, previous->second, pos, overlapEnd);
-      pos = overlapEnd;
+    if (previous->first + static_cast<std::int64_t>(previous->second.size()) == at) {
+      previous->second.append(piece);
+      target = previous;
     }
   }
+  if (target == held_.end()) target = held_.emplace_hint(next, at, std::string(piece));
+  if (next != held_.end() && next->first == at + static_cast<std::int64_t>(piece.size())) {
+    target->second.append(next->second);
+    held_.erase(next);
+  }
+  return target;
+}
+
+// Walks [offset, end) against the held runs in stream order: a part covered by a run is
+// compared byte by byte (first-seen bytes win; a difference is a conflict), a gap is stored
+// (copied) while the limits allow. After the first refused byte nothing more of this segment
+// is stored, but later overlaps are still compared.
+void SegmentTracker::hold(std::int64_t offset, std::string_view segment, TrackResult& result) {
+  const std::int64_t end = offset + static_cast<std::int64_t>(segment.size());
+  bool anyNewByte = false;
+  bool storing = true;
+  // First run that ends after offset.
+  auto run = held_.upper_bound(offset);
+  if (run != held_.begin()) {
+    const auto previous = std::prev(run);
+    if (previous->first + static_cast<std::int64_t>(previous->second.size()) > offset) run = previous;
+  }
+  std::int64_t pos = offset;
   while (pos < end) {
-    next = held_.lower_bound(pos);
-    const std::int64_t gapEnd = next == held_.end() ? end : std::min(end, next->first);
-    if (gapEnd > pos) {
-      const auto length = static_cast<std::size_t>(gapEnd - pos);
-      if (enforceLimit && heldBytes_ + length > maxOutOfOrderBytes_) {
-        result.overLimit = true;
-        return;
+    if (run != held_.end() && run->first <= pos) {
+      const std::int64_t runEnd = run->first + static_cast<std::int64_t>(run->second.size());
+      const std::int64_t overlapEnd = std::min(end, runEnd);
+      if (segment_tracker_detail::differ(run->first, run->second, offset, segment, pos, overlapEnd)) {
+        result.conflict = true;
       }
-      held_.emplace(pos, std::string(bytes.substr(static_cast<std::size_t>(pos - offset), length)));
-      heldBytes_ += length;
-      pos = gapEnd;
+      pos = std::max(pos, overlapEnd);
+      ++run;
+      continue;
     }
-    if (next != held_.end() && next->first < end && next->first <= pos) {
-      const std::int64_t nextEnd = next->first + static_cast<std::int64_t>(next->second.size());
-      const std::int64_t overlapEnd = std::min(end, nextEnd);
-      compare(next->first, next->second, pos, overlapEnd);
-      pos = overlapEnd;
+    // [pos, gapEnd) is held nowhere; `run` is the first run after it (or end()).
+    const std::int64_t gapEnd = run == held_.end() ? end : std::min(end, run->first);
+    const auto gapLength = static_cast<std::size_t>(gapEnd - pos);
+    anyNewByte = true;
+    if (storing) {
+      const std::size_t room = maxOutOfOrderBytes_ - std::min(maxOutOfOrderBytes_, heldBytes_);
+      const std::size_t storable = std::min(gapLength, room);
+      const bool joinsPrevious =
+          run != held_.begin() &&
+          std::prev(run)->first + static_cast<std::int64_t>(std::prev(run)->second.size()) == pos;
+      const bool joinsNext = storable == gapLength && run != held_.end() && run->first == gapEnd;
+      const bool addsRun = !joinsPrevious && !joinsNext;
+      if (storable < gapLength || (addsRun && held_.size() >= kMaxHeldRuns)) {
+        result.overLimit = true;
+        storing = false;
+      }
+      if (storable > 0 && !(addsRun && held_.size() >= kMaxHeldRuns)) {
+        const auto target =
+            storeRun(pos, segment.substr(static_cast<std::size_t>(pos - offset), storable), run);
+        heldBytes_ += storable;
+        // Merged with the following run: that run's bytes (now in target) are compared next.
+        if (joinsNext) run = target;
+      }
     }
+    pos = gapEnd;
   }
+  result.duplicate = !anyNewByte;
 }
 
 }  // namespace ftpalg
