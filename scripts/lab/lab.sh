@@ -348,8 +348,9 @@ EOF
 lab_make_file() {
   local path=$1 size=$2
   mkdir -p "$(dirname "$path")"
-  seq -f 'ftpalg lab test data line %09.0f ................................................' 1 $(((size / 60) + 2)) |
-    head -c "$size" >"$path"
+  # 85-byte lines, enough of them, cut to SIZE (no pipe into head: safe under pipefail).
+  seq -f 'ftpalg lab test data line %09.0f ................................................' 1 $(((size / 80) + 2)) >"$path"
+  truncate -s "$size" "$path"
   chmod 644 "$path"
 }
 
@@ -678,7 +679,8 @@ lab_ftpalg_residue() {
   } || true
 }
 
-# lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log ARGS...` in the router
+# lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log ARGS...` (--log-format
+# $LAB_FTPALG_FORMAT, default json) in the router
 # namespace; waits (<= 8 s) until it reports "running" and its queue rules are installed (and,
 # unless --dry-run or --pinhole-backend none, its nft table exists). Sets LAB_PID_ftpalg, LAB_FTPALG_LOG.
 lab_ftpalg_start() {
@@ -687,7 +689,7 @@ lab_ftpalg_start() {
   local want_table=1 a
   for a in "$@"; do [[ $a == --dry-run || $a == none ]] && want_table=; done
   lab_bg ftpalg "$LAB_NS_R" "$LAB_DIR/ftpalg.stderr" \
-    "$bin" run --log "$LAB_FTPALG_LOG" --log-format json "$@"
+    "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "$@"
   local i
   for ((i = 0; i < 80; i++)); do
     if ! kill -0 "$LAB_PID_ftpalg" 2>/dev/null; then
