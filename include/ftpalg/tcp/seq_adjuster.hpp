@@ -36,11 +36,17 @@ struct StreamEdit {
 
 class SeqAdjuster {
  public:
-  // Precondition: offset >= end of the last edit, and offset >= pruneFloor().
-  void addEdit(std::int64_t offset, std::string_view original, std::string replacement);
+  // Records that original bytes [offset, offset + original.size()) reach the receiver as
+  // `replacement`. Either may be empty (an empty `original` is a pure insertion before the byte
+  // at offset). Precondition: offset >= end of the last edit, and offset >= pruneFloor(); an
+  // edit breaking it is refused (false; an assert in debug builds) and the log is unchanged.
+  bool addEdit(std::int64_t offset, std::string_view original, std::string replacement);
 
-  // Output offset of original offset x. x strictly inside an edit's original span maps to the
-  // end of its replacement.
+  // Output offset of original offset x: x plus the deltas of every edit wholly before x (span
+  // ended at or before x, and started before x). An edit's span start maps to the start of its
+  // replacement; x strictly inside an edit's original span maps to the end of its replacement.
+  // A pure insertion at x goes out with the byte at x: toOutput(x) is where the insertion starts.
+  // Monotone. The exact definition is in seq_adjuster.cpp.
   std::int64_t toOutput(std::int64_t x) const;
   // Original offset for an output offset y (ACK/SACK): y strictly inside a replacement maps to
   // the start of that edit's original span (the edit is not acknowledged until wholly
@@ -61,10 +67,13 @@ class SeqAdjuster {
   // True when an edit intersects [a, b) (the range needs transform()).
   bool touches(std::int64_t a, std::int64_t b) const;
 
-  // The receiver acknowledged every output byte before toOutput(ackedOriginal): edits that end
-  // at or before ackedOriginal are folded into a base delta and forgotten. Data from before
-  // pruneFloor() can no longer be transformed exactly; the engine strips such bytes from
-  // retransmissions (they are acknowledged already).
+  // The receiver acknowledged every output byte before toOutput(ackedOriginal): edits wholly
+  // before ackedOriginal (span ends at or before it and starts before it) are folded into a
+  // base delta and forgotten. pruneFloor() becomes the first offset at which every pruned edit
+  // is wholly behind (the last pruned span's end; one past a pruned insertion), never beyond
+  // ackedOriginal; toOutput/toOriginal/transform are unchanged for offsets >= pruneFloor().
+  // Data from before pruneFloor() can no longer be transformed exactly; the engine strips such
+  // bytes from retransmissions (they are acknowledged already).
   void prune(std::int64_t ackedOriginal);
   std::int64_t pruneFloor() const { return pruneFloor_; }
 
@@ -73,8 +82,13 @@ class SeqAdjuster {
   std::int64_t totalDelta() const;
 
  private:
+  // Sum of deltas of edits_[0, index) plus baseDelta_.
+  std::int64_t deltaBefore(std::size_t index) const;
+  // Number of leading edits wholly before original offset x (binary search).
+  std::size_t firstNotPassed(std::int64_t x) const;
+
   std::int64_t baseDelta_ = 0;   // sum of deltas of pruned edits
-  std::int64_t pruneFloor_ = 0;  // original end of the last pruned edit
+  std::int64_t pruneFloor_ = 0;  // original offset: every pruned edit lies wholly before it
   std::vector<StreamEdit> edits_;
   std::vector<std::int64_t> cumulativeDelta_;  // cumulativeDelta_[i] = baseDelta_ + sum(delta of edits_[0..i])
 };
