@@ -39,12 +39,12 @@ std::map<std::int64_t, std::string>::iterator SegmentTracker::storeRun(
 
 // Walks [offset, end) against the held runs in stream order: a part covered by a run is
 // compared byte by byte (first-seen bytes win; a difference is a conflict), a gap is stored
-// (copied) while the limits allow. After the first refused byte nothing more of this segment
-// is stored, but later overlaps are still compared.
+// (copied) as far as the limits allow: within maxOutOfOrderBytes, and only when it does not
+// make a new run beyond kMaxHeldRuns (a gap that joins an existing run is still stored).
+// Refused bytes set overLimit; later overlaps are still compared.
 void SegmentTracker::hold(std::int64_t offset, std::string_view segment, TrackResult& result) {
   const std::int64_t end = offset + static_cast<std::int64_t>(segment.size());
   bool anyNewByte = false;
-  bool storing = true;
   // First run that ends after offset.
   auto run = held_.upper_bound(offset);
   if (run != held_.begin()) {
@@ -67,25 +67,20 @@ void SegmentTracker::hold(std::int64_t offset, std::string_view segment, TrackRe
     const std::int64_t gapEnd = run == held_.end() ? end : std::min(end, run->first);
     const auto gapLength = static_cast<std::size_t>(gapEnd - pos);
     anyNewByte = true;
-    if (storing) {
-      const std::size_t room = maxOutOfOrderBytes_ - std::min(maxOutOfOrderBytes_, heldBytes_);
-      const std::size_t storable = std::min(gapLength, room);
-      const bool joinsPrevious =
-          run != held_.begin() &&
-          std::prev(run)->first + static_cast<std::int64_t>(std::prev(run)->second.size()) == pos;
-      const bool joinsNext = storable == gapLength && run != held_.end() && run->first == gapEnd;
-      const bool addsRun = !joinsPrevious && !joinsNext;
-      if (storable < gapLength || (addsRun && held_.size() >= kMaxHeldRuns)) {
-        result.overLimit = true;
-        storing = false;
-      }
-      if (storable > 0 && !(addsRun && held_.size() >= kMaxHeldRuns)) {
-        const auto target =
-            storeRun(pos, segment.substr(static_cast<std::size_t>(pos - offset), storable), run);
-        heldBytes_ += storable;
-        // Merged with the following run: that run's bytes (now in target) are compared next.
-        if (joinsNext) run = target;
-      }
+    const std::size_t room = maxOutOfOrderBytes_ - std::min(maxOutOfOrderBytes_, heldBytes_);
+    const std::size_t storable = std::min(gapLength, room);
+    const bool joinsPrevious =
+        run != held_.begin() &&
+        std::prev(run)->first + static_cast<std::int64_t>(std::prev(run)->second.size()) == pos;
+    const bool joinsNext = storable == gapLength && run != held_.end() && run->first == gapEnd;
+    const bool runRefused = !joinsPrevious && !joinsNext && held_.size() >= kMaxHeldRuns;
+    if (storable < gapLength || runRefused) result.overLimit = true;
+    if (storable > 0 && !runRefused) {
+      const auto target =
+          storeRun(pos, segment.substr(static_cast<std::size_t>(pos - offset), storable), run);
+      heldBytes_ += storable;
+      // Merged with the following run: that run's bytes (now in target) are compared next.
+      if (joinsNext) run = target;
     }
     pos = gapEnd;
   }
