@@ -504,7 +504,9 @@ lab_client() {
   fi
   local urlhost=$host
   [[ $host == *:* ]] && urlhost="[$host]"
-  local user=$LAB_FTP_USER pass=$LAB_FTP_PASS rc=0 t=$LAB_CLIENT_TIMEOUT
+  # t bounds the whole client; ct is each connection's/step's timeout (shorter for a test that
+  # expects a data connection to be dropped: LAB_CONNECT_TIMEOUT).
+  local user=$LAB_FTP_USER pass=$LAB_FTP_PASS rc=0 t=$LAB_CLIENT_TIMEOUT ct=${LAB_CONNECT_TIMEOUT:-8}
   local ns=$LAB_NS_C
   case $client in
     curl)
@@ -516,7 +518,7 @@ lab_client() {
         epsv) opts=(--ftp-pasv) ;;
         *) LAB_CLIENT_REASON=unsupported_mode; return 2 ;;
       esac
-      timeout -k 2 "$t" ip netns exec "$ns" curl -v -sS --connect-timeout 8 --max-time $((t - 3)) \
+      timeout -k 2 "$t" ip netns exec "$ns" curl -v -sS --connect-timeout "$ct" --max-time $((t - 3)) \
         -u "$user:$pass" "${opts[@]}" \
         "ftp://$urlhost/pub/" -o "$out/list.txt" \
         "ftp://$urlhost/pub/test.bin" -o "$out/test.bin" >"$out/raw.log" 2>&1 || rc=$?
@@ -532,7 +534,7 @@ lab_client() {
         *) LAB_CLIENT_REASON=unsupported_mode; return 2 ;;
       esac
       timeout -k 2 "$t" ip netns exec "$ns" lftp -d -c "
-set cmd:fail-exit yes; set net:timeout 8; set net:max-retries 1; set net:reconnect-interval-base 1;
+set cmd:fail-exit yes; set net:timeout $ct; set net:max-retries 1; set net:reconnect-interval-base 1;
 set ftp:ssl-allow no; set ftp:passive-mode $pm; set ftp:prefer-epsv $epsv; set xfer:clobber yes;
 set ftp:sync-mode on;
 open -u '$user,$pass' 'ftp://$urlhost';
@@ -553,7 +555,7 @@ get /pub/test.bin -o '$out/test.bin'" >"$out/raw.log" 2>&1 || rc=$?
       mkdir -p "$out/wget"
       rm -rf "$out/wget"/* "$out/wget"/.listing
       timeout -k 2 "$t" ip netns exec "$ns" wget -d -nd -nv -P "$out/wget" --no-remove-listing \
-        --timeout=8 --tries=1 "${opts[@]}" --user="$user" --password="$pass" \
+        --timeout="$ct" --tries=1 "${opts[@]}" --user="$user" --password="$pass" \
         "ftp://$urlhost/pub/" "ftp://$urlhost/pub/test.bin" >"$out/raw.log" 2>&1 || rc=$?
       [[ -f $out/wget/.listing ]] && tr -d '\r' <"$out/wget/.listing" >"$out/list.txt"
       [[ -f $out/wget/test.bin ]] && mv "$out/wget/test.bin" "$out/test.bin"
@@ -562,7 +564,7 @@ get /pub/test.bin -o '$out/test.bin'" >"$out/raw.log" 2>&1 || rc=$?
       ;;
     ftplib)
       timeout -k 2 "$t" ip netns exec "$ns" "$LAB_PY" "$LAB_HERE/ftp_client.py" --host "$host" \
-        --user "$user" --password "$pass" --mode "$mode" --timeout 8 \
+        --user "$user" --password "$pass" --mode "$mode" --timeout "$ct" \
         --list /pub --list-out "$out/list.txt" --get /pub/test.bin --get-out "$out/test.bin" \
         --transcript "$out/transcript" ${LAB_FTPLIB_EXTRA:-} >"$out/raw.log" 2>&1 || rc=$?
       ;;

@@ -15,6 +15,7 @@
 #   --size BYTES            size of the test file (default 262144)
 #   --ftplib-extra "ARGS"   extra arguments for scripts/lab/ftp_client.py (ftplib only)
 #   --big BYTES             also serve /pub/big.bin of BYTES; ftplib RETRs it first (sha256 checked)
+#   --connect-timeout S     the client's per-connection timeout (default 8; for expected failures)
 #   --id ID                 lab ID (namespace prefix fa<ID>-; default: this PID)
 #   --keep                  keep the work dir even on success
 # Output (last line of stdout):
@@ -47,6 +48,7 @@ while (($#)); do
     --ftplib-extra) ftplib_extra=$2; shift 2 ;;
     --big) big=$2; shift 2 ;;
     --id) id=$2; shift 2 ;;
+    --connect-timeout) export LAB_CONNECT_TIMEOUT=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "run-scenario: unknown option $1" >&2; usage ;;
   esac

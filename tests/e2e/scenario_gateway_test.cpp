@@ -40,7 +40,7 @@ TEST(LongSession, FiftyMegabyteRetrThenHundredCommandsOnOneControlConnection) {
 // Without ftpalg, active mode behind masquerade fails (vsftpd's anti-bounce check: 500).
 TEST(NegativeControl, ActiveModeFailsWithFtpalgNotRunning) {
   FTPALG_E2E_REQUIRE_ROOT();
-  const auto r = runScenario("masq vsftpd curl port --ftpalg none");
+  const auto r = runScenario("masq vsftpd curl port --ftpalg none --connect-timeout 3");
   EXPECT_EQ(r.status, "fail") << describe(r);
   EXPECT_EQ(r.get("reason"), "reply_500") << describe(r);
 }
