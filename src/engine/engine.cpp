@@ -578,8 +578,13 @@ struct Engine::Impl {
       std::string after(line.text.substr(0, parsed.spanBegin));
       after += replacement;
       after += line.text.substr(parsed.spanEnd);
-      session.dir(dir).adjuster.addEdit(line.offset + static_cast<std::int64_t>(parsed.spanBegin),
-                                        original, std::move(replacement));
+      if (!session.dir(dir).adjuster.addEdit(line.offset + static_cast<std::int64_t>(parsed.spanBegin),
+                                             original, std::move(replacement))) {
+        // Broken invariant (edits out of stream order): counted and logged; fail closed.
+        assert(false && "edit out of stream order");
+        anomaly(session, dir, Reason::MalformedPacket, true);
+        return;
+      }
       stats().add(Stat::Rewrites);
       observe(session, Rewrite{dir, parsed.verb, escapeLine(line.text, kLogLineCap),
                                escapeLine(after, kLogLineCap)});
