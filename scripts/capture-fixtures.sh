@@ -159,4 +159,5 @@ for c in "${cases[@]}"; do
   made=$((made + 1))
 done
 echo "capture-fixtures: $made captured, $failed failed"
+if ((failed == 0)); then LAB_RM_DIR=1; else echo "capture-fixtures: evidence kept in $LAB_DIR" >&2; fi
 ((failed == 0))

@@ -17,7 +17,9 @@
 #   --big BYTES             also serve /pub/big.bin of BYTES; ftplib RETRs it first (sha256 checked)
 #   --connect-timeout S     the client's per-connection timeout (default 8; for expected failures)
 #   --id ID                 lab ID (namespace prefix fa<ID>-; default: this PID)
-#   --keep                  keep the work dir even on success
+#   --keep                  keep the work dir even when the outcome is the expected one
+#   --expect pass|fail      the expected outcome (default pass): the work dir (logs, transcripts)
+#                           is kept only for an unexpected one; the exit status does not change
 # Output (last line of stdout):
 #   RESULT pass|fail|skip reason=R topo=T server=S client=C mode=M family=F ftpalg=X
 #          data_verbs=N (PORT/EPRT/PASV/EPSV the client sent) rewrites=N pinholes=N rejects=N anomalies=N pinhole_closes=N log_mode=M
@@ -35,7 +37,7 @@ usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exi
 (($# >= 4)) || usage
 topo=$1 server=$2 client=$3 mode=$4
 shift 4
-family=4 ftpalg=none firewall=strict egress=strict size=262144 id=$$ keep= big=
+family=4 ftpalg=none firewall=strict egress=strict size=262144 id=$$ keep= big= expect=pass
 ftpalg_args=() ftplib_extra=
 while (($#)); do
   case $1 in
@@ -50,6 +52,7 @@ while (($#)); do
     --id) id=$2; shift 2 ;;
     --connect-timeout) export LAB_CONNECT_TIMEOUT=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --expect) expect=$2; shift 2 ;;
     *) echo "run-scenario: unknown option $1" >&2; usage ;;
   esac
 done
@@ -65,11 +68,12 @@ result() {  # result pass|fail|skip REASON
     counts=$("$LAB_PY" "$root/scripts/lab/logsum.py" "$LAB_FTPALG_LOG")
     "$LAB_PY" "$root/scripts/lab/logsum.py" --decisions "$LAB_FTPALG_LOG" | sed 's/^/DECISION /'
   fi
-  local verbs=0
+  local verbs=0 dir=${LAB_DIR:-none}
+  [[ -n ${LAB_RM_DIR:-} ]] && dir=removed
   [[ -f ${LAB_DIR:-/nonexistent}/client/transcript ]] &&
     verbs=$(grep -cE '^> (PORT|EPRT|PASV|EPSV)( |$)' "$LAB_DIR/client/transcript")
   echo "RESULT $1 reason=$2 topo=$topo server=$server client=$client mode=$mode family=$family" \
-    "ftpalg=$ftpalg data_verbs=$verbs $counts ftpalg_exit=$ftpalg_exit residue=$residue dir=${LAB_DIR:-none}"
+    "ftpalg=$ftpalg data_verbs=$verbs $counts ftpalg_exit=$ftpalg_exit residue=$residue dir=$dir"
 }
 
 if [[ $ftpalg != none ]] && ! lab_ftpalg_available "${FTPALG_BIN:-}"; then
@@ -134,7 +138,8 @@ if ((crc == 0)); then
   [[ $ftpalg_exit != 0 ]] && reason=ftpalg_exit_$ftpalg_exit
   [[ $residue != clean ]] && reason=ftpalg_left_residue
 fi
-# Keep the evidence of a failure, but not the big files.
+# Keep the evidence of an unexpected failure, but not the big files.
 rm -f "$LAB_SRV/pub/big.bin"
+[[ $expect == fail && -z $keep ]] && LAB_RM_DIR=1
 result fail "$reason"
 exit 1

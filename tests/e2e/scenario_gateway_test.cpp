@@ -40,7 +40,7 @@ TEST(LongSession, FiftyMegabyteRetrThenHundredCommandsOnOneControlConnection) {
 // Without ftpalg, active mode behind masquerade fails (vsftpd's anti-bounce check: 500).
 TEST(NegativeControl, ActiveModeFailsWithFtpalgNotRunning) {
   FTPALG_E2E_REQUIRE_ROOT();
-  const auto r = runScenario("masq vsftpd curl port --ftpalg none --connect-timeout 3");
+  const auto r = runScenario("masq vsftpd curl port --ftpalg none --connect-timeout 3 --expect fail");
   EXPECT_EQ(r.status, "fail") << describe(r);
   EXPECT_EQ(r.get("reason"), "reply_500") << describe(r);
 }
@@ -52,7 +52,7 @@ TEST(NegativeControl, DryRunFailsLikeNoFtpalgAndLogsTheLiveDecisions) {
   for (const char* mode : {"port", "eprt"}) {
     const std::string base = std::string("masq vsftpd ftplib ") + mode;
     const auto live = runScenario(base + " --ftpalg live");
-    const auto dry = runScenario(base + " --ftpalg dry-run");
+    const auto dry = runScenario(base + " --ftpalg dry-run --expect fail");
     ASSERT_EQ(live.status, "pass") << describe(live);
     EXPECT_EQ(dry.status, "fail") << describe(dry);
     EXPECT_EQ(dry.get("reason"), "reply_500") << "the server must see the unmodified line\n" << describe(dry);

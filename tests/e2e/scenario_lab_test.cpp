@@ -53,7 +53,7 @@ TEST(MasqueradeLab, ActiveModeFailsWithoutFtpalg) {
                         Case{"masq vsftpd ftplib eprt", "reply_500"},
                         Case{"masq pure-ftpd curl port", "reply_500"},
                         Case{"masq pyftpdlib ftplib port", "reply_501"}}) {
-    const auto r = runScenario(std::string(c.args) + " --connect-timeout 3");
+    const auto r = runScenario(std::string(c.args) + " --connect-timeout 3 --expect fail");
     EXPECT_EQ(r.exitCode, 1) << c.args << "\n" << describe(r);
     EXPECT_EQ(r.status, "fail") << c.args << "\n" << describe(r);
     EXPECT_EQ(r.get("reason"), c.reason) << c.args << "\n" << describe(r);
@@ -65,7 +65,7 @@ TEST(MasqueradeLab, ActiveModeFailsWithoutFtpalg) {
 TEST(MasqueradeLab, StrictEgressDropsPassiveDataConnectionsWithoutPinhole) {
   FTPALG_E2E_REQUIRE_ROOT();
   for (const char* args : {"masq vsftpd curl pasv", "masq vsftpd curl epsv --family 6"}) {
-    const auto r = runScenario(std::string(args) + " --connect-timeout 3");
+    const auto r = runScenario(std::string(args) + " --connect-timeout 3 --expect fail");
     EXPECT_EQ(r.status, "fail") << args << "\n" << describe(r);
     EXPECT_NE(r.get("reason"), "ok") << describe(r);
   }
@@ -75,7 +75,7 @@ TEST(MasqueradeLab, StrictEgressDropsPassiveDataConnectionsWithoutPinhole) {
 // data connection to the client.
 TEST(MasqueradeLab, Ipv6ActiveModeBlockedByDefaultDropWithoutFtpalg) {
   FTPALG_E2E_REQUIRE_ROOT();
-  const auto r = runScenario("masq vsftpd ftplib eprt --family 6 --connect-timeout 3");
+  const auto r = runScenario("masq vsftpd ftplib eprt --family 6 --connect-timeout 3 --expect fail");
   EXPECT_EQ(r.status, "fail") << describe(r);
 }
 
@@ -84,7 +84,7 @@ TEST(MasqueradeLab, Ipv6ActiveModeBlockedByDefaultDropWithoutFtpalg) {
 TEST(DnatLab, PassiveModeFailsWithoutFtpalg) {
   FTPALG_E2E_REQUIRE_ROOT();
   for (const char* args : {"dnat vsftpd curl pasv", "dnat vsftpd ftplib epsv"}) {
-    const auto r = runScenario(std::string(args) + " --connect-timeout 3");
+    const auto r = runScenario(std::string(args) + " --connect-timeout 3 --expect fail");
     EXPECT_EQ(r.status, "fail") << args << "\n" << describe(r);
   }
 }
