@@ -6,7 +6,7 @@
 #   4. runs every fuzz target for a bounded time (scripts/fuzz.sh, FUZZ_SECONDS each);
 #   5. runs every test through ctest: unit (no root needed), golden replay, end-to-end in
 #      network namespaces (root).
-# Usage: sudo scripts/test.sh        Environment: FUZZ_SECONDS (default 45), FTPALG_BUILD_DIR.
+# Usage: sudo scripts/test.sh        Environment: FUZZ_SECONDS (default 30), FTPALG_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,14 +19,14 @@ bash scripts/install-deps.sh
 
 step "build"
 build=${FTPALG_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTPALG_BENCH=ON >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTPALG_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$jobs"
 
 step "sanitizers (ASan + UBSan): unit and golden tests"
 bash scripts/test-sanitizers.sh
 
-step "fuzzing (${FUZZ_SECONDS:-45} s per target)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-45} bash scripts/fuzz.sh
+step "fuzzing (${FUZZ_SECONDS:-30} s per target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh
 
 step "ctest: unit, golden, end-to-end"
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 900
