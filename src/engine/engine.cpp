@@ -378,8 +378,11 @@ struct Engine::Impl {
                    partial[static_cast<std::size_t>(i - partialStart)];
       }
     }
+    // Only a re-sent copy of edited bytes can differ from an edit's original (O(log n) check
+    // first: almost every packet carries none).
+    const bool touchesEdits = !conflict && me.adjuster.touches(offset, end);
     for (const StreamEdit& edit : me.adjuster.edits()) {
-      if (conflict || edit.offset >= end) break;
+      if (!touchesEdits || conflict || edit.offset >= end) break;
       const std::int64_t from = std::max(offset, edit.offset);
       const std::int64_t to = std::min(end, edit.originalEnd());
       for (std::int64_t i = from; i < to; ++i) {
