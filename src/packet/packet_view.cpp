@@ -39,17 +39,11 @@ std::uint32_t load32(std::span<const std::uint8_t> bytes, std::size_t offset) {
          static_cast<std::uint32_t>(bytes[offset + 3]);
 }
 
-std::optional<PacketView> fail(PacketParseError reason, PacketParseError* error) {
-  if (error != nullptr) *error = reason;
-  return std::nullopt;
-}
-
 // Parses the TCP options in packet[begin, end). A malformed option (length < 2 or running past
 // the header) ends option parsing; what was parsed before it is kept. Only the first SACK option
 // is recorded.
-TcpOptionsInfo parseTcpOptions(std::span<const std::uint8_t> packet, std::size_t begin,
-                               std::size_t end) {
-  TcpOptionsInfo info;
+void parseTcpOptions(std::span<const std::uint8_t> packet, std::size_t begin, std::size_t end,
+                     TcpOptionsInfo& info) {
   std::size_t pos = begin;
   while (pos < end) {
     const std::uint8_t kind = packet[pos];
@@ -86,7 +80,6 @@ TcpOptionsInfo parseTcpOptions(std::span<const std::uint8_t> packet, std::size_t
     }
     pos += length;
   }
-  return info;
 }
 
 }  // namespace
@@ -107,94 +100,102 @@ std::string_view packetParseErrorName(PacketParseError error) {
 
 std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes,
                                             PacketParseError* error) {
-  using E = PacketParseError;
-  if (bytes.empty()) return fail(E::Truncated, error);
-  const unsigned version = bytes[0] >> 4;
+  // Built in place in the returned optional (one named result: NRVO), so the ~150-byte view is
+  // neither copied nor zeroed twice on the per-packet path.
+  std::optional<PacketView> result(std::in_place);
+  const std::optional<PacketParseError> problem = [&](PacketView& view) -> std::optional<PacketParseError> {
+    using E = PacketParseError;
+    if (bytes.empty()) return E::Truncated;
+    const unsigned version = bytes[0] >> 4;
 
-  PacketView view;
-  std::size_t packetLength = 0;   // IP total length, <= bytes.size()
-  std::size_t tcpOffset = 0;
+    std::size_t packetLength = 0;   // IP total length, <= bytes.size()
+    std::size_t tcpOffset = 0;
 
-  if (version == 4) {
-    if (bytes.size() < kIpv4MinHeader) return fail(E::Truncated, error);
-    const std::size_t headerLength = static_cast<std::size_t>(bytes[0] & 0x0F) * 4;
-    if (headerLength < kIpv4MinHeader) return fail(E::BadIpHeaderLength, error);
-    const std::size_t totalLength = load16(bytes, 2);
-    if (totalLength < headerLength) return fail(E::BadIpHeaderLength, error);
-    if (totalLength > bytes.size()) return fail(E::Truncated, error);
-    const std::uint16_t fragmentField = load16(bytes, 6);
-    const bool moreFragments = (fragmentField & 0x2000) != 0;
-    const bool nonZeroOffset = (fragmentField & 0x1FFF) != 0;
-    if (moreFragments || nonZeroOffset) return fail(E::Fragment, error);
-    if (bytes[9] != kProtocolTcp) return fail(E::NotTcp, error);
-    view.family_ = IpFamily::V4;
-    view.src_ = IpAddress::fromV4Octets({bytes[12], bytes[13], bytes[14], bytes[15]});
-    view.dst_ = IpAddress::fromV4Octets({bytes[16], bytes[17], bytes[18], bytes[19]});
-    packetLength = totalLength;
-    tcpOffset = headerLength;
-  } else if (version == 6) {
-    if (bytes.size() < kIpv6Header) return fail(E::Truncated, error);
-    const std::size_t totalLength = kIpv6Header + load16(bytes, 4);
-    if (totalLength > bytes.size()) return fail(E::Truncated, error);
-    // RFC 8200 §4: walk the extension headers that precede the upper-layer header.
-    std::uint8_t nextHeader = bytes[6];
-    std::size_t offset = kIpv6Header;
-    int walked = 0;
-    while (nextHeader != kProtocolTcp) {
-      std::size_t headerLength = 0;
-      switch (nextHeader) {
-        case kHopByHop:
-        case kRouting:
-        case kDestinationOptions:
-          if (offset + 2 > totalLength) return fail(E::BadTotalLength, error);
-          headerLength = (static_cast<std::size_t>(bytes[offset + 1]) + 1) * 8;  // §4.3-4.6
-          break;
-        case kAuthentication:
-          if (offset + 2 > totalLength) return fail(E::BadTotalLength, error);
-          headerLength = (static_cast<std::size_t>(bytes[offset + 1]) + 2) * 4;  // RFC 4302 §2.2
-          break;
-        case kFragment:
-          return fail(E::Fragment, error);
-        default:
-          return fail(E::NotTcp, error);
+    if (version == 4) {
+      if (bytes.size() < kIpv4MinHeader) return E::Truncated;
+      const std::size_t headerLength = static_cast<std::size_t>(bytes[0] & 0x0F) * 4;
+      if (headerLength < kIpv4MinHeader) return E::BadIpHeaderLength;
+      const std::size_t totalLength = load16(bytes, 2);
+      if (totalLength < headerLength) return E::BadIpHeaderLength;
+      if (totalLength > bytes.size()) return E::Truncated;
+      const std::uint16_t fragmentField = load16(bytes, 6);
+      const bool moreFragments = (fragmentField & 0x2000) != 0;
+      const bool nonZeroOffset = (fragmentField & 0x1FFF) != 0;
+      if (moreFragments || nonZeroOffset) return E::Fragment;
+      if (bytes[9] != kProtocolTcp) return E::NotTcp;
+      view.family_ = IpFamily::V4;
+      view.src_ = IpAddress::fromV4Octets({bytes[12], bytes[13], bytes[14], bytes[15]});
+      view.dst_ = IpAddress::fromV4Octets({bytes[16], bytes[17], bytes[18], bytes[19]});
+      packetLength = totalLength;
+      tcpOffset = headerLength;
+    } else if (version == 6) {
+      if (bytes.size() < kIpv6Header) return E::Truncated;
+      const std::size_t totalLength = kIpv6Header + load16(bytes, 4);
+      if (totalLength > bytes.size()) return E::Truncated;
+      // RFC 8200 §4: walk the extension headers that precede the upper-layer header.
+      std::uint8_t nextHeader = bytes[6];
+      std::size_t offset = kIpv6Header;
+      int walked = 0;
+      while (nextHeader != kProtocolTcp) {
+        std::size_t headerLength = 0;
+        switch (nextHeader) {
+          case kHopByHop:
+          case kRouting:
+          case kDestinationOptions:
+            if (offset + 2 > totalLength) return E::BadTotalLength;
+            headerLength = (static_cast<std::size_t>(bytes[offset + 1]) + 1) * 8;  // §4.3-4.6
+            break;
+          case kAuthentication:
+            if (offset + 2 > totalLength) return E::BadTotalLength;
+            headerLength = (static_cast<std::size_t>(bytes[offset + 1]) + 2) * 4;  // RFC 4302 §2.2
+            break;
+          case kFragment:
+            return E::Fragment;
+          default:
+            return E::NotTcp;
+        }
+        if (++walked > kMaxExtensionHeaders) return E::ExtensionHeaderLimit;
+        if (headerLength > totalLength - offset) return E::BadTotalLength;
+        nextHeader = bytes[offset];
+        offset += headerLength;
       }
-      if (++walked > kMaxExtensionHeaders) return fail(E::ExtensionHeaderLimit, error);
-      if (headerLength > totalLength - offset) return fail(E::BadTotalLength, error);
-      nextHeader = bytes[offset];
-      offset += headerLength;
+      std::array<std::uint8_t, 16> address{};
+      std::copy(bytes.begin() + 8, bytes.begin() + 24, address.begin());
+      view.src_ = IpAddress::fromV6Bytes(address);
+      std::copy(bytes.begin() + 24, bytes.begin() + 40, address.begin());
+      view.dst_ = IpAddress::fromV6Bytes(address);
+      view.family_ = IpFamily::V6;
+      packetLength = totalLength;
+      tcpOffset = offset;
+    } else {
+      return E::BadIpVersion;
     }
-    std::array<std::uint8_t, 16> address{};
-    std::copy(bytes.begin() + 8, bytes.begin() + 24, address.begin());
-    view.src_ = IpAddress::fromV6Bytes(address);
-    std::copy(bytes.begin() + 24, bytes.begin() + 40, address.begin());
-    view.dst_ = IpAddress::fromV6Bytes(address);
-    view.family_ = IpFamily::V6;
-    packetLength = totalLength;
-    tcpOffset = offset;
-  } else {
-    return fail(E::BadIpVersion, error);
-  }
 
-  const auto packet = bytes.first(packetLength);
-  if (packetLength - tcpOffset < kTcpMinHeader) return fail(E::BadTotalLength, error);
-  const std::size_t tcpHeaderLength = static_cast<std::size_t>(packet[tcpOffset + 12] >> 4) * 4;
-  if (tcpHeaderLength < kTcpMinHeader || tcpHeaderLength > packetLength - tcpOffset) {
-    return fail(E::BadTcpHeaderLength, error);
-  }
+    const auto packet = bytes.first(packetLength);
+    if (packetLength - tcpOffset < kTcpMinHeader) return E::BadTotalLength;
+    const std::size_t tcpHeaderLength = static_cast<std::size_t>(packet[tcpOffset + 12] >> 4) * 4;
+    if (tcpHeaderLength < kTcpMinHeader || tcpHeaderLength > packetLength - tcpOffset) {
+      return E::BadTcpHeaderLength;
+    }
 
-  view.packet_ = packet;
-  view.ipHeaderLength_ = tcpOffset;
-  view.tcpOffset_ = tcpOffset;
-  view.tcpHeaderLength_ = tcpHeaderLength;
-  view.srcPort_ = load16(packet, tcpOffset);
-  view.dstPort_ = load16(packet, tcpOffset + 2);
-  view.seq_ = SeqNum(load32(packet, tcpOffset + 4));
-  view.ack_ = SeqNum(load32(packet, tcpOffset + 8));
-  view.flags_ = packet[tcpOffset + 13];
-  view.window_ = load16(packet, tcpOffset + 14);
-  view.options_ =
-      parseTcpOptions(packet, tcpOffset + kTcpMinHeader, tcpOffset + tcpHeaderLength);
-  return view;
+    view.packet_ = packet;
+    view.ipHeaderLength_ = tcpOffset;
+    view.tcpOffset_ = tcpOffset;
+    view.tcpHeaderLength_ = tcpHeaderLength;
+    view.srcPort_ = load16(packet, tcpOffset);
+    view.dstPort_ = load16(packet, tcpOffset + 2);
+    view.seq_ = SeqNum(load32(packet, tcpOffset + 4));
+    view.ack_ = SeqNum(load32(packet, tcpOffset + 8));
+    view.flags_ = packet[tcpOffset + 13];
+    view.window_ = load16(packet, tcpOffset + 14);
+    parseTcpOptions(packet, tcpOffset + kTcpMinHeader, tcpOffset + tcpHeaderLength, view.options_);
+    return std::nullopt;
+  }(*result);
+  if (problem) {
+    if (error != nullptr) *error = *problem;
+    result.reset();
+  }
+  return result;
 }
 
 std::span<const std::uint8_t> PacketView::payload() const {
