@@ -13,13 +13,13 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cctype>
 #include <limits>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "ftpalg/core/ascii.hpp"
 #include "ftpalg/engine/escape.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 #include "ftpalg/ftp/control_channel.hpp"
@@ -44,7 +44,7 @@ constexpr Duration kScanInterval = std::chrono::seconds(1);
 bool couldBecomeCommand(std::string_view partial, std::string_view keyword) {
   const std::size_t n = std::min(partial.size(), keyword.size());
   for (std::size_t i = 0; i < n; ++i) {
-    if (std::toupper(static_cast<unsigned char>(partial[i])) != keyword[i]) return false;
+    if (asciiUpper(partial[i]) != keyword[i]) return false;
   }
   if (partial.size() > keyword.size() && partial[keyword.size()] != ' ') return false;
   return true;

@@ -1,6 +1,7 @@
 #include "ftpalg/engine/escape.hpp"
 
-#include <cctype>
+#include "ftpalg/core/ascii.hpp"
+
 
 namespace ftpalg {
 
@@ -10,7 +11,7 @@ bool startsWithPass(std::string_view line) {
   if (line.size() < 4) return false;
   for (std::size_t i = 0; i < 4; ++i) {
     const char expected = "PASS"[i];
-    if (std::toupper(static_cast<unsigned char>(line[i])) != expected) return false;
+    if (asciiUpper(line[i]) != expected) return false;
   }
   return line.size() == 4 || line[4] == ' ';
 }
@@ -22,21 +23,32 @@ std::string escapeLine(std::string_view line, std::size_t maxBytes) {
     return line.size() > 4 ? std::string(line.substr(0, 4)) + " ****" : std::string(line);
   }
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto passesVerbatim = [](char ch) {
+    const auto byte = static_cast<unsigned char>(ch);
+    return byte >= 0x20 && byte <= 0x7e && byte != '\\';
+  };
   std::string out;
   out.reserve(line.size() < maxBytes ? line.size() : maxBytes);
-  for (const char ch : line) {
-    const auto byte = static_cast<unsigned char>(ch);
-    char piece[4];
-    std::size_t pieceLength = 0;
-    if (byte == '\\') {
-      piece[0] = '\\';
-      piece[1] = '\\';
-      pieceLength = 2;
-    } else if (byte >= 0x20 && byte <= 0x7e) {
-      piece[0] = ch;
-      pieceLength = 1;
-    } else {
-      piece[0] = '\\';
+  std::size_t at = 0;
+  while (at < line.size()) {
+    // A run of bytes that pass verbatim is appended at once (the common case: the whole line).
+    std::size_t runEnd = at;
+    while (runEnd < line.size() && passesVerbatim(line[runEnd])) ++runEnd;
+    if (runEnd > at) {
+      const std::size_t room = maxBytes - out.size();  // out.size() <= maxBytes throughout
+      if (runEnd - at > room) {
+        out.append(line.substr(at, room));
+        out.append("...");
+        return out;
+      }
+      out.append(line.substr(at, runEnd - at));
+      at = runEnd;
+      if (at == line.size()) break;
+    }
+    const auto byte = static_cast<unsigned char>(line[at]);
+    char piece[4] = {'\\', '\\', 0, 0};
+    std::size_t pieceLength = 2;
+    if (byte != '\\') {
       piece[1] = 'x';
       piece[2] = kHex[byte >> 4];
       piece[3] = kHex[byte & 0x0f];
@@ -47,6 +59,7 @@ std::string escapeLine(std::string_view line, std::size_t maxBytes) {
       return out;
     }
     out.append(piece, pieceLength);
+    ++at;
   }
   return out;
 }

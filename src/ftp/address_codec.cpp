@@ -9,6 +9,8 @@
 #include <charconv>
 #include <system_error>
 
+#include "ftpalg/core/ascii.hpp"
+
 namespace ftpalg {
 
 namespace {
@@ -19,7 +21,6 @@ constexpr bool isAsciiLetter(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-constexpr char toUpperAscii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
 // NUL and the other C0 controls, DEL, and every byte >= 0x80 (which includes Telnet IAC 0xFF and
 // the Telnet command bytes 0xF0-0xFE that follow it, RFC 854).
@@ -186,7 +187,7 @@ std::optional<CommandWord> commandWord(std::string_view line) {
   std::size_t letters = 0;
   while (letters < line.size() && isAsciiLetter(line[letters])) {
     if (letters == 4) return std::nullopt;  // five or more letters: not an RFC 959 keyword
-    word.upper[letters] = toUpperAscii(line[letters]);
+    word.upper[letters] = asciiUpper(line[letters]);
     ++letters;
   }
   if (letters < 3) return std::nullopt;
@@ -206,7 +207,7 @@ std::optional<CommandWord> obscuredCommandWord(std::string_view line) {
       sawNonPrintable = true;
     } else if (isAsciiLetter(c)) {
       if (letters == 4) return std::nullopt;
-      word.upper[letters++] = toUpperAscii(c);
+      word.upper[letters++] = asciiUpper(c);
     } else {
       return std::nullopt;  // a digit or punctuation: not a disguised keyword
     }
@@ -378,15 +379,21 @@ ParseResult parse229(std::string_view line) {
 std::string formatPortArgument(const Endpoint& endpoint) {
   if (!endpoint.address.isV4()) return {};
   const auto octets = endpoint.address.v4Octets();
+  // "h1,h2,h3,h4,p1,p2": 6 numbers of at most 3 digits (each < 256) and 5 commas.
   std::string text;
   text.reserve(23);
+  const auto number = [&text](unsigned value) {  // value < 256
+    if (value >= 100) text += static_cast<char>('0' + value / 100);
+    if (value >= 10) text += static_cast<char>('0' + value / 10 % 10);
+    text += static_cast<char>('0' + value % 10);
+  };
   for (const std::uint8_t octet : octets) {
-    text += std::to_string(octet);
+    number(octet);
     text += ',';
   }
-  text += std::to_string(endpoint.port >> 8);
+  number(static_cast<unsigned>(endpoint.port >> 8));
   text += ',';
-  text += std::to_string(endpoint.port & 0xFF);
+  number(static_cast<unsigned>(endpoint.port & 0xFF));
   return text;
 }
 
@@ -404,6 +411,10 @@ std::string formatEprtArgument(const Endpoint& endpoint, char delimiter) {
 
 std::string format227Tuple(const Endpoint& endpoint) { return formatPortArgument(endpoint); }
 
-std::string format229Port(std::uint16_t port) { return std::to_string(port); }
+std::string format229Port(std::uint16_t port) {
+  std::array<char, 8> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), port);
+  return std::string(buffer.data(), result.ptr);
+}
 
 }  // namespace ftpalg

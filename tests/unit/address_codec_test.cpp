@@ -446,6 +446,24 @@ TEST(AddressFormat, PortArgumentIsSixDecimalNumbers) {
   EXPECT_EQ(formatPortArgument(endpoint("192.0.2.7", 1025)), "192,0,2,7,4,1");
 }
 
+// Every octet value in every position and every port: the text is the plain decimal form
+// (no leading zeros), checked against an independent std::to_string formatting.
+TEST(AddressFormat, PortArgumentOfEveryOctetAndPortValueIsPlainDecimal) {
+  for (unsigned value = 0; value < 256; ++value) {
+    const auto v = std::to_string(value);
+    const auto address = IpAddress::fromV4Octets({static_cast<std::uint8_t>(value), 1,
+                                                  static_cast<std::uint8_t>(value), static_cast<std::uint8_t>(255 - value)});
+    EXPECT_EQ(formatPortArgument(Endpoint{address, 1024}), v + ",1," + v + "," + std::to_string(255 - value) + ",4,0");
+  }
+  const auto address = IpAddress::fromV4Octets({192, 0, 2, 7});
+  for (std::uint32_t port = 0; port <= 65535; ++port) {
+    const std::string expected =
+        "192,0,2,7," + std::to_string(port >> 8) + "," + std::to_string(port & 0xFF);
+    ASSERT_EQ(formatPortArgument(Endpoint{address, static_cast<std::uint16_t>(port)}), expected) << port;
+    ASSERT_EQ(format229Port(static_cast<std::uint16_t>(port)), std::to_string(port)) << port;
+  }
+}
+
 TEST(AddressFormat, PortArgumentOfAnIpv6EndpointIsEmpty) {
   EXPECT_EQ(formatPortArgument(endpoint("2001:db8::1", 1025)), "");
 }
