@@ -805,7 +805,12 @@ void Harness::deliver(const std::vector<std::uint8_t>& packet, bool toServer) {
 }
 
 // Reverses escapeLine's encoding; nullopt when `text` is not a complete escape (cut lines).
+// escapeLine's cut output is always at least kLogCap bytes and ends in "..."; an uncut one is at
+// most kLogCap bytes. So exactly kLogCap bytes ending in "..." is ambiguous (it re-escapes to
+// itself either way) and counts as cut.
 std::optional<std::string> unescape(std::string_view text) {
+  constexpr std::size_t kLogCap = 256;
+  if (text.size() >= kLogCap && text.ends_with("...")) return std::nullopt;
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '\\') {
@@ -825,7 +830,7 @@ std::optional<std::string> unescape(std::string_view text) {
     out += static_cast<char>(hex(text[i + 2]) * 16 + hex(text[i + 3]));
     i += 3;
   }
-  if (escapeLine(out, 256) != text) return std::nullopt;
+  if (escapeLine(out, kLogCap) != text) return std::nullopt;
   return out;
 }
 
