@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/static_flow_resolver.hpp"
 #include "packet_builder.hpp"
 #include "session_sim.hpp"
 
@@ -532,6 +533,46 @@ TEST(EngineTime, IdleSessionWithoutTranslationIsForgotten) {
   h.sim.timer();
   EXPECT_EQ(h.engine.sessionCount(), 0u);
   EXPECT_EQ(h.resolver.forgetCalls, 1);
+}
+
+// A table larger than one sweep slice is swept over several timer calls within the scan
+// interval: no single call visits every session, and every session is visited (here: idle-closed
+// and forgotten) exactly once within about one interval.
+TEST(EngineTime, LargeTableIsSweptInSlicesThatTogetherVisitEverySession) {
+  EngineConfig config;
+  config.limits.sessionIdleTimeout = std::chrono::seconds(10);
+  StaticFlowResolver resolver(StaticNatRules{});
+  Engine engine(config, resolver);
+  constexpr std::size_t kSessions = 20000;
+  Timestamp now{1'000'000'000};
+  Outcome out;
+  for (std::size_t i = 0; i < kSessions; ++i) {
+    testing::TcpPacketSpec syn;
+    syn.src = Endpoint{ip("192.0.2.1"), static_cast<std::uint16_t>(1024 + i)};
+    syn.dst = ep("198.51.100.10:21");
+    syn.seq = static_cast<std::uint32_t>(i * 7919u);
+    syn.flags = tcp_flags::kSyn;
+    engine.onPacket(PacketMeta{i + 1}, testing::buildTcpPacket(syn), now, out);
+  }
+  ASSERT_EQ(engine.sessionCount(), kSessions);
+  now = now + std::chrono::seconds(60);
+  out.clear();
+  engine.onTimer(now, out);
+  const std::size_t afterFirstCall = engine.sessionCount();
+  EXPECT_GT(afterFirstCall, 0u) << "one call swept the whole table";
+  EXPECT_LT(afterFirstCall, kSessions) << "the first slice visited nothing";
+  for (int step = 0; step < 110 && engine.sessionCount() > 0; ++step) {
+    now = now + std::chrono::milliseconds(10);
+    engine.onTimer(now, out);
+  }
+  EXPECT_EQ(engine.sessionCount(), 0u) << "a full interval of slices left sessions unvisited";
+  std::size_t idleCloses = 0;
+  for (const Observation& observation : out.observations) {
+    if (const auto* closed = std::get_if<SessionClosedObs>(&observation.body)) {
+      idleCloses += closed->reason == Reason::IdleTimeout ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(idleCloses, kSessions);
 }
 
 TEST(EngineTime, UnusedPinholeExpiresAfterItsTimeout) {
