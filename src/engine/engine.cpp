@@ -21,6 +21,7 @@
 
 #include "ftpalg/core/ascii.hpp"
 #include "ftpalg/engine/escape.hpp"
+#include "ftpalg/engine/flow_table.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 #include "ftpalg/ftp/control_channel.hpp"
 #include "ftpalg/ftp/line_framer.hpp"
@@ -38,7 +39,7 @@ constexpr std::uint16_t kDefaultMssV4 = 536;   // RFC 1122 §4.2.2.6
 constexpr std::uint16_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 - 60
 constexpr std::size_t kLogLineCap = 256;
 constexpr Duration kScanInterval = std::chrono::seconds(1);
-constexpr std::size_t kSweepBucketsPerSlice = 4096;
+constexpr std::size_t kSweepSlotsPerSlice = 8192;
 
 // True when `partial` (an incomplete line) could still become `keyword` followed by a
 // space-or-end, ignoring case. keyword is upper case.
@@ -117,16 +118,17 @@ struct Engine::Impl {
         : tracker(limits.maxOutOfOrderBytes),
           framer(limits.maxLineLength, policy.acceptBareLf) {}
 
+    // Hot fields first (every packet of this direction reads them), TLS state last.
     bool baseKnown = false;
+    bool inTls = false;        // bytes are TLS records (after AUTH + 234)
+    bool finSeen = false;
+    std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
+    std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
     SeqUnwrapper unwrap;       // sender's sequence numbers -> stream offsets (both spaces)
     SegmentTracker tracker;    // original space
     LineFramer framer;         // original space
     SeqAdjuster adjuster;      // original <-> output
-    bool inTls = false;        // bytes are TLS records (after AUTH + 234)
     TlsRecordTracker tls;
-    std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
-    std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
-    bool finSeen = false;
   };
 
   struct HeldPacket {
@@ -140,19 +142,18 @@ struct Engine::Impl {
   struct Session {
     Session(const FlowContext& context, const EngineConfig& config, Timestamp now)
         : key(context.key),
-          nat(context.nat),
+          lastSeen(now),
+          tokens(static_cast<double>(config.limits.pinholeBurst)),
+          tokensAt(now),
           family(context.key.client.address.family()),
           channel(context.key.client.address.family()),
           dirs{DirectionState(config.limits, config.policy), DirectionState(config.limits, config.policy)},
-          lastSeen(now),
-          tokens(static_cast<double>(config.limits.pinholeBurst)),
-          tokensAt(now) {}
+          nat(context.nat) {}
 
+    // Layout: what every packet reads first (flags, times, held packets), then the two
+    // directions, then what only announcements read (the NAT mapping). 100k sessions do not fit
+    // in cache: each packet pays a miss per cache line it touches (docs/performance.md).
     FlowKey key;
-    NatMapping nat;
-    IpFamily family;
-    ControlChannel channel;
-    DirectionState dirs[2];
     bool inspecting = true;
     bool closed = false;     // no more inspection or pinholes (FIN/RST, idle, shutdown)
     bool finished = false;   // the TCP connection ended (RST, or FIN both ways)
@@ -164,6 +165,10 @@ struct Engine::Impl {
     double tokens;
     Timestamp tokensAt;
     std::size_t multiLineBytes = 0;
+    IpFamily family;
+    ControlChannel channel;
+    DirectionState dirs[2];
+    NatMapping nat;
 
     DirectionState& dir(Direction d) { return dirs[static_cast<int>(d)]; }
   };
@@ -172,13 +177,13 @@ struct Engine::Impl {
 
   Engine& engine;
   FlowResolver& resolver;
-  std::unordered_map<FlowKey, std::unique_ptr<Session>, FlowKeyHash> sessions;
+  FlowTable<std::unique_ptr<Session>> sessions;
   std::map<std::uint64_t, Pinhole> pinholes;                      // by id
   std::unordered_map<PinholeSlot, std::uint64_t, PinholeSlotHash> pinholeSlots;
   std::multimap<Timestamp, std::uint64_t> pinholeExpiries;
   std::uint64_t nextPinholeId = 1;
   std::optional<Timestamp> nextScan;
-  std::size_t sweepCursor = 0;          // first bucket of the next sweep slice
+  std::size_t sweepCursor = 0;          // first slot of the next sweep slice
   std::vector<FlowKey> sweepDoomed;     // reused: sessions a slice forgets
 
   // Per-call context.
@@ -235,13 +240,12 @@ struct Engine::Impl {
   Session* findOrCreateSession(const FlowContext& context, const PacketView& view) {
     const bool syn = view.hasFlag(tcp_flags::kSyn);
     const bool ack = view.hasFlag(tcp_flags::kAck);
-    auto it = sessions.find(context.key);
-    if (it != sessions.end()) {
+    if (std::unique_ptr<Session>* found = sessions.find(context.key)) {
       // A new handshake on the 4-tuple of a closed session starts a new session.
-      if (!(it->second->closed && syn && !ack && context.direction == Direction::ClientToServer)) {
-        return it->second.get();
+      if (!((*found)->closed && syn && !ack && context.direction == Direction::ClientToServer)) {
+        return found->get();
       }
-      eraseSession(it);
+      eraseSession(**found);
     }
     if (view.hasFlag(tcp_flags::kRst)) return nullptr;
     if (sessions.size() >= limits().maxSessions) {
@@ -276,15 +280,16 @@ struct Engine::Impl {
     return raw;
   }
 
-  void eraseSession(std::unordered_map<FlowKey, std::unique_ptr<Session>, FlowKeyHash>::iterator it) {
-    Session& session = *it->second;
+  // Forgets the session (its table entry, and so the Session itself, is destroyed).
+  void eraseSession(Session& session) {
     for (HeldPacket& held : session.held) {
       out->verdicts.push_back(PacketVerdict{held.id, VerdictKind::Accept, {}});
     }
     session.held.clear();
     if (!session.closed) closeSession(session, Reason::Shutdown);
     resolver.forget(session.key);
-    sessions.erase(it);
+    const FlowKey key = session.key;
+    sessions.erase(key);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -661,9 +666,8 @@ struct Engine::Impl {
         break;
       }
     }
-    const auto session = sessions.find(pinhole.control);
-    if (session != sessions.end() && session->second->pinholeId == id) {
-      session->second->pinholeId.reset();
+    if (std::unique_ptr<Session>* session = sessions.find(pinhole.control); session && (*session)->pinholeId == id) {
+      (*session)->pinholeId.reset();
     }
     stats().add(Stat::PinholesClosed);
     out->actions.push_back(ClosePinhole{pinhole, reason});
@@ -851,44 +855,31 @@ struct Engine::Impl {
   // Time.
 
   // The periodic sweep (hold timeouts, idle close, forgetting) visits every session once per
-  // kScanInterval. A table of at most kSweepBucketsPerSlice hash buckets is swept in one pass, in
-  // table order; a larger one in slices of that many buckets spread over the interval, so no
-  // single timer call stalls the packet path (100k sessions: ~25 slices of ~1 ms instead of one
-  // ~25 ms pass). A rehash between slices renumbers buckets: a session may then be visited one
-  // slice early or late, never lost (the next sweep visits it).
+  // kScanInterval: a table of at most kSweepSlotsPerSlice slots in one pass, a larger one in
+  // slices of that many slots spread over the interval, so no single timer call stalls the packet
+  // path (100k sessions: 32 slices of well under a millisecond instead of one pass of ~20 ms).
+  // A growth or an erase between slices moves entries: a session may then be visited one slice
+  // early or late (never twice in a slice, never lost for more than one interval).
   void onTimer() {
     while (!pinholeExpiries.empty() && pinholeExpiries.begin()->first <= now) {
       closePinhole(pinholeExpiries.begin()->second, Reason::Expired);
     }
     if (nextScan && now < *nextScan) return;
-    const std::size_t buckets = sessions.bucket_count();
-    if (buckets <= kSweepBucketsPerSlice) {
-      nextScan = now + kScanInterval;
-      sweepCursor = 0;
-      for (auto it = sessions.begin(); it != sessions.end();) {
-        if (sweepSession(*it->second)) {
-          auto doomed = it++;
-          eraseSession(doomed);
-        } else {
-          ++it;
-        }
-      }
-      return;
-    }
-    const std::size_t slices = (buckets + kSweepBucketsPerSlice - 1) / kSweepBucketsPerSlice;
+    const std::size_t slots = sessions.slotCount();
+    const std::size_t slices = (slots + kSweepSlotsPerSlice - 1) / kSweepSlotsPerSlice;
     nextScan = now + kScanInterval / static_cast<std::int64_t>(slices);
-    if (sweepCursor >= buckets) sweepCursor = 0;
-    const std::size_t sliceEnd = std::min(buckets, sweepCursor + kSweepBucketsPerSlice);
+    if (sweepCursor >= slots) sweepCursor = 0;
+    const std::size_t sliceEnd = std::min(slots, sweepCursor + kSweepSlotsPerSlice);
     sweepDoomed.clear();
-    for (std::size_t bucket = sweepCursor; bucket < sliceEnd; ++bucket) {
-      for (auto it = sessions.begin(bucket); it != sessions.end(bucket); ++it) {
-        if (sweepSession(*it->second)) sweepDoomed.push_back(it->first);
+    for (std::size_t slot = sweepCursor; slot < sliceEnd; ++slot) {
+      if (std::unique_ptr<Session>* session = sessions.slotValue(slot); session && sweepSession(**session)) {
+        sweepDoomed.push_back((*session)->key);
       }
     }
     for (const FlowKey& key : sweepDoomed) {
-      if (const auto it = sessions.find(key); it != sessions.end()) eraseSession(it);
+      if (std::unique_ptr<Session>* session = sessions.find(key)) eraseSession(**session);
     }
-    sweepCursor = sliceEnd == buckets ? 0 : sliceEnd;
+    sweepCursor = sliceEnd == slots ? 0 : sliceEnd;
   }
 
   // One session's periodic checks; true when the session is to be forgotten now.
@@ -913,15 +904,21 @@ struct Engine::Impl {
   }
 
   void shutdown() {
-    while (!sessions.empty()) {
-      auto it = sessions.begin();
-      Session& session = *it->second;
+    std::vector<FlowKey> keys;
+    keys.reserve(sessions.size());
+    for (std::size_t slot = 0; slot < sessions.slotCount(); ++slot) {
+      if (const FlowKey* key = sessions.slotKey(slot)) keys.push_back(*key);
+    }
+    for (const FlowKey& key : keys) {
+      std::unique_ptr<Session>* found = sessions.find(key);
+      if (found == nullptr) continue;
+      Session& session = **found;
       if (!session.held.empty()) {
         stopInspection(session);
         releaseDecided(session);
       }
       if (!session.closed) closeSession(session, Reason::Shutdown);
-      eraseSession(it);
+      eraseSession(session);
     }
     while (!pinholes.empty()) closePinhole(pinholes.begin()->first, Reason::Shutdown);
   }
