@@ -527,6 +527,16 @@ struct Engine::Impl {
         fromClient ? session.nat.clientSeenByServer : session.nat.serverSeenByClient;
     const IpAddress& connector = fromClient ? session.nat.serverReal.address : session.nat.clientReal.address;
 
+    // Only the verb (4 bytes of PORT/EPRT, 3 of 227/229) of a line that may become an
+    // announcement is ever released before the line is complete (decidedFrontier). When more
+    // of this line already left, it began before it could be one (e.g. a 227 begun before its
+    // PASV was complete, so nothing was held): its text can no longer be rewritten and a
+    // pinhole would open after the announcement was forwarded. Refuse it.
+    const std::int64_t verbEnd = line.offset + (fromClient ? 4 : 3);
+    if (session.dir(dir).emittedEnd > verbEnd) {
+      reject(session, dir, parsed.verb, Reason::AnnouncementNotHeld, line.text);
+      return;
+    }
     // Anti-bounce (ADVERSARIAL 1): the embedded address must be the announcing peer's own
     // address. A client must name its real address (never the router's). A server may also
     // name the address it is reached at (pasv_address set to the public address behind a port

@@ -266,6 +266,40 @@ TEST(EngineRefusals, UnsolicitedReply227OpensNothing) {
   EXPECT_EQ(h.observed<Reject>()[0].reason, Reason::UnsolicitedReply);
 }
 
+// Found by fuzz_engine: a 227 whose first segment arrives while the PASV is still incomplete is
+// not held (no reply can be an announcement yet), so its address leaves unrewritten. When the
+// PASV then completes and the 227 line ends, rewriting it would shift every later byte (the
+// client would lose two bytes of "200 OK.") and open a pinhole for an address already sent.
+TEST(EngineRefusals, Reply227BegunBeforeItsPasvWasCompleteIsNeitherRewrittenNorOpened) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.clientSends("PASV");
+  h.sim.serverSends("227 Entering Passive Mode (192,168,78,10,156,64).");
+  h.sim.clientSends("\r\n");
+  h.sim.serverSends("\r\n200 OK.\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  EXPECT_TRUE(h.observed<Rewrite>().empty());
+  ASSERT_EQ(h.observed<Reject>().size(), 1u);
+  EXPECT_EQ(h.observed<Reject>()[0].reason, Reason::AnnouncementNotHeld);
+  EXPECT_EQ(h.sim.client().received, h.sim.server().sentStream);
+  h.expectCleanTransport();
+}
+
+// The same order with the PASV complete first: the partial 227 is held and rewritten.
+TEST(EngineRefusals, Reply227SplitAfterACompletePasvIsRewritten) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.clientSends("PASV\r\n");
+  h.sim.serverSends("227 Entering Passive Mode (192,168,78,10,156,64).");
+  h.sim.serverSends("\r\n200 OK.\r\n");
+  EXPECT_EQ(h.opened().size(), 1u);
+  EXPECT_EQ(h.observed<Rewrite>().size(), 1u);
+  EXPECT_TRUE(h.observed<Reject>().empty());
+  EXPECT_NE(h.sim.client().received.find("227 Entering Passive Mode (203,0,113,1,156,64).\r\n200 OK.\r\n"),
+            std::string::npos);
+  h.expectCleanTransport();
+}
+
 TEST(EngineRefusals, ClientSpeakingBeforeGreetingIsNeverFtp) {
   Harness h(snatKey(), snatMapping());
   h.sim.handshake();

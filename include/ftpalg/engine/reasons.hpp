@@ -38,6 +38,7 @@ namespace ftpalg {
   X(PinholeRateLimit, "pinhole_rate_limit")                                                   \
   X(PinholeLimit, "pinhole_limit")             /* global pending-pinhole cap */               \
   X(NoPublicPort, "no_public_port")            /* no free public port for the mapping */     \
+  X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */ \
   /* stream and protocol anomalies (event "anomaly"); most stop inspection of the flow */    \
   X(RetransmissionConflict, "retransmission_conflict")                                        \
   X(OutOfOrderLimit, "out_of_order_limit")                                                    \
