@@ -45,6 +45,7 @@ bool SeqAdjuster::addEdit(std::int64_t offset, std::string_view original, std::s
   const bool afterFloor = offset >= pruneFloor_;
   assert(inOrder && afterFloor);
   if (!inOrder || !afterFloor) return false;  // release: refuse rather than corrupt the log
+  firstEditOffset_ = std::min(firstEditOffset_, offset);
   StreamEdit edit{offset, std::string(original), std::move(replacement)};
   cumulativeDelta_.push_back(totalDelta() + edit.delta());
   edits_.push_back(std::move(edit));
@@ -66,6 +67,11 @@ std::size_t SeqAdjuster::firstNotPassed(std::int64_t x) const {
 }
 
 std::int64_t SeqAdjuster::toOutput(std::int64_t x) const {
+  if (x <= firstEditOffset_) return x;
+  if (x < pruneFloor_) {
+    // Before the floor the pruned edits are gone: estimate within the exact bounds.
+    return std::clamp(x + baseDelta_, firstEditOffset_, pruneFloor_ + baseDelta_);
+  }
   const std::size_t index = firstNotPassed(x);
   const std::int64_t delta = deltaBefore(index);
   if (index < edits_.size() && edits_[index].offset < x) {
@@ -77,6 +83,12 @@ std::int64_t SeqAdjuster::toOutput(std::int64_t x) const {
 }
 
 std::int64_t SeqAdjuster::toOriginal(std::int64_t y) const {
+  if (y < firstEditOffset_) return y;
+  if (y < pruneFloor_ + baseDelta_) {
+    // A stale ACK below the pruned range (a reordered or held old packet): estimate within the
+    // exact bounds, never before the first edit (identity there) nor past the floor (acked).
+    return std::clamp(y - baseDelta_, firstEditOffset_, pruneFloor_);
+  }
   // Number of edits whose replacement ends at or before y in the output space.
   std::size_t lo = 0;
   std::size_t hi = edits_.size();

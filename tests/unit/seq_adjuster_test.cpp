@@ -417,6 +417,50 @@ TEST(SeqAdjuster, PruningKeepsMappingsAtOrAfterTheFloor) {
   EXPECT_EQ(pruned.totalDelta(), full.totalDelta());
 }
 
+// A held or reordered old packet can carry an ACK from before the pruned range (fuzz_engine
+// finding: a 220 segment held out of order, released after a later ACK pruned the PORT rewrite,
+// went out acknowledging offset -3). Up to the first edit the maps are exact; below the floor
+// they stay within the bounds the full log implies.
+TEST(SeqAdjuster, OffsetsBeforeThePrunedRangeStayExactUpToTheFirstEditAndBoundedAfter) {
+  SeqAdjuster adjuster;
+  ASSERT_TRUE(adjuster.addEdit(20, "PORT 10,9,9,9,19,80", "PORT 203,0,113,1,19,80"));  // +3
+  ASSERT_TRUE(adjuster.addEdit(60, "PORT 10,9,9,9,19,81", "PORT 203,0,113,1,19,81"));  // +3
+  const SeqAdjuster full = adjuster;
+  adjuster.prune(100);
+  ASSERT_EQ(adjuster.editCount(), 0u);
+  ASSERT_EQ(adjuster.pruneFloor(), 79);
+  for (std::int64_t x = 0; x <= 20; ++x) {
+    EXPECT_EQ(adjuster.toOutput(x), x) << "x=" << x;
+    EXPECT_EQ(adjuster.toOriginal(x), x) << "y=" << x;
+  }
+  for (std::int64_t x = 21; x < adjuster.pruneFloor(); ++x) {
+    EXPECT_GE(adjuster.toOutput(x), 20) << "x=" << x;
+    EXPECT_LE(adjuster.toOutput(x), full.toOutput(adjuster.pruneFloor())) << "x=" << x;
+  }
+  for (std::int64_t y = 21; y < full.toOutput(adjuster.pruneFloor()); ++y) {
+    EXPECT_GE(adjuster.toOriginal(y), 20) << "y=" << y;
+    EXPECT_LE(adjuster.toOriginal(y), adjuster.pruneFloor()) << "y=" << y;
+  }
+  for (std::int64_t x = adjuster.pruneFloor(); x < 200; ++x) {
+    EXPECT_EQ(adjuster.toOutput(x), full.toOutput(x)) << "x=" << x;
+    EXPECT_EQ(adjuster.toOriginal(full.toOutput(x)), x) << "x=" << x;
+  }
+}
+
+TEST(SeqAdjuster, AShrinkingPrunedEditNeverMapsAStaleAckPastTheFloor) {
+  SeqAdjuster adjuster;
+  ASSERT_TRUE(adjuster.addEdit(10, "PORT 192,168,177,100,19,80", "PORT 1,2,3,4,19,80"));  // -8
+  adjuster.prune(50);
+  const std::int64_t floor = adjuster.pruneFloor();
+  ASSERT_EQ(floor, 36);
+  EXPECT_EQ(adjuster.toOriginal(5), 5);
+  for (std::int64_t y = 11; y < floor - 8; ++y) {
+    EXPECT_GE(adjuster.toOriginal(y), 10) << "y=" << y;
+    EXPECT_LE(adjuster.toOriginal(y), floor) << "y=" << y;
+  }
+  EXPECT_EQ(adjuster.toOriginal(floor - 8), floor);
+}
+
 TEST(SeqAdjuster, PruningStepByStepKeepsEverythingAtOrAfterTheFloorAgainstTheReference) {
   std::mt19937 random(27);
   for (std::int64_t base : kBases) {

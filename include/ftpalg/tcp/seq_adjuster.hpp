@@ -73,7 +73,11 @@ class SeqAdjuster {
   // is wholly behind (the last pruned span's end; one past a pruned insertion), never beyond
   // ackedOriginal; toOutput/toOriginal/transform are unchanged for offsets >= pruneFloor().
   // Data from before pruneFloor() can no longer be transformed exactly; the engine strips such
-  // bytes from retransmissions (they are acknowledged already).
+  // bytes from retransmissions (they are acknowledged already). Offsets before the first edit
+  // ever added still map exactly (identity); between it and the floor, toOutput/toOriginal give a
+  // bound-respecting estimate: within [first edit offset, floor] of the space mapped to, so a
+  // stale ACK (a reordered or held old packet) never acknowledges bytes before the stream start
+  // or beyond what was acknowledged already.
   void prune(std::int64_t ackedOriginal);
   std::int64_t pruneFloor() const { return pruneFloor_; }
 
@@ -89,6 +93,8 @@ class SeqAdjuster {
 
   std::int64_t baseDelta_ = 0;   // sum of deltas of pruned edits
   std::int64_t pruneFloor_ = 0;  // original offset: every pruned edit lies wholly before it
+  // Original (= output) offset of the first edit ever added; offsets before it map to themselves.
+  std::int64_t firstEditOffset_ = INT64_MAX;
   std::vector<StreamEdit> edits_;
   std::vector<std::int64_t> cumulativeDelta_;  // cumulativeDelta_[i] = baseDelta_ + sum(delta of edits_[0..i])
 };
