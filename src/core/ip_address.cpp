@@ -329,9 +329,13 @@ std::string IpPrefix::toString() const {
 // ---- Endpoint, FlowKey, hashes ------------------------------------------------------------------
 
 std::string Endpoint::toString() const {
+  // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict, GCC PR 105329) on
+  // `"[" + std::string&&`, which -Werror turns into a Release build failure.
   std::string text;
   if (address.isV6()) {
-    text = "[" + address.toString() + "]";
+    text += '[';
+    text += address.toString();
+    text += ']';
   } else {
     text = address.toString();
   }
