@@ -172,6 +172,10 @@ bench_ftpalg() {
   local counts
   counts=$("$LAB_PY" "$root/scripts/lab/logsum.py" "$LAB_FTPALG_LOG" 2>/dev/null)
   ftpalg_counts+=("round $round: $counts; exit status $LAB_FTPALG_RC; residue: ${residue:-none}")
+  # Its own view of the hold (printed on exit): receive-to-verdict of the announcing packets.
+  local held
+  held=$(grep -o '[0-9]* announcement packets; receive-to-verdict.*' "$LAB_DIR/ftpalg.stderr" 2>/dev/null | tail -n 1)
+  ftpalg_counts+=("round $round, inside ftpalg: ${held:-no announcement latency line in its stderr}")
 }
 
 # bench_kernel ROUND: a fresh lab with the kernel's helper assigned by nft (no ftpalg).
