@@ -20,6 +20,7 @@ struct Policy {
   bool acceptBareLf = false;                        // docs/decisions/0003-line-endings.md
   // When a flow is first seen after its handshake (e.g. the daemon restarted), it cannot have
   // shown its 220 greeting: it is passed uninspected. Always true; kept explicit for docs.
+  friend bool operator==(const Policy&, const Policy&) = default;
 };
 
 struct Limits {
@@ -38,6 +39,7 @@ struct Limits {
   // A session whose rewrites changed the stream length must keep translating seq/ack after its
   // idle close, as long as the kernel may keep the connection (nf_conntrack_tcp_timeout_established).
   std::chrono::seconds translatedSessionIdleTimeout{432000};
+  friend bool operator==(const Limits&, const Limits&) = default;
 };
 
 }  // namespace ftpalg
