@@ -1,5 +1,6 @@
 // AppConfig: the typed, validated configuration of one ftpalg invocation. Produced only by
 // options.cpp (the only Boost.Program_options user); consumed by wiring and the runners.
+// The default member initializers are the options' defaults (the help shows them from here).
 #pragma once
 
 #include <cstdint>
