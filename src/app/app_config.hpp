@@ -1,5 +1,6 @@
 // AppConfig: the typed, validated configuration of one ftpalg invocation. Produced only by
 // options.cpp (the only Boost.Program_options user); consumed by wiring and the runners.
+// The default member initializers are the options' defaults (the help shows them from here).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct ReplayConfig {
   std::optional<std::string> outputPath;
   std::vector<SnatRule> snat;
   std::vector<DnatRule> dnat;
+  friend bool operator==(const ReplayConfig&, const ReplayConfig&) = default;
 };
 
 struct RunConfig {
@@ -38,10 +40,12 @@ struct RunConfig {
   bool failOpen = true;                  // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;       // --user: drop to this account after setup
   bool installQueueRules = true;         // --no-queue-rules: the admin installs them
+  friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
 
 struct RulesConfig {
   FirewallKind firewall = FirewallKind::Nft;
+  friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
 };
 
 struct AppConfig {
@@ -56,6 +60,7 @@ struct AppConfig {
   RunConfig run;
   RulesConfig rules;
   bool printConfig = false;              // --print-config: echo the effective config and exit
+  friend bool operator==(const AppConfig&, const AppConfig&) = default;
 };
 
 }  // namespace ftpalg::app

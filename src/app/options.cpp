@@ -1,6 +1,16 @@
-// Command-line and config-file parsing (see options.hpp). Boost.Program_options only splits the
-// input into option names and raw strings; every value is validated here, by hand, so each
-// error can name the option, quote the value and say what is wrong with it.
+// Command-line and config-file parsing (see options.hpp).
+//
+// Every option is one row of optionTable(): its name, the commands it belongs to, how a value is
+// validated and stored into AppConfig, and how the stored field is printed back. The help text,
+// the Boost.Program_options description of the command line, the config-file reader and
+// --print-config are all generated from that table. No default is written in this file: the help
+// shows what printing a default-constructed AppConfig gives, i.e. the default member initializers
+// in app_config.hpp and include/ftpalg/engine/policy.hpp.
+//
+// Boost.Program_options only splits the command line into option names and raw strings; the
+// config file is read by readConfigFile(). Every value is validated here, by hand, so that each
+// error names the option (and for a file, the file and line), quotes the value and says what is
+// wrong with it.
 #include "options.hpp"
 
 #include <sys/stat.h>
@@ -10,10 +20,18 @@
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #ifndef FTPALG_VERSION
 #define FTPALG_VERSION "unknown"
@@ -31,165 +49,563 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-[[noreturn]] void fail(std::string_view option, std::string_view value, std::string_view reason) {
-  throw UsageError("--" + std::string(option) + ": \"" + std::string(value) + "\": " + std::string(reason));
+// ---- values and where they came from ----------------------------------------------------------
+
+// The command line (empty file) or one line of the --config file.
+struct Origin {
+  std::string file;
+  std::size_t line = 0;
+};
+
+// How errors name an option: "--queue" on the command line, "FILE:LINE: queue" in a file.
+std::string optionAt(const Origin& origin, std::string_view option) {
+  if (origin.file.empty()) return "--" + std::string(option);
+  return origin.file + ":" + std::to_string(origin.line) + ": " + std::string(option);
 }
 
-// ---- option descriptions ------------------------------------------------------------------
-
-po::options_description generalOptions() {
-  po::options_description group("General");
-  group.add_options()
-      ("help,h", "show this help and exit")
-      ("config", po::value<std::string>()->value_name("FILE"),
-       "read options from an INI file (\"name = value\" lines, the long option names without "
-       "\"--\"); the command line wins. Refused when writable by group or others")
-      ("print-config", "print the effective configuration in --config format and exit");
-  return group;
+// How a message mentions another option in the same place: "--queue" or "queue".
+std::string spelled(const Origin& origin, std::string_view option) {
+  return (origin.file.empty() ? "--" : "") + std::string(option);
 }
 
-po::options_description logOptions() {
-  po::options_description group("Decision log");
-  group.add_options()
-      ("log", po::value<std::string>()->value_name("FILE|-"),
-       "where decisions are logged (default \"-\", standard output)")
-      ("log-format", po::value<std::string>()->value_name("json|text"),
-       "JSON lines (default, docs/log-schema.md) or one human-readable line per decision");
-  return group;
+// One value of one option, as written.
+struct Value {
+  std::string_view option;  // the table's name
+  std::string text;
+  Origin origin;
+};
+
+// The values each given option has in one source (or, after merging, the values stored), by name.
+using Given = std::map<std::string_view, std::vector<Value>>;
+
+[[noreturn]] void fail(const Value& value, std::string_view reason) {
+  throw UsageError(optionAt(value.origin, value.option) + ": \"" + value.text + "\": " + std::string(reason));
 }
 
-po::options_description flowOptions() {
-  po::options_description group("FTP control connections");
-  group.add_options()
-      ("control-port", po::value<std::vector<std::string>>()->value_name("PORT"),
-       "TCP port of FTP control connections (repeatable; default 21)");
-  return group;
-}
+// ---- value parsers --------------------------------------------------------------------------
 
-po::options_description policyOptions() {
-  po::options_description group("Policy");
-  group.add_options()
-      ("anti-bounce", po::value<std::string>()->value_name("strict|peer"),
-       "strict (default): refuse an announced address other than the announcing peer's; "
-       "peer: ignore the announced address and use the peer's")
-      ("data-port-floor", po::value<std::string>()->value_name("PORT"),
-       "refuse announced data ports below this (1-65535, default 1024)")
-      ("pinhole-timeout", po::value<std::string>()->value_name("SECONDS"),
-       "how long an unused pinhole stays open (30-300, default 30)")
-      ("accept-bare-lf", po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
-       "a bare LF also ends an FTP line (default: only CRLF)");
-  return group;
-}
-
-po::options_description limitOptions() {
-  po::options_description group("Limits");
-  group.add_options()
-      ("max-sessions", po::value<std::string>()->value_name("N"),
-       "control connections tracked at once (default 200000); beyond, new ones pass uninspected")
-      ("max-pinholes", po::value<std::string>()->value_name("N"),
-       "pending pinholes, all sessions together (default 100000)")
-      ("max-line-length", po::value<std::string>()->value_name("BYTES"),
-       "longest FTP line inspected (64-65536, default 512); longer stops inspection of the flow")
-      ("max-multiline-reply", po::value<std::string>()->value_name("BYTES"),
-       "largest multi-line reply (default 65536)")
-      ("max-out-of-order-bytes", po::value<std::string>()->value_name("BYTES"),
-       "out-of-order bytes held per direction (0-1048576, default 16384)")
-      ("max-held-packets", po::value<std::string>()->value_name("N"),
-       "packets whose verdict waits for the rest of a line, per session (1-4096, default 64)")
-      ("max-held-bytes", po::value<std::string>()->value_name("BYTES"),
-       "bytes of such packets per session (1500-16777216, default 65536)")
-      ("hold-timeout-ms", po::value<std::string>()->value_name("MS"),
-       "longest wait for the rest of a line (1-60000, default 3000)")
-      ("pinhole-rate", po::value<std::string>()->value_name("N"),
-       "pinholes per second per session (1-100000, default 20)")
-      ("pinhole-burst", po::value<std::string>()->value_name("N"),
-       "pinhole burst per session (1-1000000, default 40)")
-      ("session-idle-timeout", po::value<std::string>()->value_name("SECONDS"),
-       "forget a control connection silent this long (10-604800, default 3600)")
-      ("closed-session-linger", po::value<std::string>()->value_name("SECONDS"),
-       "keep a closed session for stragglers (0-300, default 10)");
-  return group;
-}
-
-po::options_description replayOptions() {
-  po::options_description group("Replay");
-  group.add_options()
-      ("in", po::value<std::string>()->value_name("FILE"),
-       "capture to replay: pcap or pcapng; Ethernet (VLAN), Linux cooked v1/v2 or raw IP (required)")
-      ("out", po::value<std::string>()->value_name("FILE"),
-       "write every packet as the gateway would emit it (pcap, input link type and timestamps)")
-      ("snat", po::value<std::vector<std::string>>()->value_name("CIDR=ADDRESS"),
-       "clients in CIDR are masqueraded to ADDRESS, e.g. 192.168.77.0/24=203.0.113.1 (repeatable)")
-      ("dnat", po::value<std::vector<std::string>>()->value_name("ADDR:PORT=ADDR:PORT"),
-       "connections to the first endpoint are forwarded to the second, e.g. "
-       "203.0.113.1:21=192.168.78.10:21; IPv6 in brackets (repeatable)");
-  return group;
-}
-
-po::options_description queueOptions() {
-  po::options_description group("Queues");
-  group.add_options()
-      ("queue", po::value<std::string>()->value_name("NUM"), "first NFQUEUE number (0-65535, default 0)")
-      ("queue-balance", po::value<std::string>()->value_name("N"),
-       "use N queues NUM..NUM+N-1, one engine each (1-64, default 1)");
-  return group;
-}
-
-po::options_description runOptions() {
-  po::options_description group("Live gateway");
-  group.add_options()
-      ("pinhole-backend", po::value<std::string>()->value_name("nft|none"),
-       "nft (default): pinholes in ftpalg's own nft table; none: log pinholes, install nothing")
-      ("dry-run", po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
-       "accept every packet unchanged and install no pinhole, but decide and log as live")
-      ("fail-open", po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
-       "control traffic passes unhelped while ftpalg is down (queue bypass; default)")
-      ("fail-closed", po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
-       "control traffic stops while ftpalg is down")
-      ("user", po::value<std::string>()->value_name("NAME"), "drop privileges to this account after setup")
-      ("no-queue-rules", po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
-       "do not install the NFQUEUE rules (the admin installs them, see `ftpalg rules`)");
-  return group;
-}
-
-po::options_description rulesOptions() {
-  po::options_description group("Rules");
-  group.add_options()
-      ("firewall", po::value<std::string>()->value_name("nft|iptables"),
-       "print rules for this firewall (default nft)");
-  return group;
-}
-
-po::options_description commandOptions(Command command) {
-  po::options_description all;
-  all.add(generalOptions());
-  switch (command) {
-    case Command::Replay:
-      all.add(replayOptions()).add(flowOptions()).add(logOptions()).add(policyOptions()).add(limitOptions());
-      break;
-    case Command::Run:
-      all.add(queueOptions()).add(flowOptions()).add(runOptions()).add(logOptions()).add(policyOptions())
-          .add(limitOptions());
-      break;
-    case Command::Rules:
-      all.add(queueOptions()).add(flowOptions()).add(rulesOptions());
-      break;
-    case Command::Help:
-    case Command::Version:
-      break;
+// Strict decimal: digits only (no sign, no spaces, no hex), within [min, max].
+std::uint64_t parseNumber(const Value& value, std::uint64_t min, std::uint64_t max) {
+  const std::string& text = value.text;
+  if (text.empty()) fail(value, "empty value; expected a number");
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    fail(value, "not a decimal number");
   }
-  return all;
+  std::uint64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || number < min || number > max) {
+    fail(value, "out of range " + std::to_string(min) + "-" + std::to_string(max));
+  }
+  return number;
 }
 
-// Every option a config file may hold: the options of all commands, without the general ones.
-po::options_description configFileOptions() {
-  po::options_description all;
-  all.add(logOptions()).add(flowOptions()).add(policyOptions()).add(limitOptions()).add(replayOptions())
-      .add(queueOptions()).add(runOptions()).add(rulesOptions());
-  return all;
+// A switch's value in a config file: the words Boost.Program_options accepts, in any case; an
+// empty value means true.
+bool parseBool(const Value& value) {
+  std::string word = value.text;
+  std::transform(word.begin(), word.end(), word.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  if (word.empty() || word == "true" || word == "yes" || word == "on" || word == "1") return true;
+  if (word == "false" || word == "no" || word == "off" || word == "0") return false;
+  fail(value, "expected true or false (or yes/no, on/off, 1/0)");
+}
+
+template <typename Enum>
+using Choices = std::vector<std::pair<std::string_view, Enum>>;
+
+template <typename Enum>
+Enum parseChoice(const Value& value, const Choices<Enum>& choices) {
+  std::string names;
+  for (const auto& [name, choice] : choices) {
+    if (value.text == name) return choice;
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  fail(value, "expected one of: " + names);
+}
+
+IpAddress parseAddress(const Value& value, std::string_view address) {
+  const auto parsed = IpAddress::parse(address);
+  if (!parsed) fail(value, "\"" + std::string(address) + "\" is not an IPv4 or IPv6 address");
+  return *parsed;
+}
+
+IpPrefix parsePrefix(const Value& value, std::string_view prefixText) {
+  const std::size_t slash = prefixText.find('/');
+  const IpAddress network = parseAddress(value, prefixText.substr(0, slash));
+  const unsigned maxLength = network.isV4() ? 32 : 128;
+  if (slash != std::string_view::npos) {
+    const std::string_view lengthText = prefixText.substr(slash + 1);
+    unsigned length = 0;
+    const auto [end, error] = std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
+    if (lengthText.empty() || error == std::errc::invalid_argument ||
+        end != lengthText.data() + lengthText.size()) {
+      fail(value, "prefix length \"" + std::string(lengthText) + "\" is not a number");
+    }
+    if (error == std::errc::result_out_of_range || length > maxLength) {
+      fail(value, "prefix length " + std::string(lengthText) + " is out of range 0-" + std::to_string(maxLength));
+    }
+  }
+  const auto prefix = IpPrefix::parse(prefixText);
+  if (!prefix) fail(value, "\"" + std::string(prefixText) + "\" is not a prefix (ADDRESS/LENGTH)");
+  return *prefix;
+}
+
+SnatRule parseSnat(const Value& value) {
+  const std::string_view text = value.text;
+  const std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos) fail(value, "expected CIDR=ADDRESS, e.g. 192.168.77.0/24=203.0.113.1");
+  SnatRule rule;
+  rule.inside = parsePrefix(value, text.substr(0, equals));
+  rule.outside = parseAddress(value, text.substr(equals + 1));
+  if (rule.inside.network.family() != rule.outside.family()) {
+    fail(value, "the prefix and the address are of different IP versions");
+  }
+  if (rule.outside.isUnspecified()) fail(value, "the outside address is unspecified");
+  return rule;
+}
+
+Endpoint parseEndpoint(const Value& value, std::string_view endpointText) {
+  const auto endpoint = Endpoint::parse(endpointText);
+  if (!endpoint) {
+    fail(value, "\"" + std::string(endpointText) + "\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1-65535)");
+  }
+  if (endpoint->port == 0) fail(value, "port 0 in \"" + std::string(endpointText) + "\"");
+  return *endpoint;
+}
+
+DnatRule parseDnat(const Value& value) {
+  const std::string_view text = value.text;
+  const std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos) {
+    fail(value, "expected ADDRESS:PORT=ADDRESS:PORT, e.g. 203.0.113.1:21=192.168.78.10:21");
+  }
+  DnatRule rule;
+  rule.outside = parseEndpoint(value, text.substr(0, equals));
+  rule.inside = parseEndpoint(value, text.substr(equals + 1));
+  if (rule.outside.address.family() != rule.inside.address.family()) {
+    fail(value, "the two endpoints are of different IP versions");
+  }
+  return rule;
+}
+
+// ---- the option table -----------------------------------------------------------------------
+
+// The help's sections, in the order they are shown.
+enum class Group : std::uint8_t { General, Replay, Queues, ControlPorts, Rules, Run, Log, Policy, Limits };
+constexpr Group kGroups[] = {Group::General, Group::Replay, Group::Queues, Group::ControlPorts, Group::Rules,
+                             Group::Run,     Group::Log,    Group::Policy, Group::Limits};
+
+std::string groupTitle(Group group) {
+  switch (group) {
+    case Group::General: return "General";
+    case Group::Replay: return "Replay";
+    case Group::Queues: return "Queues";
+    case Group::ControlPorts: return "FTP control connections";
+    case Group::Rules: return "Rules";
+    case Group::Run: return "Live gateway";
+    case Group::Log: return "Decision log";
+    case Group::Policy: return "Policy";
+    case Group::Limits: return "Limits";
+  }
+  return "?";
+}
+
+// The commands an option belongs to: a mask of commandBit()s.
+constexpr unsigned commandBit(Command command) { return 1u << static_cast<unsigned>(command); }
+constexpr unsigned kReplay = commandBit(Command::Replay);
+constexpr unsigned kRun = commandBit(Command::Run);
+constexpr unsigned kRules = commandBit(Command::Rules);
+constexpr unsigned kEngine = kReplay | kRun;  // the commands that run the engine
+constexpr unsigned kAll = kReplay | kRun | kRules;
+
+enum class Arity : std::uint8_t {
+  Switch,    // no value on the command line ("--dry-run"); true or false in a config file
+  Single,    // one value per source
+  Repeated,  // any number; the values of one source replace the default list
+};
+
+struct Option {
+  std::string_view name;
+  char shortName = 0;
+  Group group = Group::General;
+  unsigned commands = kAll;
+  Arity arity = Arity::Single;
+  std::string valueName;  // what the help shows after the name: "N", "FILE", "nft|none"
+  std::string help;       // what it does; the help appends whether it repeats, the range, the default
+  std::string range;      // accepted numbers, "1-4096"; empty for other kinds
+  // Options that set the same field share a setting (fail-open, fail-closed): a command-line value
+  // for any of them replaces the config file's, and two of them in one source must agree.
+  // Empty: the option's own name.
+  std::string_view setting;
+  bool commandLineOnly = false;  // --help, --config, --print-config
+  // Validates the values of one source (exactly one unless Repeated) and stores the result.
+  std::function<void(AppConfig&, std::span<const Value>)> store;
+  // The config-file values that reproduce the stored field; none leaves the option out.
+  std::function<std::vector<std::string>(const AppConfig&)> print;
+
+  std::string_view settingName() const { return setting.empty() ? name : setting; }
+  bool appliesTo(Command command) const { return (commands & commandBit(command)) != 0; }
+};
+
+// A row's identity and help; the builders below add how values are stored and printed.
+Option row(std::string_view name, Group group, unsigned commands, Arity arity, std::string valueName,
+           std::string help) {
+  Option option;
+  option.name = name;
+  option.group = group;
+  option.commands = commands;
+  option.arity = arity;
+  option.valueName = std::move(valueName);
+  option.help = std::move(help);
+  return option;
+}
+
+std::string rangeText(std::uint64_t min, std::uint64_t max) {
+  return std::to_string(min) + "-" + std::to_string(max);
+}
+
+// A field as a decimal count: integers as they are, durations in their own unit.
+template <typename T>
+struct Counted {
+  using Count = T;
+  static Count count(T value) { return value; }
+  static T make(std::uint64_t number) { return static_cast<T>(number); }
+};
+template <typename Rep, typename Period>
+struct Counted<std::chrono::duration<Rep, Period>> {
+  using Count = Rep;
+  static Count count(std::chrono::duration<Rep, Period> value) { return value.count(); }
+  static std::chrono::duration<Rep, Period> make(std::uint64_t number) {
+    return std::chrono::duration<Rep, Period>(static_cast<Rep>(number));
+  }
+};
+
+// In the builders below, `field` is a generic lambda (see FIELD) returning a reference to one
+// AppConfig member, usable on a const or a mutable AppConfig.
+template <typename Field>
+using FieldType = std::remove_cvref_t<decltype(std::declval<Field>()(std::declval<AppConfig&>()))>;
+
+template <typename Field>
+Option number(std::string_view name, Group group, unsigned commands, std::string valueName, std::uint64_t min,
+              std::uint64_t max, std::string help, Field field) {
+  using Count = typename Counted<FieldType<Field>>::Count;
+  if (max > static_cast<std::uint64_t>(std::numeric_limits<Count>::max())) {
+    throw std::logic_error("option " + std::string(name) + ": range exceeds its field");
+  }
+  Option option = row(name, group, commands, Arity::Single, std::move(valueName), std::move(help));
+  option.range = rangeText(min, max);
+  option.store = [min, max, field](AppConfig& config, std::span<const Value> values) {
+    field(config) = Counted<FieldType<Field>>::make(parseNumber(values.front(), min, max));
+  };
+  option.print = [field](const AppConfig& config) {
+    return std::vector<std::string>{std::to_string(Counted<FieldType<Field>>::count(field(config)))};
+  };
+  return option;
+}
+
+template <typename Enum, typename Field>
+Option choice(std::string_view name, Group group, unsigned commands, Choices<Enum> choices, std::string help,
+              Field field) {
+  std::string names;
+  for (const auto& entry : choices) names += (names.empty() ? "" : "|") + std::string(entry.first);
+  Option option = row(name, group, commands, Arity::Single, names, std::move(help));
+  option.store = [choices, field](AppConfig& config, std::span<const Value> values) {
+    field(config) = parseChoice(values.front(), choices);
+  };
+  option.print = [choices, field](const AppConfig& config) {
+    for (const auto& [choiceName, value] : choices) {
+      if (value == field(config)) return std::vector<std::string>{std::string(choiceName)};
+    }
+    throw std::logic_error("option: a stored value without a name");
+  };
+  return option;
+}
+
+std::vector<std::string> printed(const std::string& text) {
+  return text.empty() ? std::vector<std::string>{} : std::vector<std::string>{text};
+}
+std::vector<std::string> printed(const std::optional<std::string>& text) {
+  return text ? std::vector<std::string>{*text} : std::vector<std::string>{};
+}
+
+// A string (path, account name); never empty.
+template <typename Field>
+Option text(std::string_view name, Group group, unsigned commands, std::string valueName, std::string help,
+            std::string emptyReason, Field field) {
+  Option option = row(name, group, commands, Arity::Single, std::move(valueName), std::move(help));
+  option.store = [emptyReason, field](AppConfig& config, std::span<const Value> values) {
+    if (values.front().text.empty()) fail(values.front(), emptyReason);
+    field(config) = values.front().text;
+  };
+  option.print = [field](const AppConfig& config) { return printed(field(config)); };
+  return option;
+}
+
+// A switch stores `meaning` into its bool field when given (a config file may also say false).
+template <typename Field>
+Option flag(std::string_view name, Group group, unsigned commands, std::string help, bool meaning, Field field) {
+  Option option = row(name, group, commands, Arity::Switch, "", std::move(help));
+  option.store = [meaning, field](AppConfig& config, std::span<const Value> values) {
+    field(config) = parseBool(values.front()) ? meaning : !meaning;
+  };
+  option.print = [meaning, field](const AppConfig& config) {
+    return std::vector<std::string>{field(config) == meaning ? "true" : "false"};
+  };
+  return option;
+}
+
+// One of the switches that set one bool either way (--fail-open | --fail-closed): printed only
+// when it holds, so --print-config names the choice once.
+template <typename Field>
+Option alternative(std::string_view setting, std::string_view name, Group group, unsigned commands,
+                   std::string help, bool meaning, Field field) {
+  Option option = flag(name, group, commands, std::move(help), meaning, field);
+  option.setting = setting;
+  option.print = [meaning, field](const AppConfig& config) {
+    return field(config) == meaning ? std::vector<std::string>{"true"} : std::vector<std::string>{};
+  };
+  return option;
+}
+
+constexpr std::uint64_t kPortMin = 1;
+constexpr std::uint64_t kPortMax = 65535;
+
+Option controlPortOption() {
+  Option option = row("control-port", Group::ControlPorts, kAll, Arity::Repeated, "PORT",
+                      "TCP port of FTP control connections");
+  option.range = rangeText(kPortMin, kPortMax);
+  option.store = [](AppConfig& config, std::span<const Value> values) {
+    config.controlPorts.clear();
+    for (const Value& value : values) {
+      const auto port = static_cast<std::uint16_t>(parseNumber(value, kPortMin, kPortMax));
+      if (std::find(config.controlPorts.begin(), config.controlPorts.end(), port) == config.controlPorts.end()) {
+        config.controlPorts.push_back(port);
+      }
+    }
+  };
+  option.print = [](const AppConfig& config) {
+    std::vector<std::string> ports;
+    for (const std::uint16_t port : config.controlPorts) ports.push_back(std::to_string(port));
+    return ports;
+  };
+  return option;
+}
+
+// What a NAT rule is matched by (a second rule with the same could never apply), and its text.
+const IpPrefix& matchedBy(const SnatRule& rule) { return rule.inside; }
+const Endpoint& matchedBy(const DnatRule& rule) { return rule.outside; }
+std::string ruleText(const SnatRule& rule) { return rule.inside.toString() + "=" + rule.outside.toString(); }
+std::string ruleText(const DnatRule& rule) { return rule.outside.toString() + "=" + rule.inside.toString(); }
+
+// --snat, --dnat: repeatable; one rule per match.
+template <typename Rule, typename Field>
+Option natRules(std::string_view name, std::string valueName, std::string help, Rule (*parse)(const Value&),
+                Field field) {
+  Option option = row(name, Group::Replay, kReplay, Arity::Repeated, std::move(valueName), std::move(help));
+  option.store = [parse, field](AppConfig& config, std::span<const Value> values) {
+    std::vector<Rule>& rules = field(config);
+    rules.clear();
+    for (const Value& value : values) {
+      const Rule rule = parse(value);
+      for (const Rule& earlier : rules) {
+        if (matchedBy(earlier) == matchedBy(rule)) fail(value, "a second rule for " + matchedBy(rule).toString());
+      }
+      rules.push_back(rule);
+    }
+  };
+  option.print = [field](const AppConfig& config) {
+    std::vector<std::string> texts;
+    for (const Rule& rule : field(config)) texts.push_back(ruleText(rule));
+    return texts;
+  };
+  return option;
+}
+
+// The accessor of one AppConfig member, e.g. FIELD(engine.limits.maxHeldPackets).
+#define FIELD(member) [](auto& config) -> auto& { return config.member; }
+
+std::vector<Option> buildTable() {
+  std::vector<Option> table;
+  const auto add = [&table](Option option) { table.push_back(std::move(option)); };
+
+  // General: command line only.
+  Option helpOption = row("help", Group::General, kAll, Arity::Switch, "", "show this help and exit");
+  helpOption.shortName = 'h';
+  helpOption.commandLineOnly = true;
+  add(std::move(helpOption));
+  Option configOption =
+      text("config", Group::General, kAll, "FILE",
+           "read options from FILE: one \"name = value\" per line (the long option names without \"--\"; a "
+           "repeatable option once per value), \"#\" starts a comment. A setting given on the command line "
+           "replaces the file's. Refused when writable by group or others",
+           "empty path", FIELD(configFile));
+  configOption.commandLineOnly = true;
+  add(std::move(configOption));
+  Option printConfigOption = flag("print-config", Group::General, kAll,
+                                  "print the effective configuration in --config format and exit", true,
+                                  FIELD(printConfig));
+  printConfigOption.commandLineOnly = true;
+  add(std::move(printConfigOption));
+
+  // The rows below print, in this order, as --print-config.
+  add(text("in", Group::Replay, kReplay, "FILE",
+           "capture to replay: pcap or pcapng; Ethernet (VLAN), Linux cooked v1/v2 or raw IP; \"-\" is standard "
+           "input (required)",
+           "empty path", FIELD(replay.inputPath)));
+  add(text("out", Group::Replay, kReplay, "FILE",
+           "write every packet as the gateway would emit it (pcap, input link type and timestamps)", "empty path",
+           FIELD(replay.outputPath)));
+  add(natRules("snat", "CIDR=ADDRESS",
+               "clients in CIDR are masqueraded to ADDRESS, e.g. 192.168.77.0/24=203.0.113.1; one rule per prefix",
+               parseSnat, FIELD(replay.snat)));
+  add(natRules("dnat", "ADDR:PORT=ADDR:PORT",
+               "connections to the first endpoint are forwarded to the second, e.g. "
+               "203.0.113.1:21=192.168.78.10:21; IPv6 in brackets; one rule per outside endpoint",
+               parseDnat, FIELD(replay.dnat)));
+
+  add(number("queue", Group::Queues, kRun | kRules, "NUM", 0, 65535, "first NFQUEUE number", FIELD(run.queueNum)));
+  add(number("queue-balance", Group::Queues, kRun | kRules, "N", 1, 64, "use N queues NUM..NUM+N-1, one engine each",
+             FIELD(run.queueCount)));
+
+  add(controlPortOption());
+
+  add(choice<FirewallKind>("firewall", Group::Rules, kRules,
+                           {{"nft", FirewallKind::Nft}, {"iptables", FirewallKind::Iptables}},
+                           "print rules for this firewall", FIELD(rules.firewall)));
+
+  add(choice<PinholeBackendKind>("pinhole-backend", Group::Run, kRun,
+                                 {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}},
+                                 "nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing",
+                                 FIELD(run.pinholeBackend)));
+  add(flag("dry-run", Group::Run, kRun,
+           "accept every packet unchanged and install no pinhole, but decide and log as live", true,
+           FIELD(run.dryRun)));
+  add(alternative("fail-mode", "fail-open", Group::Run, kRun,
+                  "control traffic passes unhelped while ftpalg is down, through queue bypass", true,
+                  FIELD(run.failOpen)));
+  add(alternative("fail-mode", "fail-closed", Group::Run, kRun, "control traffic stops while ftpalg is down", false,
+                  FIELD(run.failOpen)));
+  add(text("user", Group::Run, kRun, "NAME", "drop privileges to this account after setup", "empty account name",
+           FIELD(run.user)));
+  add(flag("no-queue-rules", Group::Run, kRun,
+           "do not install the NFQUEUE rules (the admin installs them, see `ftpalg rules`)", false,
+           FIELD(run.installQueueRules)));
+
+  add(text("log", Group::Log, kEngine, "FILE|-", "where decisions are logged; \"-\" is standard output",
+           "empty path (use \"-\" for standard output)", FIELD(logPath)));
+  add(choice<LogFormat>("log-format", Group::Log, kEngine, {{"json", LogFormat::Json}, {"text", LogFormat::Text}},
+                        "JSON lines (docs/log-schema.md) or one human-readable line per decision", FIELD(logFormat)));
+
+  add(choice<AntiBounceMode>("anti-bounce", Group::Policy, kEngine,
+                             {{"strict", AntiBounceMode::Strict}, {"peer", AntiBounceMode::Peer}},
+                             "strict: refuse an announced address other than the announcing peer's; peer: ignore "
+                             "the announced address and use the peer's",
+                             FIELD(engine.policy.antiBounce)));
+  add(number("data-port-floor", Group::Policy, kEngine, "PORT", kPortMin, kPortMax,
+             "refuse announced data ports below this", FIELD(engine.policy.dataPortFloor)));
+  add(number("pinhole-timeout", Group::Policy, kEngine, "SECONDS", 30, 300, "how long an unused pinhole stays open",
+             FIELD(engine.policy.pinholeTimeout)));
+  add(flag("accept-bare-lf", Group::Policy, kEngine, "a bare LF also ends an FTP line, not only CRLF", true,
+           FIELD(engine.policy.acceptBareLf)));
+
+  add(number("max-sessions", Group::Limits, kEngine, "N", 1, 10'000'000,
+             "control connections tracked at once; beyond, new ones pass uninspected",
+             FIELD(engine.limits.maxSessions)));
+  add(number("max-pinholes", Group::Limits, kEngine, "N", 1, 10'000'000, "pending pinholes, all sessions together",
+             FIELD(engine.limits.maxPinholes)));
+  add(number("max-line-length", Group::Limits, kEngine, "BYTES", 64, 65536,
+             "longest FTP line inspected; longer stops inspection of the flow", FIELD(engine.limits.maxLineLength)));
+  add(number("max-multiline-reply", Group::Limits, kEngine, "BYTES", 512, 16 * 1024 * 1024,
+             "largest multi-line reply; not below --max-line-length", FIELD(engine.limits.maxMultiLineReplyBytes)));
+  add(number("max-out-of-order-bytes", Group::Limits, kEngine, "BYTES", 0, 1024 * 1024,
+             "out-of-order bytes held per direction", FIELD(engine.limits.maxOutOfOrderBytes)));
+  add(number("max-held-packets", Group::Limits, kEngine, "N", 1, 4096,
+             "packets whose verdict waits for the rest of a line, per session", FIELD(engine.limits.maxHeldPackets)));
+  add(number("max-held-bytes", Group::Limits, kEngine, "BYTES", 1500, 16 * 1024 * 1024,
+             "bytes of such packets per session", FIELD(engine.limits.maxHeldBytes)));
+  add(number("hold-timeout-ms", Group::Limits, kEngine, "MS", 1, 60'000, "longest wait for the rest of a line",
+             FIELD(engine.limits.holdTimeout)));
+  add(number("pinhole-rate", Group::Limits, kEngine, "N", 1, 100'000, "pinholes per second per session",
+             FIELD(engine.limits.pinholesPerSecond)));
+  add(number("pinhole-burst", Group::Limits, kEngine, "N", 1, 1'000'000, "pinhole burst per session",
+             FIELD(engine.limits.pinholeBurst)));
+  add(number("session-idle-timeout", Group::Limits, kEngine, "SECONDS", 10, 604'800,
+             "forget a control connection silent this long", FIELD(engine.limits.sessionIdleTimeout)));
+  add(number("closed-session-linger", Group::Limits, kEngine, "SECONDS", 0, 300,
+             "keep a closed session for stragglers", FIELD(engine.limits.closedSessionLinger)));
+  return table;
+}
+
+#undef FIELD
+
+const std::vector<Option>& optionTable() {
+  static const std::vector<Option> table = buildTable();
+  return table;
+}
+
+const Option* findOption(std::string_view name) {
+  for (const Option& option : optionTable()) {
+    if (option.name == name) return &option;
+  }
+  return nullptr;
 }
 
 // ---- help texts -------------------------------------------------------------------------------
+
+std::string joined(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string text;
+  for (const std::string& part : parts) text += (text.empty() ? "" : std::string(separator)) + part;
+  return text;
+}
+
+// The option's help line: what it does, then "(repeatable, MIN-MAX, default VALUE)" as far as
+// they apply. The default is what --print-config prints for a default-constructed AppConfig; a
+// switch that is on by default says "default".
+std::string helpLine(const Option& option) {
+  std::vector<std::string> notes;
+  if (option.arity == Arity::Repeated) notes.emplace_back("repeatable");
+  if (!option.range.empty()) notes.push_back(option.range);
+  if (!option.commandLineOnly && option.print) {
+    const std::vector<std::string> defaults = option.print(AppConfig{});
+    if (option.arity == Arity::Switch) {
+      if (defaults == std::vector<std::string>{"true"}) notes.emplace_back("default");
+    } else if (!defaults.empty()) {
+      notes.push_back("default " + joined(defaults, " "));
+    }
+  }
+  return notes.empty() ? option.help : option.help + " (" + joined(notes, ", ") + ")";
+}
+
+// The command line of `command`, described for Boost.Program_options (and its help output).
+po::options_description describe(Command command) {
+  po::options_description all;
+  for (const Group group : kGroups) {
+    po::options_description section(groupTitle(group));
+    bool any = false;
+    for (const Option& option : optionTable()) {
+      if (option.group != group || !option.appliesTo(command)) continue;
+      any = true;
+      std::string name(option.name);
+      if (option.shortName != 0) name += std::string(",") + option.shortName;
+      const std::string help = helpLine(option);
+      switch (option.arity) {
+        case Arity::Switch:
+          section.add_options()(name.c_str(), po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
+                                help.c_str());
+          break;
+        case Arity::Single:
+          section.add_options()(name.c_str(), po::value<std::string>()->value_name(option.valueName), help.c_str());
+          break;
+        case Arity::Repeated:
+          section.add_options()(name.c_str(), po::value<std::vector<std::string>>()->value_name(option.valueName),
+                                help.c_str());
+          break;
+      }
+    }
+    if (any) all.add(section);
+  }
+  return all;
+}
 
 std::string globalHelp() {
   return "Usage: ftpalg COMMAND [options]\n"
@@ -241,276 +657,205 @@ std::string commandHelp(Command command) {
     case Command::Version:
       return globalHelp();
   }
-  out << "\n" << commandOptions(command);
+  out << "\n" << describe(command);
   return out.str();
 }
 
-// ---- value validation -----------------------------------------------------------------------
-
-std::optional<std::string> text(const po::variables_map& vm, const char* name) {
-  if (vm.count(name) == 0) return std::nullopt;
-  return vm[name].as<std::string>();
-}
-
-std::vector<std::string> texts(const po::variables_map& vm, const char* name) {
-  if (vm.count(name) == 0) return {};
-  return vm[name].as<std::vector<std::string>>();
-}
-
-bool flag(const po::variables_map& vm, const char* name) {
-  return vm.count(name) != 0 && vm[name].as<bool>();
-}
-
-// Strict decimal: digits only (no sign, no spaces, no hex), within [min, max].
-std::uint64_t parseNumber(std::string_view option, std::string_view value, std::uint64_t min,
-                          std::uint64_t max) {
-  if (value.empty()) fail(option, value, "empty value; expected a number");
-  if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    fail(option, value, "not a decimal number");
+std::string_view commandName(Command command) {
+  switch (command) {
+    case Command::Replay: return "replay";
+    case Command::Run: return "run";
+    case Command::Rules: return "rules";
+    case Command::Help: return "help";
+    case Command::Version: return "version";
   }
-  std::uint64_t number = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (error != std::errc() || end != value.data() + value.size() || number < min || number > max) {
-    fail(option, value, "out of range " + std::to_string(min) + "-" + std::to_string(max));
-  }
-  return number;
-}
-
-template <typename T>
-void setNumber(const po::variables_map& vm, const char* option, std::uint64_t min, std::uint64_t max,
-               T& target) {
-  if (const auto value = text(vm, option)) target = static_cast<T>(parseNumber(option, *value, min, max));
-}
-
-template <typename Rep, typename Period>
-void setDuration(const po::variables_map& vm, const char* option, std::uint64_t min, std::uint64_t max,
-                 std::chrono::duration<Rep, Period>& target) {
-  if (const auto value = text(vm, option)) {
-    target = std::chrono::duration<Rep, Period>(static_cast<Rep>(parseNumber(option, *value, min, max)));
-  }
-}
-
-template <typename Enum>
-Enum parseChoice(std::string_view option, std::string_view value,
-                 std::initializer_list<std::pair<std::string_view, Enum>> choices) {
-  std::string names;
-  for (const auto& [name, choice] : choices) {
-    if (value == name) return choice;
-    if (!names.empty()) names += ", ";
-    names += name;
-  }
-  fail(option, value, "expected one of: " + names);
-}
-
-IpAddress parseAddress(std::string_view option, std::string_view whole, std::string_view address) {
-  const auto parsed = IpAddress::parse(address);
-  if (!parsed) {
-    fail(option, whole, "\"" + std::string(address) + "\" is not an IPv4 or IPv6 address");
-  }
-  return *parsed;
-}
-
-IpPrefix parsePrefix(std::string_view option, std::string_view whole, std::string_view prefixText) {
-  const std::size_t slash = prefixText.find('/');
-  const IpAddress network = parseAddress(option, whole, prefixText.substr(0, slash));
-  const unsigned maxLength = network.isV4() ? 32 : 128;
-  if (slash != std::string_view::npos) {
-    const std::string_view lengthText = prefixText.substr(slash + 1);
-    unsigned length = 0;
-    const auto [end, error] = std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
-    if (lengthText.empty() || error == std::errc::invalid_argument ||
-        end != lengthText.data() + lengthText.size()) {
-      fail(option, whole, "prefix length \"" + std::string(lengthText) + "\" is not a number");
-    }
-    if (error == std::errc::result_out_of_range || length > maxLength) {
-      fail(option, whole, "prefix length " + std::string(lengthText) + " is out of range 0-" +
-                              std::to_string(maxLength));
-    }
-  }
-  const auto prefix = IpPrefix::parse(prefixText);
-  if (!prefix) fail(option, whole, "\"" + std::string(prefixText) + "\" is not a prefix (ADDRESS/LENGTH)");
-  return *prefix;
-}
-
-SnatRule parseSnat(std::string_view value) {
-  constexpr std::string_view option = "snat";
-  const std::size_t equals = value.find('=');
-  if (equals == std::string_view::npos) {
-    fail(option, value, "expected CIDR=ADDRESS, e.g. 192.168.77.0/24=203.0.113.1");
-  }
-  SnatRule rule;
-  rule.inside = parsePrefix(option, value, value.substr(0, equals));
-  rule.outside = parseAddress(option, value, value.substr(equals + 1));
-  if (rule.inside.network.family() != rule.outside.family()) {
-    fail(option, value, "the prefix and the address are of different IP versions");
-  }
-  if (rule.outside.isUnspecified()) fail(option, value, "the outside address is unspecified");
-  return rule;
-}
-
-Endpoint parseEndpoint(std::string_view option, std::string_view whole, std::string_view endpointText) {
-  const auto endpoint = Endpoint::parse(endpointText);
-  if (!endpoint) {
-    fail(option, whole, "\"" + std::string(endpointText) +
-                            "\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1-65535)");
-  }
-  if (endpoint->port == 0) fail(option, whole, "port 0 in \"" + std::string(endpointText) + "\"");
-  return *endpoint;
-}
-
-DnatRule parseDnat(std::string_view value) {
-  constexpr std::string_view option = "dnat";
-  const std::size_t equals = value.find('=');
-  if (equals == std::string_view::npos) {
-    fail(option, value, "expected ADDRESS:PORT=ADDRESS:PORT, e.g. 203.0.113.1:21=192.168.78.10:21");
-  }
-  DnatRule rule;
-  rule.outside = parseEndpoint(option, value, value.substr(0, equals));
-  rule.inside = parseEndpoint(option, value, value.substr(equals + 1));
-  if (rule.outside.address.family() != rule.inside.address.family()) {
-    fail(option, value, "the two endpoints are of different IP versions");
-  }
-  return rule;
+  return "?";
 }
 
 // ---- config file --------------------------------------------------------------------------
 
 // Refuses files others could have written: options decide what the firewall admits.
-void checkConfigFileSafety(const std::string& path) {
+void checkConfigFileSafety(const Value& path) {
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    fail("config", path, std::string("cannot read: ") + std::strerror(errno));
-  }
-  if (!S_ISREG(info.st_mode)) fail("config", path, "not a regular file");
+  if (::stat(path.text.c_str(), &info) != 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
   if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    fail("config", path, std::string("writable by group or others (mode ") + mode +
-                             "); refusing it (chmod go-w)");
+    fail(path, std::string("writable by group or others (mode ") + mode + "); refusing it (chmod go-w)");
   }
   if (info.st_uid != 0 && info.st_uid != ::geteuid()) {
-    fail("config", path, "owned by uid " + std::to_string(info.st_uid) + ", neither root nor the user running ftpalg");
+    fail(path, "owned by uid " + std::to_string(info.st_uid) + ", neither root nor the user running ftpalg");
   }
 }
 
-void storeConfigFile(const std::string& path, po::variables_map& vm) {
-  checkConfigFileSafety(path);
-  std::ifstream file(path);
-  if (!file) fail("config", path, std::string("cannot read: ") + std::strerror(errno));
-  try {
-    po::store(po::parse_config_file(file, configFileOptions(), /*allow_unregistered=*/false), vm);
-  } catch (const po::error& error) {
-    fail("config", path, error.what());
+std::string_view trimmed(std::string_view text) {
+  constexpr std::string_view blanks = " \t\r";
+  const std::size_t first = text.find_first_not_of(blanks);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
+}
+
+// A comment runs from a '#' at the start of the line or after a blank to the end of the line; a
+// '#' inside a word (a path "/var/log/a#b") is kept.
+std::string_view withoutComment(std::string_view line) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) return line.substr(0, i);
   }
-  if (file.bad()) fail("config", path, std::string("read error: ") + std::strerror(errno));
+  return line;
+}
+
+// The values the --config file gives the options of `command`. Format: one "name = value" per
+// line, blanks around both ignored; blank lines and comments skipped; an option of another
+// command is ignored; an unknown name, a command-line-only option, a line without '=' or a second
+// value of an option that is not repeatable is an error naming the file and line.
+Given readConfigFile(const Value& path, Command command) {
+  checkConfigFileSafety(path);
+  std::ifstream file(path.text);
+  if (!file) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  Given values;
+  std::string line;
+  for (std::size_t number = 1; std::getline(file, line); ++number) {
+    const Origin origin{path.text, number};
+    const std::string_view content = trimmed(withoutComment(line));
+    if (content.empty()) continue;
+    const std::size_t equals = content.find('=');
+    const std::string_view name = trimmed(content.substr(0, equals));
+    if (equals == std::string_view::npos || name.empty()) {
+      throw UsageError(path.text + ":" + std::to_string(number) + ": \"" + std::string(content) +
+                       "\": expected \"name = value\"");
+    }
+    const Option* option = findOption(name);
+    if (option == nullptr) {
+      const bool dashed = name.starts_with("--") && findOption(name.substr(2)) != nullptr;
+      throw UsageError(optionAt(origin, name) + ": unknown option" +
+                       (dashed ? "; write the name without \"--\""
+                               : " (see ftpalg " + std::string(commandName(command)) + " --help)"));
+    }
+    if (option->commandLineOnly) throw UsageError(optionAt(origin, name) + ": allowed on the command line only");
+    if (!option->appliesTo(command)) continue;
+    Value value{option->name, std::string(trimmed(content.substr(equals + 1))), origin};
+    std::vector<Value>& earlier = values[option->name];
+    if (!earlier.empty() && option->arity != Arity::Repeated) {
+      fail(value, "a second value (the first is at line " + std::to_string(earlier.front().origin.line) + ")");
+    }
+    earlier.push_back(std::move(value));
+  }
+  if (file.bad()) fail(path, std::string("read error: ") + std::strerror(errno));
+  return values;
 }
 
 // ---- building the AppConfig -----------------------------------------------------------------
 
-void applyCommon(const po::variables_map& vm, AppConfig& config) {
-  const auto ports = texts(vm, "control-port");
-  if (!ports.empty()) {
-    config.controlPorts.clear();
-    for (const std::string& port : ports) {
-      const auto number = static_cast<std::uint16_t>(parseNumber("control-port", port, 1, 65535));
-      if (std::find(config.controlPorts.begin(), config.controlPorts.end(), number) == config.controlPorts.end()) {
-        config.controlPorts.push_back(number);
+Given commandLineValues(const po::variables_map& vm, Command command) {
+  Given values;
+  for (const Option& option : optionTable()) {
+    if (!option.appliesTo(command) || vm.count(std::string(option.name)) == 0) continue;
+    const po::variable_value& given = vm[std::string(option.name)];
+    std::vector<Value>& target = values[option.name];
+    switch (option.arity) {
+      case Arity::Switch: target.push_back(Value{option.name, "true", {}}); break;
+      case Arity::Single: target.push_back(Value{option.name, given.as<std::string>(), {}}); break;
+      case Arity::Repeated:
+        for (const std::string& text : given.as<std::vector<std::string>>()) {
+          target.push_back(Value{option.name, text, {}});
+        }
+        break;
+    }
+  }
+  return values;
+}
+
+// Stores every setting of `command`: from the command line if it gives any option of the setting,
+// else from the config file. Returns the values stored, by option.
+Given applySettings(Command command, const Given& commandLine, const Given& file, AppConfig& config) {
+  Given stored;
+  std::set<std::string_view> settingsDone;
+  for (const Option& option : optionTable()) {
+    if (option.commandLineOnly || !option.appliesTo(command)) continue;
+    if (!settingsDone.insert(option.settingName()).second) continue;
+    std::vector<const Option*> members;
+    for (const Option& other : optionTable()) {
+      if (!other.commandLineOnly && other.appliesTo(command) && other.settingName() == option.settingName()) {
+        members.push_back(&other);
       }
     }
-  }
-  if (const auto log = text(vm, "log")) {
-    if (log->empty()) fail("log", *log, "empty path (use \"-\" for standard output)");
-    config.logPath = *log;
-  }
-  if (const auto format = text(vm, "log-format")) {
-    config.logFormat = parseChoice<LogFormat>("log-format", *format, {{"json", LogFormat::Json}, {"text", LogFormat::Text}});
-  }
-}
-
-void applyPolicyAndLimits(const po::variables_map& vm, EngineConfig& engine) {
-  Policy& policy = engine.policy;
-  if (const auto mode = text(vm, "anti-bounce")) {
-    policy.antiBounce = parseChoice<AntiBounceMode>("anti-bounce", *mode,
-                                                    {{"strict", AntiBounceMode::Strict}, {"peer", AntiBounceMode::Peer}});
-  }
-  setNumber(vm, "data-port-floor", 1, 65535, policy.dataPortFloor);
-  setDuration(vm, "pinhole-timeout", 30, 300, policy.pinholeTimeout);
-  if (flag(vm, "accept-bare-lf")) policy.acceptBareLf = true;
-
-  Limits& limits = engine.limits;
-  setNumber(vm, "max-sessions", 1, 10'000'000, limits.maxSessions);
-  setNumber(vm, "max-pinholes", 1, 10'000'000, limits.maxPinholes);
-  setNumber(vm, "max-line-length", 64, 65536, limits.maxLineLength);
-  setNumber(vm, "max-multiline-reply", 512, 16 * 1024 * 1024, limits.maxMultiLineReplyBytes);
-  setNumber(vm, "max-out-of-order-bytes", 0, 1024 * 1024, limits.maxOutOfOrderBytes);
-  setNumber(vm, "max-held-packets", 1, 4096, limits.maxHeldPackets);
-  setNumber(vm, "max-held-bytes", 1500, 16 * 1024 * 1024, limits.maxHeldBytes);
-  setDuration(vm, "hold-timeout-ms", 1, 60'000, limits.holdTimeout);
-  setNumber(vm, "pinhole-rate", 1, 100'000, limits.pinholesPerSecond);
-  setNumber(vm, "pinhole-burst", 1, 1'000'000, limits.pinholeBurst);
-  setDuration(vm, "session-idle-timeout", 10, 604'800, limits.sessionIdleTimeout);
-  setDuration(vm, "closed-session-linger", 0, 300, limits.closedSessionLinger);
-  if (limits.maxMultiLineReplyBytes < limits.maxLineLength) {
-    fail("max-multiline-reply", std::to_string(limits.maxMultiLineReplyBytes),
-         "smaller than --max-line-length " + std::to_string(limits.maxLineLength));
-  }
-}
-
-void applyQueues(const po::variables_map& vm, RunConfig& run) {
-  setNumber(vm, "queue", 0, 65535, run.queueNum);
-  if (const auto count = text(vm, "queue-balance")) {
-    run.queueCount = static_cast<std::uint16_t>(parseNumber("queue-balance", *count, 1, 64));
-    if (run.queueNum + run.queueCount - 1 > 65535) {
-      fail("queue-balance", *count, "queues " + std::to_string(run.queueNum) + ".." +
-                                        std::to_string(run.queueNum + run.queueCount - 1) +
-                                        " go past 65535");
-    }
-  }
-}
-
-void applyReplay(const po::variables_map& vm, AppConfig& config) {
-  ReplayConfig& replay = config.replay;
-  const auto in = text(vm, "in");
-  if (!in) throw UsageError("--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
-  if (in->empty()) fail("in", *in, "empty path");
-  replay.inputPath = *in;
-  if (const auto out = text(vm, "out")) {
-    if (out->empty()) fail("out", *out, "empty path");
-    if (*out != "-" && *out == *in) fail("out", *out, "the same file as --in");
-    replay.outputPath = *out;
-  }
-  for (const std::string& rule : texts(vm, "snat")) replay.snat.push_back(parseSnat(rule));
-  for (const std::string& rule : texts(vm, "dnat")) replay.dnat.push_back(parseDnat(rule));
-  for (std::size_t i = 0; i < replay.dnat.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (replay.dnat[i].outside == replay.dnat[j].outside) {
-        fail("dnat", texts(vm, "dnat")[i], "a second rule for " + replay.dnat[i].outside.toString());
+    const bool onCommandLine = std::any_of(members.begin(), members.end(),
+                                           [&](const Option* member) { return commandLine.contains(member->name); });
+    const Given& source = onCommandLine ? commandLine : file;
+    std::optional<AppConfig> result;
+    const Value* first = nullptr;
+    for (const Option* member : members) {
+      const auto found = source.find(member->name);
+      if (found == source.end()) continue;
+      AppConfig candidate = config;
+      member->store(candidate, found->second);
+      const Value& value = found->second.front();
+      if (first != nullptr && candidate != *result) {
+        if (value.origin.file.empty()) {
+          throw UsageError("--" + std::string(first->option) + " and --" + std::string(value.option) +
+                           " exclude each other");
+        }
+        const bool valueLater = value.origin.line > first->origin.line;  // named where the clash shows
+        const Value& later = valueLater ? value : *first;
+        const Value& earlier = valueLater ? *first : value;
+        throw UsageError(optionAt(later.origin, later.option) + " and " + std::string(earlier.option) + " (line " +
+                         std::to_string(earlier.origin.line) + ") exclude each other");
       }
+      if (first == nullptr) {
+        result = std::move(candidate);
+        first = &value;
+      }
+      stored[member->name] = found->second;
     }
+    if (result) config = std::move(*result);
   }
-  if (replay.outputPath == std::optional<std::string>("-") && config.logPath == "-") {
-    throw UsageError("--out \"-\" and --log \"-\" would both write to standard output; give --log a file");
-  }
-  if (replay.inputPath == "-" && config.configFile == std::optional<std::string>("-")) {
-    throw UsageError("--in \"-\": standard input is already the config file");
-  }
+  return stored;
 }
 
-void applyRun(const po::variables_map& vm, RunConfig& run) {
-  if (const auto backend = text(vm, "pinhole-backend")) {
-    run.pinholeBackend = parseChoice<PinholeBackendKind>(
-        "pinhole-backend", *backend, {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}});
+const Value* storedValue(const Given& stored, std::string_view option) {
+  const auto found = stored.find(option);
+  return found == stored.end() ? nullptr : &found->second.front();
+}
+
+// Constraints between options, checked once every value is stored. Each error names the option
+// whose value breaks it, where it was given.
+void checkCombinations(const AppConfig& config, const Given& stored) {
+  if (config.command == Command::Replay || config.command == Command::Run) {
+    const Limits& limits = config.engine.limits;
+    if (limits.maxMultiLineReplyBytes < limits.maxLineLength) {
+      if (const Value* reply = storedValue(stored, "max-multiline-reply")) {
+        fail(*reply, "smaller than " + spelled(reply->origin, "max-line-length") + " " +
+                         std::to_string(limits.maxLineLength));
+      }
+      if (const Value* line = storedValue(stored, "max-line-length")) {
+        fail(*line, "larger than " + spelled(line->origin, "max-multiline-reply") + " " +
+                        std::to_string(limits.maxMultiLineReplyBytes));
+      }
+      throw std::logic_error("the default Limits have maxMultiLineReplyBytes < maxLineLength");
+    }
   }
-  run.dryRun = flag(vm, "dry-run");
-  const bool failOpen = flag(vm, "fail-open");
-  const bool failClosed = flag(vm, "fail-closed");
-  if (failOpen && failClosed) throw UsageError("--fail-open and --fail-closed exclude each other");
-  run.failOpen = !failClosed;
-  if (const auto user = text(vm, "user")) {
-    if (user->empty()) fail("user", *user, "empty account name");
-    run.user = *user;
+  if (config.command == Command::Run || config.command == Command::Rules) {
+    const unsigned last = config.run.queueNum + config.run.queueCount - 1u;
+    if (last > 65535) {
+      const Value* blamed = storedValue(stored, "queue-balance");
+      if (blamed == nullptr) blamed = storedValue(stored, "queue");
+      if (blamed == nullptr) throw std::logic_error("the default queues go past 65535");
+      fail(*blamed, "queues " + std::to_string(config.run.queueNum) + ".." + std::to_string(last) + " go past 65535");
+    }
   }
-  if (flag(vm, "no-queue-rules")) run.installQueueRules = false;
+  if (config.command == Command::Replay) {
+    const Value* in = storedValue(stored, "in");
+    if (in == nullptr) throw UsageError("--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
+    const Value* out = storedValue(stored, "out");
+    if (out != nullptr && out->text != "-" && out->text == in->text) fail(*out, "the same file as --in");
+    if (out != nullptr && out->text == "-" && config.logPath == "-") {
+      fail(*out, "the decision log goes to standard output too; give --log a file");
+    }
+    if (in->text == "-" && config.configFile == std::optional<std::string>("-")) {
+      fail(*in, "standard input is already the config file");
+    }
+  }
 }
 
 Command commandNamed(std::string_view name) {
@@ -535,13 +880,12 @@ AppConfig parse(int argc, const char* const argv[]) {
   }
   config.command = commandNamed(first);
 
-  const po::options_description options = commandOptions(config.command);
   po::variables_map vm;
   try {
     const po::positional_options_description noPositionals;
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(argc - 1, argv + 1)
-                  .options(options)
+                  .options(describe(config.command))
                   .positional(noPositionals)
                   .style(style)
                   .run(),
@@ -550,8 +894,7 @@ AppConfig parse(int argc, const char* const argv[]) {
     throw UsageError(std::string("unexpected argument after \"") + argv[1] +
                      "\"; options start with \"--\" (see ftpalg " + argv[1] + " --help)");
   } catch (const po::unknown_option& error) {
-    throw UsageError(std::string(error.what()) + " for ftpalg " + argv[1] + " (see ftpalg " + argv[1] +
-                     " --help)");
+    throw UsageError(std::string(error.what()) + " for ftpalg " + argv[1] + " (see ftpalg " + argv[1] + " --help)");
   } catch (const po::error& error) {
     throw UsageError(error.what());
   }
@@ -560,60 +903,24 @@ AppConfig parse(int argc, const char* const argv[]) {
     config.helpText = commandHelp(commandNamed(first));
     return config;
   }
-  if (const auto file = text(vm, "config")) {
-    if (file->empty()) fail("config", *file, "empty path");
-    config.configFile = *file;
-    storeConfigFile(*file, vm);
-  }
-  config.printConfig = vm.count("print-config") != 0;
 
-  switch (config.command) {
-    case Command::Replay:
-      applyCommon(vm, config);
-      applyPolicyAndLimits(vm, config.engine);
-      applyReplay(vm, config);
-      break;
-    case Command::Run:
-      applyCommon(vm, config);
-      applyPolicyAndLimits(vm, config.engine);
-      applyQueues(vm, config.run);
-      applyRun(vm, config.run);
-      break;
-    case Command::Rules:
-      applyCommon(vm, config);
-      applyQueues(vm, config.run);
-      if (const auto firewall = text(vm, "firewall")) {
-        config.rules.firewall = parseChoice<FirewallKind>(
-            "firewall", *firewall, {{"nft", FirewallKind::Nft}, {"iptables", FirewallKind::Iptables}});
-      }
-      break;
-    case Command::Help:
-    case Command::Version:
-      break;
+  const Given commandLine = commandLineValues(vm, config.command);
+  for (const Option& option : optionTable()) {
+    const auto found = commandLine.find(option.name);
+    if (option.commandLineOnly && option.store && found != commandLine.end()) option.store(config, found->second);
   }
+  Given file;
+  if (config.configFile) {
+    file = readConfigFile(commandLine.at("config").front(), config.command);
+    // Every value in the file is validated, also one the command line overrides.
+    AppConfig fileAlone = config;
+    applySettings(config.command, Given{}, file, fileAlone);
+  }
+  const Given stored = applySettings(config.command, commandLine, file, config);
+  checkCombinations(config, stored);
   return config;
 }
 
-// ---- --print-config ---------------------------------------------------------------------------
-
-std::string_view commandName(Command command) {
-  switch (command) {
-    case Command::Replay: return "replay";
-    case Command::Run: return "run";
-    case Command::Rules: return "rules";
-    case Command::Help: return "help";
-    case Command::Version: return "version";
-  }
-  return "?";
-}
-
-void line(std::ostringstream& out, std::string_view name, const std::string& value) {
-  out << name << " = " << value << '\n';
-}
-
-void line(std::ostringstream& out, std::string_view name, std::uint64_t value) {
-  out << name << " = " << value << '\n';
-}
 
 }  // namespace
 
@@ -633,52 +940,10 @@ std::string formatConfig(const AppConfig& config) {
   std::ostringstream out;
   out << "# ftpalg " << commandName(config.command) << ": effective configuration"
       << (config.configFile ? " (with " + *config.configFile + ")" : std::string()) << '\n';
-  if (config.command == Command::Replay) {
-    line(out, "in", config.replay.inputPath);
-    if (config.replay.outputPath) line(out, "out", *config.replay.outputPath);
-    for (const SnatRule& rule : config.replay.snat) {
-      line(out, "snat", rule.inside.toString() + "=" + rule.outside.toString());
-    }
-    for (const DnatRule& rule : config.replay.dnat) {
-      line(out, "dnat", rule.outside.toString() + "=" + rule.inside.toString());
-    }
+  for (const Option& option : optionTable()) {
+    if (option.commandLineOnly || !option.appliesTo(config.command)) continue;
+    for (const std::string& value : option.print(config)) out << option.name << " = " << value << '\n';
   }
-  if (config.command == Command::Run || config.command == Command::Rules) {
-    line(out, "queue", config.run.queueNum);
-    line(out, "queue-balance", config.run.queueCount);
-  }
-  for (const std::uint16_t port : config.controlPorts) line(out, "control-port", port);
-  if (config.command == Command::Rules) {
-    line(out, "firewall", config.rules.firewall == FirewallKind::Nft ? "nft" : "iptables");
-    return out.str();
-  }
-  if (config.command == Command::Run) {
-    line(out, "pinhole-backend", config.run.pinholeBackend == PinholeBackendKind::Nft ? "nft" : "none");
-    line(out, "dry-run", config.run.dryRun ? "true" : "false");
-    line(out, config.run.failOpen ? "fail-open" : "fail-closed", "true");
-    if (config.run.user) line(out, "user", *config.run.user);
-    line(out, "no-queue-rules", config.run.installQueueRules ? "false" : "true");
-  }
-  line(out, "log", config.logPath);
-  line(out, "log-format", config.logFormat == LogFormat::Json ? "json" : "text");
-  const Policy& policy = config.engine.policy;
-  line(out, "anti-bounce", policy.antiBounce == AntiBounceMode::Strict ? "strict" : "peer");
-  line(out, "data-port-floor", policy.dataPortFloor);
-  line(out, "pinhole-timeout", static_cast<std::uint64_t>(policy.pinholeTimeout.count()));
-  line(out, "accept-bare-lf", policy.acceptBareLf ? "true" : "false");
-  const Limits& limits = config.engine.limits;
-  line(out, "max-sessions", limits.maxSessions);
-  line(out, "max-pinholes", limits.maxPinholes);
-  line(out, "max-line-length", limits.maxLineLength);
-  line(out, "max-multiline-reply", limits.maxMultiLineReplyBytes);
-  line(out, "max-out-of-order-bytes", limits.maxOutOfOrderBytes);
-  line(out, "max-held-packets", limits.maxHeldPackets);
-  line(out, "max-held-bytes", limits.maxHeldBytes);
-  line(out, "hold-timeout-ms", static_cast<std::uint64_t>(limits.holdTimeout.count()));
-  line(out, "pinhole-rate", limits.pinholesPerSecond);
-  line(out, "pinhole-burst", limits.pinholeBurst);
-  line(out, "session-idle-timeout", static_cast<std::uint64_t>(limits.sessionIdleTimeout.count()));
-  line(out, "closed-session-linger", static_cast<std::uint64_t>(limits.closedSessionLinger.count()));
   return out.str();
 }
 

@@ -1,12 +1,23 @@
-// Command-line and config-file parsing: argv (and the INI file named by --config) -> a validated
-// AppConfig. The only user of Boost.Program_options (DESIGN.md §2).
+// Command-line and config-file parsing: argv (and the file named by --config) -> a validated
+// AppConfig. The only user of Boost.Program_options; of the OS it uses stat(2) and geteuid(2) only
+// (to refuse an unsafe config file).
 //
-// Contract: every error message names the option (or file) and the offending value, e.g.
-//   --snat: "192.168.77.0/33=203.0.113.1": prefix length 33 is out of range 0-32
-// and is meant to be printed after "ftpalg: "; the process then exits with status 2 before any
-// packet is touched. Command-line values override the config file's; a config file may name
-// options of every command (an option that does not apply to the command is ignored), but an
-// unknown name is an error.
+// Contract:
+//  - Every error message names the option and quotes the offending value; for a value from the
+//    config file it also names the file and line:
+//      --snat: "192.168.77.0/33=203.0.113.1": prefix length 33 is out of range 0-32
+//      /etc/ftpalg/ftpalg.conf:3: queue: "abc": not a decimal number
+//    It is meant to be printed after "ftpalg: "; the process then exits with status 2 before any
+//    packet is touched.
+//  - The config file holds one "name = value" per line (long option names without "--"; a
+//    repeatable option once per value; a switch takes true or false); blank lines and comments
+//    ('#' at the start of a line or after a blank) are skipped. It may name options of every
+//    command (one that does not apply to the command is ignored); an unknown name is an error.
+//  - A setting given on the command line replaces the config file's (for a repeatable option,
+//    the whole list; --fail-open and --fail-closed are one setting). Within one source, a second
+//    value of a non-repeatable option, or two contradicting spellings of one setting, are errors.
+//  - Defaults are the AppConfig, Policy and Limits default member initializers; the help shows
+//    them, and formatConfig() output read back through --config gives the same AppConfig.
 #pragma once
 
 #include <string>
@@ -23,7 +34,8 @@ std::string versionText();
 
 // The effective configuration of `config.command`, in the config-file format (one
 // "option = value" per line, repeatable options repeated), so it can be saved and passed back
-// with --config. Used by --print-config.
+// with --config. Used by --print-config. A value that begins or ends with a blank, or holds a
+// blank followed by '#', cannot be read back unchanged.
 std::string formatConfig(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -67,6 +67,7 @@ struct EngineConfig {
   Policy policy;
   Limits limits;
   AckSpace ackSpace = AckSpace::Output;
+  friend bool operator==(const EngineConfig&, const EngineConfig&) = default;
 };
 
 struct PacketMeta {

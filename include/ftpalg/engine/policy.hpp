@@ -1,5 +1,7 @@
 // Policy and Limits: plain configuration structs for the engine. Validated by the shell
 // (src/app/options.cpp), never read from flags by the engine (DESIGN.md §5).
+// The default member initializers below are the defaults of the command-line options: the help
+// (`ftpalg run --help`) and --print-config show them from here, so change a default only here.
 #pragma once
 
 #include <chrono>
@@ -16,10 +18,11 @@ enum class AntiBounceMode : std::uint8_t {
 struct Policy {
   AntiBounceMode antiBounce = AntiBounceMode::Strict;
   std::uint16_t dataPortFloor = 1024;               // announced data ports below are refused
-  std::chrono::seconds pinholeTimeout{30};          // 30-300 s accepted by options.cpp
+  std::chrono::seconds pinholeTimeout{30};          // accepted range: src/app/options.cpp
   bool acceptBareLf = false;                        // docs/decisions/0003-line-endings.md
   // When a flow is first seen after its handshake (e.g. the daemon restarted), it cannot have
   // shown its 220 greeting: it is passed uninspected. Always true; kept explicit for docs.
+  friend bool operator==(const Policy&, const Policy&) = default;
 };
 
 struct Limits {
@@ -38,6 +41,7 @@ struct Limits {
   // A session whose rewrites changed the stream length must keep translating seq/ack after its
   // idle close, as long as the kernel may keep the connection (nf_conntrack_tcp_timeout_established).
   std::chrono::seconds translatedSessionIdleTimeout{432000};
+  friend bool operator==(const Limits&, const Limits&) = default;
 };
 
 }  // namespace ftpalg
