@@ -3,12 +3,18 @@
 // text example and rules: "nat_to=none stands for null", "inspection_stopped is yes or no",
 // "line text is quoted with the JSON escaping", "flow is null on the stats line"), not from the
 // code's own output.
+#include "log/event_log.hpp"
+
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "log/jsonl_event_log.hpp"
-#include "log/text_event_log.hpp"
+#include "log/event_fields.hpp"
 
 namespace ftpalg {
 namespace {
@@ -31,10 +37,10 @@ const FlowKey kFlow{endpoint("192.168.77.10:40000"), endpoint("203.0.113.10:21")
 constexpr std::int64_t kT0 = 1700000000'000000;  // microseconds
 
 std::string json(const ObservationBody& body, std::int64_t micros, std::string_view mode = "replay") {
-  return log::jsonObservationLine(Observation{at(micros), kFlow, body}, mode);
+  return log::observationLine(log::LineFormat::Json, Observation{at(micros), kFlow, body}, mode);
 }
 std::string text(const ObservationBody& body, std::int64_t micros, std::string_view mode = "replay") {
-  return log::textObservationLine(Observation{at(micros), kFlow, body}, mode);
+  return log::observationLine(log::LineFormat::Text, Observation{at(micros), kFlow, body}, mode);
 }
 
 Pinhole fixturePinhole() {
@@ -72,7 +78,7 @@ TEST(JsonEventLog, TheSchemaExampleLineByLine) {
             R"({"ts":1700000000.037000,"event":"pinhole_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","reason":"session_closed"})");
   EXPECT_EQ(json(SessionClosedObs{Reason::Fin}, kT0 + 37000),
             R"({"ts":1700000000.037000,"event":"session_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"fin"})");
-  EXPECT_EQ(log::jsonStatsLine(at(kT0 + 38000), fixtureStats(), "replay"),
+  EXPECT_EQ(log::statsLine(log::LineFormat::Json, at(kT0 + 38000), fixtureStats(), "replay"),
             R"({"ts":1700000000.038000,"event":"stats","flow":null,"mode":"replay","packets_seen":30,"packets_modified":9,"packets_held":0,"packets_dropped":0,"packets_malformed":0,"payload_bytes":284,"lines_parsed":12,"sessions_opened":1,"sessions_closed":1,"sessions_refused_at_limit":0,"rewrites":1,"pinholes_opened":1,"pinholes_closed":1,"rejects":0,"anomalies":0,"flows_uninspected":0,"retransmissions":0,"segments_trimmed":0})");
 }
 
@@ -110,7 +116,7 @@ TEST(JsonEventLog, TheEnginesEscapesAreEscapedAgainSoEveryLineIsJson) {
 
 TEST(JsonEventLog, IPv6FlowsAndEndpointsAreBracketed) {
   const FlowKey flow{endpoint("[2001:db8::10]:40000"), endpoint("[2001:db8:1::10]:21")};
-  EXPECT_EQ(log::jsonObservationLine(Observation{at(kT0), flow, SessionOpened{}}, "replay"),
+  EXPECT_EQ(log::observationLine(log::LineFormat::Json, Observation{at(kT0), flow, SessionOpened{}}, "replay"),
             R"({"ts":1700000000.000000,"event":"session_open","flow":"[2001:db8::10]:40000-[2001:db8:1::10]:21","mode":"replay"})");
 }
 
@@ -120,7 +126,7 @@ TEST(TextEventLog, TheSchemaExampleLines) {
   EXPECT_EQ(text(PinholeOpened{fixturePinhole()}, kT0 + 14000),
             "1700000000.014000 replay pinhole 192.168.77.10:40000-203.0.113.10:21 from=203.0.113.10 "
             "to=203.0.113.1:50000 nat_to=192.168.77.10:50000 timeout_s=30");
-  EXPECT_EQ(log::textStatsLine(at(kT0 + 38000), fixtureStats(), "replay"),
+  EXPECT_EQ(log::statsLine(log::LineFormat::Text, at(kT0 + 38000), fixtureStats(), "replay"),
             "1700000000.038000 replay stats - packets_seen=30 packets_modified=9 packets_held=0 "
             "packets_dropped=0 packets_malformed=0 payload_bytes=284 lines_parsed=12 sessions_opened=1 "
             "sessions_closed=1 sessions_refused_at_limit=0 rewrites=1 pinholes_opened=1 pinholes_closed=1 "
@@ -149,6 +155,61 @@ TEST(TextEventLog, EveryOtherEventWithTheSameFactsAsJson) {
   pinhole.natTo.reset();
   EXPECT_EQ(text(PinholeOpened{pinhole}, kT0),
             "1700000000.000000 replay pinhole" + flow + " from=203.0.113.10 to=203.0.113.1:50000 nat_to=none timeout_s=30");
+}
+
+// The events table of docs/log-schema.md ("| `event` | extra keys | when |") against the one
+// description both formats render from: the same events, each with the same keys in order.
+std::vector<std::pair<std::string, std::vector<std::string>>> documentedEvents() {
+  std::ifstream in(std::string(FTPALG_SOURCE_DIR) + "/docs/log-schema.md");
+  EXPECT_TRUE(in.good());
+  static const std::regex kRow(R"(^\| `([a-z_]+)` \| ([^|]*) \|)");
+  static const std::regex kKey("`([a-z_]+)`");
+  std::vector<std::pair<std::string, std::vector<std::string>>> events;
+  bool inEvents = false;
+  for (std::string row; std::getline(in, row);) {
+    if (row.starts_with("#")) inEvents = row == "### Events";
+    std::smatch match;
+    if (!inEvents || !std::regex_search(row, match, kRow)) continue;
+    if (match[2] == "extra keys") continue;  // the table's header row
+    std::vector<std::string> keys;
+    const std::string column = match[2];
+    for (auto it = std::sregex_iterator(column.begin(), column.end(), kKey); it != std::sregex_iterator(); ++it) {
+      keys.push_back((*it)[1]);
+    }
+    events.emplace_back(match[1], keys);
+  }
+  return events;
+}
+
+struct FieldNames {
+  std::vector<std::string> names;
+  void word(std::string_view name, std::string_view) { names.emplace_back(name); }
+  void line(std::string_view name, std::string_view) { names.emplace_back(name); }
+  void optionalWord(std::string_view name, const std::optional<std::string>&) { names.emplace_back(name); }
+  void count(std::string_view name, std::uint64_t) { names.emplace_back(name); }
+  void flag(std::string_view name, bool) { names.emplace_back(name); }
+};
+
+template <std::size_t... I>
+std::vector<ObservationBody> oneOfEachEvent(std::index_sequence<I...>) {
+  return {ObservationBody(std::in_place_index<I>)...};
+}
+
+TEST(EventFields, TheSchemasEventsTableListsEveryEventWithItsKeysInOrder) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> described;
+  for (const ObservationBody& body : oneOfEachEvent(std::make_index_sequence<std::variant_size_v<ObservationBody>>())) {
+    FieldNames fields;
+    log::describeFields(body, fields);
+    described.emplace_back(log::eventName(body), fields.names);
+  }
+  // The stats line's keys are the counters ("one key per counter"): reasons_test checks them.
+  described.emplace_back(log::kStatsEvent, std::vector<std::string>{});
+  auto documented = documentedEvents();
+  ASSERT_FALSE(documented.empty());
+  for (auto& [event, keys] : documented) {
+    if (event == log::kStatsEvent) keys.clear();
+  }
+  EXPECT_EQ(documented, described);
 }
 
 }  // namespace
