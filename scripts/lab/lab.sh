@@ -137,7 +137,11 @@ lab_cleanup() {
 # lab_bg NAME NS LOGFILE CMD...: start CMD in NS in the background; PID in LAB_PID_<NAME>.
 lab_bg() {
   local name=$1 ns=$2 log=$3; shift 3
-  ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+  # LOGFILE is emptied here, before returning, not by the background job (which may not have run
+  # yet): a caller polling it (lab_ftpalg_start waits for "ftpalg: running") must never read what
+  # an earlier process wrote there, such as the line of an instance killed before a restart.
+  : >"$log"
+  ip netns exec "$ns" "$@" >>"$log" 2>&1 </dev/null &
   local pid=$!
   LAB_PIDS+=("$pid")
   printf -v "LAB_PID_${name//-/_}" '%s' "$pid"

@@ -2,6 +2,7 @@
 #include <exception>
 #include <iostream>
 
+#include "exit_code.hpp"
 #include "live_runner.hpp"
 #include "options.hpp"
 #include "replay_runner.hpp"
@@ -12,16 +13,16 @@ int main(int argc, char* argv[]) {
     const auto parsed = parseCommandLine(argc, argv);
     if (!parsed) {
       std::cerr << "ftpalg: " << parsed.error() << '\n';
-      return 2;
+      return exitStatus(ExitCode::BadOptions);
     }
     const AppConfig& config = parsed.value();
     switch (config.command) {
       case Command::Help:
         std::cout << config.helpText;
-        return 0;
+        return exitStatus(ExitCode::Success);
       case Command::Version:
         std::cout << versionText();
-        return 0;
+        return exitStatus(ExitCode::Success);
       case Command::Replay:
       case Command::Run:
       case Command::Rules:
@@ -29,11 +30,11 @@ int main(int argc, char* argv[]) {
     }
     if (config.printConfig) {
       std::cout << formatConfig(config);
-      return 0;
+      return exitStatus(ExitCode::Success);
     }
     switch (config.command) {
       case Command::Replay:
-        return runReplay(config);
+        return exitStatus(runReplay(config));
       case Command::Run:
         return runLive(config);
       case Command::Rules:
@@ -42,9 +43,9 @@ int main(int argc, char* argv[]) {
       case Command::Version:
         break;
     }
-    return 0;
+    return exitStatus(ExitCode::Success);
   } catch (const std::exception& error) {
     std::cerr << "ftpalg: internal error: " << error.what() << '\n';
-    return 1;
+    return exitStatus(ExitCode::Failed);
   }
 }

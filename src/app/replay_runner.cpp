@@ -168,12 +168,12 @@ void runTimersUntil(Engine& engine, Timestamp now, Outcome& outcome, ReplayEmitt
 
 }  // namespace
 
-int runReplay(const AppConfig& config) {
+ExitCode runReplay(const AppConfig& config) {
   const ReplayConfig& replay = config.replay;
   auto source = io::PcapSource::open(replay.inputPath);
   if (!source) {
     std::cerr << "ftpalg: --in: " << source.error() << '\n';
-    return 2;
+    return ExitCode::BadOptions;
   }
   std::unique_ptr<io::PcapWriter> writer;
   if (replay.outputPath) {
@@ -181,14 +181,14 @@ int runReplay(const AppConfig& config) {
                                           source.value()->precision());
     if (!created) {
       std::cerr << "ftpalg: --out: " << created.error() << '\n';
-      return 2;
+      return ExitCode::BadOptions;
     }
     writer = std::move(created.value());
   }
   auto eventLog = openEventLog(config, kModeReplay);
   if (!eventLog) {
     std::cerr << "ftpalg: " << eventLog.error() << '\n';
-    return 2;
+    return ExitCode::BadOptions;
   }
   EventLog& log = *eventLog.value();
 
@@ -201,7 +201,7 @@ int runReplay(const AppConfig& config) {
   ReplayEmitter emitter(writer.get(), log, counters);
   io::PcapSource& input = *source.value();
 
-  int status = 0;
+  ExitCode status = ExitCode::Success;
   bool clockStarted = false;
   Timestamp now;
   Outcome outcome;
@@ -210,7 +210,7 @@ int runReplay(const AppConfig& config) {
     if (!next) {
       std::cerr << "ftpalg: " << replay.inputPath << ": " << next.error()
                 << "; processing stopped, packets before it were written\n";
-      status = 1;
+      status = ExitCode::Failed;
       break;
     }
     if (!next.value()) break;  // end of capture
@@ -245,7 +245,7 @@ int runReplay(const AppConfig& config) {
   if (writer) {
     if (auto flushed = writer->flush(); !flushed) {
       std::cerr << "ftpalg: --out: " << flushed.error() << '\n';
-      status = 1;
+      status = ExitCode::Failed;
     }
   }
   printSummary(replay.inputPath, counters, leftovers);

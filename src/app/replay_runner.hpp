@@ -2,11 +2,12 @@
 #pragma once
 
 #include "app_config.hpp"
+#include "exit_code.hpp"
 
 namespace ftpalg::app {
 
-// Returns the process exit status: 0 success, 1 processing stopped early (corrupt capture,
-// unwritable output), 2 configuration error.
-int runReplay(const AppConfig& config);
+// Success; Failed when processing stopped early (corrupt capture, unwritable output); BadOptions
+// when --in, --out or --log cannot be opened (nothing processed).
+ExitCode runReplay(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -1,8 +1,7 @@
 #include "wiring.hpp"
 
-#include "../log/jsonl_event_log.hpp"
+#include "../log/event_log.hpp"
 #include "../log/log_file.hpp"
-#include "../log/text_event_log.hpp"
 
 namespace ftpalg::app {
 
@@ -10,15 +9,13 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
   const log::OpenMode openMode = mode == kModeReplay ? log::OpenMode::Truncate : log::OpenMode::Append;
   auto file = log::LogFile::open(config.logPath, openMode);
   if (!file) return Err{"--log: " + file.error()};
-  std::unique_ptr<EventLog> eventLog;
+  log::LineFormat format = log::LineFormat::Json;
   switch (config.logFormat) {
-    case LogFormat::Json:
-      eventLog = std::make_unique<log::JsonlEventLog>(std::move(file.value()), std::string(mode));
-      break;
-    case LogFormat::Text:
-      eventLog = std::make_unique<log::TextEventLog>(std::move(file.value()), std::string(mode));
-      break;
+    case LogFormat::Json: format = log::LineFormat::Json; break;
+    case LogFormat::Text: format = log::LineFormat::Text; break;
   }
+  std::unique_ptr<EventLog> eventLog =
+      std::make_unique<log::FileEventLog>(format, std::move(file.value()), std::string(mode));
   return eventLog;
 }
 

@@ -1,7 +1,8 @@
 // Wiring: the one place that chooses implementations of the shell's ports (DESIGN.md §1) from an
 // AppConfig. Live mode, dry-run and replay share the engine and differ only in what these
 // functions return. Runners call them once at start-up; every factory that can fail returns a
-// Result whose error names the option or file involved (printed after "ftpalg: ", exit 2).
+// Result whose error names the option or file involved (printed after "ftpalg: ", then
+// ExitCode::BadOptions).
 #pragma once
 
 #include <memory>

@@ -63,40 +63,6 @@ bool couldBecomeReply(std::string_view partial, std::string_view code) {
   return true;
 }
 
-Reason reasonFromSyntax(AddressSyntaxError error) {
-  switch (error) {
-    case AddressSyntaxError::BadSyntax: return Reason::BadSyntax;
-    case AddressSyntaxError::FieldCount: return Reason::FieldCount;
-    case AddressSyntaxError::EmptyField: return Reason::EmptyField;
-    case AddressSyntaxError::SignedNumber: return Reason::SignedNumber;
-    case AddressSyntaxError::TooManyDigits: return Reason::TooManyDigits;
-    case AddressSyntaxError::OctetOutOfRange: return Reason::OctetOutOfRange;
-    case AddressSyntaxError::PortOutOfRange: return Reason::PortOutOfRange;
-    case AddressSyntaxError::BadDelimiter: return Reason::BadDelimiter;
-    case AddressSyntaxError::DelimiterMismatch: return Reason::DelimiterMismatch;
-    case AddressSyntaxError::UnknownFamily: return Reason::UnknownFamily;
-    case AddressSyntaxError::BadAddress: return Reason::BadAddress;
-    case AddressSyntaxError::ZoneId: return Reason::ZoneId;
-    case AddressSyntaxError::NonPrintable: return Reason::NonPrintable;
-    case AddressSyntaxError::NoNumbers: return Reason::NoNumbers;
-  }
-  return Reason::BadSyntax;
-}
-
-Reason reasonFromRefusal(const LineMeaning& meaning) {
-  switch (meaning.refusal) {
-    case ChannelRefusal::Syntax:
-      return meaning.syntaxError ? reasonFromSyntax(*meaning.syntaxError) : Reason::BadSyntax;
-    case ChannelRefusal::UnsolicitedReply: return Reason::UnsolicitedReply;
-    case ChannelRefusal::WrongDirection: return Reason::WrongDirection;
-    case ChannelRefusal::ContinuationLine: return Reason::ContinuationLine;
-    case ChannelRefusal::AfterEpsvAll: return Reason::AfterEpsvAll;
-    case ChannelRefusal::FamilyMismatch: return Reason::FamilyMismatch;
-    case ChannelRefusal::NotTranslated: return Reason::NotTranslated;
-  }
-  return Reason::BadSyntax;
-}
-
 // Pinholes are unique per (connecting peer, destination endpoint).
 struct PinholeSlot {
   IpAddress from;

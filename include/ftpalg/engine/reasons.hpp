@@ -1,78 +1,93 @@
-// Closed enumerations of every reason the engine logs, and every counter it keeps. Each is
-// declared once here (X-macro) with its stable snake_case name: logs, tests and docs use these
-// names, never free text.
+// Closed enumerations of every reason the engine logs, and every counter it keeps, each with its
+// stable snake_case name (X-macros): logs, tests and docs/log-schema.md use these names, never free
+// text. A reason found by a lower layer is named once, by that layer: the address codec's syntax
+// errors (FTPALG_ADDRESS_SYNTAX_ERRORS, ftp/address_codec.hpp) and the control channel's refusals
+// (FTPALG_CHANNEL_OWN_REFUSALS, ftp/control_channel.hpp) are spliced into Reason from their own
+// lists, and the mapping functions below are generated from the same lists.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "ftpalg/ftp/address_codec.hpp"
+#include "ftpalg/ftp/control_channel.hpp"
+
 namespace ftpalg {
 
-// Why an announcement was refused, an anomaly was raised, or a flow stopped being inspected.
-#define FTPALG_REASONS(X)                                                                     \
-  /* announcement refusals (event "reject") */                                                \
-  X(BadSyntax, "bad_syntax")                                                                  \
-  X(FieldCount, "field_count")                                                                \
-  X(EmptyField, "empty_field")                                                                \
-  X(SignedNumber, "signed_number")                                                            \
-  X(TooManyDigits, "too_many_digits")                                                         \
-  X(OctetOutOfRange, "octet_out_of_range")                                                    \
-  X(PortOutOfRange, "port_out_of_range")                                                      \
-  X(BadDelimiter, "bad_delimiter")                                                            \
-  X(DelimiterMismatch, "delimiter_mismatch")                                                  \
-  X(UnknownFamily, "unknown_family")                                                          \
-  X(BadAddress, "bad_address")                                                                \
-  X(ZoneId, "zone_id")                                                                        \
-  X(NonPrintable, "nonprintable_bytes")                                                       \
-  X(NoNumbers, "no_numbers")                                                                  \
-  X(UnsolicitedReply, "unsolicited_reply")                                                    \
-  X(WrongDirection, "wrong_direction")                                                        \
-  X(ContinuationLine, "continuation_line")                                                    \
-  X(AfterEpsvAll, "after_epsv_all")                                                           \
-  X(FamilyMismatch, "family_mismatch")                                                        \
-  X(NotTranslated, "not_translated")                                                          \
-  X(AddressMismatch, "address_mismatch")       /* bounce: embedded address != control peer */ \
-  X(PortBelowFloor, "port_below_floor")                                                       \
-  X(PortZero, "port_zero")                                                                    \
-  X(PinholeRateLimit, "pinhole_rate_limit")                                                   \
-  X(PinholeLimit, "pinhole_limit")             /* global pending-pinhole cap */               \
-  X(NoPublicPort, "no_public_port")            /* no free public port for the mapping */     \
-  X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */ \
-  /* stream and protocol anomalies (event "anomaly"); most stop inspection of the flow */    \
-  X(RetransmissionConflict, "retransmission_conflict")                                        \
-  X(OutOfOrderLimit, "out_of_order_limit")                                                    \
-  X(LineTooLong, "line_too_long")                                                             \
-  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                        \
-  X(HoldLimit, "hold_limit")                                                                  \
-  X(HoldTimeout, "hold_timeout")                                                              \
-  X(ClientSpokeFirst, "client_spoke_first")                                                   \
-  X(NotFtpGreeting, "not_ftp_greeting")                                                       \
-  X(SessionLimit, "session_limit")                                                            \
-  X(MidstreamPickup, "midstream_pickup")                                                      \
-  X(SegmentTrimmed, "segment_trimmed_for_mss")                                                \
-  X(StaleRetransmission, "stale_retransmission")                                              \
-  X(MalformedPacket, "malformed_packet")                                                      \
-  X(TlsFramingLost, "tls_framing_lost")        /* opaque bytes neither TLS records nor FTP */ \
-  /* opaque sections (event "opaque") and session ends (event "session_close") */             \
-  X(TlsNegotiated, "tls_negotiated")                                                          \
-  X(CleartextResumed, "cleartext_resumed")                                                    \
-  X(Fin, "fin")                                                                               \
-  X(Reset, "rst")                                                                             \
-  X(IdleTimeout, "idle_timeout")                                                              \
-  X(Shutdown, "shutdown")                                                                     \
-  X(Replaced, "replaced")                      /* pinhole replaced by a newer announcement */ \
-  X(Expired, "expired")                                                                       \
+// Announcement refusals decided by the engine after the channel accepted the line (event "reject").
+#define FTPALG_POLICY_REASONS(X)                                                                \
+  X(AddressMismatch, "address_mismatch")       /* bounce: embedded address != control peer */   \
+  X(PortBelowFloor, "port_below_floor")                                                         \
+  X(PortZero, "port_zero")                                                                      \
+  X(PinholeRateLimit, "pinhole_rate_limit")                                                     \
+  X(PinholeLimit, "pinhole_limit")             /* global pending-pinhole cap */                 \
+  X(NoPublicPort, "no_public_port")            /* no free public port for the mapping */       \
+  X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
+
+// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
+#define FTPALG_ANOMALY_REASONS(X)                                                               \
+  X(RetransmissionConflict, "retransmission_conflict")                                          \
+  X(OutOfOrderLimit, "out_of_order_limit")                                                      \
+  X(LineTooLong, "line_too_long")                                                               \
+  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                          \
+  X(HoldLimit, "hold_limit")                                                                    \
+  X(HoldTimeout, "hold_timeout")                                                                \
+  X(ClientSpokeFirst, "client_spoke_first")                                                     \
+  X(NotFtpGreeting, "not_ftp_greeting")                                                         \
+  X(SessionLimit, "session_limit")                                                              \
+  X(MidstreamPickup, "midstream_pickup")                                                        \
+  X(SegmentTrimmed, "segment_trimmed_for_mss")                                                  \
+  X(MalformedPacket, "malformed_packet")                                                        \
+  X(TlsFramingLost, "tls_framing_lost")        /* opaque bytes neither TLS records nor FTP */
+
+// Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
+// (event "pinhole_close"; Shutdown serves both).
+#define FTPALG_END_REASONS(X)                                                                   \
+  X(TlsNegotiated, "tls_negotiated")                                                            \
+  X(CleartextResumed, "cleartext_resumed")                                                      \
+  X(Fin, "fin")                                                                                 \
+  X(Reset, "rst")                                                                               \
+  X(IdleTimeout, "idle_timeout")                                                                \
+  X(Shutdown, "shutdown")                                                                       \
+  X(Replaced, "replaced")                      /* pinhole replaced by a newer announcement */   \
+  X(Expired, "expired")                                                                         \
   X(SessionClosed, "session_closed")
+
+// Every reason, in this order (docs/log-schema.md lists them in the same order): why an
+// announcement was refused, an anomaly was raised, a flow became opaque or something closed.
+#define FTPALG_REASONS(X)                                                                       \
+  FTPALG_ADDRESS_SYNTAX_ERRORS(X) /* reject: the codec could not parse the address */           \
+  FTPALG_CHANNEL_OWN_REFUSALS(X)  /* reject: the channel refused the line */                    \
+  FTPALG_POLICY_REASONS(X)                                                                      \
+  FTPALG_ANOMALY_REASONS(X)                                                                     \
+  FTPALG_END_REASONS(X)
 
 enum class Reason : std::uint8_t {
 #define FTPALG_X(name, text) name,
   FTPALG_REASONS(FTPALG_X)
 #undef FTPALG_X
 };
+inline constexpr std::size_t kReasonCount = 0
+#define FTPALG_X(name, text) +1
+    FTPALG_REASONS(FTPALG_X)
+#undef FTPALG_X
+    ;
 std::string_view reasonName(Reason reason);
 
-// Counters (event "stats"). Each is incremented in exactly one place in the engine.
+// The reason a reject event names for a line the address codec could not parse: the Reason of
+// the same name.
+Reason reasonFromSyntax(AddressSyntaxError error);
+// The reason for a line the control channel refused (meaning.kind == Refused): the Reason of the
+// refusal's name, or for ChannelRefusal::Syntax that of meaning.syntaxError (bad_syntax when
+// unset).
+Reason reasonFromRefusal(const LineMeaning& meaning);
+
+// Counters (event "stats"), in the order of the stats line. packets_dropped is reserved: the
+// engine never drops a packet (a refused announcement passes unmodified, VerdictKind::Drop is
+// never chosen), so it is always 0; it stays so the stats line keeps its keys (the golden
+// expected.jsonl files and tests/golden check them, and the golden test reads it).
 #define FTPALG_STATS(X)                                    \
   X(PacketsSeen, "packets_seen")                           \
   X(PacketsModified, "packets_modified")                   \

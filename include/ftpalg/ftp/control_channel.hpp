@@ -50,14 +50,19 @@ enum class ChannelState : std::uint8_t {
 std::string_view channelStateName(ChannelState state);
 
 // Why a line that looked address-bearing was refused by the channel itself (before policy).
-#define FTPALG_CHANNEL_REFUSALS(X)                                                            \
-  X(Syntax, "syntax")                        /* see syntaxError */                            \
+// Syntax defers to the address codec (LineMeaning::syntaxError names the AddressSyntaxError); the
+// others are the channel's own, listed apart so the engine's Reason list (engine/reasons.hpp) can
+// take them without Syntax.
+#define FTPALG_CHANNEL_OWN_REFUSALS(X)                                                        \
   X(UnsolicitedReply, "unsolicited_reply")   /* 227/229 with no PASV/EPSV pending */          \
   X(WrongDirection, "wrong_direction")       /* 227/229 from the client, PORT/EPRT from the server */ \
   X(ContinuationLine, "continuation_line")   /* 227/229 inside a multi-line reply */          \
   X(AfterEpsvAll, "after_epsv_all")          /* PORT/EPRT/PASV after EPSV ALL */               \
   X(FamilyMismatch, "family_mismatch")       /* EPRT family != control connection family; PORT/227 on IPv6 */ \
   X(NotTranslated, "not_translated")         /* LPRT, LPSV, 228: recognised, passed, no pinhole */
+#define FTPALG_CHANNEL_REFUSALS(X)                                                            \
+  X(Syntax, "syntax")                        /* see syntaxError */                            \
+  FTPALG_CHANNEL_OWN_REFUSALS(X)
 
 enum class ChannelRefusal : std::uint8_t {
 #define FTPALG_X(name, text) name,
