@@ -690,6 +690,10 @@ lab_ftpalg_start() {
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
   local want_table=1 a
   for a in "$@"; do [[ $a == --dry-run || $a == none ]] && want_table=; done
+  # Emptied here, not only by lab_bg's redirection: that one runs in the background child, maybe
+  # after the first check below, which would then read a previous instance's "running" line and,
+  # after a crash, find that instance's rules still in place: "ready" before this one even ran.
+  : >"$LAB_DIR/ftpalg.stderr"
   lab_bg ftpalg "$LAB_NS_R" "$LAB_DIR/ftpalg.stderr" \
     "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "$@"
   local i
