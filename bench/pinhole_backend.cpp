@@ -21,26 +21,42 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/nft_backend.hpp"
+#include "firewall/pinhole_table.hpp"
 #include "ftpalg/engine/outcome.hpp"
 
 namespace ftpalg::bench {
 namespace {
 
+// The table and one backend on it, as `ftpalg run` has them; the backend goes first at exit.
+struct BenchTable {
+  std::optional<firewall::PinholeTable> table;
+  std::unique_ptr<backend::NftBackend> backend;
+};
+
 backend::NftBackend& backendInstance() {
-  static std::unique_ptr<backend::NftBackend> instance = [] {
-    backend::NftTableSpec spec;
+  static BenchTable instance = [] {
+    BenchTable made;
+    firewall::NftTableSpec spec;
     spec.table = "ftpalg_bench";
-    auto created = backend::NftBackend::create(spec);
+    auto created = firewall::PinholeTable::create(spec);
     if (!created) {
       std::fprintf(stderr, "pinhole_backend: cannot create the nft table: %s\n", created.error().c_str());
       std::exit(1);
     }
-    return std::move(created.value());
+    made.table.emplace(std::move(created.value()));
+    auto attached = backend::NftBackend::attach(made.table->spec());
+    if (!attached) {
+      std::fprintf(stderr, "pinhole_backend: cannot open the nft backend: %s\n", attached.error().c_str());
+      std::exit(1);
+    }
+    made.backend = std::move(attached.value());
+    return made;
   }();
-  return *instance;
+  return *instance.backend;
 }
 
 // Pinhole number i: server 198.51.100.(7 + i / 60000) connects to 203.0.113.1:(1024 + i % 60000)

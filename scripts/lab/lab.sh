@@ -694,6 +694,8 @@ lab_ftpalg_start() {
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
   local want_table=1 a
   for a in "$@"; do [[ $a == --dry-run || $a == none ]] && want_table=; done
+  # lab_bg empties the stderr file before returning: the checks below never read a previous
+  # instance's "running" line.
   lab_bg ftpalg "$LAB_NS_R" "$LAB_DIR/ftpalg.stderr" \
     "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "$@"
   local i

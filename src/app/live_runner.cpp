@@ -1,12 +1,14 @@
-// `ftpalg run` (live gateway and --dry-run) and `ftpalg rules`.
+// `ftpalg run` (live gateway and --dry-run).
 //
 // Life of the daemon:
 //   1. preconditions, each a clear message and exit status 1 before any packet is touched:
 //      CAP_NET_ADMIN; one `ftpalg run` per network namespace (run lock); the kernel ftp helper
 //      not assigned to our control ports; no foreign or live `table inet ftpalg`; a way to
-//      install queue rules (nft `queue` or iptables);
+//      install queue rules (nft `queue` or iptables); src/firewall has each of these checks;
 //   2. open the decision log, bind the queue(s) (a queue bound by another process is refused
-//      here), create the pinhole table (flushing a stale copy), install the queue rules;
+//      here), create the pinhole table (a firewall::PinholeTable, replacing a stale copy),
+//      install the queue rules (replacing a stale copy in one transaction, then listed back from
+//      the kernel: `running` is said only when they are in place);
 //   3. drop to CAP_NET_ADMIN (and --user);
 //   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
 //      handle and socket (DESIGN.md §5: single-threaded engines, no locks in the core); the main
@@ -14,7 +16,8 @@
 //      SIGUSR1 writes a `stats` event;
 //   5. stop: remove the queue rules first (new packets pass unhelped or wait, per fail-open),
 //      let each worker drain what is already queued, Engine::shutdown (pinholes closed, held
-//      packets released), delete the table, unbind, exit 0.
+//      packets released), then the PinholeTable deletes the table; unbind, exit 0. Leaving
+//      early removes whatever was installed (QueueRules and PinholeTable are owners).
 //
 // Per packet (worker): Engine::onPacket, then the Outcome in order: pinhole actions first (the
 // pinhole exists before the announcing packet is released, DESIGN.md §3), then verdicts, then
@@ -33,7 +36,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -41,11 +43,14 @@
 
 #include "backend/dry_run_backend.hpp"
 #include "backend/nft_backend.hpp"
+#include "firewall/kernel_helper.hpp"
+#include "firewall/pinhole_table.hpp"
+#include "firewall/queue_rule_installer.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/nfqueue_source.hpp"
-#include "live_rules.hpp"
 #include "live_system.hpp"
+#include "rules_command.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
@@ -53,7 +58,6 @@ namespace ftpalg::app {
 namespace {
 
 constexpr int kExitFailure = 1;
-constexpr const char* kTable = "ftpalg";
 
 Timestamp clockNow(clockid_t clock) {
   timespec ts{};
@@ -101,153 +105,6 @@ class LiveLog {
   std::mutex mutex_;
   std::unique_ptr<EventLog> log_;
 };
-
-// --- queue rules -------------------------------------------------------------------------------
-
-class QueueRules {
- public:
-  enum class Kind { Nft, Iptables };
-
-  static Result<QueueRules> plan(const QueueRuleSpec& spec) {
-    QueueRules rules;
-    rules.spec_ = spec;
-    auto hasQueue = backend::nftKernelHasQueue();
-    if (hasQueue && hasQueue.value()) {
-      rules.kind_ = Kind::Nft;
-      return rules;
-    }
-    rules.kind_ = Kind::Iptables;
-    rules.iptables_ = findProgram("iptables");
-    rules.ip6tables_ = findProgram("ip6tables");
-    if (!rules.iptables_) {
-      return Err(std::string("this kernel has no nft `queue` expression and no iptables program was found: "
-                             "install iptables (NFQUEUE target) or use --no-queue-rules and install them yourself"));
-    }
-    return rules;
-  }
-
-  Kind kind() const { return kind_; }
-  // iptables-legacy needs CAP_NET_RAW too (raw socket), to remove the rules at shutdown.
-  bool needsNetRaw() const {
-    if (kind_ != Kind::Iptables) return false;
-    return runCommand(*iptables_, {"-V"}).output.find("legacy") != std::string::npos;
-  }
-
-  // Removes a stale copy, then installs.
-  Status<> install() {
-    remove();
-    installed_ = true;
-    if (kind_ == Kind::Nft) {
-      backend::NftQueueRules nft;
-      nft.controlPorts = spec_.controlPorts;
-      nft.queueNum = spec_.queueNum;
-      nft.queueCount = spec_.queueCount;
-      nft.bypass = spec_.bypass;
-      // nft -f <nftQueueTableScript()>
-      return backend::runNftScript(backend::nftQueueTableScript(nft));
-    }
-    for (const bool v6 : {false, true}) {
-      const auto& program = v6 ? ip6tables_ : iptables_;
-      if (!program) {
-        say("warning: ip6tables not found: IPv6 FTP control traffic is not queued");
-        continue;
-      }
-      for (const Argv& args : iptablesInstallCommands(spec_, v6)) {
-        const CommandResult result = runCommand(*program, args);
-        if (result.exitStatus != 0) {
-          return Err(*program + " " + join(args) + " failed (exit " + std::to_string(result.exitStatus) +
-                     "): " + result.output);
-        }
-      }
-    }
-    return okStatus();
-  }
-
-  // Idempotent: every step may find nothing to remove.
-  void remove() {
-    if (kind_ == Kind::Nft) {
-      // nft delete table inet ftpalg_queue
-      (void)backend::runNftScript(std::string("delete table inet ") + backend::kQueueTable + "\n");
-      return;
-    }
-    for (const auto& program : {iptables_, ip6tables_}) {
-      if (!program) continue;
-      for (const Argv& args : iptablesRemoveCommands()) {
-        // A jump may have been added more than once by hand: delete until none is left.
-        for (int i = 0; i < 8; ++i) {
-          if (runCommand(*program, args).exitStatus != 0) break;
-          if (args[3] != "-D") break;
-        }
-      }
-    }
-  }
-
-  bool installed() const { return installed_; }
-
- private:
-  static std::string join(const Argv& args) {
-    std::string text;
-    for (const auto& arg : args) text += (text.empty() ? "" : " ") + arg;
-    return text;
-  }
-  QueueRuleSpec spec_;
-  Kind kind_ = Kind::Iptables;
-  std::optional<std::string> iptables_;
-  std::optional<std::string> ip6tables_;
-  bool installed_ = false;
-};
-
-// --- preconditions -----------------------------------------------------------------------------
-
-Status<> checkKernelHelper(const std::vector<std::uint16_t>& controlPorts) {
-  std::vector<HelperAssignment> all;
-  std::string ruleset;
-  // nft list ruleset
-  if (backend::runNftScript("list ruleset", &ruleset)) {
-    for (auto& found : helperAssignmentsFromNft(ruleset)) all.push_back(std::move(found));
-  }
-  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
-    if (const auto program = findProgram(tool)) {
-      const CommandResult dump = runCommand(*program, {"-t", "raw"});
-      if (dump.exitStatus == 0) {
-        for (auto& found : helperAssignmentsFromIptablesSave(dump.output, tool)) all.push_back(std::move(found));
-      }
-    }
-  }
-  const auto conflicts = conflictingHelpers(all, controlPorts);
-  if (conflicts.empty()) return okStatus();
-  std::string message =
-      "the kernel's ftp conntrack helper is assigned to a control port ftpalg serves; both would rewrite "
-      "the same connections (DESIGN.md §3). Remove the assignment, or serve other --control-port values:";
-  for (const auto& conflict : conflicts) message += "\n  " + conflict.where;
-  return Err(message);
-}
-
-bool processIsFtpalg(int pid) {
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  return std::getline(comm, name) && name.rfind("ftpalg", 0) == 0;
-}
-
-// A `table inet ftpalg` that exists now: ours from a crash (flush it), a live instance's
-// (refuse), or someone else's (refuse).
-Status<> checkTable() {
-  auto existing = backend::inspectTable(kTable);
-  if (!existing) return Err("inspecting nft table inet " + std::string(kTable) + ": " + existing.error());
-  if (!existing->exists) return okStatus();
-  if (!existing->ownerPid) {
-    return Err("nft table inet " + std::string(kTable) +
-               " exists and was not created by ftpalg (no \"ftpalg pid=\" comment): ftpalg manages that "
-               "table itself; rename or delete yours (nft delete table inet ftpalg)");
-  }
-  const int pid = *existing->ownerPid;
-  if (pid != ::getpid() && ::kill(pid, 0) == 0 && processIsFtpalg(pid)) {
-    return Err("nft table inet " + std::string(kTable) + " belongs to a running ftpalg (pid " +
-               std::to_string(pid) + "): stop it first");
-  }
-  say("flushing a stale nft table inet " + std::string(kTable) + " left by ftpalg pid " + std::to_string(pid));
-  return okStatus();
-}
 
 // --- workers -----------------------------------------------------------------------------------
 
@@ -311,8 +168,6 @@ class Worker {
   bool finished() const { return finished_.load(); }
   const Latency& latency() const { return latency_; }
   std::uint16_t queue() const { return queue_; }
-  PinholeBackend& backend() { return *backend_; }
-  std::unique_ptr<PinholeBackend> releaseBackend() { return std::move(backend_); }
 
  private:
   void wake() {
@@ -551,25 +406,31 @@ int runLive(const AppConfig& config) {
     say("run: " + runLock.error());
     return kExitFailure;
   }
-  if (auto helper = checkKernelHelper(config.controlPorts); !helper) {
+  if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
     say("run: " + helper.error());
     return kExitFailure;
   }
   const bool useNft = !run.dryRun && run.pinholeBackend == PinholeBackendKind::Nft;
+  const firewall::NftTableSpec tableSpec;
   if (useNft) {
-    if (auto table = checkTable(); !table) {
-      say("run: " + table.error());
+    auto free = firewall::checkPinholeTableFree(tableSpec);
+    if (!free) {
+      say("run: " + free.error());
       return kExitFailure;
     }
+    if (const auto stalePid = free.value()) {
+      say("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " + std::to_string(*stalePid));
+    }
   }
-  std::optional<QueueRules> queueRules;
+  std::optional<firewall::QueueRules> plannedRules;
   if (run.installQueueRules) {
-    auto planned = QueueRules::plan(queueRuleSpec(config));
+    auto planned = firewall::QueueRules::plan(queueRuleSpec(config));
     if (!planned) {
       say("run: " + planned.error());
       return kExitFailure;
     }
-    queueRules = std::move(planned.value());
+    plannedRules.emplace(std::move(planned.value()));
+    for (const auto& warning : plannedRules->warnings()) say("warning: " + warning);
   }
 
   // 2. Log, queues, table, rules.
@@ -594,31 +455,33 @@ int runLive(const AppConfig& config) {
     sources.push_back(std::move(source.value()));
   }
 
-  std::vector<std::unique_ptr<PinholeBackend>> backends;
-  backend::NftTableSpec tableSpec;
-  tableSpec.table = kTable;
-  for (std::uint16_t i = 0; i < count; ++i) {
-    if (!useNft) {
-      backends.push_back(std::make_unique<backend::DryRunBackend>());
-      continue;
-    }
+  // From here on, leaving deletes what was created: the table (its owner), the queue rules
+  // (theirs, declared later so that they go first).
+  std::optional<firewall::PinholeTable> table;
+  if (useNft) {
     // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
-    auto created = i == 0 ? backend::NftBackend::create(tableSpec) : backend::NftBackend::attach(tableSpec);
+    auto created = firewall::PinholeTable::create(tableSpec);
     if (!created) {
       say("run: " + created.error());
       return kExitFailure;
     }
-    backends.push_back(std::move(created.value()));
+    table.emplace(std::move(created.value()));
+  }
+  std::vector<std::unique_ptr<PinholeBackend>> backends;
+  for (std::uint16_t i = 0; i < count; ++i) {
+    if (!table) {
+      backends.push_back(std::make_unique<backend::DryRunBackend>());
+      continue;
+    }
+    auto attached = backend::NftBackend::attach(table->spec());
+    if (!attached) {
+      say("run: " + attached.error());
+      return kExitFailure;
+    }
+    backends.push_back(std::move(attached.value()));
   }
 
-  // From here on, leaving means removing what was installed.
-  struct Cleanup {
-    std::optional<QueueRules>* rules;
-    ~Cleanup() {
-      if (*rules && (*rules)->installed()) (*rules)->remove();
-    }
-  } cleanup{&queueRules};
-
+  std::optional<firewall::QueueRules> queueRules = std::move(plannedRules);
   if (queueRules) {
     if (auto installed = queueRules->install(); !installed) {
       say("run: installing queue rules: " + installed.error());
@@ -660,10 +523,9 @@ int runLive(const AppConfig& config) {
     for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
     say("running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " + ports +
-        ", pinholes " + (useNft ? "nft table inet ftpalg" : "recorded only") + ", " +
+        ", pinholes " + (table ? "nft table inet " + tableSpec.table : std::string("recorded only")) + ", " +
         (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
-        (queueRules ? (queueRules->kind() == QueueRules::Kind::Nft ? "nft table inet ftpalg_queue" : "iptables chains ftpalg-c2s/ftpalg-s2c")
-                    : "not installed (--no-queue-rules)"));
+        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)")));
   }
 
   int status = 0;
@@ -700,82 +562,20 @@ int runLive(const AppConfig& config) {
   ::close(signalFd);
 
   // 5. Stop: rules first, then drain and shut the engines down, then the table.
-  if (queueRules) queueRules->remove();
+  if (queueRules) {
+    if (auto removed = queueRules->remove(); !removed) say("warning: " + removed.error());
+  }
   for (auto& worker : workers) worker->drainAndStop();
   for (auto& worker : workers) worker->join();
   log.recordStats(sumStats(workers));
   reportLatency(workers);
-  // Attached backends first, the table's owner (queue 0) last: its destructor deletes the table.
-  for (std::size_t i = workers.size(); i-- > 0;) {
-    if (auto* nft = dynamic_cast<backend::NftBackend*>(&workers[i]->backend()); nft && i == 0) {
-      if (auto removed = nft->removeTable(); !removed) say("warning: " + removed.error());
-    }
-    workers[i].reset();
+  workers.clear();  // their backends write to the table: gone before it
+  if (table) {
+    if (auto removed = table->remove(); !removed) say("warning: " + removed.error());
   }
   log.flush();
   say(status == 0 ? "stopped" : "stopped after an error");
   return status;
-}
-
-int printRules(const AppConfig& config, std::ostream& out) {
-  const QueueRuleSpec spec = queueRuleSpec(config);
-  const bool nft = config.rules.firewall == FirewallKind::Nft;
-
-  out << "# 1. Add to your own firewall: accept the data connections ftpalg admits (its pinholes\n"
-         "#    set this conntrack mark on their first packet). Put it before your final drop.\n";
-  if (nft) {
-    out << "#    nftables, in your forward chain (type filter hook forward):\n"
-        << nftAcceptRule() << "\n";
-  } else {
-    out << iptablesAcceptRule() << "\n"
-        << "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n";
-  }
-  out << "#    Also keep (usual on a stateful firewall): accept established,related; accept new\n"
-         "#    connections to the FTP control port(s) you serve.\n\n";
-
-  // The kernel decides which queue mechanism `run` uses; without privileges we cannot probe.
-  std::optional<bool> nftQueue;
-  if (hasNetAdminCapability()) {
-    if (auto probed = backend::nftKernelHasQueue()) nftQueue = probed.value();
-  }
-  backend::NftQueueRules nftRules;
-  nftRules.controlPorts = spec.controlPorts;
-  nftRules.queueNum = spec.queueNum;
-  nftRules.queueCount = spec.queueCount;
-  nftRules.bypass = spec.bypass;
-
-  out << "# 2. Queue rules `ftpalg run` installs at start and removes at exit (review only;\n"
-         "#    with --no-queue-rules you install them yourself).\n";
-  const bool showNft = nft && nftQueue.value_or(true);
-  const bool showIptables = !nft || !nftQueue.value_or(false);
-  if (showNft) {
-    out << (nftQueue ? "#    This kernel has the nft queue expression: run uses this table.\n"
-                     : "#    Where the kernel has the nft queue expression (CONFIG_NFT_QUEUE):\n")
-        << backend::nftQueueTableScript(nftRules);
-  }
-  if (showIptables) {
-    if (showNft) out << "#    Otherwise (no nft queue expression):\n";
-    else if (nftQueue && !*nftQueue) out << "#    This kernel has no nft queue expression: run uses iptables NFQUEUE.\n";
-    for (const bool v6 : {false, true}) {
-      for (const Argv& args : iptablesInstallCommands(spec, v6)) {
-        out << (v6 ? "ip6tables" : "iptables");
-        for (const auto& arg : args) {
-          if (arg == "-w") continue;
-          out << ' ' << (arg.find('&') != std::string::npos ? "'" + arg + "'" : arg);
-        }
-        out << '\n';
-      }
-    }
-  }
-  out << "\n# 3. The pinhole table `ftpalg run` creates (and deletes at exit):\n";
-  std::string table = backend::nftTableScript(backend::NftTableSpec{});
-  // The pid in the comment is the running daemon's; show a placeholder.
-  if (const auto at = table.find("pid="); at != std::string::npos) {
-    const auto end = table.find('"', at);
-    table.replace(at + 4, end - at - 4, "PID");
-  }
-  out << table;
-  return 0;
 }
 
 }  // namespace ftpalg::app

@@ -6,6 +6,7 @@
 #include "live_runner.hpp"
 #include "options.hpp"
 #include "replay_runner.hpp"
+#include "rules_command.hpp"
 
 int main(int argc, char* argv[]) {
   using namespace ftpalg::app;

@@ -1,48 +1,23 @@
-// NftBackend: see nft_backend.hpp for the table and the contracts.
+// NftBackend: see nft_backend.hpp for the contracts.
 #include "nft_backend.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/set.h>
-#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <nftables/libnftables.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <sstream>
-#include <string_view>
 
 namespace ftpalg::backend {
 
 namespace {
-
-// --- libnftables (startup/shutdown only) ---------------------------------------------------------
-
-struct NftCtxDeleter {
-  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
-};
-using NftCtx = std::unique_ptr<nft_ctx, NftCtxDeleter>;
-
-std::string firstLine(std::string_view text) {
-  const auto nl = text.find('\n');
-  std::string line(text.substr(0, nl));
-  if (line.size() > 120) line = line.substr(0, 117) + "...";
-  return line;
-}
-
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
 
 // --- libmnl / libnftnl element batches ---------------------------------------------------------
 
@@ -55,10 +30,6 @@ struct NftnlSetDeleter {
   void operator()(nftnl_set* set) const { nftnl_set_free(set); }
 };
 using NftnlSet = std::unique_ptr<nftnl_set, NftnlSetDeleter>;
-
-struct NftnlTableDeleter {
-  void operator()(nftnl_table* table) const { nftnl_table_free(table); }
-};
 
 // Appends one address to a concatenated key/value. nft concatenations pad each component to a
 // multiple of 4 bytes (32-bit registers); ports (inet_service) are 2 bytes in network order
@@ -88,136 +59,6 @@ std::string elementKeyText(const Pinhole& pinhole) {
 
 }  // namespace
 
-// --- scripts ---------------------------------------------------------------------------------
-
-std::string nftQueueTableScript(const NftQueueRules& rules) {
-  std::ostringstream out;
-  std::string ports;
-  if (rules.controlPorts.size() == 1) {
-    ports = std::to_string(rules.controlPorts.front());
-  } else {
-    ports = "{ ";
-    for (std::size_t i = 0; i < rules.controlPorts.size(); ++i) {
-      if (i) ports += ", ";
-      ports += std::to_string(rules.controlPorts[i]);
-    }
-    ports += " }";
-  }
-  // One queue: `queue flags bypass num N`. Several: the queue is chosen by a hash of the
-  // SERVER's real address, which both queue points see (c2s: daddr after DNAT; s2c: saddr before
-  // conntrack), so both directions of a flow reach the same engine. (The kernel's own
-  // `queue num A-B` balancing hashes both addresses, which differ between the views under NAT.)
-  auto target = [&](std::string_view family, std::string_view field) {
-    std::string text = "queue";
-    if (rules.bypass) text += " flags bypass";
-    if (rules.queueCount <= 1) {
-      text += " num " + std::to_string(rules.queueNum);
-    } else {
-      text += " to jhash " + std::string(family) + " " + std::string(field) + " mod " +
-              std::to_string(rules.queueCount) + " offset " + std::to_string(rules.queueNum);
-    }
-    return text;
-  };
-  out << "table inet " << kQueueTable << " {\n"
-      << "  # client->server control packets, after conntrack and DNAT (mangle FORWARD)\n"
-      << "  chain c2s_queue { type filter hook forward priority mangle; policy accept;\n"
-      << "    meta nfproto ipv4 tcp dport " << ports << " " << target("ip", "daddr") << "\n"
-      << "    meta nfproto ipv6 tcp dport " << ports << " " << target("ip6", "daddr") << "\n"
-      << "  }\n"
-      << "  # server->client control packets, before conntrack (raw PREROUTING)\n"
-      << "  chain s2c_queue { type filter hook prerouting priority raw; policy accept;\n"
-      << "    meta nfproto ipv4 tcp sport " << ports << " " << target("ip", "saddr") << "\n"
-      << "    meta nfproto ipv6 tcp sport " << ports << " " << target("ip6", "saddr") << "\n"
-      << "  }\n"
-      << "}\n";
-  return out.str();
-}
-
-std::string nftTableScript(const NftTableSpec& spec) {
-  char mark[16];
-  std::snprintf(mark, sizeof mark, "0x%08x", spec.mark);
-  const std::string size = std::to_string(spec.armedSetSize);
-  std::ostringstream out;
-  out << "table inet " << spec.table << " {\n"
-      << "  comment \"ftpalg pid=" << ::getpid() << "\"\n"
-      << "  map pinholes4 { type ipv4_addr . ipv4_addr . inet_service : ipv4_addr . inet_service; "
-         "flags timeout; }\n"
-      << "  set armed4 { type ipv4_addr . ipv4_addr . inet_service; size " << size
-      << "; flags dynamic,timeout; }\n"
-      << "  map pinholes6 { type ipv6_addr . ipv6_addr . inet_service : ipv6_addr . inet_service; "
-         "flags timeout; }\n"
-      << "  set armed6 { type ipv6_addr . ipv6_addr . inet_service; size " << size
-      << "; flags dynamic,timeout; }\n"
-      << "  chain pre_dnat { type nat hook prerouting priority dstnat - 1; policy accept;\n"
-      << "    meta l4proto tcp ip saddr . ip daddr . tcp dport @armed4 delete @armed4 { ip saddr . "
-         "ip daddr . tcp dport } ct mark set ct mark or "
-      << mark << "\n"
-      << "    meta l4proto tcp ip6 saddr . ip6 daddr . tcp dport @armed6 delete @armed6 { ip6 "
-         "saddr . ip6 daddr . tcp dport } ct mark set ct mark or "
-      << mark << "\n"
-      << "    ct mark and " << mark << " == " << mark
-      << " meta nfproto ipv4 dnat ip to ip saddr . ip daddr . tcp dport map @pinholes4\n"
-      << "    ct mark and " << mark << " == " << mark
-      << " meta nfproto ipv6 dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6\n"
-      << "  }\n";
-  out << "}\n";
-  return out.str();
-}
-
-Status<> runNftScript(const std::string& script, std::string* output) {
-  NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  if (!ctx) return Err(std::string("libnftables: cannot create a context"));
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  const int rc = nft_run_cmd_from_buffer(ctx.get(), script.c_str());
-  if (output) {
-    const char* text = nft_ctx_get_output_buffer(ctx.get());
-    *output = text ? text : "";
-  }
-  if (rc != 0) {
-    const char* error = nft_ctx_get_error_buffer(ctx.get());
-    return Err("nft `" + firstLine(script) + "` failed: " + trimmed(error ? error : "unknown error"));
-  }
-  return okStatus();
-}
-
-Result<ExistingTable> inspectTable(const std::string& table) {
-  std::string output;
-  // nft list table inet ftpalg
-  const auto listed = runNftScript("list table inet " + table, &output);
-  ExistingTable existing;
-  if (!listed) {
-    if (listed.error().find("No such file or directory") != std::string::npos) return existing;
-    return Err(listed.error());
-  }
-  existing.exists = true;
-  constexpr std::string_view kTag = "comment \"ftpalg pid=";
-  if (const auto at = output.find(kTag); at != std::string::npos) {
-    const char* begin = output.data() + at + kTag.size();
-    int pid = 0;
-    const auto [end, ec] = std::from_chars(begin, output.data() + output.size(), pid);
-    if (ec == std::errc() && end != begin && pid > 0) existing.ownerPid = pid;
-  }
-  return existing;
-}
-
-Result<bool> nftKernelHasQueue() {
-  // nft add table inet ftpalg_probe; nft add chain inet ftpalg_probe p;
-  // nft add rule inet ftpalg_probe p queue num 0 bypass; nft delete table inet ftpalg_probe
-  // The kernel refuses an unknown expression type with ENOENT ("No such file or directory") or
-  // EOPNOTSUPP; the whole transaction is then void.
-  const auto probe = runNftScript(
-      "add table inet ftpalg_probe\nadd chain inet ftpalg_probe p\n"
-      "add rule inet ftpalg_probe p queue num 0 bypass\n");
-  (void)runNftScript("delete table inet ftpalg_probe\n");
-  if (probe) return true;
-  if (probe.error().find("No such file or directory") != std::string::npos ||
-      probe.error().find("Operation not supported") != std::string::npos) {
-    return false;
-  }
-  return Err("probing for the nft queue expression: " + probe.error());
-}
-
 // --- element batches ---------------------------------------------------------------------------
 
 // NFT_MSG_DESTROYSETELEM (Linux 6.3+): delete an element, or nothing when it is absent, without
@@ -225,11 +66,9 @@ Result<bool> nftKernelHasQueue() {
 constexpr int kMsgDestroySetElem = 30;
 
 struct NftBackend::Impl {
-  NftTableSpec spec;
-  bool ownsTable = false;
+  firewall::NftTableSpec spec;
   bool hasDestroy = false;  // probed in attach()
   MnlSocket socket;
-  std::uint32_t portId = 0;
   std::uint32_t seq = 0;
   std::vector<char> sendBuffer = std::vector<char>(MNL_SOCKET_BUFFER_SIZE * 2);
   std::vector<char> recvBuffer = std::vector<char>(MNL_SOCKET_BUFFER_SIZE);
@@ -347,17 +186,14 @@ struct NftBackend::Impl {
 
 NftBackend::NftBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-NftBackend::~NftBackend() {
-  if (impl_ && impl_->ownsTable) (void)removeTable();
-}
+NftBackend::~NftBackend() = default;
 
-Result<std::unique_ptr<NftBackend>> NftBackend::attach(const NftTableSpec& spec) {
+Result<std::unique_ptr<NftBackend>> NftBackend::attach(const firewall::NftTableSpec& spec) {
   auto impl = std::make_unique<Impl>();
   impl->spec = spec;
   auto socket = Impl::openSocket();
   if (!socket) return Err(socket.error());
   impl->socket = std::move(socket.value());
-  impl->portId = mnl_socket_get_portid(impl->socket.get());
   impl->seq = static_cast<std::uint32_t>(::time(nullptr));
   // Probe: `nft destroy element inet ftpalg armed4 { 0.0.0.0 . 0.0.0.0 . 0 }` succeeds on an
   // absent element where the kernel knows the message, and fails (EINVAL/EOPNOTSUPP) elsewhere.
@@ -367,29 +203,10 @@ Result<std::unique_ptr<NftBackend>> NftBackend::attach(const NftTableSpec& spec)
   return std::unique_ptr<NftBackend>(new NftBackend(std::move(impl)));
 }
 
-Result<std::unique_ptr<NftBackend>> NftBackend::create(const NftTableSpec& spec) {
-  // One transaction: `add table` makes the `delete table` of a stale copy always valid, so a
-  // table left by a crash is flushed and recreated atomically.
-  //   nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <nftTableScript()>
-  const std::string script = "add table inet " + spec.table + "\n" + "delete table inet " +
-                             spec.table + "\n" + nftTableScript(spec);
-  if (const auto created = runNftScript(script); !created) {
-    return Err("creating nft table inet " + spec.table + ": " + created.error());
-  }
-  auto backend = attach(spec);
-  if (!backend) {
-    (void)runNftScript("delete table inet " + spec.table + "\n");
-    return Err(backend.error());
-  }
-  backend.value()->impl_->ownsTable = true;
-  return backend;
-}
-
 Status<> NftBackend::open(const Pinhole& pinhole) {
   const bool v4 = pinhole.from.isV4();
   if (pinhole.to.address.family() != pinhole.from.family() ||
       (pinhole.natTo && pinhole.natTo->address.family() != pinhole.from.family())) {
-    ++counters_.errors;
     return Err("pinhole " + pinholeText(pinhole) + ": mixed address families");
   }
   const std::uint64_t timeoutMs =
@@ -403,17 +220,14 @@ Status<> NftBackend::open(const Pinhole& pinhole) {
   };
   const auto results = impl_->sendBatch(NFT_MSG_NEWSETELEM, messages);
   if (!results) {
-    ++counters_.errors;
     return Err("pinhole " + pinholeText(pinhole) + ": " + results.error());
   }
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (const int error = results.value()[i]; error != 0) {
-      ++counters_.errors;
       return Err("nft add element inet " + impl_->spec.table + " " + messages[i].setName + " { " +
                  elementKeyText(pinhole) + " }: " + std::strerror(error));
     }
   }
-  ++counters_.opened;
   return okStatus();
 }
 
@@ -430,7 +244,6 @@ Status<> NftBackend::close(const Pinhole& pinhole, Reason /*reason*/) {
   // (an aborted nft transaction, measurably slower) and needs the retry below.
   auto results = impl_->sendBatch(impl_->hasDestroy ? kMsgDestroySetElem : NFT_MSG_DELSETELEM, both);
   if (!results) {
-    ++counters_.errors;
     return Err("closing pinhole " + pinholeText(pinhole) + ": " + results.error());
   }
   bool anyMissing = false;
@@ -438,7 +251,6 @@ Status<> NftBackend::close(const Pinhole& pinhole, Reason /*reason*/) {
     const int error = results.value()[i];
     if (error == ENOENT) anyMissing = true;
     else if (error != 0) {
-      ++counters_.errors;
       return Err("nft delete element inet " + impl_->spec.table + " " + both[i].setName + " { " +
                  elementKeyText(pinhole) + " }: " + std::strerror(error));
     }
@@ -447,52 +259,16 @@ Status<> NftBackend::close(const Pinhole& pinhole, Reason /*reason*/) {
     // A batch is all or nothing: when one element was already gone (the armed token is consumed
     // by the data connection; both expire on their own), the other was not deleted either.
     // Delete each on its own, ignoring ENOENT.
-    ++counters_.alreadyGone;
     for (const auto& message : both) {
       const auto single = impl_->sendBatch(NFT_MSG_DELSETELEM, {message});
       if (!single) {
-        ++counters_.errors;
         return Err("closing pinhole " + pinholeText(pinhole) + ": " + single.error());
       }
       if (const int error = single.value()[0]; error != 0 && error != ENOENT) {
-        ++counters_.errors;
         return Err("nft delete element inet " + impl_->spec.table + " " + message.setName + " { " +
                    elementKeyText(pinhole) + " }: " + std::strerror(error));
       }
     }
-  }
-  ++counters_.closed;
-  return okStatus();
-}
-
-Status<> NftBackend::removeTable() {
-  if (!impl_->ownsTable) return okStatus();
-  // nft delete table inet ftpalg (removes every pinhole with it)
-  std::unique_ptr<nftnl_table, NftnlTableDeleter> table(nftnl_table_alloc());
-  if (!table) return Err(std::string("libnftnl: out of memory"));
-  nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, impl_->spec.table.c_str());
-  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(impl_->sendBuffer.data(), impl_->sendBuffer.size());
-  nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), impl_->seq++);
-  mnl_nlmsg_batch_next(batch);
-  const std::uint32_t deleteSeq = impl_->seq++;
-  nlmsghdr* header = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
-                                           NFT_MSG_DELTABLE, NFPROTO_INET, NLM_F_ACK, deleteSeq);
-  nftnl_table_nlmsg_build_payload(header, table.get());
-  mnl_nlmsg_batch_next(batch);
-  nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), impl_->seq++);
-  mnl_nlmsg_batch_next(batch);
-  const ssize_t sent = mnl_socket_sendto(impl_->socket.get(), mnl_nlmsg_batch_head(batch),
-                                         mnl_nlmsg_batch_size(batch));
-  mnl_nlmsg_batch_stop(batch);
-  if (sent < 0) return Err(std::string("nft delete table: ") + std::strerror(errno));
-  const ssize_t got = mnl_socket_recvfrom(impl_->socket.get(), impl_->recvBuffer.data(),
-                                          impl_->recvBuffer.size());
-  if (got < 0) return Err(std::string("nft delete table (ack): ") + std::strerror(errno));
-  const int rc = mnl_cb_run(impl_->recvBuffer.data(), static_cast<std::size_t>(got), deleteSeq,
-                            impl_->portId, nullptr, nullptr);
-  impl_->ownsTable = false;
-  if (rc < 0 && errno != ENOENT) {
-    return Err("nft delete table inet " + impl_->spec.table + ": " + std::strerror(errno));
   }
   return okStatus();
 }

@@ -1,5 +1,5 @@
-// NftBackend against the real kernel, in a private network namespace (root only; skipped
-// otherwise). The whole test process moves into a fresh, anonymous network namespace
+// NftBackend and the pinhole table's owner (firewall::PinholeTable) against the real kernel, in a
+// private network namespace (root only; skipped otherwise). The whole test process moves into a fresh, anonymous network namespace
 // (unshare(CLONE_NEWNET)): the host's ruleset is never touched, and the namespace disappears
 // with the process even when a test fails. `nft` subprocesses inherit the namespace.
 #include <gtest/gtest.h>
@@ -10,14 +10,21 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/dry_run_backend.hpp"
 #include "backend/nft_backend.hpp"
+#include "firewall/pinhole_table.hpp"
 
 namespace ftpalg::backend {
 namespace {
+
+using firewall::inspectTable;
+using firewall::NftTableSpec;
+using firewall::PinholeTable;
 
 std::string run(const std::string& command) {
   std::string output;
@@ -52,12 +59,27 @@ class NftBackendTest : public ::testing::Test {
     if (!inNamespace_) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
     run("nft delete table inet ftpalg");
   }
+  // The table, then one backend on it, as `run` has them.
+  void createTableAndBackend() {
+    auto created = PinholeTable::create(NftTableSpec{});
+    ASSERT_TRUE(created.ok()) << created.error();
+    table_.emplace(std::move(created.value()));
+    auto attached = NftBackend::attach(table_->spec());
+    ASSERT_TRUE(attached.ok()) << attached.error();
+    backend_ = std::move(attached.value());
+  }
+  void TearDown() override {
+    backend_.reset();
+    table_.reset();
+  }
   static inline bool inNamespace_ = false;
+  std::optional<PinholeTable> table_;
+  std::unique_ptr<NftBackend> backend_;
 };
 
 TEST_F(NftBackendTest, CreateInstallsMapsSetsAndDnatChain) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  auto created = PinholeTable::create(NftTableSpec{});
+  ASSERT_TRUE(created.ok()) << created.error();
   const std::string table = run("nft list table inet ftpalg");
   for (const char* expected : {"map pinholes4", "set armed4", "map pinholes6", "set armed6",
                                "type nat hook prerouting priority dstnat - 1",
@@ -75,8 +97,8 @@ TEST_F(NftBackendTest, CreateFlushesAStaleTableLeftByACrash) {
       "ipv4_addr . inet_service; flags timeout; }'");
   run("nft add element inet ftpalg pinholes4 '{ 198.51.100.9 . 203.0.113.1 . 40000 : "
       "192.168.78.10 . 40000 }'");
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  auto created = PinholeTable::create(NftTableSpec{});
+  ASSERT_TRUE(created.ok()) << created.error();
   EXPECT_EQ(run("nft -j list map inet ftpalg pinholes4").find("198.51.100.9"), std::string::npos);
 }
 
@@ -84,8 +106,8 @@ TEST_F(NftBackendTest, InspectTableReportsTheOwnerPid) {
   auto none = inspectTable("ftpalg");
   ASSERT_TRUE(none.ok()) << none.error();
   EXPECT_FALSE(none->exists);
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  auto created = PinholeTable::create(NftTableSpec{});
+  ASSERT_TRUE(created.ok()) << created.error();
   auto existing = inspectTable("ftpalg");
   ASSERT_TRUE(existing.ok()) << existing.error();
   EXPECT_TRUE(existing->exists);
@@ -94,9 +116,9 @@ TEST_F(NftBackendTest, InspectTableReportsTheOwnerPid) {
 }
 
 TEST_F(NftBackendTest, OpenAddsMapElementAndArmedTokenWithTimeout) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
-  ASSERT_TRUE((*backend)->open(pinhole4(50123, true)).ok());
+  createTableAndBackend();
+  auto& backend = backend_;
+  ASSERT_TRUE(backend->open(pinhole4(50123, true)).ok());
   const std::string map = run("nft -j list map inet ftpalg pinholes4");
   EXPECT_NE(map.find(R"({"concat": ["198.51.100.7", "203.0.113.1", 50123]})"), std::string::npos) << map;
   EXPECT_NE(map.find(R"({"concat": ["192.168.78.10", 50123]})"), std::string::npos) << map;
@@ -106,75 +128,98 @@ TEST_F(NftBackendTest, OpenAddsMapElementAndArmedTokenWithTimeout) {
 }
 
 TEST_F(NftBackendTest, PinholeWithoutNatMapsToItsOwnTarget) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
-  ASSERT_TRUE((*backend)->open(pinhole4(50200, false)).ok());
+  createTableAndBackend();
+  auto& backend = backend_;
+  ASSERT_TRUE(backend->open(pinhole4(50200, false)).ok());
   const std::string map = run("nft -j list map inet ftpalg pinholes4");
   EXPECT_NE(map.find(R"({"concat": ["203.0.113.1", 50200]})"), std::string::npos) << map;
 }
 
 TEST_F(NftBackendTest, Ipv6PinholeGoesToTheIpv6Map) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  createTableAndBackend();
+  auto& backend = backend_;
   Pinhole p;
   p.id = 7;
   p.from = ip("2001:db8:2::10");
   p.to = Endpoint{ip("2001:db8:1::10"), 40001};
   p.timeout = std::chrono::seconds(60);
-  ASSERT_TRUE((*backend)->open(p).ok());
+  ASSERT_TRUE(backend->open(p).ok());
   const std::string map = run("nft -j list map inet ftpalg pinholes6");
   EXPECT_NE(map.find(R"({"concat": ["2001:db8:2::10", "2001:db8:1::10", 40001]})"), std::string::npos) << map;
   EXPECT_NE(map.find(R"({"concat": ["2001:db8:1::10", 40001]})"), std::string::npos) << map;
-  ASSERT_TRUE((*backend)->close(p, Reason::SessionClosed).ok());
+  ASSERT_TRUE(backend->close(p, Reason::SessionClosed).ok());
   EXPECT_EQ(run("nft -j list map inet ftpalg pinholes6").find("40001"), std::string::npos);
 }
 
 TEST_F(NftBackendTest, CloseDeletesBothElements) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  createTableAndBackend();
+  auto& backend = backend_;
   const Pinhole p = pinhole4(50300, true);
-  ASSERT_TRUE((*backend)->open(p).ok());
-  ASSERT_TRUE((*backend)->close(p, Reason::SessionClosed).ok());
+  ASSERT_TRUE(backend->open(p).ok());
+  ASSERT_TRUE(backend->close(p, Reason::SessionClosed).ok());
   EXPECT_EQ(run("nft -j list map inet ftpalg pinholes4").find("50300"), std::string::npos);
   EXPECT_EQ(run("nft -j list set inet ftpalg armed4").find("50300"), std::string::npos);
 }
 
 TEST_F(NftBackendTest, CloseAfterTheTokenWasConsumedStillDeletesTheMapElement) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  createTableAndBackend();
+  auto& backend = backend_;
   const Pinhole p = pinhole4(50400, true);
-  ASSERT_TRUE((*backend)->open(p).ok());
+  ASSERT_TRUE(backend->open(p).ok());
   // What the data connection's SYN does in the pre_dnat chain.
   run("nft delete element inet ftpalg armed4 '{ 198.51.100.7 . 203.0.113.1 . 50400 }'");
-  ASSERT_TRUE((*backend)->close(p, Reason::SessionClosed).ok());
+  ASSERT_TRUE(backend->close(p, Reason::SessionClosed).ok());
   EXPECT_EQ(run("nft -j list map inet ftpalg pinholes4").find("50400"), std::string::npos);
   // Closing again (both gone) is not an error either.
-  EXPECT_TRUE((*backend)->close(p, Reason::Expired).ok());
+  EXPECT_TRUE(backend->close(p, Reason::Expired).ok());
 }
 
-TEST_F(NftBackendTest, DestructorDeletesTheTable) {
+TEST_F(NftBackendTest, TheTableGoesWithItsOwnerNotWithTheBackends) {
   {
-    auto backend = NftBackend::create(NftTableSpec{});
-    ASSERT_TRUE(backend.ok()) << backend.error();
-    ASSERT_TRUE((*backend)->open(pinhole4(50500, true)).ok());
+    auto created = PinholeTable::create(NftTableSpec{});
+    ASSERT_TRUE(created.ok()) << created.error();
+    PinholeTable owner = std::move(created.value());
+    {
+      auto first = NftBackend::attach(owner.spec());
+      ASSERT_TRUE(first.ok()) << first.error();
+      ASSERT_TRUE((*first)->open(pinhole4(50500, true)).ok());
+    }
+    // The backend is gone; the table and its pinhole stay while their owner lives.
+    EXPECT_NE(run("nft -j list map inet ftpalg pinholes4").find("50500"), std::string::npos);
+    auto second = NftBackend::attach(owner.spec());
+    ASSERT_TRUE(second.ok()) << second.error();
+    ASSERT_TRUE((*second)->open(pinhole4(50600, false)).ok());
   }
   EXPECT_NE(run("nft list table inet ftpalg").find("No such file or directory"), std::string::npos);
 }
 
-TEST_F(NftBackendTest, AttachedBackendSharesTheTableWithoutOwningIt) {
-  auto owner = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(owner.ok()) << owner.error();
-  {
-    auto second = NftBackend::attach(NftTableSpec{});
-    ASSERT_TRUE(second.ok()) << second.error();
-    ASSERT_TRUE((*second)->open(pinhole4(50600, false)).ok());
-  }
-  EXPECT_NE(run("nft -j list map inet ftpalg pinholes4").find("50600"), std::string::npos);
+TEST_F(NftBackendTest, RemovingTheTableTwiceOrAfterAFlushIsNotAnError) {
+  auto created = PinholeTable::create(NftTableSpec{});
+  ASSERT_TRUE(created.ok()) << created.error();
+  run("nft delete table inet ftpalg");  // what `nft flush ruleset` does to it
+  EXPECT_TRUE(created->remove().ok());
+  EXPECT_TRUE(created->remove().ok());
+}
+
+TEST_F(NftBackendTest, ATableOfSomeoneElseOrOfALiveFtpalgIsRefusedAStaleOneIsNot) {
+  run("nft add table inet ftpalg");
+  auto foreign = firewall::checkPinholeTableFree(NftTableSpec{});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.error().find("was not created by ftpalg"), std::string::npos) << foreign.error();
+  run("nft delete table inet ftpalg");
+  // pid 1 is alive but is not an ftpalg: its table counts as left behind.
+  run("nft add table inet ftpalg '{ comment \"ftpalg pid=1\"; }'");
+  auto stale = firewall::checkPinholeTableFree(NftTableSpec{});
+  ASSERT_TRUE(stale.ok()) << stale.error();
+  ASSERT_TRUE(stale->has_value());
+  EXPECT_EQ(**stale, 1);
+  run("nft delete table inet ftpalg");
+  EXPECT_FALSE(firewall::checkPinholeTableFree(NftTableSpec{})->has_value());
 }
 
 TEST_F(NftBackendTest, OpenPlusCloseLatency) {
-  auto backend = NftBackend::create(NftTableSpec{});
-  ASSERT_TRUE(backend.ok()) << backend.error();
+  createTableAndBackend();
+  auto& backend = backend_;
   constexpr int kRounds = 2000;
   std::vector<double> openUs, closeUs;
   openUs.reserve(kRounds);
@@ -182,9 +227,9 @@ TEST_F(NftBackendTest, OpenPlusCloseLatency) {
   for (int i = 0; i < kRounds; ++i) {
     const Pinhole p = pinhole4(static_cast<std::uint16_t>(20000 + i), true);
     const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_TRUE((*backend)->open(p).ok());
+    ASSERT_TRUE(backend->open(p).ok());
     const auto t1 = std::chrono::steady_clock::now();
-    ASSERT_TRUE((*backend)->close(p, Reason::SessionClosed).ok());
+    ASSERT_TRUE(backend->close(p, Reason::SessionClosed).ok());
     const auto t2 = std::chrono::steady_clock::now();
     openUs.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     closeUs.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());

@@ -7,7 +7,10 @@
 #           220 greeting reaches the client);
 #   both  : ftpalg is restarted: it replaces the crashed instance's rules (one jump per hook, not
 #           two) and table (the pending pinhole is gone); an active session works again; after
-#           SIGTERM it exits 0 and leaves nothing behind.
+#           SIGTERM it exits 0 and leaves nothing behind. Every nf_tables transaction of the
+#           restart is watched (`nft -a monitor`): none may leave a queue point without its jump
+#           (tests/e2e/queue_jump_gaps.py), or control packets would pass unqueued, even under
+#           --fail-closed, and a session begun then would never be helped.
 # Usage: tests/e2e/scenario-failmode.sh open|closed [--id ID] [--keep]
 # Output: "CHECK name ok|FAIL detail" lines, then
 #   RESULT pass|fail|skip reason=R kind=K checks=N failed=N ftpalg_exit=N residue=R dir=D
@@ -104,11 +107,35 @@ else
     "curl PASV: $LAB_CLIENT_REASON, greeting $([[ $greeting == 0 ]] && echo seen || echo 'never seen')"
 fi
 
+# monitor_mark NAME: a marker transaction (a table added and deleted) in the router namespace,
+# and wait until `nft monitor` has logged it: every transaction before it is in the log too.
+monitor_mark() {
+  local i
+  lab_in "$LAB_NS_R" nft add table inet "$1" && lab_in "$LAB_NS_R" nft delete table inet "$1" || return 1
+  for ((i = 0; i < 20; i++)); do
+    grep -q "^add table inet $1\b" "$LAB_DIR/monitor.log" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+lab_bg monitor "$LAB_NS_R" "$LAB_DIR/monitor.log" nft -a monitor
+watching=1
+for ((i = 0; i < 40; i++)); do monitor_mark "fa_mark_start$i" && { watching=0; break; }; done
+lab_in "$LAB_NS_R" nft -a list ruleset >"$LAB_DIR/before-restart.nft" 2>&1
+
 LAB_FTPALG_LOG=$LAB_DIR/ftpalg-2.log
 lab_ftpalg_start "$mode_flag"
 check restart_succeeds $? "$(tail -n 2 "$LAB_DIR/ftpalg.stderr" 2>/dev/null | tr '\n' ' ')"
 j=$(jumps)
 check one_jump_per_hook_after_restart $([[ $j == 1+1 ]] && echo 0 || echo 1) "jumps=$j"
+((watching == 0)) && monitor_mark fa_mark_end || watching=1
+lab_stop "$LAB_PID_monitor"
+"$LAB_PY" "$here/queue_jump_gaps.py" "$LAB_DIR/before-restart.nft" "$LAB_DIR/monitor.log" \
+  >"$LAB_DIR/jump-timeline.txt" 2>&1
+rc=$?
+check no_queue_point_without_its_jump_during_restart $((watching || rc)) \
+  "$([[ $watching == 0 ]] || echo 'monitor not watching; ')$(tail -n 1 "$LAB_DIR/jump-timeline.txt")$(
+    grep -m1 -E 'GAP|EXTRA' "$LAB_DIR/jump-timeline.txt" | sed 's/^/; first: /')"
 pending
 rc=$?
 check stale_pinhole_flushed_by_restart $((rc == 0)) "port $port in pinholes4 after restart: $([[ $rc == 0 ]] && echo yes || echo no)"

@@ -79,12 +79,12 @@ TEST(NegativeControl, DryRunFailsLikeNoFtpalgAndLogsTheLiveDecisions) {
 
 TEST(FailMode, FailOpenKeepsPassiveFtpWorkingAfterSigkillAndRestartLeavesNothingStale) {
   FTPALG_E2E_REQUIRE_FTPALG_RUN();
-  expectAllChecksOk(runScript("scenario-failmode.sh", "open"), 10);
+  expectAllChecksOk(runScript("scenario-failmode.sh", "open"), 11);
 }
 
 TEST(FailMode, FailClosedStallsControlAfterSigkillAndRestartLeavesNothingStale) {
   FTPALG_E2E_REQUIRE_FTPALG_RUN();
-  expectAllChecksOk(runScript("scenario-failmode.sh", "closed"), 10);
+  expectAllChecksOk(runScript("scenario-failmode.sh", "closed"), 11);
 }
 
 TEST(PinholeHygiene, OneConnectionFromTheAnnouncedPeerOnlyIpv4) {

@@ -1,0 +1,67 @@
+// libnftables scripts: see nft_script.hpp.
+#include "nft_script.hpp"
+
+#include <nftables/libnftables.h>
+
+#include <memory>
+#include <string_view>
+
+namespace ftpalg::firewall {
+
+namespace {
+
+struct NftCtxDeleter {
+  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
+};
+using NftCtx = std::unique_ptr<nft_ctx, NftCtxDeleter>;
+
+std::string firstLine(std::string_view text) {
+  const auto nl = text.find('\n');
+  std::string line(text.substr(0, nl));
+  if (line.size() > 120) line = line.substr(0, 117) + "...";
+  return line;
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+Status<> runNftScript(const std::string& script, std::string* output) {
+  NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  if (!ctx) return Err(std::string("libnftables: cannot create a context"));
+  nft_ctx_buffer_output(ctx.get());
+  nft_ctx_buffer_error(ctx.get());
+  const int rc = nft_run_cmd_from_buffer(ctx.get(), script.c_str());
+  if (output) {
+    const char* text = nft_ctx_get_output_buffer(ctx.get());
+    *output = text ? text : "";
+  }
+  if (rc != 0) {
+    const char* error = nft_ctx_get_error_buffer(ctx.get());
+    return Err("nft `" + firstLine(script) + "` failed: " + trimmed(error ? error : "unknown error"));
+  }
+  return okStatus();
+}
+
+bool isNoSuchObject(const std::string& error) { return error.find("No such file or directory") != std::string::npos; }
+
+Result<bool> nftKernelHasQueue() {
+  // nft add table inet ftpalg_probe; nft add chain inet ftpalg_probe p;
+  // nft add rule inet ftpalg_probe p queue num 0 bypass; nft delete table inet ftpalg_probe
+  // The kernel refuses an unknown expression type with ENOENT ("No such file or directory") or
+  // EOPNOTSUPP; the whole transaction is then void.
+  const auto probe = runNftScript(
+      "add table inet ftpalg_probe\nadd chain inet ftpalg_probe p\n"
+      "add rule inet ftpalg_probe p queue num 0 bypass\n");
+  (void)runNftScript("delete table inet ftpalg_probe\n");
+  if (probe) return true;
+  if (isNoSuchObject(probe.error()) || probe.error().find("Operation not supported") != std::string::npos) {
+    return false;
+  }
+  return Err("probing for the nft queue expression: " + probe.error());
+}
+
+}  // namespace ftpalg::firewall

@@ -1,0 +1,77 @@
+// The pinhole table script and the accept rule: see pinhole_rules.hpp.
+#include "pinhole_rules.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <sstream>
+
+namespace ftpalg::firewall {
+
+namespace {
+
+// nft prints a mark as eight hex digits (0x00010000), iptables as plain hex (0x10000).
+std::string nftHex(std::uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", value);
+  return text;
+}
+std::string iptablesHex(std::uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%x", value);
+  return text;
+}
+
+}  // namespace
+
+std::string nftTableScript(const NftTableSpec& spec, std::string_view owner) {
+  const std::string mark = nftHex(spec.mark);
+  const std::string size = std::to_string(spec.armedSetSize);
+  std::ostringstream out;
+  out << "table inet " << spec.table << " {\n"
+      << "  comment \"ftpalg pid=" << owner << "\"\n"
+      << "  map pinholes4 { type ipv4_addr . ipv4_addr . inet_service : ipv4_addr . inet_service; "
+         "flags timeout; }\n"
+      << "  set armed4 { type ipv4_addr . ipv4_addr . inet_service; size " << size
+      << "; flags dynamic,timeout; }\n"
+      << "  map pinholes6 { type ipv6_addr . ipv6_addr . inet_service : ipv6_addr . inet_service; "
+         "flags timeout; }\n"
+      << "  set armed6 { type ipv6_addr . ipv6_addr . inet_service; size " << size
+      << "; flags dynamic,timeout; }\n"
+      << "  chain pre_dnat { type nat hook prerouting priority dstnat - 1; policy accept;\n"
+      << "    meta l4proto tcp ip saddr . ip daddr . tcp dport @armed4 delete @armed4 { ip saddr . "
+         "ip daddr . tcp dport } ct mark set ct mark or "
+      << mark << "\n"
+      << "    meta l4proto tcp ip6 saddr . ip6 daddr . tcp dport @armed6 delete @armed6 { ip6 "
+         "saddr . ip6 daddr . tcp dport } ct mark set ct mark or "
+      << mark << "\n"
+      << "    ct mark and " << mark << " == " << mark
+      << " meta nfproto ipv4 dnat ip to ip saddr . ip daddr . tcp dport map @pinholes4\n"
+      << "    ct mark and " << mark << " == " << mark
+      << " meta nfproto ipv6 dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6\n"
+      << "  }\n";
+  out << "}\n";
+  return out.str();
+}
+
+std::optional<int> tableOwnerPid(std::string_view listing) {
+  constexpr std::string_view kTag = "comment \"ftpalg pid=";
+  const auto at = listing.find(kTag);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* begin = listing.data() + at + kTag.size();
+  int pid = 0;
+  const auto [end, ec] = std::from_chars(begin, listing.data() + listing.size(), pid);
+  if (ec != std::errc() || end == begin || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+std::string nftAcceptRule(std::uint32_t mark) {
+  const std::string hex = nftHex(mark);
+  return "ct mark and " + hex + " == " + hex + " accept";
+}
+
+std::string iptablesAcceptRule(std::string_view program, std::uint32_t mark) {
+  const std::string hex = iptablesHex(mark);
+  return std::string(program) + " -A FORWARD -m connmark --mark " + hex + "/" + hex + " -j ACCEPT";
+}
+
+}  // namespace ftpalg::firewall

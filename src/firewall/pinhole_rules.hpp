@@ -1,0 +1,56 @@
+// The pinhole table and the admin's accept rule, as text (standard library only). Both are
+// derived from one fact: the conntrack mark bit a pinhole sets (kPinholeMark).
+//
+// The table `ftpalg run` creates at start (pinhole_table.hpp owns it) and deletes at exit:
+//
+//   table inet ftpalg {
+//     comment "ftpalg pid=<pid>"
+//     map pinholes4 { type ipv4_addr . ipv4_addr . inet_service : ipv4_addr . inet_service; flags timeout; }
+//     set armed4    { type ipv4_addr . ipv4_addr . inet_service; flags dynamic,timeout; }
+//     map pinholes6 { ... ipv6_addr ... }   set armed6 { ... }
+//     chain pre_dnat { type nat hook prerouting priority dstnat - 1; policy accept;
+//       meta l4proto tcp ip saddr . ip daddr . tcp dport @armed4
+//           delete @armed4 { ip saddr . ip daddr . tcp dport } ct mark set ct mark or MARK
+//       ct mark and MARK == MARK dnat ip to ip saddr . ip daddr . tcp dport map @pinholes4
+//       (the same two rules for ip6) }
+//   }
+//
+// Key = (peer that will connect, address it connects to, port); value = where the connection
+// really goes. The "armed" token makes a pinhole single-use: the first NEW connection that matches
+// deletes it and takes the mark. An accept in ftpalg's own base chain cannot override a drop in
+// the admin's forward chain, so the admin adds one rule there that accepts the mark
+// (nftAcceptRule(), iptablesAcceptRule(), printed by `ftpalg rules`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ftpalg::firewall {
+
+// The conntrack mark bit of connections admitted by a pinhole. Nothing else on the router may
+// use it (docs/admin-guide.md).
+inline constexpr std::uint32_t kPinholeMark = 0x00010000;
+
+struct NftTableSpec {
+  std::string table = "ftpalg";         // family is always inet
+  std::uint32_t mark = kPinholeMark;    // the ct mark bit the admin's rule accepts
+  std::uint32_t armedSetSize = 262144;  // `size` of armed4/armed6 (dynamic sets need one)
+};
+
+// The nft script that creates the pinhole table, its comment naming the owner:
+// `comment "ftpalg pid=<owner>"` (`run` passes its pid, `ftpalg rules` a placeholder).
+std::string nftTableScript(const NftTableSpec& spec, std::string_view owner);
+
+// The owner pid recorded in `nft list table` output ("ftpalg pid=N" comment), if any.
+std::optional<int> tableOwnerPid(std::string_view listing);
+
+// The admin's accept rule for `mark`, for nft (a rule in the forward chain):
+//   ct mark and 0x00010000 == 0x00010000 accept
+std::string nftAcceptRule(std::uint32_t mark = kPinholeMark);
+// ... and for iptables / ip6tables (`program`), as a command:
+//   iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT
+std::string iptablesAcceptRule(std::string_view program, std::uint32_t mark = kPinholeMark);
+
+}  // namespace ftpalg::firewall

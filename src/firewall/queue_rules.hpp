@@ -1,0 +1,121 @@
+// The queue rules of `ftpalg run`: which FTP control packets go to which NFQUEUE queue, and at
+// which hook. Pure text (standard library only): this file builds the iptables-restore input and
+// the nft script that install and remove the rules, and reads iptables-save / `nft list` output
+// back to check that they are in place. Running the programs is queue_rule_installer.hpp's job.
+//
+// Queue points (docs/admin-guide.md, "How it hooks into the firewall"), in ftpalg's own chains
+// so that removal is clean:
+//   iptables -t mangle -N ftpalg-c2s
+//   iptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass
+//   iptables -t mangle -I FORWARD 1 -j ftpalg-c2s
+//   iptables -t raw    -N ftpalg-s2c
+//   iptables -t raw    -A ftpalg-s2c -p tcp --sport 21 -j NFQUEUE --queue-num 0 --queue-bypass
+//   iptables -t raw    -I PREROUTING 1 -j ftpalg-s2c
+//   (the same with ip6tables)
+// Client->server packets are queued after conntrack and DNAT (mangle FORWARD), server->client
+// packets before conntrack (raw PREROUTING), so conntrack's window tracking sees each direction
+// on the side of ftpalg's sequence translation it expects.
+//
+// With --queue-balance N, each queue takes the flows whose SERVER address ends in a range of byte
+// values (-m u32 on the destination address in FORWARD, the source address in PREROUTING), so
+// both directions of a flow reach the same engine. The kernel's --queue-balance hashes both
+// addresses, which differ between the two views under NAT.
+//
+// Where the kernel has the nft `queue` expression, the same rules live in
+// `table inet ftpalg_queue` instead (nftQueueTableScript()).
+//
+// Replacing, not removing then adding: a start after a crash finds the dead instance's rules. They
+// are replaced in ONE transaction per table (iptables-restore --noflush; one nft batch), so no
+// queue point is ever without its rule: under --fail-closed a control packet is never let through
+// unqueued, and no session can begin unseen in a gap (it would be a mid-stream pick-up, never
+// helped).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ftpalg::firewall {
+
+struct QueueRuleSpec {
+  std::vector<std::uint16_t> controlPorts{21};  // the servers' real ports (after DNAT)
+  std::uint16_t queueNum = 0;
+  std::uint16_t queueCount = 1;  // > 1: queues queueNum.., chosen by the server's address
+  bool bypass = true;            // --fail-open: packets pass when no program listens
+};
+
+enum class IpFamily : std::uint8_t { V4, V6 };
+
+using Argv = std::vector<std::string>;
+
+// --- iptables ----------------------------------------------------------------------------------
+
+// One of the two queue points: ftpalg's own chain in `table`, entered from the built-in chain
+// `hook` by one jump at position 1.
+struct QueuePoint {
+  std::string_view table;
+  std::string_view hook;
+  std::string_view chain;
+  bool toServer;  // client->server (match --dport) or server->client (match --sport)
+};
+inline constexpr QueuePoint kClientToServer{"mangle", "FORWARD", "ftpalg-c2s", true};
+inline constexpr QueuePoint kServerToClient{"raw", "PREROUTING", "ftpalg-s2c", false};
+inline constexpr QueuePoint kQueuePoints[] = {kClientToServer, kServerToClient};
+
+// The rules of one queue point's chain, each without the leading "-A CHAIN", e.g.
+// {"-p", "tcp", "--dport", "21", "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"}.
+std::vector<Argv> queueChainRules(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily family);
+
+// The same rules as the commands an admin would type (for `ftpalg rules` and for installing them
+// by hand with --no-queue-rules): argument vectors without the program name, in order.
+std::vector<Argv> iptablesInstallCommands(const QueueRuleSpec& spec, IpFamily family);
+
+// What ftpalg reads from `iptables-save -t TABLE` output: per table, the chains and the rules
+// (tokens after "-A CHAIN", quotes removed). Other lines are skipped.
+struct IptablesRule {
+  std::string chain;
+  Argv spec;
+};
+struct IptablesTable {
+  std::string name;
+  std::vector<std::string> chains;  // declared chains, built-in and user-defined
+  std::vector<IptablesRule> rules;  // in listing order
+};
+struct IptablesListing {
+  std::vector<IptablesTable> tables;
+  const IptablesTable* find(std::string_view table) const;
+};
+IptablesListing parseIptablesSave(std::string_view text);
+
+// iptables-restore --noflush input that installs the queue rules for `family`, replacing what
+// `current` (the listing of the mangle and raw tables) shows of a previous copy: each chain is
+// declared (created, or flushed when it exists) and refilled, every listed jump to it is
+// deleted and one jump is inserted at position 1 of its hook, all in one COMMIT per table.
+std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family, const IptablesListing& current);
+// ... input that removes them (jumps, rules, chains) in one COMMIT per table; empty when
+// `current` lists nothing of ftpalg's.
+std::string iptablesRemoveRestoreInput(const IptablesListing& current);
+
+// What differs between `listed` (iptables-save of the mangle and raw tables, read back after
+// installing) and the rules `spec` installs: a missing chain, a jump count other than exactly one
+// plain `-A HOOK -j CHAIN`, a missing or unexpected rule. Empty: the rules are in place.
+std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed, const QueueRuleSpec& spec,
+                                                   IpFamily family);
+
+// --- nft (kernels with the `queue` expression) -------------------------------------------------
+
+inline constexpr std::string_view kQueueTable = "ftpalg_queue";
+
+// `table inet ftpalg_queue { chain c2s_queue {...} chain s2c_queue {...} }`, for `ftpalg rules`.
+std::string nftQueueTableScript(const QueueRuleSpec& spec);
+// The script `run` applies: creates the table, replacing a stale copy in the same transaction
+// (`add table` makes the `delete table` always valid).
+std::string nftQueueInstallScript(const QueueRuleSpec& spec);
+std::string nftQueueRemoveScript();
+// What is missing from `nft list table inet ftpalg_queue` output: the table, a chain, its hook,
+// or one of its two queue rules (IPv4, IPv6). Empty: in place.
+std::vector<std::string> nftQueueTableProblems(std::string_view listing);
+
+}  // namespace ftpalg::firewall
