@@ -1,12 +1,16 @@
-// Engine: the one FTP ALG engine behind live mode, dry-run and replay (DESIGN.md §1).
+// Engine: the one FTP ALG engine behind live mode, dry-run and replay (docs/architecture.md).
 //
 // Pure: no OS calls, no clock, no allocation-heavy global state; time arrives as a parameter.
 // Single-threaded: one Engine per queue.
 //
 // Flow identity and NAT come from the shell through a FlowResolver (live: ctnetlink, cached;
 // replay: static --snat/--dnat rules). The engine never looks at a packet's addresses to decide
-// which session it belongs to: the resolver does (the two queue points see different address
-// views of one connection, DESIGN.md §3).
+// which session it belongs to: the resolver does.
+//
+// Inside (docs/architecture.md "Engine layout"): engine.cpp conducts; session.hpp holds a
+// connection's state; stream_inspector.hpp reads the byte streams; announcement.hpp decides
+// announcements; pinhole_table.hpp keeps the pinholes; packet_emitter.hpp holds, releases and
+// translates packets.
 #pragma once
 
 #include <cstdint>
@@ -16,31 +20,14 @@
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/time.hpp"
+#include "ftpalg/engine/engine_config.hpp"
+#include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/engine/reasons.hpp"
 #include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg {
-
-// How each party of a control connection is seen across the router. All four endpoints are
-// known for every flow; without NAT, seen == real. "Real" is the endpoint on the party's own
-// host; "seen" is what the other party sees after this router's NAT.
-struct NatMapping {
-  Endpoint clientReal;
-  Endpoint clientSeenByServer;  // after SNAT/masquerade (== clientReal without)
-  Endpoint serverReal;
-  Endpoint serverSeenByClient;  // before DNAT/port-forwarding (== serverReal without)
-};
-
-struct FlowContext {
-  // Identity of the control connection, identical for both directions and both queue points.
-  // Live: the real endpoints. Replay: the endpoints as captured (one capture point, consistent).
-  // Logs print it as the "flow" field.
-  FlowKey key;
-  Direction direction = Direction::ClientToServer;  // of this packet
-  NatMapping nat;
-};
 
 class FlowResolver {
  public:
@@ -50,23 +37,6 @@ class FlowResolver {
   virtual std::optional<FlowContext> resolve(const PacketView& packet) = 0;
   // The engine forgot a flow (closed or expired); a cache may drop it.
   virtual void forget(const FlowKey& /*key*/) {}
-};
-
-// Which sequence space the peers' ACK and SACK numbers are in when they reach the engine.
-enum class AckSpace : std::uint8_t {
-  // Live: each peer received the rewritten stream and acknowledges it; the engine maps ACK/SACK
-  // back into the sender's original space (DESIGN.md §3).
-  Output,
-  // Replay: the capture was taken where the peers never saw a rewrite (no ALG, or the inside
-  // interface of a router whose ALG already un-shifted them), so ACK/SACK already are in the
-  // original space and pass unchanged.
-  Original,
-};
-
-struct EngineConfig {
-  Policy policy;
-  Limits limits;
-  AckSpace ackSpace = AckSpace::Output;
 };
 
 struct PacketMeta {
@@ -101,7 +71,9 @@ class Engine {
 
  private:
   struct Impl;
+  void forgetFlows(Outcome& out, std::size_t from);
   EngineConfig config_;
+  FlowResolver& resolver_;
   Stats stats_;
   std::unique_ptr<Impl> impl_;
 };
