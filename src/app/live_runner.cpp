@@ -280,7 +280,7 @@ class Worker {
         wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (dryRun) dryRunSink_ = std::make_unique<io::AcceptOriginalSink>(source_->verdicts());
     sink_ = dryRunSink_ ? static_cast<VerdictSink*>(dryRunSink_.get()) : &source_->verdicts();
-    engine_ = std::make_unique<Engine>(engineConfig, *resolver_);
+    engine_ = std::make_unique<Engine>(engineConfig);
   }
   ~Worker() {
     if (thread_.joinable()) thread_.join();
@@ -340,6 +340,7 @@ class Worker {
     }
     const auto released = std::chrono::steady_clock::now();
     for (const Observation& observation : out.observations) log_.record(observation);
+    for (const FlowKey& flow : out.forgottenFlows) resolver_->forget(flow);
     return released;
   }
 
@@ -352,9 +353,20 @@ class Worker {
       return;
     }
     const Timestamp now = monotonicNow();
-    resolver_->setQueueHook(queued.hook);
-    resolver_->setNow(now);
-    engine_->onPacket(PacketMeta{queued.packet.id}, queued.packet.ipPacket, now, out_);
+    const PacketMeta meta{queued.packet.id};
+    // Parsed once and resolved once, here (a ctnetlink round trip on a cache miss); the engine
+    // gets both and never blocks.
+    if (const auto view = PacketView::parse(queued.packet.ipPacket); !view) {
+      engine_->onUninspected(meta, Uninspected::Malformed, out_);
+    } else {
+      resolver_->setQueueHook(queued.hook);
+      resolver_->setNow(now);
+      if (const auto flow = resolver_->resolve(*view); !flow) {
+        engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
+      } else {
+        engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
+      }
+    }
     const auto decided = std::chrono::steady_clock::now();
     const bool announcement =
         std::any_of(out_.actions.begin(), out_.actions.end(),

@@ -1,9 +1,10 @@
 // `ftpalg replay` (see replay_runner.hpp): PcapSource -> StaticFlowResolver -> Engine ->
 // PcapWriter + decision log.
 //
-// Per packet: the engine's timers run at each deadline up to the packet's timestamp, then packets that are IPv4/IPv6
-// TCP and claimed by the resolver (control traffic, as the live queue rules would select) go
-// through Engine::onPacket; everything else is written unchanged at once. Verdicts are written
+// Per packet: the engine's timers run at each deadline up to the packet's timestamp, then the
+// packet is parsed once and resolved once: packets that are IPv4/IPv6 TCP and claimed by the
+// resolver (control traffic, as the live queue rules would select) go to Engine::onPacket with
+// that parse and that flow; everything else is written unchanged at once. Verdicts are written
 // in the order the engine emits them: a held packet is written when released, with its own
 // timestamp and link header; Drop writes nothing. Only held packets are remembered (a copy
 // each, bounded by the engine's hold limits), so memory stays at the control-flow state
@@ -44,11 +45,12 @@ struct HeldRecord {
   std::vector<std::uint8_t> networkBytes;
 };
 
-// Executes Outcomes in the order outcome.hpp prescribes: actions, verdicts, observations.
+// Executes Outcomes in the order outcome.hpp prescribes: actions, verdicts, observations,
+// forgotten flows.
 class ReplayEmitter {
  public:
-  ReplayEmitter(io::PcapWriter* writer, EventLog& log, ReplayCounters& counters)
-      : writer_(writer), log_(log), counters_(counters) {}
+  ReplayEmitter(io::PcapWriter* writer, EventLog& log, FlowResolver& resolver, ReplayCounters& counters)
+      : writer_(writer), log_(log), resolver_(resolver), counters_(counters) {}
 
   // Writes a packet the engine never sees.
   void passThrough(const SourcePacket& packet, std::uint32_t originalLength) {
@@ -83,6 +85,7 @@ class ReplayEmitter {
       held_.erase(held);
     }
     for (const Observation& observation : outcome.observations) log_.record(observation);
+    for (const FlowKey& flow : outcome.forgottenFlows) resolver_.forget(flow);
   }
 
   // Packets the engine still holds after shutdown (it should release every one): written
@@ -119,15 +122,10 @@ class ReplayEmitter {
 
   io::PcapWriter* writer_;
   EventLog& log_;
+  FlowResolver& resolver_;
   ReplayCounters& counters_;
   std::map<PacketId, HeldRecord> held_;
 };
-
-bool claimedByResolver(const SourcePacket& packet, StaticFlowResolver& resolver) {
-  if (!packet.controlCandidate) return false;
-  const auto view = PacketView::parse(packet.ipPacket);
-  return view.has_value() && resolver.resolve(*view).has_value();
-}
 
 void printSummary(const std::string& input, const ReplayCounters& counters, std::size_t leftovers) {
   std::cerr << "ftpalg replay: " << input << ": " << counters.read << " packets read, " << counters.toEngine
@@ -196,9 +194,9 @@ int runReplay(const AppConfig& config) {
   // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
   EngineConfig engineConfig = config.engine;
   engineConfig.ackSpace = AckSpace::Original;
-  Engine engine(engineConfig, resolver);
+  Engine engine(engineConfig);
   ReplayCounters counters;
-  ReplayEmitter emitter(writer.get(), log, counters);
+  ReplayEmitter emitter(writer.get(), log, resolver, counters);
   io::PcapSource& input = *source.value();
 
   int status = 0;
@@ -224,14 +222,19 @@ int runReplay(const AppConfig& config) {
     runTimersUntil(engine, now, outcome, emitter);
 
     if (input.lastRecord().truncated()) ++counters.truncated;
-    if (!claimedByResolver(packet, resolver)) {
+    // Parsed once and resolved once, here; the engine gets both.
+    std::optional<PacketView> view;
+    std::optional<FlowContext> flow;
+    if (packet.controlCandidate) view = PacketView::parse(packet.ipPacket);
+    if (view) flow = resolver.resolve(*view);
+    if (!flow) {
       ++counters.passedUninspected;
       emitter.passThrough(packet, input.lastRecord().originalLength);
       continue;
     }
     ++counters.toEngine;
     outcome.clear();
-    engine.onPacket(PacketMeta{packet.id}, packet.ipPacket, now, outcome);
+    engine.onPacket(PacketMeta{packet.id}, packet.ipPacket, *view, *flow, now, outcome);
     emitter.apply(outcome, &packet);
   }
 

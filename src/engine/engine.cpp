@@ -59,6 +59,7 @@ struct Engine::Impl final : AnnouncementSink {
 
   void onPacket(PacketId id, std::span<const std::uint8_t> bytes, const PacketView& packet,
                 const FlowContext& flow, Effects& effects) {
+    effects.count(Stat::PacketsSeen);
     Session* session = findOrStartSession(flow, packet, effects);
     if (session == nullptr) {
       effects.accept(id);
@@ -302,48 +303,31 @@ struct Engine::Impl final : AnnouncementSink {
 
 // -------------------------------------------------------------------------------------------------
 
-Engine::Engine(EngineConfig config, FlowResolver& resolver)
-    : config_(std::move(config)), resolver_(resolver), impl_(std::make_unique<Impl>(*this)) {}
+Engine::Engine(EngineConfig config) : config_(std::move(config)), impl_(std::make_unique<Impl>(*this)) {}
 
 Engine::~Engine() = default;
 
-void Engine::forgetFlows(Outcome& out, std::size_t from) {
-  for (std::size_t i = from; i < out.forgottenFlows.size(); ++i) resolver_.forget(out.forgottenFlows[i]);
-  out.forgottenFlows.resize(from);
+void Engine::onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, const PacketView& packet,
+                      const FlowContext& flow, Timestamp now, Outcome& out) {
+  assert(packet.ipPacket().data() == bytes.data());
+  Effects effects(out, stats_, now);
+  impl_->onPacket(meta.id, bytes, packet, flow, effects);
 }
 
-void Engine::onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, Timestamp now,
-                      Outcome& out) {
-  const std::size_t forgotten = out.forgottenFlows.size();
+void Engine::onUninspected(const PacketMeta& meta, Uninspected why, Outcome& out) {
   stats_.add(Stat::PacketsSeen);
-  const auto view = PacketView::parse(bytes);
-  if (!view) {
-    stats_.add(Stat::PacketsMalformed);
-    out.verdicts.push_back(PacketVerdict{meta.id, VerdictKind::Accept, {}});
-    return;
-  }
-  const auto context = resolver_.resolve(*view);
-  if (!context) {
-    out.verdicts.push_back(PacketVerdict{meta.id, VerdictKind::Accept, {}});
-    return;
-  }
-  Effects effects(out, stats_, now);
-  impl_->onPacket(meta.id, bytes, *view, *context, effects);
-  forgetFlows(out, forgotten);
+  if (why == Uninspected::Malformed) stats_.add(Stat::PacketsMalformed);
+  out.verdicts.push_back(PacketVerdict{meta.id, VerdictKind::Accept, {}});
 }
 
 void Engine::onTimer(Timestamp now, Outcome& out) {
-  const std::size_t forgotten = out.forgottenFlows.size();
   Effects effects(out, stats_, now);
   impl_->onTimer(effects);
-  forgetFlows(out, forgotten);
 }
 
 void Engine::shutdown(Timestamp now, Outcome& out) {
-  const std::size_t forgotten = out.forgottenFlows.size();
   Effects effects(out, stats_, now);
   impl_->shutdown(effects);
-  forgetFlows(out, forgotten);
 }
 
 std::optional<Timestamp> Engine::nextDeadline() const {

@@ -1,11 +1,11 @@
 // Engine: the one FTP ALG engine behind live mode, dry-run and replay (docs/architecture.md).
 //
-// Pure: no OS calls, no clock, no allocation-heavy global state; time arrives as a parameter.
+// Sans-I/O: no OS calls, no clock, no blocking. Time arrives as a parameter; each packet arrives
+// parsed by the shell (PacketView) together with its control flow (FlowContext), which the shell
+// resolved through its FlowResolver (include/ftpalg/io/interfaces.hpp: live ctnetlink, cached;
+// replay static --snat/--dnat rules). The engine never looks at a packet's addresses to decide
+// which session it belongs to. Everything it decides comes back as data in an Outcome.
 // Single-threaded: one Engine per queue.
-//
-// Flow identity and NAT come from the shell through a FlowResolver (live: ctnetlink, cached;
-// replay: static --snat/--dnat rules). The engine never looks at a packet's addresses to decide
-// which session it belongs to: the resolver does.
 //
 // Inside (docs/architecture.md "Engine layout"): engine.cpp conducts; session.hpp holds a
 // connection's state; stream_inspector.hpp reads the byte streams; announcement.hpp decides
@@ -29,32 +29,35 @@
 
 namespace ftpalg {
 
-class FlowResolver {
- public:
-  virtual ~FlowResolver() = default;
-  // The control flow a packet belongs to, or nullopt when it is not FTP control traffic (the
-  // engine then accepts it untouched). Called for every packet; implementations cache.
-  virtual std::optional<FlowContext> resolve(const PacketView& packet) = 0;
-  // The engine forgot a flow (closed or expired); a cache may drop it.
-  virtual void forget(const FlowKey& /*key*/) {}
-};
-
 struct PacketMeta {
   PacketId id = 0;
 };
 
+// Why the shell passes a packet without the engine inspecting it.
+enum class Uninspected : std::uint8_t {
+  Malformed,      // PacketView::parse refused it (not an unfragmented IPv4/IPv6 TCP packet)
+  NotControlFlow, // the FlowResolver claimed no control flow for it
+};
+
 class Engine {
  public:
-  Engine(EngineConfig config, FlowResolver& resolver);
+  explicit Engine(EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Processes one IP packet (starting at the IP header). `bytes` need only live for the call
-  // (held packets are copied). Appends to `out` (which the caller clears between calls):
-  // verdicts for this packet (unless held) and for held packets released now.
-  void onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, Timestamp now,
-                Outcome& out);
+  // Processes one packet of a control flow. `packet` was parsed by the shell from `bytes` (which
+  // start at the IP header and may carry link-layer padding after the IP packet; the padding
+  // counts against the hold limits); `flow` is what the shell's FlowResolver said about it.
+  // `bytes` need only live for the call (held packets are copied). Appends to `out` (which the
+  // caller clears between calls): verdicts for this packet (unless held) and for held packets
+  // released now, pinhole actions, observations, flows to forget.
+  void onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, const PacketView& packet,
+                const FlowContext& flow, Timestamp now, Outcome& out);
+  // A packet the shell passes uninspected (live mode hands every queued IPv4/IPv6 packet to the
+  // engine; replay writes such packets straight to --out): counted (packets_seen, and
+  // packets_malformed for Malformed), and its Accept verdict appended to `out`.
+  void onUninspected(const PacketMeta& meta, Uninspected why, Outcome& out);
   // Expires pinholes, idle sessions and held packets. Call at least once a second in live mode;
   // replay calls it with each packet's timestamp.
   void onTimer(Timestamp now, Outcome& out);
@@ -71,9 +74,7 @@ class Engine {
 
  private:
   struct Impl;
-  void forgetFlows(Outcome& out, std::size_t from);
   EngineConfig config_;
-  FlowResolver& resolver_;
   Stats stats_;
   std::unique_ptr<Impl> impl_;
 };

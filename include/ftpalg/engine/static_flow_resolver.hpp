@@ -24,7 +24,8 @@
 #include <vector>
 
 #include "ftpalg/core/ip_address.hpp"
-#include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg {
 

@@ -1,5 +1,9 @@
-// The shell's ports (DESIGN.md §1): interfaces only. Live mode, dry-run and replay differ only in
-// which implementations src/app/wiring.cpp picks.
+// The shell's ports, all of them in this one header: interfaces only. The engine (sans-I/O) calls
+// none of them: the shell reads packets from a PacketSource, resolves each packet's control flow
+// with a FlowResolver before handing it to the engine, and carries out the engine's Outcome through
+// a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in the order outcome.hpp
+// gives. Live mode, dry-run and replay differ only in which implementations src/app/wiring.cpp
+// picks.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/core/time.hpp"
+#include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/reasons.hpp"
+#include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg {
 
@@ -31,6 +38,18 @@ class PacketSource {
   virtual ~PacketSource() = default;
   // Blocks until a packet, end of input (nullopt) or an error.
   virtual Result<std::optional<SourcePacket>> next() = 0;
+};
+
+// Names the control flow of a packet and the NAT view of its two parties (live: ctnetlink, cached;
+// replay: the static --snat/--dnat rules). Called by the shell once per packet, before the engine.
+class FlowResolver {
+ public:
+  virtual ~FlowResolver() = default;
+  // The control flow `packet` belongs to, or nullopt when it is not FTP control traffic (the
+  // shell then passes it untouched). Implementations cache.
+  virtual std::optional<FlowContext> resolve(const PacketView& packet) = 0;
+  // The engine forgot a flow (Outcome::forgottenFlows: closed or expired); a cache may drop it.
+  virtual void forget(const FlowKey& /*key*/) {}
 };
 
 class VerdictSink {
