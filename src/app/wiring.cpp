@@ -3,6 +3,8 @@
 #include "../log/jsonl_event_log.hpp"
 #include "../log/log_file.hpp"
 #include "../log/text_event_log.hpp"
+#include "backend/dry_run_backend.hpp"
+#include "io/nfqueue_source.hpp"
 
 namespace ftpalg::app {
 
@@ -26,6 +28,27 @@ std::string_view liveMode(const AppConfig& config) {
   return config.run.dryRun ? kModeDryRun : kModeLive;
 }
 
+bool liveInstallsPinholes(const AppConfig& config) {
+  return !config.run.dryRun && config.run.pinholeBackend == PinholeBackendKind::Nft;
+}
+
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const AppConfig& config,
+                                                               std::uint16_t queueIndex,
+                                                               const backend::NftTableSpec& table) {
+  if (!liveInstallsPinholes(config)) return std::unique_ptr<PinholeBackend>(std::make_unique<backend::DryRunBackend>());
+  // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
+  auto created = queueIndex == 0 ? backend::NftBackend::create(table) : backend::NftBackend::attach(table);
+  if (!created) return Err{created.error()};
+  return std::unique_ptr<PinholeBackend>(std::move(created.value()));
+}
+
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink) {
+  if (!config.run.dryRun) return LiveVerdictSink{queueSink, nullptr};
+  auto acceptOriginal = std::make_unique<io::AcceptOriginalSink>(queueSink);
+  VerdictSink& sink = *acceptOriginal;
+  return LiveVerdictSink{sink, std::move(acceptOriginal)};
+}
+
 StaticNatRules replayNatRules(const AppConfig& config) {
   StaticNatRules rules;
   rules.controlPorts = config.controlPorts;
@@ -36,6 +59,10 @@ StaticNatRules replayNatRules(const AppConfig& config) {
 
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
   return std::make_unique<StaticFlowResolver>(replayNatRules(config));
+}
+
+std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& /*config*/) {
+  return std::make_unique<backend::DryRunBackend>();
 }
 
 }  // namespace ftpalg::app

@@ -1,13 +1,16 @@
-// Wiring: the one place that chooses implementations of the shell's ports (DESIGN.md §1) from an
-// AppConfig. Live mode, dry-run and replay share the engine and differ only in what these
-// functions return. Runners call them once at start-up; every factory that can fail returns a
-// Result whose error names the option or file involved (printed after "ftpalg: ", exit 2).
+// Wiring: the one place that chooses implementations of the shell's ports
+// (include/ftpalg/io/interfaces.hpp) from an AppConfig. Live mode, dry-run and replay share the
+// engine and the OutcomeExecutor and differ only in what these functions return; the runners
+// never test --dry-run themselves. Runners call them once at start-up; every factory that can fail
+// returns a Result whose error names the option or file involved.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
 #include "app_config.hpp"
+#include "backend/nft_backend.hpp"
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/engine/static_flow_resolver.hpp"
 #include "ftpalg/io/interfaces.hpp"
@@ -26,8 +29,31 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
 // The live mode name for config.run.dryRun.
 std::string_view liveMode(const AppConfig& config);
 
+// True when live mode installs pinholes in the kernel (nft table inet ftpalg): not with
+// --dry-run, not with --pinhole-backend none.
+bool liveInstallsPinholes(const AppConfig& config);
+
+// The pinhole backend of live queue number `queueIndex` (0-based): the nft backend on `table` when
+// liveInstallsPinholes() (queue 0 creates the table, the others attach to it), else the dry-run
+// backend, which installs nothing.
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const AppConfig& config,
+                                                               std::uint16_t queueIndex,
+                                                               const backend::NftTableSpec& table);
+
+// The verdict sink of one live queue. Normally the queue's own sink (the engine's verdicts reach
+// the kernel as decided). With --dry-run, an AcceptOriginalSink around it: every packet is
+// accepted with its original bytes, in the engine's order. `sink` refers to `queueSink` or to
+// `owned`; it must not outlive the queue.
+struct LiveVerdictSink {
+  VerdictSink& sink;
+  std::unique_ptr<VerdictSink> owned;
+};
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink);
+
 // Replay's flow identity and NAT: --control-port, --snat and --dnat.
 StaticNatRules replayNatRules(const AppConfig& config);
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config);
+// Replay installs nothing: the dry-run backend (the decision log shows every pinhole).
+std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -1,5 +1,5 @@
 // Outcome: everything the engine decided for one input, as data (docs/architecture.md "Effects
-// are data"). The shell executes it in this order: actions first
+// are data"). The shell executes it in this order (src/app/outcome_executor.hpp): actions first
 // (a pinhole is installed before the announcing packet is released), then verdicts, then
 // observations are logged, then the forgotten flows are dropped from the FlowResolver's cache.
 #pragma once

@@ -2,8 +2,8 @@
 // none of them: the shell reads packets from a PacketSource, resolves each packet's control flow
 // with a FlowResolver before handing it to the engine, and carries out the engine's Outcome through
 // a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in the order outcome.hpp
-// gives. Live mode, dry-run and replay differ only in which implementations src/app/wiring.cpp
-// picks.
+// gives (src/app/outcome_executor.hpp). Live mode, dry-run and replay differ only in which
+// implementations src/app/wiring.cpp picks.
 #pragma once
 
 #include <cstdint>
