@@ -317,7 +317,6 @@ class Worker {
   const Latency& latency() const { return latency_; }
   std::uint16_t queue() const { return queue_; }
   PinholeBackend& backend() { return *backend_; }
-  std::unique_ptr<PinholeBackend> releaseBackend() { return std::move(backend_); }
 
  private:
   void wake() {

@@ -49,16 +49,12 @@ LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueS
   return LiveVerdictSink{sink, std::move(acceptOriginal)};
 }
 
-StaticNatRules replayNatRules(const AppConfig& config) {
+std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
   StaticNatRules rules;
   rules.controlPorts = config.controlPorts;
   rules.snat = config.replay.snat;
   rules.dnat = config.replay.dnat;
-  return rules;
-}
-
-std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
-  return std::make_unique<StaticFlowResolver>(replayNatRules(config));
+  return std::make_unique<StaticFlowResolver>(std::move(rules));
 }
 
 std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& /*config*/) {

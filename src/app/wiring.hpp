@@ -51,7 +51,6 @@ struct LiveVerdictSink {
 LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink);
 
 // Replay's flow identity and NAT: --control-port, --snat and --dnat.
-StaticNatRules replayNatRules(const AppConfig& config);
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config);
 // Replay installs nothing: the dry-run backend (the decision log shows every pinhole).
 std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& config);

@@ -70,7 +70,6 @@ class Engine {
   const Stats& stats() const { return stats_; }
   std::size_t sessionCount() const;
   std::size_t pinholeCount() const;
-  const EngineConfig& config() const { return config_; }
 
  private:
   struct Impl;

@@ -62,7 +62,6 @@ class StaticFlowResolver final : public FlowResolver {
                                               const Endpoint& destination) const;
 
   bool isControlPort(std::uint16_t port) const;
-  const StaticNatRules& rules() const { return rules_; }
 
  private:
   Endpoint clientSeenByServer(const Endpoint& client) const;

@@ -1,5 +1,5 @@
 // The shell's ports, all of them in this one header: interfaces only. The engine (sans-I/O) calls
-// none of them: the shell reads packets from a PacketSource, resolves each packet's control flow
+// none of them: the shell reads packets from its source (NFQUEUE, pcap), resolves each packet's control flow
 // with a FlowResolver before handing it to the engine, and carries out the engine's Outcome through
 // a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in the order outcome.hpp
 // gives (src/app/outcome_executor.hpp). Live mode, dry-run and replay differ only in which
@@ -22,22 +22,15 @@
 
 namespace ftpalg {
 
-// One packet from a source. `ipPacket` starts at the IP header and stays valid until the next
-// call to PacketSource::next(). `linkHeader` (replay only) is the captured link-layer header,
-// re-emitted unchanged in front of the rewritten packet.
+// One packet from a source (io/nfqueue_source.hpp, io/pcap_source.hpp). `ipPacket` starts at the
+// IP header and stays valid until the source reads the next packet. `linkHeader` (replay only) is
+// the captured link-layer header, re-emitted unchanged in front of the rewritten packet.
 struct SourcePacket {
   PacketId id = 0;
   Timestamp ts;
   std::span<const std::uint8_t> ipPacket;
   std::span<const std::uint8_t> linkHeader;
   bool controlCandidate = true;  // false: not IPv4/IPv6 TCP (passed through untouched)
-};
-
-class PacketSource {
- public:
-  virtual ~PacketSource() = default;
-  // Blocks until a packet, end of input (nullopt) or an error.
-  virtual Result<std::optional<SourcePacket>> next() = 0;
 };
 
 // Names the control flow of a packet and the NAT view of its two parties (live: ctnetlink, cached;
