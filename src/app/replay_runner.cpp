@@ -147,25 +147,48 @@ void printSummary(const std::string& input, const ReplayCounters& counters, std:
   }
 }
 
-// Runs the engine's timers for every deadline up to `now`, each at its own time, then once at
-// `now`: a hold timeout or a pinhole expiry is decided (and logged) at the moment live mode would
-// decide it, not only when the next packet of the capture happens to arrive.
-void runTimersUntil(Engine& engine, Timestamp now, Outcome& outcome, OutcomeExecutor& executor) {
-  // Bounded: each round must move the deadline forward; an engine that reports the same deadline
-  // again is simply run at `now` below.
-  for (int round = 0; round < 1000; ++round) {
-    const auto deadline = engine.nextDeadline();
-    if (!deadline || *deadline >= now) break;
-    outcome.clear();
-    engine.onTimer(*deadline, outcome);
-    executor.execute(outcome);
-    const auto after = engine.nextDeadline();
-    if (after && *after <= *deadline) break;
+// Runs the engine's timers as live mode would: for every deadline up to a packet's time, each at
+// its own time, then at the packet's time when something is due, so a hold timeout or a pinhole
+// expiry is decided (and logged) when live mode would decide it, not only when the next packet of
+// the capture happens to arrive. Engine::nextDeadline() changes only inside engine calls, so it is
+// read after each one: a packet with nothing due costs one comparison and touches no engine state
+// (most packets of a capture are not control traffic).
+class EngineTimers {
+ public:
+  EngineTimers(Engine& engine, Outcome& outcome, OutcomeExecutor& executor)
+      : engine_(engine), outcome_(outcome), executor_(executor) {}
+
+  void runUntil(Timestamp now) {
+    // Engine::onTimer has no work before nextDeadline(); with no deadline yet, its first sweep is due.
+    if (deadline_ && *deadline_ > now) return;
+    // Bounded: each round must move the deadline forward; an engine that reports the same
+    // deadline again is simply run at `now` below.
+    for (int round = 0; round < 1000; ++round) {
+      const auto deadline = engine_.nextDeadline();
+      if (!deadline || *deadline >= now) break;
+      run(*deadline);
+      const auto after = engine_.nextDeadline();
+      if (after && *after <= *deadline) break;
+    }
+    if (const auto deadline = engine_.nextDeadline(); !deadline || *deadline <= now) run(now);
+    engineCalled();
   }
-  outcome.clear();
-  engine.onTimer(now, outcome);
-  executor.execute(outcome);
-}
+
+  // The engine was called (onPacket): its deadline may have moved.
+  void engineCalled() { deadline_ = engine_.nextDeadline(); }
+
+ private:
+  void run(Timestamp at) {
+    outcome_.clear();
+    engine_.onTimer(at, outcome_);
+    executor_.execute(outcome_);
+  }
+
+  Engine& engine_;
+  Outcome& outcome_;
+  OutcomeExecutor& executor_;
+  std::optional<Timestamp> deadline_;  // Engine::nextDeadline() after the last engine call
+};
 
 }  // namespace
 
@@ -209,6 +232,7 @@ int runReplay(const AppConfig& config) {
   bool clockStarted = false;
   Timestamp now;
   Outcome outcome;
+  EngineTimers timers(engine, outcome, executor);
   for (;;) {
     auto next = input.next();
     if (!next) {
@@ -225,7 +249,7 @@ int runReplay(const AppConfig& config) {
     if (!clockStarted || packet.ts > now) now = packet.ts;
     clockStarted = true;
 
-    runTimersUntil(engine, now, outcome, executor);
+    timers.runUntil(now);
 
     if (input.lastRecord().truncated()) ++counters.truncated;
     // Parsed once and resolved once, here; the engine gets both.
@@ -241,6 +265,7 @@ int runReplay(const AppConfig& config) {
     ++counters.toEngine;
     outcome.clear();
     engine.onPacket(PacketMeta{packet.id}, packet.ipPacket, *view, *flow, now, outcome);
+    timers.engineCalled();
     sink.begin(packet);
     executor.execute(outcome);
     sink.end();

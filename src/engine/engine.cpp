@@ -331,10 +331,10 @@ void Engine::shutdown(Timestamp now, Outcome& out) {
 }
 
 std::optional<Timestamp> Engine::nextDeadline() const {
-  std::optional<Timestamp> deadline = impl_->nextScan;
-  if (const auto expiry = impl_->pinholes.nextExpiry(); expiry && (!deadline || *expiry < *deadline)) {
-    deadline = expiry;
-  }
+  // Before the first onTimer() nothing is scheduled: that call schedules the sweep.
+  if (!impl_->nextScan) return std::nullopt;
+  Timestamp deadline = *impl_->nextScan;
+  if (const auto expiry = impl_->pinholes.nextExpiry(); expiry && *expiry < deadline) deadline = *expiry;
   return deadline;
 }
 

@@ -64,7 +64,8 @@ class Engine {
   // Closes every session and pinhole and releases every held packet (daemon stop, end of replay).
   void shutdown(Timestamp now, Outcome& out);
 
-  // The next time onTimer() has work (nullopt: nothing scheduled).
+  // The time from which onTimer() has work: a call with an earlier time changes nothing, so a
+  // shell may skip it. nullopt until the first onTimer() call, which schedules the sweep: call it.
   std::optional<Timestamp> nextDeadline() const;
 
   const Stats& stats() const { return stats_; }
