@@ -9,8 +9,11 @@
 namespace ftpalg::app {
 
 Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::string_view mode) {
-  const log::OpenMode openMode = mode == kModeReplay ? log::OpenMode::Truncate : log::OpenMode::Append;
-  auto file = log::LogFile::open(config.logPath, openMode);
+  // Replay's log holds exactly one run and is read after it; the daemon's is appended to and read
+  // while it runs.
+  const bool replay = mode == kModeReplay;
+  auto file = log::LogFile::open(config.logPath, replay ? log::OpenMode::Truncate : log::OpenMode::Append,
+                                 replay ? log::Flush::Buffered : log::Flush::EachLine);
   if (!file) return Err{"--log: " + file.error()};
   std::unique_ptr<EventLog> eventLog;
   switch (config.logFormat) {
