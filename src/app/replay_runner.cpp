@@ -252,11 +252,9 @@ int runReplay(const AppConfig& config) {
     timers.runUntil(now);
 
     if (input.lastRecord().truncated()) ++counters.truncated;
-    // Parsed once and resolved once, here; the engine gets both.
-    std::optional<PacketView> view;
-    std::optional<FlowContext> flow;
-    if (packet.controlCandidate) view = PacketView::parse(packet.ipPacket);
-    if (view) flow = resolver->resolve(*view);
+    // Parsed once and resolved once, here (each built in place); the engine gets both.
+    const auto view = packet.controlCandidate ? PacketView::parse(packet.ipPacket) : std::optional<PacketView>();
+    const auto flow = view ? resolver->resolve(*view) : std::optional<FlowContext>();
     if (!flow) {
       ++counters.passedUninspected;
       sink.passThrough(packet, input.lastRecord().originalLength);
