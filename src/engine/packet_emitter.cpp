@@ -69,7 +69,7 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
   session.held.erase(session.held.begin() + static_cast<std::ptrdiff_t>(kept), session.held.end());
 }
 
-void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
+inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
                          std::int64_t offset, Effects& effects) {
   DirectionState& me = session.dir(dir);
   const auto payload = packet.payload();
@@ -133,7 +133,7 @@ void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const Pac
   effects.acceptModified(id, std::move(rewritten));
 }
 
-bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,
+inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,
                                              std::int64_t start, bool emitsPayload, PacketEdit& edit,
                                              SackBlock (&sack)[4]) {
   DirectionState& me = session.dir(dir);

@@ -117,7 +117,7 @@ void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offs
 // A re-sent copy of bytes that are delivered but not yet decided (the partial line) must
 // match them: first-seen bytes win (docs/security.md). Bytes inside a recorded edit must match
 // the edit's original bytes.
-void StreamInspector::checkUndecidedRetransmission(Session& session, Direction dir, std::int64_t offset,
+inline void StreamInspector::checkUndecidedRetransmission(Session& session, Direction dir, std::int64_t offset,
                                                    std::span<const std::uint8_t> payload,
                                                    Effects& effects) {
   DirectionState& me = session.dir(dir);
@@ -153,7 +153,7 @@ void StreamInspector::checkUndecidedRetransmission(Session& session, Direction d
 }
 
 // In-order bytes of one direction, each byte exactly once.
-void StreamInspector::consumeBytes(Session& session, Direction dir, std::int64_t offset,
+inline void StreamInspector::consumeBytes(Session& session, Direction dir, std::int64_t offset,
                                    std::string_view bytes, Effects& effects) {
   DirectionState& me = session.dir(dir);
   while (!bytes.empty() && session.inspecting) {
@@ -225,7 +225,7 @@ void StreamInspector::enterTls(Session& session, Direction dir, std::int64_t fro
   }
 }
 
-void StreamInspector::onLine(Session& session, Direction dir, const FramedLine& line, Effects& effects) {
+inline void StreamInspector::onLine(Session& session, Direction dir, const FramedLine& line, Effects& effects) {
   effects.count(Stat::LinesParsed);
   const LineMeaning meaning = dir == Direction::ClientToServer
                                   ? session.channel.onClientLine(line.text)
