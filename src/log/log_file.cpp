@@ -19,10 +19,10 @@ Result<std::FILE*> openPath(const std::string& path, OpenMode mode) {
 
 Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& path, OpenMode mode, Flush flush) {
   if (path.empty()) return Err{std::string("log file path is empty (use \"-\" for standard output)")};
-  if (path == "-") return std::unique_ptr<LogFile>(new LogFile(path, mode, flush, stdout));
+  if (path == "-") return std::unique_ptr<LogFile>(new LogFile(path, flush, stdout));
   auto file = openPath(path, mode);
   if (!file) return Err{file.error()};
-  return std::unique_ptr<LogFile>(new LogFile(path, mode, flush, file.value()));
+  return std::unique_ptr<LogFile>(new LogFile(path, flush, file.value()));
 }
 
 LogFile::~LogFile() {

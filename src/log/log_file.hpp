@@ -46,12 +46,11 @@ class LogFile {
   const std::string& path() const { return path_; }
 
  private:
-  LogFile(std::string path, OpenMode mode, Flush flush, std::FILE* file)
-      : path_(std::move(path)), mode_(mode), flush_(flush), file_(file) {}
+  LogFile(std::string path, Flush flush, std::FILE* file)
+      : path_(std::move(path)), flush_(flush), file_(file) {}
   bool isStdout() const { return path_ == "-"; }
 
   std::string path_;
-  OpenMode mode_;
   Flush flush_;
   std::FILE* file_;
   bool writeError_ = false;
