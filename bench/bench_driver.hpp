@@ -3,7 +3,8 @@
 //
 // How: every message kind is built ONCE with tests/support/packet_builder (valid IPv4 + TCP,
 // correct checksums) into a template; each send patches the template in place (addresses, ports,
-// seq, ack: a few stores) and calls Engine::onPacket on it. The patched TCP checksum is left
+// seq, ack: a few stores) and hands it over as a shell does: parsed once, its flow resolved, then
+// Engine::onPacket (testing::submitPacket). The patched TCP checksum is left
 // stale: the engine never verifies checksums, and a rewrite recomputes the checksum of what it
 // emits, so the code path is the one real traffic takes.
 //
@@ -27,7 +28,9 @@
 
 #include "ftpalg/engine/engine.hpp"
 #include "ftpalg/packet/packet_view.hpp"
+#include "ftpalg/io/interfaces.hpp"
 #include "packet_builder.hpp"
+#include "session_sim.hpp"
 
 namespace ftpalg::bench {
 
@@ -85,8 +88,8 @@ struct DriverCounters {
 
 class Driver {
  public:
-  explicit Driver(Engine& engine, Timestamp start = Timestamp{1'000'000'000'000'000'000})
-      : engine_(engine), now_(start) {}
+  Driver(Engine& engine, FlowResolver& resolver, Timestamp start = Timestamp{1'000'000'000'000'000'000})
+      : engine_(engine), resolver_(resolver), now_(start) {}
 
   Timestamp now() const { return now_; }
   void advance(Duration d) { now_ = now_ + d; }
@@ -162,7 +165,7 @@ class Driver {
   void process(Conn& c, bool fromClient, const std::vector<std::uint8_t>& bytes) {
     out_.clear();
     const PacketId id = nextId_++;
-    engine_.onPacket(PacketMeta{id}, bytes, now_, out_);
+    testing::submitPacket(engine_, resolver_, id, bytes, now_, out_);
     ++counters.packets;
     bool decided = false;
     for (const PacketVerdict& verdict : out_.verdicts) {
@@ -179,6 +182,7 @@ class Driver {
   }
 
   Engine& engine_;
+  FlowResolver& resolver_;
   Outcome out_;
   Timestamp now_;
   PacketId nextId_ = 1;

@@ -45,10 +45,10 @@ StaticNatRules natRules() {
 }
 
 struct Fixture {
-  explicit Fixture(EngineConfig config = {}) : engine(config, resolver) {}
+  explicit Fixture(EngineConfig config = {}) : engine(config) {}
   StaticFlowResolver resolver{natRules()};
   Engine engine;
-  Driver driver{engine};
+  Driver driver{engine, resolver};
 };
 
 // The flow-table engines live through many benchmark repetitions and the timer-scan benchmark

@@ -43,11 +43,11 @@ StaticNatRules natRules() {
 struct Population {
   StaticFlowResolver resolver{natRules()};
   Engine engine;
-  Driver driver{engine};
+  Driver driver{engine, resolver};
   std::vector<Conn> conns;
   std::vector<std::uint32_t> order;
   std::uint64_t k = 0;
-  explicit Population(const EngineConfig& config) : engine(config, resolver) {}
+  explicit Population(const EngineConfig& config) : engine(config) {}
 };
 
 std::unique_ptr<Population> populate(std::size_t n, bool port) {

@@ -28,7 +28,7 @@ root=$(cd "$here/../.." && pwd)
 generator="$here/make-capture.py"
 python=${PYTHON:-python3}
 default_options="--snat 192.168.77.0/24=203.0.113.1 --dnat 203.0.113.1:21=192.168.78.10:21"
-target_tcpdump_ratio=0.5
+target_tcpdump_ratio=1.0
 target_rss_mb=200
 
 die() { echo "replay.sh: $*" >&2; exit 2; }

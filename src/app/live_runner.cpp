@@ -19,9 +19,10 @@
 //      packets released), then the PinholeTable deletes the table; unbind, exit 0. Leaving
 //      early removes whatever was installed (QueueRules and PinholeTable are owners).
 //
-// Per packet (worker): Engine::onPacket, then the Outcome in order: pinhole actions first (the
-// pinhole exists before the announcing packet is released, DESIGN.md §3), then verdicts, then
-// observations to the log.
+// Per packet (worker): parse it, resolve its flow (ConntrackResolver: a ctnetlink round trip on a
+// cache miss), Engine::onPacket, then the OutcomeExecutor: pinhole actions first (the pinhole
+// exists before the announcing packet is released), then verdicts, then observations to the log,
+// then forgotten flows to the resolver. Backends and sinks come from wiring.cpp.
 #include "live_runner.hpp"
 
 #include <poll.h>
@@ -41,7 +42,6 @@
 #include <thread>
 #include <variant>
 
-#include "backend/dry_run_backend.hpp"
 #include "backend/nft_backend.hpp"
 #include "firewall/kernel_helper.hpp"
 #include "firewall/pinhole_table.hpp"
@@ -51,6 +51,7 @@
 #include "io/nfqueue_source.hpp"
 #include "live_system.hpp"
 #include "rules_command.hpp"
+#include "outcome_executor.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
@@ -74,24 +75,27 @@ void say(const std::string& message) {
 
 // The decision log, shared by the workers. The engine's timestamps are CLOCK_MONOTONIC (never
 // jumps); the log shows wall-clock time.
-class LiveLog {
+class LiveLog final : public EventLog {
  public:
   explicit LiveLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
-  void record(Observation observation) {
-    observation.ts = toWall(observation.ts);
+  void record(const Observation& observation) override {
+    Observation wall = observation;
+    wall.ts = toWall(observation.ts);
     std::lock_guard lock(mutex_);
-    log_->record(observation);
+    log_->record(wall);
   }
-  void recordStats(const Stats& stats) {
+  void recordStats(Timestamp ts, const Stats& stats) override {
     std::lock_guard lock(mutex_);
-    log_->recordStats(clockNow(CLOCK_REALTIME), stats);
+    log_->recordStats(ts, stats);
     log_->flush();
   }
-  Status<> reopen() {
+  // A `stats` line stamped now (wall clock), flushed.
+  void recordStats(const Stats& stats) { recordStats(clockNow(CLOCK_REALTIME), stats); }
+  Status<> reopen() override {
     std::lock_guard lock(mutex_);
     return log_->reopen();
   }
-  void flush() {
+  void flush() override {
     std::lock_guard lock(mutex_);
     log_->flush();
   }
@@ -126,19 +130,20 @@ enum class Phase { Running, Draining };
 
 class Worker {
  public:
-  Worker(std::uint16_t queue, std::unique_ptr<io::NfqueueSource> source,
-         std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<PinholeBackend> backend, bool dryRun,
+  // `sink` answers `source`'s packets (wiring.cpp: makeLiveVerdictSink).
+  Worker(std::uint16_t queue, std::unique_ptr<io::NfqueueSource> source, LiveVerdictSink sink,
+         std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<PinholeBackend> backend,
          const EngineConfig& engineConfig, LiveLog& log)
       : queue_(queue),
         source_(std::move(source)),
+        sink_(std::move(sink)),
         resolver_(std::move(resolver)),
         backend_(std::move(backend)),
+        engine_(std::make_unique<Engine>(engineConfig)),
         log_(log),
-        wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (dryRun) dryRunSink_ = std::make_unique<io::AcceptOriginalSink>(source_->verdicts());
-    sink_ = dryRunSink_ ? static_cast<VerdictSink*>(dryRunSink_.get()) : &source_->verdicts();
-    engine_ = std::make_unique<Engine>(engineConfig, *resolver_);
-  }
+        executor_(OutcomePorts{*backend_, sink_.sink, log, *resolver_},
+                  [](const std::string& message) { say("warning: " + message); }, /*timed=*/true),
+        wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~Worker() {
     if (thread_.joinable()) thread_.join();
     if (wakeFd_ >= 0) ::close(wakeFd_);
@@ -176,26 +181,11 @@ class Worker {
   }
 
   // Returns when the last verdict was handed to the kernel (before the log is written).
-  std::chrono::steady_clock::time_point execute(Outcome& out) {
-    const auto actionsStart = std::chrono::steady_clock::now();
-    for (const Action& action : out.actions) {
-      if (const auto* open = std::get_if<OpenPinhole>(&action)) {
-        if (auto opened = backend_->open(open->pinhole); !opened) {
-          say("warning: pinhole not installed (its data connection will fail): " + opened.error());
-        }
-      } else if (const auto* close = std::get_if<ClosePinhole>(&action)) {
-        if (auto closed = backend_->close(close->pinhole, close->reason); !closed) {
-          say("warning: pinhole not removed (it expires on its own): " + closed.error());
-        }
-      }
-    }
-    lastActionsUs_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - actionsStart).count();
-    for (const PacketVerdict& verdict : out.verdicts) {
-      if (auto delivered = sink_->deliver(verdict); !delivered) say("warning: " + delivered.error());
-    }
-    const auto released = std::chrono::steady_clock::now();
-    for (const Observation& observation : out.observations) log_.record(observation);
-    return released;
+  std::chrono::steady_clock::time_point execute(const Outcome& out) {
+    executor_.execute(out);
+    const OutcomeExecutor::Timing& timing = executor_.lastTiming();
+    lastActionsUs_ = std::chrono::duration<double, std::micro>(timing.actionsDone - timing.start).count();
+    return timing.verdictsDone;
   }
 
   void onPacket(const io::QueuedPacket& queued) {
@@ -207,9 +197,20 @@ class Worker {
       return;
     }
     const Timestamp now = monotonicNow();
-    resolver_->setQueueHook(queued.hook);
-    resolver_->setNow(now);
-    engine_->onPacket(PacketMeta{queued.packet.id}, queued.packet.ipPacket, now, out_);
+    const PacketMeta meta{queued.packet.id};
+    // Parsed once and resolved once, here (a ctnetlink round trip on a cache miss); the engine
+    // gets both and never blocks.
+    if (const auto view = PacketView::parse(queued.packet.ipPacket); !view) {
+      engine_->onUninspected(meta, Uninspected::Malformed, out_);
+    } else {
+      resolver_->setQueueHook(queued.hook);
+      resolver_->setNow(now);
+      if (const auto flow = resolver_->resolve(*view); !flow) {
+        engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
+      } else {
+        engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
+      }
+    }
     const auto decided = std::chrono::steady_clock::now();
     const bool announcement =
         std::any_of(out_.actions.begin(), out_.actions.end(),
@@ -307,12 +308,12 @@ class Worker {
 
   std::uint16_t queue_;
   std::unique_ptr<io::NfqueueSource> source_;
+  LiveVerdictSink sink_;
   std::unique_ptr<io::ConntrackResolver> resolver_;
   std::unique_ptr<PinholeBackend> backend_;
-  std::unique_ptr<io::AcceptOriginalSink> dryRunSink_;
-  VerdictSink* sink_ = nullptr;
   std::unique_ptr<Engine> engine_;
   LiveLog& log_;
+  OutcomeExecutor executor_;
   int wakeFd_ = -1;
   Outcome out_;
   std::thread thread_;
@@ -410,7 +411,7 @@ int runLive(const AppConfig& config) {
     say("run: " + helper.error());
     return kExitFailure;
   }
-  const bool useNft = !run.dryRun && run.pinholeBackend == PinholeBackendKind::Nft;
+  const bool useNft = liveInstallsPinholes(config);
   const firewall::NftTableSpec tableSpec;
   if (useNft) {
     auto free = firewall::checkPinholeTableFree(tableSpec);
@@ -469,16 +470,12 @@ int runLive(const AppConfig& config) {
   }
   std::vector<std::unique_ptr<PinholeBackend>> backends;
   for (std::uint16_t i = 0; i < count; ++i) {
-    if (!table) {
-      backends.push_back(std::make_unique<backend::DryRunBackend>());
-      continue;
-    }
-    auto attached = backend::NftBackend::attach(table->spec());
-    if (!attached) {
-      say("run: " + attached.error());
+    auto backend = makeLivePinholeBackend(table ? &*table : nullptr);
+    if (!backend) {
+      say("run: " + backend.error());
       return kExitFailure;
     }
-    backends.push_back(std::move(attached.value()));
+    backends.push_back(std::move(backend.value()));
   }
 
   std::optional<firewall::QueueRules> queueRules = std::move(plannedRules);
@@ -499,8 +496,9 @@ int runLive(const AppConfig& config) {
       say("run: " + resolver.error());
       return kExitFailure;
     }
+    LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
-                                               std::move(resolver.value()), std::move(backends[i]), run.dryRun,
+                                               std::move(sink), std::move(resolver.value()), std::move(backends[i]),
                                                config.engine, log));
   }
 

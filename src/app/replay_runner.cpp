@@ -1,13 +1,14 @@
-// `ftpalg replay` (see replay_runner.hpp): PcapSource -> StaticFlowResolver -> Engine ->
-// PcapWriter + decision log.
+// `ftpalg replay` (see replay_runner.hpp): PcapSource -> parse + StaticFlowResolver -> Engine ->
+// OutcomeExecutor (PcapVerdictSink -> PcapWriter, decision log).
 //
-// Per packet: the engine's timers run at each deadline up to the packet's timestamp, then packets that are IPv4/IPv6
-// TCP and claimed by the resolver (control traffic, as the live queue rules would select) go
-// through Engine::onPacket; everything else is written unchanged at once. Verdicts are written
-// in the order the engine emits them: a held packet is written when released, with its own
-// timestamp and link header; Drop writes nothing. Only held packets are remembered (a copy
-// each, bounded by the engine's hold limits), so memory stays at the control-flow state
-// whatever the size of the capture.
+// Per packet: the engine's timers run at each deadline up to the packet's timestamp; then the
+// packet is parsed once and resolved once. Packets that are IPv4/IPv6 TCP and claimed by the
+// resolver (control traffic, as the live queue rules would select) go to Engine::onPacket with
+// that parse and that flow; everything else is written unchanged at once. Verdicts are written in
+// the order the engine emits them: a held packet is written when released, with its own timestamp
+// and link header; Drop writes nothing. Only held packets are remembered (a copy each, bounded by
+// the engine's hold limits), so memory stays at the control-flow state whatever the size of the
+// capture.
 #include "replay_runner.hpp"
 
 #include <algorithm>
@@ -18,7 +19,8 @@
 
 #include "../io/pcap_source.hpp"
 #include "../io/pcap_writer.hpp"
-#include "ftpalg/engine/static_flow_resolver.hpp"
+#include "ftpalg/engine/engine.hpp"
+#include "outcome_executor.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
@@ -33,56 +35,53 @@ struct ReplayCounters {
   std::uint64_t written = 0;
   std::uint64_t modified = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t pinholeActions = 0;
   std::uint64_t unknownVerdicts = 0;    // a verdict for a packet id we never gave (engine bug)
 };
 
-// A packet whose verdict the engine postponed: everything needed to write it later.
-struct HeldRecord {
-  Timestamp ts;
-  std::vector<std::uint8_t> linkHeader;
-  std::vector<std::uint8_t> networkBytes;
-};
-
-// Executes Outcomes in the order outcome.hpp prescribes: actions, verdicts, observations.
-class ReplayEmitter {
+// Replay's verdict sink: writes each verdict's packet to --out (when given) with the packet's own
+// timestamp and link header. The packet being processed is named by begin(); when the engine
+// holds it (no verdict by end()), a copy is kept until its verdict comes, because the source's
+// buffer is reused by the next read.
+class PcapVerdictSink final : public VerdictSink {
  public:
-  ReplayEmitter(io::PcapWriter* writer, EventLog& log, ReplayCounters& counters)
-      : writer_(writer), log_(log), counters_(counters) {}
+  PcapVerdictSink(io::PcapWriter* writer, ReplayCounters& counters) : writer_(writer), counters_(counters) {}
+
+  // The packet about to be given to the engine (its spans must stay valid until end()).
+  void begin(const SourcePacket& packet) {
+    current_ = &packet;
+    currentDecided_ = false;
+  }
+  // After its Outcome was executed: keeps a copy of the current packet when it is held.
+  void end() {
+    if (current_ != nullptr && !currentDecided_) {
+      held_[current_->id] = HeldRecord{current_->ts,
+                                       {current_->linkHeader.begin(), current_->linkHeader.end()},
+                                       {current_->ipPacket.begin(), current_->ipPacket.end()}};
+    }
+    current_ = nullptr;
+  }
+
+  // A verdict for the current packet or for a held one. A verdict for a packet never given to the
+  // engine (an engine bug) is counted and reported in the summary.
+  Status<> deliver(const PacketVerdict& verdict) override {
+    if (current_ != nullptr && verdict.id == current_->id) {
+      currentDecided_ = true;
+      emit(verdict, current_->ts, current_->linkHeader, current_->ipPacket);
+      return okStatus();
+    }
+    const auto held = held_.find(verdict.id);
+    if (held == held_.end()) {
+      ++counters_.unknownVerdicts;
+      return okStatus();
+    }
+    emit(verdict, held->second.ts, held->second.linkHeader, held->second.networkBytes);
+    held_.erase(held);
+    return okStatus();
+  }
 
   // Writes a packet the engine never sees.
   void passThrough(const SourcePacket& packet, std::uint32_t originalLength) {
     write(packet.ts, packet.linkHeader, packet.ipPacket, originalLength);
-  }
-
-  // Applies an Outcome of onPacket (`current` is the packet just processed) or of
-  // onTimer/shutdown (`current` == nullptr).
-  void apply(const Outcome& outcome, const SourcePacket* current) {
-    counters_.pinholeActions += outcome.actions.size();  // replay installs nothing; logged below
-    bool currentDecided = false;
-    for (const PacketVerdict& verdict : outcome.verdicts) {
-      if (current != nullptr && verdict.id == current->id) currentDecided = true;
-    }
-    if (current != nullptr && !currentDecided) {
-      // Held: keep a copy, the source's buffer is reused by the next read.
-      held_[current->id] = HeldRecord{current->ts,
-                                      {current->linkHeader.begin(), current->linkHeader.end()},
-                                      {current->ipPacket.begin(), current->ipPacket.end()}};
-    }
-    for (const PacketVerdict& verdict : outcome.verdicts) {
-      if (current != nullptr && verdict.id == current->id) {
-        emit(verdict, current->ts, current->linkHeader, current->ipPacket);
-        continue;
-      }
-      const auto held = held_.find(verdict.id);
-      if (held == held_.end()) {
-        ++counters_.unknownVerdicts;
-        continue;
-      }
-      emit(verdict, held->second.ts, held->second.linkHeader, held->second.networkBytes);
-      held_.erase(held);
-    }
-    for (const Observation& observation : outcome.observations) log_.record(observation);
   }
 
   // Packets the engine still holds after shutdown (it should release every one): written
@@ -95,6 +94,13 @@ class ReplayEmitter {
   }
 
  private:
+  // A packet whose verdict the engine postponed: everything needed to write it later.
+  struct HeldRecord {
+    Timestamp ts;
+    std::vector<std::uint8_t> linkHeader;
+    std::vector<std::uint8_t> networkBytes;
+  };
+
   void emit(const PacketVerdict& verdict, Timestamp ts, std::span<const std::uint8_t> linkHeader,
             std::span<const std::uint8_t> original) {
     switch (verdict.kind) {
@@ -118,16 +124,11 @@ class ReplayEmitter {
   }
 
   io::PcapWriter* writer_;
-  EventLog& log_;
   ReplayCounters& counters_;
+  const SourcePacket* current_ = nullptr;
+  bool currentDecided_ = false;
   std::map<PacketId, HeldRecord> held_;
 };
-
-bool claimedByResolver(const SourcePacket& packet, StaticFlowResolver& resolver) {
-  if (!packet.controlCandidate) return false;
-  const auto view = PacketView::parse(packet.ipPacket);
-  return view.has_value() && resolver.resolve(*view).has_value();
-}
 
 void printSummary(const std::string& input, const ReplayCounters& counters, std::size_t leftovers) {
   std::cerr << "ftpalg replay: " << input << ": " << counters.read << " packets read, " << counters.toEngine
@@ -146,25 +147,48 @@ void printSummary(const std::string& input, const ReplayCounters& counters, std:
   }
 }
 
-// Runs the engine's timers for every deadline up to `now`, each at its own time, then once at
-// `now`: a hold timeout or a pinhole expiry is decided (and logged) at the moment live mode would
-// decide it, not only when the next packet of the capture happens to arrive.
-void runTimersUntil(Engine& engine, Timestamp now, Outcome& outcome, ReplayEmitter& emitter) {
-  // Bounded: each round must move the deadline forward; an engine that reports the same deadline
-  // again is simply run at `now` below.
-  for (int round = 0; round < 1000; ++round) {
-    const auto deadline = engine.nextDeadline();
-    if (!deadline || *deadline >= now) break;
-    outcome.clear();
-    engine.onTimer(*deadline, outcome);
-    emitter.apply(outcome, nullptr);
-    const auto after = engine.nextDeadline();
-    if (after && *after <= *deadline) break;
+// Runs the engine's timers as live mode would: for every deadline up to a packet's time, each at
+// its own time, then at the packet's time when something is due, so a hold timeout or a pinhole
+// expiry is decided (and logged) when live mode would decide it, not only when the next packet of
+// the capture happens to arrive. Engine::nextDeadline() changes only inside engine calls, so it is
+// read after each one: a packet with nothing due costs one comparison and touches no engine state
+// (most packets of a capture are not control traffic).
+class EngineTimers {
+ public:
+  EngineTimers(Engine& engine, Outcome& outcome, OutcomeExecutor& executor)
+      : engine_(engine), outcome_(outcome), executor_(executor) {}
+
+  void runUntil(Timestamp now) {
+    // Engine::onTimer has no work before nextDeadline(); with no deadline yet, its first sweep is due.
+    if (deadline_ && *deadline_ > now) return;
+    // Bounded: each round must move the deadline forward; an engine that reports the same
+    // deadline again is simply run at `now` below.
+    for (int round = 0; round < 1000; ++round) {
+      const auto deadline = engine_.nextDeadline();
+      if (!deadline || *deadline >= now) break;
+      run(*deadline);
+      const auto after = engine_.nextDeadline();
+      if (after && *after <= *deadline) break;
+    }
+    if (const auto deadline = engine_.nextDeadline(); !deadline || *deadline <= now) run(now);
+    engineCalled();
   }
-  outcome.clear();
-  engine.onTimer(now, outcome);
-  emitter.apply(outcome, nullptr);
-}
+
+  // The engine was called (onPacket): its deadline may have moved.
+  void engineCalled() { deadline_ = engine_.nextDeadline(); }
+
+ private:
+  void run(Timestamp at) {
+    outcome_.clear();
+    engine_.onTimer(at, outcome_);
+    executor_.execute(outcome_);
+  }
+
+  Engine& engine_;
+  Outcome& outcome_;
+  OutcomeExecutor& executor_;
+  std::optional<Timestamp> deadline_;  // Engine::nextDeadline() after the last engine call
+};
 
 }  // namespace
 
@@ -192,19 +216,23 @@ ExitCode runReplay(const AppConfig& config) {
   }
   EventLog& log = *eventLog.value();
 
-  StaticFlowResolver resolver(replayNatRules(config));
+  const auto resolver = makeReplayResolver(config);
+  const auto pinholes = makeReplayPinholeBackend(config);
   // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
   EngineConfig engineConfig = config.engine;
   engineConfig.ackSpace = AckSpace::Original;
-  Engine engine(engineConfig, resolver);
+  Engine engine(engineConfig);
   ReplayCounters counters;
-  ReplayEmitter emitter(writer.get(), log, counters);
+  PcapVerdictSink sink(writer.get(), counters);
+  OutcomeExecutor executor(OutcomePorts{*pinholes, sink, log, *resolver},
+                           [](const std::string& message) { std::cerr << "ftpalg replay: warning: " << message << '\n'; });
   io::PcapSource& input = *source.value();
 
   ExitCode status = ExitCode::Success;
   bool clockStarted = false;
   Timestamp now;
   Outcome outcome;
+  EngineTimers timers(engine, outcome, executor);
   for (;;) {
     auto next = input.next();
     if (!next) {
@@ -221,24 +249,30 @@ ExitCode runReplay(const AppConfig& config) {
     if (!clockStarted || packet.ts > now) now = packet.ts;
     clockStarted = true;
 
-    runTimersUntil(engine, now, outcome, emitter);
+    timers.runUntil(now);
 
     if (input.lastRecord().truncated()) ++counters.truncated;
-    if (!claimedByResolver(packet, resolver)) {
+    // Parsed once and resolved once, here (each built in place); the engine gets both.
+    const auto view = packet.controlCandidate ? PacketView::parse(packet.ipPacket) : std::optional<PacketView>();
+    const auto flow = view ? resolver->resolve(*view) : std::optional<FlowContext>();
+    if (!flow) {
       ++counters.passedUninspected;
-      emitter.passThrough(packet, input.lastRecord().originalLength);
+      sink.passThrough(packet, input.lastRecord().originalLength);
       continue;
     }
     ++counters.toEngine;
     outcome.clear();
-    engine.onPacket(PacketMeta{packet.id}, packet.ipPacket, now, outcome);
-    emitter.apply(outcome, &packet);
+    engine.onPacket(PacketMeta{packet.id}, packet.ipPacket, *view, *flow, now, outcome);
+    timers.engineCalled();
+    sink.begin(packet);
+    executor.execute(outcome);
+    sink.end();
   }
 
   outcome.clear();
   engine.shutdown(now, outcome);
-  emitter.apply(outcome, nullptr);
-  const std::size_t leftovers = emitter.flushLeftovers();
+  executor.execute(outcome);
+  const std::size_t leftovers = sink.flushLeftovers();
   log.recordStats(now, engine.stats());
   log.flush();
 

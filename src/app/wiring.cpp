@@ -2,12 +2,18 @@
 
 #include "../log/event_log.hpp"
 #include "../log/log_file.hpp"
+#include "backend/dry_run_backend.hpp"
+#include "backend/nft_backend.hpp"
+#include "io/nfqueue_source.hpp"
 
 namespace ftpalg::app {
 
 Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::string_view mode) {
-  const log::OpenMode openMode = mode == kModeReplay ? log::OpenMode::Truncate : log::OpenMode::Append;
-  auto file = log::LogFile::open(config.logPath, openMode);
+  // Replay's log holds exactly one run and is read after it; the daemon's is appended to and read
+  // while it runs.
+  const bool replay = mode == kModeReplay;
+  auto file = log::LogFile::open(config.logPath, replay ? log::OpenMode::Truncate : log::OpenMode::Append,
+                                 replay ? log::Flush::Buffered : log::Flush::EachLine);
   if (!file) return Err{"--log: " + file.error()};
   log::LineFormat format = log::LineFormat::Json;
   switch (config.logFormat) {
@@ -23,16 +29,34 @@ std::string_view liveMode(const AppConfig& config) {
   return config.run.dryRun ? kModeDryRun : kModeLive;
 }
 
-StaticNatRules replayNatRules(const AppConfig& config) {
+bool liveInstallsPinholes(const AppConfig& config) {
+  return !config.run.dryRun && config.run.pinholeBackend == PinholeBackendKind::Nft;
+}
+
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const firewall::PinholeTable* table) {
+  if (table == nullptr) return std::unique_ptr<PinholeBackend>(std::make_unique<backend::DryRunBackend>());
+  auto attached = backend::NftBackend::attach(table->spec());
+  if (!attached) return Err{attached.error()};
+  return std::unique_ptr<PinholeBackend>(std::move(attached.value()));
+}
+
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink) {
+  if (!config.run.dryRun) return LiveVerdictSink{queueSink, nullptr};
+  auto acceptOriginal = std::make_unique<io::AcceptOriginalSink>(queueSink);
+  VerdictSink& sink = *acceptOriginal;
+  return LiveVerdictSink{sink, std::move(acceptOriginal)};
+}
+
+std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
   StaticNatRules rules;
   rules.controlPorts = config.controlPorts;
   rules.snat = config.replay.snat;
   rules.dnat = config.replay.dnat;
-  return rules;
+  return std::make_unique<StaticFlowResolver>(std::move(rules));
 }
 
-std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
-  return std::make_unique<StaticFlowResolver>(replayNatRules(config));
+std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& /*config*/) {
+  return std::make_unique<backend::DryRunBackend>();
 }
 
 }  // namespace ftpalg::app

@@ -1,14 +1,17 @@
-// Wiring: the one place that chooses implementations of the shell's ports (DESIGN.md §1) from an
-// AppConfig. Live mode, dry-run and replay share the engine and differ only in what these
-// functions return. Runners call them once at start-up; every factory that can fail returns a
-// Result whose error names the option or file involved (printed after "ftpalg: ", then
+// Wiring: the one place that chooses implementations of the shell's ports
+// (include/ftpalg/io/interfaces.hpp) from an AppConfig. Live mode, dry-run and replay share the
+// engine and the OutcomeExecutor and differ only in what these functions return; the runners
+// never test --dry-run themselves. Runners call them once at start-up; every factory that can fail
+// returns a Result whose error names the option or file involved (printed after "ftpalg: ", then
 // ExitCode::BadOptions).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
 #include "app_config.hpp"
+#include "firewall/pinhole_table.hpp"
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/engine/static_flow_resolver.hpp"
 #include "ftpalg/io/interfaces.hpp"
@@ -21,14 +24,35 @@ inline constexpr std::string_view kModeDryRun = "dry-run";
 inline constexpr std::string_view kModeReplay = "replay";
 
 // The decision log chosen by --log (file or "-") and --log-format (json | text). Replay
-// truncates the file (it holds exactly one run); live modes append (and reopen on SIGHUP).
+// truncates the file (it holds exactly one run) and writes it in blocks; live modes append, flush
+// every line and reopen on SIGHUP.
 Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::string_view mode);
 
 // The live mode name for config.run.dryRun.
 std::string_view liveMode(const AppConfig& config);
 
+// True when live mode installs pinholes in the kernel (nft table inet ftpalg): not with
+// --dry-run, not with --pinhole-backend none.
+bool liveInstallsPinholes(const AppConfig& config);
+
+// The pinhole backend of one live queue: an nft backend attached to `table` (created by runLive's
+// PinholeTable owner when liveInstallsPinholes()), or, without a table, the dry-run backend, which
+// installs nothing.
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const firewall::PinholeTable* table);
+
+// The verdict sink of one live queue. Normally the queue's own sink (the engine's verdicts reach
+// the kernel as decided). With --dry-run, an AcceptOriginalSink around it: every packet is
+// accepted with its original bytes, in the engine's order. `sink` refers to `queueSink` or to
+// `owned`; it must not outlive the queue.
+struct LiveVerdictSink {
+  VerdictSink& sink;
+  std::unique_ptr<VerdictSink> owned;
+};
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink);
+
 // Replay's flow identity and NAT: --control-port, --snat and --dnat.
-StaticNatRules replayNatRules(const AppConfig& config);
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config);
+// Replay installs nothing: the dry-run backend (the decision log shows every pinhole).
+std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -14,6 +14,8 @@ bool StaticFlowResolver::isControlPort(std::uint16_t port) const {
 }
 
 std::optional<FlowContext> StaticFlowResolver::resolve(const PacketView& packet) {
+  // Most packets of a capture are not control traffic: decided from the ports alone.
+  if (!isControlPort(packet.dstPort()) && !isControlPort(packet.srcPort())) return std::nullopt;
   return resolveEndpoints(packet.src(), packet.dst());
 }
 

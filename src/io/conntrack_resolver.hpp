@@ -42,7 +42,8 @@
 #include <vector>
 
 #include "ftpalg/core/result.hpp"
-#include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/io/interfaces.hpp"
 #include "io/nfqueue_source.hpp"
 
 namespace ftpalg::io {

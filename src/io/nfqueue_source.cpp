@@ -17,7 +17,6 @@ extern "C" {
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <poll.h>
 #include <sstream>
 #include <string_view>
 
@@ -97,9 +96,6 @@ struct NfqueueSource::Impl {
   std::vector<iovec> iovecs;
   std::vector<char> verdictBuffer = std::vector<char>(kDatagramBuffer);
   std::unique_ptr<NfqueueVerdictSink> sink;
-  // next(): packets from the last receive() not yet handed out.
-  std::vector<QueuedPacket> pending;
-  std::size_t pendingIndex = 0;
 
   // Returns 0 or the errno of the failure.
   int sendConfig(std::uint8_t command, bool withParameters) {
@@ -292,21 +288,6 @@ Result<std::size_t> NfqueueSource::receive(const std::function<void(const Queued
     }
   }
   return delivered;
-}
-
-Result<std::optional<SourcePacket>> NfqueueSource::next() {
-  Impl& impl = *impl_;
-  while (impl.pendingIndex >= impl.pending.size()) {
-    impl.pending.clear();
-    impl.pendingIndex = 0;
-    pollfd waiter{fd(), POLLIN, 0};
-    if (::poll(&waiter, 1, -1) < 0 && errno != EINTR) {
-      return Err("NFQUEUE queue " + std::to_string(impl.options.queueNum) + ": poll: " + errnoText(errno));
-    }
-    auto received = receive([&](const QueuedPacket& packet) { impl.pending.push_back(packet); });
-    if (!received) return Err(received.error());
-  }
-  return std::optional<SourcePacket>(impl.pending[impl.pendingIndex++].packet);
 }
 
 }  // namespace ftpalg::io

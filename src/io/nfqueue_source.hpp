@@ -59,18 +59,12 @@ struct NfqueueOptions {
 
 class NfqueueVerdictSink;
 
-class NfqueueSource final : public PacketSource {
+class NfqueueSource final {
  public:
   // Binds the queue. Errors name the queue and the cause, notably: the queue already bound by
   // another process (with its netlink port id, usually its pid), missing CAP_NET_ADMIN.
   static Result<std::unique_ptr<NfqueueSource>> open(const NfqueueOptions& options);
-  static Result<std::unique_ptr<NfqueueSource>> open(std::uint16_t queueNum, bool failOpen) {
-    NfqueueOptions options;
-    options.queueNum = queueNum;
-    options.failOpen = failOpen;
-    return open(options);
-  }
-  ~NfqueueSource() override;  // unbinds (NFQNL_CFG_CMD_UNBIND) and closes the socket
+  ~NfqueueSource();  // unbinds (NFQNL_CFG_CMD_UNBIND) and closes the socket
   NfqueueSource(const NfqueueSource&) = delete;
   NfqueueSource& operator=(const NfqueueSource&) = delete;
 
@@ -82,10 +76,6 @@ class NfqueueSource final : public PacketSource {
   // packets delivered (0 when nothing was pending). ENOBUFS (the kernel dropped messages because
   // our socket was full) is counted, not an error.
   Result<std::size_t> receive(const std::function<void(const QueuedPacket&)>& onPacket);
-
-  // PacketSource: blocks until one packet arrives (used by simple tools; the live runner polls
-  // fd() and calls receive()).
-  Result<std::optional<SourcePacket>> next() override;
 
   // The sink answering this queue's packets. Lives as long as the source.
   VerdictSink& verdicts();

@@ -10,10 +10,20 @@
 
 namespace ftpalg::io {
 
+namespace {
+
+// libpcap reads every record with two fread()s; a large stdio buffer turns the default one read()
+// per 4 KiB into one per 64 KiB (small enough to stay in the CPU cache).
+constexpr std::size_t kReadBufferBytes = 64 << 10;
+
+}  // namespace
+
 struct PcapSource::Handle {
+  // Declared first: destroyed after pcap_close() has closed the stream that uses it.
+  std::unique_ptr<char[]> readBuffer;
   pcap_t* pcap = nullptr;
   ~Handle() {
-    if (pcap != nullptr) pcap_close(pcap);
+    if (pcap != nullptr) pcap_close(pcap);  // also closes the FILE
   }
 };
 
@@ -159,9 +169,15 @@ PcapSource::~PcapSource() = default;
 Result<std::unique_ptr<PcapSource>> PcapSource::open(const std::string& path) {
   char errorBuffer[PCAP_ERRBUF_SIZE] = {};
   auto handle = std::make_unique<Handle>();
-  handle->pcap =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errorBuffer);
+  std::FILE* file = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return Err{"cannot read capture \"" + path + "\": " + path + ": " + std::strerror(errno)};
+  }
+  handle->readBuffer = std::make_unique<char[]>(kReadBufferBytes);
+  std::setvbuf(file, handle->readBuffer.get(), _IOFBF, kReadBufferBytes);
+  handle->pcap = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errorBuffer);
   if (handle->pcap == nullptr) {
+    if (file != stdin) std::fclose(file);
     return Err{"cannot read capture \"" + path + "\": " + errorBuffer};
   }
   const int linkType = pcap_datalink(handle->pcap);

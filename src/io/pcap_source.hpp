@@ -39,18 +39,18 @@ struct RecordInfo {
   enum class Network : std::uint8_t { Ipv4, Ipv6, Other } network = Network::Other;
 };
 
-class PcapSource final : public PacketSource {
+class PcapSource final {
  public:
   // Opens `path` ("-" is standard input). Errors name the file.
   static Result<std::unique_ptr<PcapSource>> open(const std::string& path);
-  ~PcapSource() override;
+  ~PcapSource();
   PcapSource(const PcapSource&) = delete;
   PcapSource& operator=(const PcapSource&) = delete;
 
   // The next record, nullopt at the end of the file, or an error "packet N: <reason>" for a
   // corrupt or truncated file (processing must stop). controlCandidate is true when the record
   // carries an IPv4 or IPv6 packet that was captured whole (caplen == len).
-  Result<std::optional<SourcePacket>> next() override;
+  Result<std::optional<SourcePacket>> next();
   const RecordInfo& lastRecord() const { return last_; }
   std::uint64_t packetsRead() const { return packetNumber_; }
 

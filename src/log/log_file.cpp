@@ -17,12 +17,12 @@ Result<std::FILE*> openPath(const std::string& path, OpenMode mode) {
 
 }  // namespace
 
-Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& path, OpenMode mode) {
+Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& path, OpenMode mode, Flush flush) {
   if (path.empty()) return Err{std::string("log file path is empty (use \"-\" for standard output)")};
-  if (path == "-") return std::unique_ptr<LogFile>(new LogFile(path, mode, stdout));
+  if (path == "-") return std::unique_ptr<LogFile>(new LogFile(path, flush, stdout));
   auto file = openPath(path, mode);
   if (!file) return Err{file.error()};
-  return std::unique_ptr<LogFile>(new LogFile(path, mode, file.value()));
+  return std::unique_ptr<LogFile>(new LogFile(path, flush, file.value()));
 }
 
 LogFile::~LogFile() {
@@ -37,7 +37,8 @@ LogFile::~LogFile() {
 
 void LogFile::write(std::string_view line) {
   if (file_ == nullptr) return;
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
+      (flush_ == Flush::EachLine && std::fflush(file_) != 0)) {
     writeError_ = true;
   }
 }

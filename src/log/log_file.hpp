@@ -1,9 +1,11 @@
 // LogFile: where decision-log lines go: a file (appended or truncated) or standard output ("-").
 //
 // Each write() is one complete line (the caller supplies the trailing '\n'), written with a single
-// fwrite and flushed, so concurrent readers (tail -f, a log shipper) never see half a line and a
-// crash loses at most the line being written. reopen() closes and reopens the same path (SIGHUP
-// after log rotation); for standard output it does nothing.
+// fwrite. With Flush::EachLine (the live daemon) each line is flushed at once, so concurrent
+// readers (tail -f, a log shipper) never see half a line and a crash loses at most the line being
+// written; with Flush::Buffered (replay, whose log is read after the run) lines go out in blocks
+// and at flush()/close. reopen() closes and reopens the same path (SIGHUP after log rotation); for
+// standard output it does nothing.
 #pragma once
 
 #include <cstdio>
@@ -20,16 +22,22 @@ enum class OpenMode : unsigned char {
   Truncate,  // replay: the file holds exactly this run's decisions
 };
 
+enum class Flush : unsigned char {
+  EachLine,  // live daemon: every line reaches the file when written
+  Buffered,  // replay: lines reach the file in blocks, and all of them at flush() and close
+};
+
 class LogFile {
  public:
   // "-" means standard output. Errors name the path and the system's reason.
-  static Result<std::unique_ptr<LogFile>> open(const std::string& path, OpenMode mode);
+  static Result<std::unique_ptr<LogFile>> open(const std::string& path, OpenMode mode, Flush flush);
   ~LogFile();
   LogFile(const LogFile&) = delete;
   LogFile& operator=(const LogFile&) = delete;
 
-  // Writes `line` (which should end in '\n') and flushes. Write errors are remembered: the
-  // decision log must not stop packet processing, but the runner reports them at exit.
+  // Writes `line` (which should end in '\n'), flushed per the Flush policy. Write errors are
+  // remembered: the decision log must not stop packet processing, but the runner reports them at
+  // exit.
   void write(std::string_view line);
   void flush();
   Status<> reopen();
@@ -38,11 +46,12 @@ class LogFile {
   const std::string& path() const { return path_; }
 
  private:
-  LogFile(std::string path, OpenMode mode, std::FILE* file) : path_(std::move(path)), mode_(mode), file_(file) {}
+  LogFile(std::string path, Flush flush, std::FILE* file)
+      : path_(std::move(path)), flush_(flush), file_(file) {}
   bool isStdout() const { return path_ == "-"; }
 
   std::string path_;
-  OpenMode mode_;
+  Flush flush_;
   std::FILE* file_;
   bool writeError_ = false;
 };

@@ -222,7 +222,7 @@ void Harness::configure() {
   serverMss_ = kMss[in_.ConsumeIntegralInRange<int>(0, 4)];
 
   resolver_.emplace(scenario_.key, scenario_.nat, scenario_.key.server.port);
-  engine_.emplace(config_, *resolver_);
+  engine_.emplace(config_);
   client_.wire = scenario_.key.client;
   server_.wire = scenario_.key.server;
   client_.isn = in_.ConsumeIntegral<std::uint32_t>();
@@ -513,11 +513,12 @@ void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool val
   }
   Outcome outcome;
   engine_->onTimer(now_, outcome);
-  engine_->onPacket(PacketMeta{id}, it->second.bytes, now_, outcome);
+  testing::submitPacket(*engine_, *resolver_, id, it->second.bytes, now_, outcome);
   absorb(outcome);
 }
 
 void Harness::absorb(Outcome& outcome) {
+  for (const FlowKey& flow : outcome.forgottenFlows) resolver_->forget(flow);
   if (kTrace) {
     for (const std::string& line : testing::describe(outcome.observations)) std::fprintf(stderr, "    %s\n", line.c_str());
     for (const PacketVerdict& verdict : outcome.verdicts) {

@@ -16,9 +16,24 @@ std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) 
   return std::nullopt;
 }
 
-SessionSim::SessionSim(Engine& engine, Endpoint clientWire, Endpoint serverWire,
+void submitPacket(Engine& engine, FlowResolver& resolver, PacketId id, std::span<const std::uint8_t> bytes,
+                  Timestamp now, Outcome& out) {
+  const auto packet = PacketView::parse(bytes);
+  if (!packet) {
+    engine.onUninspected(PacketMeta{id}, Uninspected::Malformed, out);
+    return;
+  }
+  const auto flow = resolver.resolve(*packet);
+  if (!flow) {
+    engine.onUninspected(PacketMeta{id}, Uninspected::NotControlFlow, out);
+    return;
+  }
+  engine.onPacket(PacketMeta{id}, bytes, *packet, *flow, now, out);
+}
+
+SessionSim::SessionSim(Engine& engine, FlowResolver& resolver, Endpoint clientWire, Endpoint serverWire,
                        std::uint32_t clientIsn, std::uint32_t serverIsn)
-    : engine_(engine) {
+    : engine_(engine), resolver_(resolver) {
   client_.endpoint = clientWire;
   client_.isn = clientIsn;
   server_.endpoint = serverWire;
@@ -112,7 +127,7 @@ void SessionSim::process(const std::vector<std::uint8_t>& packet, bool fromClien
   pending_[id] = {packet, fromClient};
   Outcome outcome;
   engine_.onTimer(now_, outcome);
-  engine_.onPacket(PacketMeta{id}, packet, now_, outcome);
+  submitPacket(engine_, resolver_, id, packet, now_, outcome);
   absorb(outcome);
 }
 
@@ -125,6 +140,7 @@ void SessionSim::timer() {
 void SessionSim::absorb(Outcome& outcome) {
   for (auto& action : outcome.actions) actions_.push_back(action);
   for (auto& observation : outcome.observations) observations_.push_back(observation);
+  for (const FlowKey& flow : outcome.forgottenFlows) resolver_.forget(flow);
   for (auto& verdict : outcome.verdicts) {
     const auto it = pending_.find(verdict.id);
     if (it == pending_.end()) std::abort();  // a verdict for an unknown or already released packet

@@ -1,7 +1,8 @@
 // Test support: a simulated FTP control connection through an Engine. Two TCP peers exchange
-// byte messages; every packet they send goes through Engine::onPacket and every verdict is
-// delivered to the other peer, which reassembles what it receives (in its receive sequence
-// space) and checks the ACKs it gets back against what it really sent.
+// byte messages; every packet they send goes through the shell's steps (submitPacket: parse,
+// resolve, Engine::onPacket) and every verdict is delivered to the other peer, which reassembles
+// what it receives (in its receive sequence space) and checks the ACKs it gets back against what
+// it really sent. Forgotten flows go back to the resolver, as the shells' executor does.
 //
 // Sequence spaces: each peer sends in its own ORIGINAL space (isn + 1 + bytes sent) and
 // acknowledges what it RECEIVED (the other direction's OUTPUT space), exactly as a real TCP
@@ -16,8 +17,15 @@
 #include <vector>
 
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg::testing {
+
+// What a shell does with one packet before the engine (as live mode does it): parse it once,
+// resolve its flow, then Engine::onPacket; Engine::onUninspected when it does not parse or no
+// flow claims it.
+void submitPacket(Engine& engine, FlowResolver& resolver, PacketId id, std::span<const std::uint8_t> bytes,
+                  Timestamp now, Outcome& out);
 
 // A resolver for one control connection: packets to or from `controlPort` belong to it.
 class FixedFlowResolver : public FlowResolver {
@@ -62,8 +70,8 @@ struct PeerState {
 class SessionSim {
  public:
   // `clientWire`/`serverWire`: the addresses on the packets (as at the capture/queue point).
-  SessionSim(Engine& engine, Endpoint clientWire, Endpoint serverWire, std::uint32_t clientIsn,
-             std::uint32_t serverIsn);
+  SessionSim(Engine& engine, FlowResolver& resolver, Endpoint clientWire, Endpoint serverWire,
+             std::uint32_t clientIsn, std::uint32_t serverIsn);
 
   void handshake(std::uint16_t clientMss = 1460, std::uint16_t serverMss = 1460);
   // Sends `message` from the client (c2s) or server, segmented as asked (default: one segment),
@@ -92,6 +100,7 @@ class SessionSim {
   void deliver(const std::vector<std::uint8_t>& packet, bool toServer);
 
   Engine& engine_;
+  FlowResolver& resolver_;
   PeerState client_;
   PeerState server_;
   Timestamp now_{1'000'000'000};

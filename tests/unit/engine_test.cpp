@@ -43,8 +43,8 @@ FlowKey v6Key() { return FlowKey{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1:
 
 struct Harness {
   explicit Harness(FlowKey key, NatMapping nat, EngineConfig config = {})
-      : resolver(key, nat), engine(config, resolver),
-        sim(engine, key.client, key.server, 0x11223344u, 0xfffff000u) {}
+      : resolver(key, nat), engine(config),
+        sim(engine, resolver, key.client, key.server, 0x11223344u, 0xfffff000u) {}
   testing::FixedFlowResolver resolver;
   Engine engine;
   SessionSim sim;
@@ -383,8 +383,8 @@ TEST(EngineStream, RetransmittedRewrittenSegmentGetsIdenticalRewriteAndNoSecondP
 TEST(EngineStream, SequenceNumbersWrappingMidSessionStayCorrect) {
   EngineConfig config;
   testing::FixedFlowResolver resolver(snatKey(), snatMapping());
-  Engine engine(config, resolver);
-  SessionSim sim(engine, snatKey().client, snatKey().server, 0xffffff00u, 0xffffffe0u);
+  Engine engine(config);
+  SessionSim sim(engine, resolver, snatKey().client, snatKey().server, 0xffffff00u, 0xffffffe0u);
   sim.handshake();
   sim.serverSends("220 hi\r\n");
   for (int i = 0; i < 20; ++i) {
@@ -437,8 +437,8 @@ RunResult runSession(const std::vector<Message>& messages,
   testing::FixedFlowResolver resolver(snatKey(), snatMapping());
   EngineConfig config;
   config.limits.maxHeldPackets = 1024;  // one-byte segments sent twice: ~100 held per line
-  Engine engine(config, resolver);
-  SessionSim sim(engine, snatKey().client, snatKey().server, 0x01020304u, 0x0a0b0c0du);
+  Engine engine(config);
+  SessionSim sim(engine, resolver, snatKey().client, snatKey().server, 0x01020304u, 0x0a0b0c0du);
   sim.handshake();
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const Segmentation segmentation = plan(i, messages[i]);
@@ -576,7 +576,7 @@ TEST(EngineTime, LargeTableIsSweptInSlicesThatTogetherVisitEverySession) {
   EngineConfig config;
   config.limits.sessionIdleTimeout = std::chrono::seconds(10);
   StaticFlowResolver resolver(StaticNatRules{});
-  Engine engine(config, resolver);
+  Engine engine(config);
   constexpr std::size_t kSessions = 20000;
   Timestamp now{1'000'000'000};
   Outcome out;
@@ -586,7 +586,7 @@ TEST(EngineTime, LargeTableIsSweptInSlicesThatTogetherVisitEverySession) {
     syn.dst = ep("198.51.100.10:21");
     syn.seq = static_cast<std::uint32_t>(i * 7919u);
     syn.flags = tcp_flags::kSyn;
-    engine.onPacket(PacketMeta{i + 1}, testing::buildTcpPacket(syn), now, out);
+    testing::submitPacket(engine, resolver, i + 1, testing::buildTcpPacket(syn), now, out);
   }
   ASSERT_EQ(engine.sessionCount(), kSessions);
   now = now + std::chrono::seconds(60);

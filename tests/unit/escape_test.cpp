@@ -46,8 +46,8 @@ TEST(EngineLogHygiene, PassLineNeverAppearsInAnyObservation) {
   testing::FixedFlowResolver resolver(key, nat);
   EngineConfig config;
   config.limits.maxLineLength = 64;
-  Engine engine(config, resolver);
-  testing::SessionSim sim(engine, key.client, key.server, 1000, 2000);
+  Engine engine(config);
+  testing::SessionSim sim(engine, resolver, key.client, key.server, 1000, 2000);
   sim.handshake();
   sim.serverSends("220 hi\r\n");
   sim.clientSends("USER u\r\n");

@@ -1,12 +1,16 @@
-// Engine: the one FTP ALG engine behind live mode, dry-run and replay (DESIGN.md §1).
+// Engine: the one FTP ALG engine behind live mode, dry-run and replay (docs/architecture.md).
 //
-// Pure: no OS calls, no clock, no allocation-heavy global state; time arrives as a parameter.
+// Sans-I/O: no OS calls, no clock, no blocking. Time arrives as a parameter; each packet arrives
+// parsed by the shell (PacketView) together with its control flow (FlowContext), which the shell
+// resolved through its FlowResolver (include/ftpalg/io/interfaces.hpp: live ctnetlink, cached;
+// replay static --snat/--dnat rules). The engine never looks at a packet's addresses to decide
+// which session it belongs to. Everything it decides comes back as data in an Outcome.
 // Single-threaded: one Engine per queue.
 //
-// Flow identity and NAT come from the shell through a FlowResolver (live: ctnetlink, cached;
-// replay: static --snat/--dnat rules). The engine never looks at a packet's addresses to decide
-// which session it belongs to: the resolver does (the two queue points see different address
-// views of one connection, DESIGN.md §3).
+// Inside (docs/architecture.md "Engine layout"): engine.cpp conducts; session.hpp holds a
+// connection's state; stream_inspector.hpp reads the byte streams; announcement.hpp decides
+// announcements; pinhole_table.hpp keeps the pinholes; packet_emitter.hpp holds, releases and
+// translates packets.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +20,8 @@
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/time.hpp"
+#include "ftpalg/engine/engine_config.hpp"
+#include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/engine/reasons.hpp"
@@ -23,82 +29,48 @@
 
 namespace ftpalg {
 
-// How each party of a control connection is seen across the router. All four endpoints are
-// known for every flow; without NAT, seen == real. "Real" is the endpoint on the party's own
-// host; "seen" is what the other party sees after this router's NAT.
-struct NatMapping {
-  Endpoint clientReal;
-  Endpoint clientSeenByServer;  // after SNAT/masquerade (== clientReal without)
-  Endpoint serverReal;
-  Endpoint serverSeenByClient;  // before DNAT/port-forwarding (== serverReal without)
-};
-
-struct FlowContext {
-  // Identity of the control connection, identical for both directions and both queue points.
-  // Live: the real endpoints. Replay: the endpoints as captured (one capture point, consistent).
-  // Logs print it as the "flow" field.
-  FlowKey key;
-  Direction direction = Direction::ClientToServer;  // of this packet
-  NatMapping nat;
-};
-
-class FlowResolver {
- public:
-  virtual ~FlowResolver() = default;
-  // The control flow a packet belongs to, or nullopt when it is not FTP control traffic (the
-  // engine then accepts it untouched). Called for every packet; implementations cache.
-  virtual std::optional<FlowContext> resolve(const PacketView& packet) = 0;
-  // The engine forgot a flow (closed or expired); a cache may drop it.
-  virtual void forget(const FlowKey& /*key*/) {}
-};
-
-// Which sequence space the peers' ACK and SACK numbers are in when they reach the engine.
-enum class AckSpace : std::uint8_t {
-  // Live: each peer received the rewritten stream and acknowledges it; the engine maps ACK/SACK
-  // back into the sender's original space (DESIGN.md §3).
-  Output,
-  // Replay: the capture was taken where the peers never saw a rewrite (no ALG, or the inside
-  // interface of a router whose ALG already un-shifted them), so ACK/SACK already are in the
-  // original space and pass unchanged.
-  Original,
-};
-
-struct EngineConfig {
-  Policy policy;
-  Limits limits;
-  AckSpace ackSpace = AckSpace::Output;
-  friend bool operator==(const EngineConfig&, const EngineConfig&) = default;
-};
-
 struct PacketMeta {
   PacketId id = 0;
 };
 
+// Why the shell passes a packet without the engine inspecting it.
+enum class Uninspected : std::uint8_t {
+  Malformed,      // PacketView::parse refused it (not an unfragmented IPv4/IPv6 TCP packet)
+  NotControlFlow, // the FlowResolver claimed no control flow for it
+};
+
 class Engine {
  public:
-  Engine(EngineConfig config, FlowResolver& resolver);
+  explicit Engine(EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Processes one IP packet (starting at the IP header). `bytes` need only live for the call
-  // (held packets are copied). Appends to `out` (which the caller clears between calls):
-  // verdicts for this packet (unless held) and for held packets released now.
-  void onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, Timestamp now,
-                Outcome& out);
+  // Processes one packet of a control flow. `packet` was parsed by the shell from `bytes` (which
+  // start at the IP header and may carry link-layer padding after the IP packet; the padding
+  // counts against the hold limits); `flow` is what the shell's FlowResolver said about it.
+  // `bytes` need only live for the call (held packets are copied). Appends to `out` (which the
+  // caller clears between calls): verdicts for this packet (unless held) and for held packets
+  // released now, pinhole actions, observations, flows to forget.
+  void onPacket(const PacketMeta& meta, std::span<const std::uint8_t> bytes, const PacketView& packet,
+                const FlowContext& flow, Timestamp now, Outcome& out);
+  // A packet the shell passes uninspected (live mode hands every queued IPv4/IPv6 packet to the
+  // engine; replay writes such packets straight to --out): counted (packets_seen, and
+  // packets_malformed for Malformed), and its Accept verdict appended to `out`.
+  void onUninspected(const PacketMeta& meta, Uninspected why, Outcome& out);
   // Expires pinholes, idle sessions and held packets. Call at least once a second in live mode;
   // replay calls it with each packet's timestamp.
   void onTimer(Timestamp now, Outcome& out);
   // Closes every session and pinhole and releases every held packet (daemon stop, end of replay).
   void shutdown(Timestamp now, Outcome& out);
 
-  // The next time onTimer() has work (nullopt: nothing scheduled).
+  // The time from which onTimer() has work: a call with an earlier time changes nothing, so a
+  // shell may skip it. nullopt until the first onTimer() call, which schedules the sweep: call it.
   std::optional<Timestamp> nextDeadline() const;
 
   const Stats& stats() const { return stats_; }
   std::size_t sessionCount() const;
   std::size_t pinholeCount() const;
-  const EngineConfig& config() const { return config_; }
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
-// Outcome: everything the engine decided for one input, as data (DESIGN.md §1 "effects are
-// data"). The shell executes it in this order: actions first (a pinhole is installed before the
-// announcing packet is released), then verdicts, then observations are logged.
+// Outcome: everything the engine decided for one input, as data (docs/architecture.md "Effects
+// are data"). The shell executes it in this order (src/app/outcome_executor.hpp): actions first
+// (a pinhole is installed before the announcing packet is released), then verdicts, then
+// observations are logged, then the forgotten flows are dropped from the FlowResolver's cache.
 #pragma once
 
 #include <chrono>
@@ -90,11 +91,16 @@ struct Outcome {
   std::vector<Action> actions;
   std::vector<PacketVerdict> verdicts;  // possibly for earlier (held) packets too
   std::vector<Observation> observations;
+  // Flows the engine no longer tracks (closed or expired sessions): the FlowResolver may drop
+  // them (FlowResolver::forget).
+  std::vector<FlowKey> forgottenFlows;
 
+  // Empties every list, keeping their capacity (one Outcome is reused for every call).
   void clear() {
     actions.clear();
     verdicts.clear();
     observations.clear();
+    forgottenFlows.clear();
   }
 };
 

@@ -24,7 +24,8 @@
 #include <vector>
 
 #include "ftpalg/core/ip_address.hpp"
-#include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg {
 
@@ -61,7 +62,6 @@ class StaticFlowResolver final : public FlowResolver {
                                               const Endpoint& destination) const;
 
   bool isControlPort(std::uint16_t port) const;
-  const StaticNatRules& rules() const { return rules_; }
 
  private:
   Endpoint clientSeenByServer(const Endpoint& client) const;

@@ -1,5 +1,9 @@
-// The shell's ports (DESIGN.md §1): interfaces only. Live mode, dry-run and replay differ only in
-// which implementations src/app/wiring.cpp picks.
+// The shell's ports, all of them in this one header: interfaces only. The engine (sans-I/O) calls
+// none of them: the shell reads packets from its source (NFQUEUE, pcap), resolves each packet's control flow
+// with a FlowResolver before handing it to the engine, and carries out the engine's Outcome through
+// a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in the order outcome.hpp
+// gives (src/app/outcome_executor.hpp). Live mode, dry-run and replay differ only in which
+// implementations src/app/wiring.cpp picks.
 #pragma once
 
 #include <cstdint>
@@ -8,16 +12,19 @@
 #include <string>
 #include <vector>
 
+#include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/core/time.hpp"
+#include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/reasons.hpp"
+#include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg {
 
-// One packet from a source. `ipPacket` starts at the IP header and stays valid until the next
-// call to PacketSource::next(). `linkHeader` (replay only) is the captured link-layer header,
-// re-emitted unchanged in front of the rewritten packet.
+// One packet from a source (io/nfqueue_source.hpp, io/pcap_source.hpp). `ipPacket` starts at the
+// IP header and stays valid until the source reads the next packet. `linkHeader` (replay only) is
+// the captured link-layer header, re-emitted unchanged in front of the rewritten packet.
 struct SourcePacket {
   PacketId id = 0;
   Timestamp ts;
@@ -26,11 +33,16 @@ struct SourcePacket {
   bool controlCandidate = true;  // false: not IPv4/IPv6 TCP (passed through untouched)
 };
 
-class PacketSource {
+// Names the control flow of a packet and the NAT view of its two parties (live: ctnetlink, cached;
+// replay: the static --snat/--dnat rules). Called by the shell once per packet, before the engine.
+class FlowResolver {
  public:
-  virtual ~PacketSource() = default;
-  // Blocks until a packet, end of input (nullopt) or an error.
-  virtual Result<std::optional<SourcePacket>> next() = 0;
+  virtual ~FlowResolver() = default;
+  // The control flow `packet` belongs to, or nullopt when it is not FTP control traffic (the
+  // shell then passes it untouched). Implementations cache.
+  virtual std::optional<FlowContext> resolve(const PacketView& packet) = 0;
+  // The engine forgot a flow (Outcome::forgottenFlows: closed or expired); a cache may drop it.
+  virtual void forget(const FlowKey& /*key*/) {}
 };
 
 class VerdictSink {
