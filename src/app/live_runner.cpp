@@ -11,7 +11,7 @@
 //      the kernel: `running` is said only when they are in place);
 //   3. drop to CAP_NET_ADMIN (and --user);
 //   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
-//      handle and socket (DESIGN.md §5: single-threaded engines, no locks in the core); the main
+//      handle and socket (docs/design.md#threading: single-threaded engines, no locks in the core); the main
 //      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log,
 //      SIGUSR1 writes a `stats` event;
 //   5. stop: remove the queue rules first (new packets pass unhelped or wait, per fail-open),
@@ -58,7 +58,6 @@ namespace ftpalg::app {
 
 namespace {
 
-constexpr int kExitFailure = 1;
 
 Timestamp clockNow(clockid_t clock) {
   timespec ts{};
@@ -384,7 +383,7 @@ void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
 
 }  // namespace
 
-int runLive(const AppConfig& config) {
+ExitCode runLive(const AppConfig& config) {
   const RunConfig& run = config.run;
   const std::string_view mode = liveMode(config);
 
@@ -400,16 +399,16 @@ int runLive(const AppConfig& config) {
   if (!hasNetAdminCapability()) {
     say("run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
         "ctnetlink and manages its nft table)");
-    return kExitFailure;
+    return ExitCode::Failed;
   }
   auto runLock = RunLock::acquire();
   if (!runLock) {
     say("run: " + runLock.error());
-    return kExitFailure;
+    return ExitCode::Failed;
   }
   if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
     say("run: " + helper.error());
-    return kExitFailure;
+    return ExitCode::Failed;
   }
   const bool useNft = liveInstallsPinholes(config);
   const firewall::NftTableSpec tableSpec;
@@ -417,7 +416,7 @@ int runLive(const AppConfig& config) {
     auto free = firewall::checkPinholeTableFree(tableSpec);
     if (!free) {
       say("run: " + free.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     if (const auto stalePid = free.value()) {
       say("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " + std::to_string(*stalePid));
@@ -428,7 +427,7 @@ int runLive(const AppConfig& config) {
     auto planned = firewall::QueueRules::plan(queueRuleSpec(config));
     if (!planned) {
       say("run: " + planned.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     plannedRules.emplace(std::move(planned.value()));
     for (const auto& warning : plannedRules->warnings()) say("warning: " + warning);
@@ -438,7 +437,7 @@ int runLive(const AppConfig& config) {
   auto eventLog = openEventLog(config, mode);
   if (!eventLog) {
     say(eventLog.error());
-    return 2;
+    return ExitCode::BadOptions;
   }
   LiveLog log(std::move(eventLog.value()));
 
@@ -451,7 +450,7 @@ int runLive(const AppConfig& config) {
     auto source = io::NfqueueSource::open(options);
     if (!source) {
       say("run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     sources.push_back(std::move(source.value()));
   }
@@ -464,7 +463,7 @@ int runLive(const AppConfig& config) {
     auto created = firewall::PinholeTable::create(tableSpec);
     if (!created) {
       say("run: " + created.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     table.emplace(std::move(created.value()));
   }
@@ -473,7 +472,7 @@ int runLive(const AppConfig& config) {
     auto backend = makeLivePinholeBackend(table ? &*table : nullptr);
     if (!backend) {
       say("run: " + backend.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     backends.push_back(std::move(backend.value()));
   }
@@ -482,7 +481,7 @@ int runLive(const AppConfig& config) {
   if (queueRules) {
     if (auto installed = queueRules->install(); !installed) {
       say("run: installing queue rules: " + installed.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
   }
 
@@ -494,7 +493,7 @@ int runLive(const AppConfig& config) {
     auto resolver = io::ConntrackResolver::open(resolverOptions);
     if (!resolver) {
       say("run: " + resolver.error());
-      return kExitFailure;
+      return ExitCode::Failed;
     }
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
@@ -505,14 +504,14 @@ int runLive(const AppConfig& config) {
   // 3. Least privilege.
   if (auto dropped = dropPrivileges(run.user, queueRules && queueRules->needsNetRaw()); !dropped) {
     say("run: dropping privileges: " + dropped.error());
-    return kExitFailure;
+    return ExitCode::Failed;
   }
 
   // 4. Signals (blocked since the start, read from a signalfd here), workers.
   const int signalFd = ::signalfd(-1, &signals, SFD_CLOEXEC);
   if (signalFd < 0) {
     say(std::string("run: signalfd: ") + std::strerror(errno));
-    return kExitFailure;
+    return ExitCode::Failed;
   }
   for (auto& worker : workers) worker->start();
 
@@ -526,7 +525,7 @@ int runLive(const AppConfig& config) {
         (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)")));
   }
 
-  int status = 0;
+  ExitCode status = ExitCode::Success;
   bool stop = false;
   while (!stop) {
     pollfd fd{signalFd, POLLIN, 0};
@@ -534,7 +533,7 @@ int runLive(const AppConfig& config) {
     for (auto& worker : workers) {
       if (worker->failed()) {
         say("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
-        status = kExitFailure;
+        status = ExitCode::Failed;
         stop = true;
       }
     }
@@ -572,7 +571,7 @@ int runLive(const AppConfig& config) {
     if (auto removed = table->remove(); !removed) say("warning: " + removed.error());
   }
   log.flush();
-  say(status == 0 ? "stopped" : "stopped after an error");
+  say(status == ExitCode::Success ? "stopped" : "stopped after an error");
   return status;
 }
 

@@ -2,11 +2,12 @@
 #pragma once
 
 #include "app_config.hpp"
+#include "exit_code.hpp"
 
 namespace ftpalg::app {
 
 // Returns the process exit status: 0 after a clean SIGTERM/SIGINT shutdown, non-zero when a
 // precondition fails before any packet is touched (message on stderr).
-int runLive(const AppConfig& config);
+ExitCode runLive(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -37,9 +37,9 @@ int main(int argc, char* argv[]) {
       case Command::Replay:
         return exitStatus(runReplay(config));
       case Command::Run:
-        return runLive(config);
+        return exitStatus(runLive(config));
       case Command::Rules:
-        return printRules(config, std::cout);
+        return exitStatus(printRules(config, std::cout));
       case Command::Help:
       case Command::Version:
         break;

@@ -33,6 +33,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "exit_code.hpp"
+
 #ifndef FTPALG_VERSION
 #define FTPALG_VERSION "unknown"
 #endif
@@ -618,9 +620,8 @@ std::string globalHelp() {
          "  replay   replay a capture through the engine: rewritten capture and decision log out\n"
          "  run      the live gateway (NFQUEUE, conntrack, nft pinholes; --dry-run to observe)\n"
          "  rules    print the firewall rules an admin adds, and the queue rules `run` installs\n"
-         "\n"
-         "Exit status: 0 success, 1 processing failed or stopped early, 2 bad options or config, or\n"
-         "an input/output/log file that cannot be opened (nothing processed).\n";
+         "\n" +
+         exitStatusHelp();
 }
 
 std::string commandHelp(Command command) {

@@ -18,7 +18,7 @@ firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config) {
   return spec;
 }
 
-int printRules(const AppConfig& config, std::ostream& out) {
+ExitCode printRules(const AppConfig& config, std::ostream& out) {
   // The kernel decides which queue mechanism `run` uses; without privileges it cannot be probed.
   std::optional<bool> nftQueue;
   if (hasNetAdminCapability()) {
@@ -27,7 +27,7 @@ int printRules(const AppConfig& config, std::ostream& out) {
   const auto syntax =
       config.rules.firewall == FirewallKind::Nft ? firewall::FirewallSyntax::Nft : firewall::FirewallSyntax::Iptables;
   out << firewall::rulesReport(queueRuleSpec(config), syntax, nftQueue);
-  return 0;
+  return ExitCode::Success;
 }
 
 }  // namespace ftpalg::app

@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "app_config.hpp"
+#include "exit_code.hpp"
 #include "firewall/queue_rules.hpp"
 
 namespace ftpalg::app {
@@ -15,6 +16,6 @@ firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config);
 // rules `run` installs and the pinhole table it creates, for config.rules.firewall. With
 // CAP_NET_ADMIN it probes the kernel for the nft `queue` expression (a temporary table) to show
 // only the queue rules `run` would use here. Returns the exit status.
-int printRules(const AppConfig& config, std::ostream& out);
+ExitCode printRules(const AppConfig& config, std::ostream& out);
 
 }  // namespace ftpalg::app

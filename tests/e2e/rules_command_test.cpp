@@ -21,7 +21,7 @@ TEST(RulesCommand, PrintsTheAcceptRuleAndTheQueueRules) {
   config.command = Command::Rules;
   config.rules.firewall = FirewallKind::Iptables;
   std::ostringstream out;
-  EXPECT_EQ(printRules(config, out), 0);
+  EXPECT_EQ(printRules(config, out), ExitCode::Success);
   const std::string text = out.str();
   EXPECT_NE(text.find("iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT"), std::string::npos) << text;
   EXPECT_NE(text.find("iptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass"),
@@ -30,7 +30,7 @@ TEST(RulesCommand, PrintsTheAcceptRuleAndTheQueueRules) {
 
   config.rules.firewall = FirewallKind::Nft;
   std::ostringstream nft;
-  EXPECT_EQ(printRules(config, nft), 0);
+  EXPECT_EQ(printRules(config, nft), ExitCode::Success);
   EXPECT_NE(nft.str().find("ct mark and 0x00010000 == 0x00010000 accept"), std::string::npos) << nft.str();
 }
 
