@@ -40,7 +40,7 @@ else
 fi
 
 # proftpd and pure-ftpd conflict with vsftpd as Debian packages (all provide ftp-server), so the
-# end-to-end tests unpack them into a private folder instead (DESIGN.md §7). Their shared-library
+# end-to-end tests unpack them into a private folder instead (docs/design.md#ftp-server-packages). Their shared-library
 # dependencies install normally.
 lab_dir=${FTPALG_LAB_SERVERS:-/opt/ftpalg-lab-servers}
 unpack_server() {

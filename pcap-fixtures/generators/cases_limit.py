@@ -1,4 +1,4 @@
-"""Generated cases: resource limits, bounded and logged (category "limit", ADVERSARIAL.md 22-27)."""
+"""Generated cases: resource limits, bounded and logged (category "limit", docs/adversarial-cases.md cases 22-27)."""
 
 from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, masqueraded_session
 from ftpgen import Flow, fixture, main

@@ -1,5 +1,5 @@
-"""Generated cases: announcements that must be refused (category "refuse", ADVERSARIAL.md
-"Refuse: no pinhole, the line passes unmodified or per policy, logged")."""
+"""Generated cases: announcements that must be refused (category "refuse",
+docs/adversarial-cases.md cases 1-12)."""
 
 from common import (CLIENT, DNAT, SERVER, SNAT, PORT_LINE, PORT_OK, active_list, forwarded_session,
                     masqueraded_session, passive_list)

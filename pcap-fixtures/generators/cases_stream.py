@@ -1,5 +1,5 @@
 """Generated cases: stream edge cases that must be rewritten exactly once, correctly (category
-"stream", ADVERSARIAL.md 13-21)."""
+"stream", docs/adversarial-cases.md cases 13-21)."""
 
 from common import (CLIENT, DNAT, PORT_LINE, PORT_OK, SERVER, SNAT, active_list, forwarded_session,
                     masqueraded_session, passive_list)

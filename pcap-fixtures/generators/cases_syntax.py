@@ -1,5 +1,5 @@
-"""Generated cases: syntax variants that must be accepted (category "syntax", ADVERSARIAL.md
-"Syntax to accept")."""
+"""Generated cases: syntax variants that must be accepted (category "syntax",
+docs/adversarial-cases.md cases S1-S9)."""
 
 from common import DNAT, SNAT, active_list, forwarded_session, masqueraded_session, passive_list
 from ftpgen import fixture, main

@@ -1,4 +1,4 @@
-"""Addresses and session shapes shared by the generated cases (ADVERSARIAL.md's example network).
+"""Addresses and session shapes shared by the generated cases (docs/adversarial-cases.md#example-network).
 
 Masquerade (SNAT) cases are captured on the router's inside interface: the client
 192.168.77.10 talks to the server 203.0.113.10; the router masquerades 192.168.77.0/24 to

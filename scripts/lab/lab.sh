@@ -31,7 +31,7 @@
 LAB_ROOT=${FTPALG_LAB_ROOT:-/tmp/ftpalg-lab}
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_SERVERS_DIR=${FTPALG_LAB_SERVERS:-/opt/ftpalg-lab-servers}
-LAB_PY=/usr/bin/python3            # DESIGN.md §7: python3 on PATH may lack Debian's modules
+LAB_PY=/usr/bin/python3            # docs/design.md#python-interpreter
 LAB_CMD_TIMEOUT=${LAB_CMD_TIMEOUT:-10}
 LAB_CLIENT_TIMEOUT=${LAB_CLIENT_TIMEOUT:-25}
 # The admin's accept rule for ftpalg's pinhole mark, exactly as `ftpalg rules` prints it.
@@ -176,7 +176,7 @@ lab__ns_add() {
 }
 
 # lab__setup NS IFACE... -- SCRIPT: in one shell inside NS: loopback up, no IPv6 duplicate
-# address detection (DESIGN.md §7) on every interface, interfaces up, then SCRIPT (addresses,
+# address detection (docs/design.md#ipv6-duplicate-address-detection) on every interface, interfaces up, then SCRIPT (addresses,
 # routes). One process chain per namespace keeps the set-up fast on a loaded machine.
 lab__setup() {
   local ns=$1; shift
@@ -286,7 +286,7 @@ table ip nat {
 EOF
       ;;
   esac
-  # The kernel ftp helper is never assigned (DESIGN.md §7: it only runs where a rule assigns it).
+  # The kernel ftp helper is never assigned (docs/design.md#kernel-ftp-helper: it runs only where a rule assigns it).
   return 0
 }
 
@@ -645,7 +645,7 @@ lab_offloads_off() {
   done
 }
 
-# lab_capture_start NS IFACE FILE [FILTER...]: tcpdump --immediate-mode (DESIGN.md §7).
+# lab_capture_start NS IFACE FILE [FILTER...]: tcpdump --immediate-mode (docs/design.md#tcpdump-in-a-namespace).
 lab_capture_start() {
   local ns=$1 ifc=$2 file=$3; shift 3
   rm -f "$file"

@@ -1,4 +1,4 @@
-// DryRunBackend: a real PinholeBackend that installs nothing (DESIGN.md §1: "dry-run is a backend
+// DryRunBackend: a real PinholeBackend that installs nothing (docs/design.md#dry-run: "dry-run is a backend
 // and a sink, not a flag"). The engine runs exactly as in live mode; this backend only remembers
 // which pinholes live mode would now have, so `--dry-run` can report them (stats, tests).
 #pragma once

@@ -35,7 +35,7 @@ constexpr bool isHexLetter(char c) {
   return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// RFC 2428 §2: the delimiter is a printable ASCII character in 33-126; ADVERSARIAL.md further
+// RFC 2428 §2: the delimiter is a printable ASCII character in 33-126; docs/adversarial-cases.md case S3 further
 // excludes the characters that can occur inside the address or port fields (digits, hex letters,
 // '.', ':'), so a delimiter can never be confused with field content.
 constexpr bool isValidDelimiter(char c) {

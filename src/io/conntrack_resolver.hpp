@@ -1,8 +1,8 @@
 // ConntrackResolver: the live FlowResolver. It names each queued control packet's connection by
 // its real endpoints and reports the four NAT views, from the kernel's conntrack table through
-// ctnetlink (libmnl; DESIGN.md §3: no conntrack info arrives with queued packets here).
+// ctnetlink (libmnl; docs/design.md#no-conntrack-on-queued-packets).
 //
-// Queue points and what each packet shows (DESIGN.md §3):
+// Queue points and what each packet shows (docs/design.md#pinhole-mechanisms):
 //   c2s, mangle FORWARD (after conntrack, after DNAT, before SNAT):
 //        src = client real, dst = server real
 //   s2c, raw PREROUTING (before conntrack, addresses as on the wire):

@@ -1,5 +1,5 @@
 // NfqueueSource: packets from one NFQUEUE queue (libnetfilter_queue's libmnl API), and the
-// verdict sink that answers them. The only libnetfilter_queue user (DESIGN.md §2).
+// verdict sink that answers them. The only libnetfilter_queue user (docs/architecture.md#layering-enforced-by-cmake).
 //
 // Queue configuration (one acknowledged config message at open()):
 //   - NFQNL_CFG_CMD_BIND to the queue number;
@@ -9,7 +9,7 @@
 //     NFQA_SKB_CSUMNOTREADY when its TCP checksum is only partial: see below);
 //   - NFQA_CFG_F_FAIL_OPEN when failOpen: a full queue accepts instead of dropping.
 //   NFQA_CFG_F_CONNTRACK is never requested: CONFIG_NETFILTER_NETLINK_GLUE_CT is off on the
-//   target kernel (EOPNOTSUPP, DESIGN.md §3); flows are resolved through ctnetlink instead.
+//   target kernel (EOPNOTSUPP, docs/design.md#no-conntrack-on-queued-packets); flows are resolved through ctnetlink instead.
 //
 // Checksums: a packet flagged NFQA_SKB_CSUMNOTREADY carries only the pseudo-header sum in its TCP
 // checksum field (the NIC would finish it). The source completes the checksum in place before
@@ -101,7 +101,7 @@ class NfqueueSource final {
   std::unique_ptr<Impl> impl_;
 };
 
-// Dry-run sink (DESIGN.md §1): whatever the engine decided, the kernel gets NF_ACCEPT with the
+// Dry-run sink (docs/design.md#dry-run): whatever the engine decided, the kernel gets NF_ACCEPT with the
 // original bytes. Wraps the real sink so held packets are still released in the engine's order.
 class AcceptOriginalSink final : public VerdictSink {
  public:

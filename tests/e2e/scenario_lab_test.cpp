@@ -42,7 +42,7 @@ TEST(MasqueradeLab, PassiveModeWorksThroughStrictFirewallWithOpenEgress) {
 // --- what must fail without ftpalg ------------------------------------------------------------
 
 // The negative control: active mode behind masquerade fails without ftpalg, first at the
-// server's anti-bounce check (DESIGN.md §7): vsftpd and pure-ftpd 500, pyftpdlib 501.
+// server's anti-bounce check (docs/design.md#anti-bounce-without-an-alg): vsftpd and pure-ftpd 500, pyftpdlib 501.
 TEST(MasqueradeLab, ActiveModeFailsWithoutFtpalg) {
   FTPALG_E2E_REQUIRE_ROOT();
   struct Case {

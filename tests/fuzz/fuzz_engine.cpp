@@ -79,7 +79,7 @@ struct Scenario {
 
 Scenario scenario(int choice) {
   switch (choice) {
-    case 0:  // client masqueraded (ADVERSARIAL.md addresses)
+    case 0:  // client masqueraded (docs/adversarial-cases.md#example-network)
       return {{ep("192.168.77.10:40000"), ep("203.0.113.10:21")},
               {ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"), ep("203.0.113.10:21")}};
     case 1:  // server port-forwarded
@@ -185,8 +185,8 @@ class Harness {
   int forgetCallsSeen_ = 0;
   // The engine forgot this epoch's session (idle timeout, linger after close). Known issue: a
   // server SYN-ACK then starts a new session as if it were a handshake, which re-arms inspection
-  // of a connection whose client spoke first (tests/unit/adversarial_test.cpp,
-  // ForgottenSlipstreamFlowIsNotReinspectedAfterServerSynAck).
+  // of a connection whose client spoke first (docs/security.md#known-issues;
+  // no test pins it yet).
   bool forgotten_ = false;
 };
 

@@ -4,7 +4,7 @@
     /usr/bin/python3 tests/fuzz/make-seeds.py          # rewrite every corpus
 
 Seeds are small and deterministic (re-running gives the same files):
-  fuzz_address_codec  one file per line: the syntax variants and refusals of ADVERSARIAL.md
+  fuzz_address_codec  one file per line: the syntax variants and refusals of docs/adversarial-cases.md
   fuzz_line_framer    7 configuration bytes (see fuzz_line_framer.cpp) + a stream
   fuzz_engine         scripted FTP sessions, encoded for FuzzedDataProvider exactly as
                       fuzz_engine.cpp consumes them (integers from the end, bytes from the front)

@@ -12,7 +12,7 @@
 //     only the rewrites the log announces applied: each rewrite event's "before" line, at a line
 //     start, replaced by its "after" line, in order;
 //     and no retransmitted byte in OUT may differ from its first copy (first-seen bytes win,
-//     DESIGN.md §4), even where the input's retransmissions conflict;
+//     docs/design.md#stream-not-packets), even where the input's retransmissions conflict;
 //  5. OUT has as many packets as the input minus the engine's packets_dropped.
 //
 // A case whose directory holds a `known-issue` file (what the engine gets wrong, reported to the

@@ -1,5 +1,5 @@
-// Address codec: every accepted variant and every syntax refusal of ADVERSARIAL.md ("Syntax to
-// accept"; "Refuse" items 2, 3, 4, 8, 12), checked for value, exact span bytes and error name.
+// Address codec: every accepted variant and every syntax refusal of docs/adversarial-cases.md
+// (cases S1-S5 and 2, 3, 4, 8, 12), checked for value, exact span bytes and error name.
 #include "ftpalg/ftp/address_codec.hpp"
 
 #include <gtest/gtest.h>

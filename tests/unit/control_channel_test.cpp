@@ -1,4 +1,4 @@
-// ControlChannel: the FTP dialog rules of DESIGN.md §4 and ADVERSARIAL.md items 5, 6, 7, 8, 10,
+// ControlChannel: the FTP dialog rules of docs/design.md#required-behaviour and docs/adversarial-cases.md cases 5, 6, 7, 8, 10,
 // 11 and the accepted variants (EPSV ALL, multi-line replies, pipelining, LPRT/LPSV/228).
 #include "ftpalg/ftp/control_channel.hpp"
 
@@ -59,7 +59,7 @@ void expectAnnouncement(const LineMeaning& meaning, AddressVerb verb, std::uint1
   EXPECT_EQ(meaning.address.port, port);
 }
 
-// --- greeting and slipstreaming (ADVERSARIAL.md item 10) ---------------------------------------
+// --- greeting and slipstreaming (docs/adversarial-cases.md case 10) ----------------------------
 
 TEST(Greeting, Reply220StartsInspection) {
   ControlChannel channel(IpFamily::V4);
@@ -247,7 +247,7 @@ INSTANTIATE_TEST_SUITE_P(
                       OrdinaryLineCase{"empty", ""}),
     [](const ::testing::TestParamInfo<OrdinaryLineCase>& param) { return std::string(param.param.name); });
 
-// --- direction (ADVERSARIAL.md item 6) ---------------------------------------------------------
+// --- direction (docs/adversarial-cases.md case 6) ----------------------------------------------
 
 TEST(Direction, Reply227FromTheClientIsWrongDirection) {
   ControlChannel channel = greetedChannel();
@@ -271,7 +271,7 @@ TEST(Direction, PortTextInsideAServerReplyIsNothing) {
   expectKind(channel.onServerLine("200 PORT 192,168,77,10,195,80 command successful"), Kind::Nothing);
 }
 
-// --- reply correlation (ADVERSARIAL.md items 6, 12) -------------------------------------------
+// --- reply correlation (docs/adversarial-cases.md cases 6, 12) --------------------------------
 
 TEST(Correlation, Reply227AnsweringPasvIsAnAnnouncementWithValueAndSpan) {
   ControlChannel channel = greetedChannel();
@@ -418,7 +418,7 @@ TEST(Correlation, ErrorReplyEchoingA227IsNothing) {
   EXPECT_EQ(channel.pendingCommandCount(), 0u);
 }
 
-// --- multi-line replies (RFC 959 §4.2, ADVERSARIAL.md item 7) ---------------------------------
+// --- multi-line replies (RFC 959 §4.2, docs/adversarial-cases.md case 7) ----------------------
 
 TEST(MultiLine, FirstLineOfAMultiLine227AnnouncesAndTheFinalLineConsumes) {
   ControlChannel channel = greetedChannel();
@@ -551,7 +551,7 @@ TEST(LongAddress, Reply228IsNotTranslated) {
                 AddressVerb::Reply228, ChannelRefusal::NotTranslated);
 }
 
-// --- AUTH / TLS (RFC 4217, ADVERSARIAL.md item 11) --------------------------------------------
+// --- AUTH / TLS (RFC 4217, docs/adversarial-cases.md case 11) ---------------------------------
 
 TEST(Auth, Reply234ToAuthMakesTheChannelOpaque) {
   ControlChannel channel = greetedChannel();

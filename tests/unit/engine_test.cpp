@@ -21,7 +21,7 @@ using testing::ip;
 using testing::Segmentation;
 using testing::SessionSim;
 
-// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10 (ADVERSARIAL.md).
+// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10 (docs/adversarial-cases.md#example-network).
 NatMapping snatMapping() {
   return NatMapping{ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"),
                     ep("203.0.113.10:21")};
@@ -399,7 +399,7 @@ TEST(EngineStream, SequenceNumbersWrappingMidSessionStayCorrect) {
   EXPECT_EQ(sim.server().received, expected);
 }
 
-// --- Segmentation invariance (DESIGN.md §4: a property test) ------------------------------------
+// --- Segmentation invariance (docs/design.md#stream-not-packets: a property test) ---------------
 
 struct Message {
   bool fromClient;

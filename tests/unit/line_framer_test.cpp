@@ -1,5 +1,5 @@
 // LineFramer: CRLF framing (RFC 959 §4.1.1), bare LF policy, offsets, segmentation invariance
-// (DESIGN.md §4) and the line-length bound (ADVERSARIAL.md items 9, 13, 14, 15).
+// (docs/design.md#stream-not-packets) and the line-length bound (docs/adversarial-cases.md cases 9, 13, 14, 15).
 #include "ftpalg/ftp/line_framer.hpp"
 
 #include <gtest/gtest.h>
@@ -177,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(LineFramer, SegmentationInvariance, ::testing::Values(f
                            return std::string(param.param ? "bare_lf_accepted" : "crlf_only");
                          });
 
-// --- line-length bound (ADVERSARIAL.md item 9) -------------------------------------------------
+// --- line-length bound (docs/adversarial-cases.md case 9) --------------------------------------
 
 TEST(LineFramerBound, LineOfExactlyMaxLengthIsDelivered) {
   const std::string line(512, 'A');

@@ -1,6 +1,6 @@
 // TlsRecordTracker: TLS record framing (RFC 8446 §5.1, RFC 5246 §6.2) while the control channel is
 // opaque, and the return to cleartext at a record boundary after CCC (RFC 4217 §12.3).
-// ADVERSARIAL.md item 11.
+// docs/adversarial-cases.md case 11.
 #include "ftpalg/ftp/tls_record_tracker.hpp"
 
 #include <gtest/gtest.h>

@@ -94,7 +94,7 @@ constexpr std::string_view directionName(Direction d) {
 
 // Identity of one FTP control connection: a client and a server endpoint, chosen consistently
 // by the shell's FlowResolver (live: the real endpoints, before any NAT on this router, so both
-// queue points resolve to one key, DESIGN.md §3; replay: the endpoints as captured).
+// queue points resolve to one key, docs/design.md#pinhole-before-verdict; replay: the endpoints as captured).
 struct FlowKey {
   Endpoint client;
   Endpoint server;

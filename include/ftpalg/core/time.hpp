@@ -1,5 +1,5 @@
 // Timestamp: a point in time supplied by the caller (capture time in replay, a monotonic clock in
-// live mode). The core never reads a clock (DESIGN.md §1).
+// live mode). The core never reads a clock (docs/design.md#one-engine-thin-shells).
 #pragma once
 
 #include <chrono>

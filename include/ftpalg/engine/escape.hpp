@@ -1,4 +1,4 @@
-// Log-safe rendering of attacker-controlled FTP lines (DESIGN.md §5 "escape before logging").
+// Log-safe rendering of attacker-controlled FTP lines (docs/design.md#escape-before-logging).
 #pragma once
 
 #include <cstddef>

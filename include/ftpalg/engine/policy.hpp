@@ -1,5 +1,5 @@
 // Policy and Limits: plain configuration structs for the engine. Validated by the shell
-// (src/app/options.cpp), never read from flags by the engine (DESIGN.md §5).
+// (src/app/options.cpp), never read from flags by the engine (docs/design.md#configuration).
 // The default member initializers below are the defaults of the command-line options: the help
 // (`ftpalg run --help`) and --print-config show them from here, so change a default only here.
 #pragma once
@@ -19,7 +19,7 @@ struct Policy {
   AntiBounceMode antiBounce = AntiBounceMode::Strict;
   std::uint16_t dataPortFloor = 1024;               // announced data ports below are refused
   std::chrono::seconds pinholeTimeout{30};          // accepted range: src/app/options.cpp
-  bool acceptBareLf = false;                        // docs/decisions/0003-line-endings.md
+  bool acceptBareLf = false;                        // docs/decisions/0003-line-endings-and-limits.md
   // When a flow is first seen after its handshake (e.g. the daemon restarted), it cannot have
   // shown its 220 greeting: it is passed uninspected. Always true; kept explicit for docs.
   friend bool operator==(const Policy&, const Policy&) = default;

@@ -81,8 +81,8 @@ struct CommandWord {
 };
 std::optional<CommandWord> commandWord(std::string_view line);
 
-// A keyword disguised with bytes a server may drop or a middlebox may mangle (ADVERSARIAL.md
-// item 8): the first token (up to the first space) holds at least one NUL, C0 control, DEL or
+// A keyword disguised with bytes a server may drop or a middlebox may mangle (docs/adversarial-cases.md
+// case 8): the first token (up to the first space) holds at least one NUL, C0 control, DEL or
 // byte >= 0x80 (Telnet IAC 0xFF and its command bytes included, RFC 854) and otherwise only
 // ASCII letters, 3-4 of them. Returns those letters upper-cased ("P\xFF\xF4ORT" -> "PORT") so
 // the caller can refuse a PORT/EPRT as nonprintable_bytes; nullopt for anything else, including

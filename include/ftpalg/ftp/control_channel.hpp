@@ -2,7 +2,7 @@
 // lines (from LineFramer) of each direction, in arrival order, and says what each line means for
 // the gateway. It knows nothing of NAT, policy or packets.
 //
-// Rules (DESIGN.md §4, ADVERSARIAL.md):
+// Rules (docs/design.md#required-behaviour, docs/adversarial-cases.md):
 //  - The server speaks first: a 220 (optionally preceded by 120, RFC 959 §5.4) must arrive before
 //    any client byte. A client line before that, or a first server reply that is not 1xx/220,
 //    makes the session NotFtp forever (slipstreaming defence); the engine also calls

@@ -9,7 +9,7 @@
 // framer's own partial-line buffer; it is valid only during the sink call.
 // Bounds: a line whose content exceeds maxLineLength bytes puts the framer into the Overflowed
 // state as soon as the excess is fed, terminator or not; it then produces no more lines, ever
-// (DESIGN.md §4: overflow is never "allow"), and releases its buffer. The partial-line buffer
+// (docs/adversarial-cases.md case 9: overflow is never "allow"), and releases its buffer. The partial-line buffer
 // holds at most maxLineLength content bytes plus one CR that may start a CRLF split across feeds.
 // A CR that is not followed by LF is content, as is a bare LF unless acceptBareLf is set.
 #pragma once

@@ -1,6 +1,6 @@
 // SeqAdjuster: the edit log of one direction of a control connection, and the sequence-number
 // translation it implies (the kernel's nf_nat_seq_adjust keeps one correction point; we keep all
-// edits, DESIGN.md §3).
+// edits, [design.md](design.md#hook-placement)).
 //
 // Sequence spaces: "original" offsets are 64-bit stream offsets in the sender's space (what the
 // sender sent, relative to ISN + 1); "output" offsets are the same stream after every edit was
