@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "ftpalg/engine/engine.hpp"
-#include "ftpalg/packet/packet_view.hpp"
 #include "ftpalg/io/interfaces.hpp"
+#include "ftpalg/packet/packet_view.hpp"
 #include "packet_builder.hpp"
 #include "session_sim.hpp"
 
@@ -73,9 +73,9 @@ struct Conn {
   Endpoint server;
   std::uint32_t clientIsn = 0x10000000;
   std::uint32_t serverIsn = 0x20000000;
-  std::uint64_t clientSent = 0;   // payload bytes, original space
+  std::uint64_t clientSent = 0;  // payload bytes, original space
   std::uint64_t serverSent = 0;
-  std::int64_t clientDelta = 0;   // output - original of the client's stream (rewrites)
+  std::int64_t clientDelta = 0;  // output - original of the client's stream (rewrites)
   std::int64_t serverDelta = 0;
   bool clientFin = false, serverFin = false;
 };
@@ -83,7 +83,7 @@ struct Conn {
 struct DriverCounters {
   std::uint64_t packets = 0;
   std::uint64_t modified = 0;
-  std::uint64_t held = 0;         // packets whose verdict did not come back at once
+  std::uint64_t held = 0;  // packets whose verdict did not come back at once
 };
 
 class Driver {
@@ -173,8 +173,8 @@ class Driver {
       decided = true;
       if (verdict.kind == VerdictKind::AcceptModified) {
         ++counters.modified;
-        const auto grown = static_cast<std::int64_t>(verdict.bytes.size()) -
-                           static_cast<std::int64_t>(bytes.size());
+        const auto grown =
+            static_cast<std::int64_t>(verdict.bytes.size()) - static_cast<std::int64_t>(bytes.size());
         (fromClient ? c.clientDelta : c.serverDelta) += grown;
       }
     }

@@ -102,7 +102,8 @@ void BM_ControlNoAddress(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2);
   state.SetLabel("packets");
   reportPackets(state, f.driver, before);
-  if (f.driver.counters.modified != 0 || f.driver.counters.held != 0) state.SkipWithError("unexpected rewrite/hold");
+  if (f.driver.counters.modified != 0 || f.driver.counters.held != 0)
+    state.SkipWithError("unexpected rewrite/hold");
 }
 BENCHMARK(BM_ControlNoAddress);
 
@@ -316,7 +317,8 @@ void BM_TimerScan(benchmark::State& state) {
       const auto start = std::chrono::steady_clock::now();
       s.fixture->engine.onTimer(driver.now(), out);
       if (callUs.size() < callUs.capacity()) {
-        callUs.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        callUs.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
     }
   }
@@ -324,7 +326,8 @@ void BM_TimerScan(benchmark::State& state) {
   state.SetLabel("sessions swept (one second of engine time per iteration)");
   std::sort(callUs.begin(), callUs.end());
   if (!callUs.empty()) state.counters["p99_call_us"] = callUs[callUs.size() * 99 / 100];
-  if (s.fixture->engine.sessionCount() != n) state.SkipWithError("sessions expired during the scan benchmark");
+  if (s.fixture->engine.sessionCount() != n)
+    state.SkipWithError("sessions expired during the scan benchmark");
 }
 BENCHMARK(BM_TimerScan)->Arg(1000)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
 

@@ -138,7 +138,8 @@ void BM_NetlinkGetGen(benchmark::State& state) {
       break;
     }
     const ssize_t got = mnl_socket_recvfrom(socket, buffer.data(), buffer.size());
-    if (got < 0 || mnl_cb_run(buffer.data(), static_cast<std::size_t>(got), seq, portId, nullptr, nullptr) < 0) {
+    if (got < 0 ||
+        mnl_cb_run(buffer.data(), static_cast<std::size_t>(got), seq, portId, nullptr, nullptr) < 0) {
       state.SkipWithError("recv");
       break;
     }

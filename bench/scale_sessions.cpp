@@ -62,8 +62,8 @@ std::unique_ptr<Population> populate(std::size_t n, bool port) {
     c.clientIsn = static_cast<std::uint32_t>(0x10000000u + i * 7919u);
     p->driver.establish(c);
     if (port) {
-      const std::string line = "PORT 192,168,77," + std::to_string(c.client.address.v4Octets()[3]) +
-                               "," + std::to_string(195) + "," + std::to_string(i % 200) + "\r\n";
+      const std::string line = "PORT 192,168,77," + std::to_string(c.client.address.v4Octets()[3]) + "," +
+                               std::to_string(195) + "," + std::to_string(i % 200) + "\r\n";
       p->driver.sendSlow(c, true, line);
       p->driver.sendSlow(c, false, "200 PORT command successful. Consider using PASV.\r\n");
     }
@@ -121,13 +121,19 @@ int main(int argc, char** argv) {
       }
       return static_cast<std::size_t>(std::strtoull(argv[++i], nullptr, 10));
     };
-    if (arg == "--sessions") o.sessions = value();
-    else if (arg == "--small") o.small = value();
-    else if (arg == "--packets") o.packets = value();
-    else if (arg == "--rounds") o.rounds = static_cast<int>(value());
-    else if (arg == "--port") o.port = true;
+    if (arg == "--sessions")
+      o.sessions = value();
+    else if (arg == "--small")
+      o.small = value();
+    else if (arg == "--packets")
+      o.packets = value();
+    else if (arg == "--rounds")
+      o.rounds = static_cast<int>(value());
+    else if (arg == "--port")
+      o.port = true;
     else {
-      std::fprintf(stderr, "usage: scale_sessions [--sessions N] [--small N] [--packets M] [--rounds R] [--port]\n");
+      std::fprintf(stderr,
+                   "usage: scale_sessions [--sessions N] [--small N] [--packets M] [--rounds R] [--port]\n");
       return 2;
     }
   }
@@ -152,8 +158,9 @@ int main(int argc, char** argv) {
                     static_cast<double>(o.sessions));
     largeNs = nsPerPacket(*large, o.packets, o.rounds);
     std::printf("ns_per_packet_at_%zu %.1f\n", o.sessions, largeNs);
-    if (large->driver.counters.held != 0) std::printf("warning_held_packets %llu\n",
-                                                      static_cast<unsigned long long>(large->driver.counters.held));
+    if (large->driver.counters.held != 0)
+      std::printf("warning_held_packets %llu\n",
+                  static_cast<unsigned long long>(large->driver.counters.held));
   }
   {
     auto small = populate(o.small, o.port);

@@ -14,7 +14,7 @@ build_packages=(
   libnetfilter-queue-dev libmnl-dev libnetfilter-conntrack-dev libnftnl-dev libnftables-dev
   libpcap-dev libboost-program-options-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 lab_packages=(
   iproute2 iptables nftables conntrack tcpdump tshark procps psmisc ethtool

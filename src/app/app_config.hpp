@@ -34,12 +34,12 @@ struct ReplayConfig {
 
 struct RunConfig {
   std::uint16_t queueNum = 0;
-  std::uint16_t queueCount = 1;          // --queue-balance: queues queueNum..queueNum+count-1
+  std::uint16_t queueCount = 1;  // --queue-balance: queues queueNum..queueNum+count-1
   PinholeBackendKind pinholeBackend = PinholeBackendKind::Nft;
   bool dryRun = false;
-  bool failOpen = true;                  // --fail-open (default) | --fail-closed (queue bypass off)
-  std::optional<std::string> user;       // --user: drop to this account after setup
-  bool installQueueRules = true;         // --no-queue-rules: the admin installs them
+  bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
+  std::optional<std::string> user;  // --user: drop to this account after setup
+  bool installQueueRules = true;    // --no-queue-rules: the admin installs them
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
 
@@ -50,16 +50,16 @@ struct RulesConfig {
 
 struct AppConfig {
   Command command = Command::Help;
-  std::string helpText;                  // for Command::Help
+  std::string helpText;  // for Command::Help
   std::optional<std::string> configFile;
   std::vector<std::uint16_t> controlPorts{21};
-  std::string logPath = "-";             // "-" is stdout
+  std::string logPath = "-";  // "-" is stdout
   LogFormat logFormat = LogFormat::Json;
-  EngineConfig engine;                   // policy + limits
+  EngineConfig engine;  // policy + limits
   ReplayConfig replay;
   RunConfig run;
   RulesConfig rules;
-  bool printConfig = false;              // --print-config: echo the effective config and exit
+  bool printConfig = false;  // --print-config: echo the effective config and exit
   friend bool operator==(const AppConfig&, const AppConfig&) = default;
 };
 

@@ -10,10 +10,10 @@
 namespace ftpalg::app {
 
 // X(name, status, meaning): meaning as the help text says it.
-#define FTPALG_EXIT_CODES(X)                                \
-  X(Success, 0, "success")                                  \
-  X(Failed, 1, "processing failed or stopped early")        \
-  X(BadOptions, 2,                                          \
+#define FTPALG_EXIT_CODES(X)                         \
+  X(Success, 0, "success")                           \
+  X(Failed, 1, "processing failed or stopped early") \
+  X(BadOptions, 2,                                   \
     "bad options or config, or an input/output/log file that cannot be opened (nothing processed)")
 
 enum class ExitCode : int {
@@ -30,7 +30,7 @@ constexpr int exitStatus(ExitCode code) { return static_cast<int>(code); }
 inline std::string exitStatusHelp(std::size_t width = 90) {
   std::string sentence = "Exit status:";
   std::string_view separator = " ";
-#define FTPALG_X(name, status, meaning)                                          \
+#define FTPALG_X(name, status, meaning)                                                  \
   sentence.append(separator).append(std::to_string(status)).append(" ").append(meaning); \
   separator = ", ";
   FTPALG_EXIT_CODES(FTPALG_X)

@@ -50,14 +50,13 @@
 #include "io/conntrack_resolver.hpp"
 #include "io/nfqueue_source.hpp"
 #include "live_system.hpp"
-#include "rules_command.hpp"
 #include "outcome_executor.hpp"
+#include "rules_command.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
 
 namespace {
-
 
 Timestamp clockNow(clockid_t clock) {
   timespec ts{};
@@ -140,8 +139,9 @@ class Worker {
         backend_(std::move(backend)),
         engine_(std::make_unique<Engine>(engineConfig)),
         log_(log),
-        executor_(OutcomePorts{*backend_, sink_.sink, log, *resolver_},
-                  [](const std::string& message) { say("warning: " + message); }, /*timed=*/true),
+        executor_(
+            OutcomePorts{*backend_, sink_.sink, log, *resolver_},
+            [](const std::string& message) { say("warning: " + message); }, /*timed=*/true),
         wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~Worker() {
     if (thread_.joinable()) thread_.join();
@@ -150,7 +150,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  void start() { thread_ = std::thread([this] { run(); }); }
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
   void drainAndStop() {
     phase_.store(Phase::Draining);
     wake();
@@ -281,7 +283,8 @@ class Worker {
       if (source_->counters().overruns != reportedOverruns_) {
         reportedOverruns_ = source_->counters().overruns;
         say("warning: queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
-            "buffer full, " + std::to_string(reportedOverruns_) + " times so far); their packets wait for the "
+            "buffer full, " + std::to_string(reportedOverruns_) +
+            " times so far); their packets wait for the "
             "queue's own limit");
       }
       if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
@@ -419,7 +422,8 @@ ExitCode runLive(const AppConfig& config) {
       return ExitCode::Failed;
     }
     if (const auto stalePid = free.value()) {
-      say("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " + std::to_string(*stalePid));
+      say("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " +
+          std::to_string(*stalePid));
     }
   }
   std::optional<firewall::QueueRules> plannedRules;
@@ -496,9 +500,9 @@ ExitCode runLive(const AppConfig& config) {
       return ExitCode::Failed;
     }
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
-    workers.push_back(std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
-                                               std::move(sink), std::move(resolver.value()), std::move(backends[i]),
-                                               config.engine, log));
+    workers.push_back(std::make_unique<Worker>(
+        static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]), std::move(sink),
+        std::move(resolver.value()), std::move(backends[i]), config.engine, log));
   }
 
   // 3. Least privilege.
@@ -519,9 +523,9 @@ ExitCode runLive(const AppConfig& config) {
     std::string ports;
     for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
     say("running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
-        (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " + ports +
-        ", pinholes " + (table ? "nft table inet " + tableSpec.table : std::string("recorded only")) + ", " +
-        (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
+        (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " +
+        ports + ", pinholes " + (table ? "nft table inet " + tableSpec.table : std::string("recorded only")) +
+        ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
         (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)")));
   }
 
@@ -542,18 +546,16 @@ ExitCode runLive(const AppConfig& config) {
     if (::read(signalFd, &info, sizeof info) != sizeof info) continue;
     switch (info.ssi_signo) {
       case SIGTERM:
-      case SIGINT:
-        stop = true;
-        break;
+      case SIGINT: stop = true; break;
       case SIGHUP:
-        if (auto reopened = log.reopen(); !reopened) say("warning: SIGHUP: reopening the log: " + reopened.error());
+        if (auto reopened = log.reopen(); !reopened)
+          say("warning: SIGHUP: reopening the log: " + reopened.error());
         break;
       case SIGUSR1:
         collectStats(workers);
         log.recordStats(sumStats(workers));
         break;
-      default:
-        break;
+      default: break;
     }
   }
   ::close(signalFd);

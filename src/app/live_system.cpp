@@ -79,7 +79,8 @@ Status<> dropPrivileges(const std::optional<std::string>& user, bool keepNetRaw)
     errno = 0;
     const passwd* account = ::getpwnam(user->c_str());
     if (!account) {
-      return Err("--user " + *user + ": no such account" + (errno ? " (" + errnoText() + ")" : std::string()));
+      return Err("--user " + *user + ": no such account" +
+                 (errno ? " (" + errnoText() + ")" : std::string()));
     }
     const uid_t uid = account->pw_uid;
     const gid_t gid = account->pw_gid;
@@ -120,7 +121,8 @@ Result<RunLock> RunLock::acquire() {
     if (error == EWOULDBLOCK) {
       std::string holder = got > 0 ? std::string(pid, static_cast<std::size_t>(got)) : "?";
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      return Err("another `ftpalg run` (pid " + holder + ") is active in this network namespace (lock " + path + ")");
+      return Err("another `ftpalg run` (pid " + holder + ") is active in this network namespace (lock " +
+                 path + ")");
     }
     return Err("run lock " + path + ": " + std::strerror(error));
   }

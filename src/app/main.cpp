@@ -18,31 +18,22 @@ int main(int argc, char* argv[]) {
     }
     const AppConfig& config = parsed.value();
     switch (config.command) {
-      case Command::Help:
-        std::cout << config.helpText;
-        return exitStatus(ExitCode::Success);
-      case Command::Version:
-        std::cout << versionText();
-        return exitStatus(ExitCode::Success);
+      case Command::Help: std::cout << config.helpText; return exitStatus(ExitCode::Success);
+      case Command::Version: std::cout << versionText(); return exitStatus(ExitCode::Success);
       case Command::Replay:
       case Command::Run:
-      case Command::Rules:
-        break;
+      case Command::Rules: break;
     }
     if (config.printConfig) {
       std::cout << formatConfig(config);
       return exitStatus(ExitCode::Success);
     }
     switch (config.command) {
-      case Command::Replay:
-        return exitStatus(runReplay(config));
-      case Command::Run:
-        return exitStatus(runLive(config));
-      case Command::Rules:
-        return exitStatus(printRules(config, std::cout));
+      case Command::Replay: return exitStatus(runReplay(config));
+      case Command::Run: return exitStatus(runLive(config));
+      case Command::Rules: return exitStatus(printRules(config, std::cout));
       case Command::Help:
-      case Command::Version:
-        break;
+      case Command::Version: break;
     }
     return exitStatus(ExitCode::Success);
   } catch (const std::exception& error) {

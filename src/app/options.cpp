@@ -138,13 +138,15 @@ IpPrefix parsePrefix(const Value& value, std::string_view prefixText) {
   if (slash != std::string_view::npos) {
     const std::string_view lengthText = prefixText.substr(slash + 1);
     unsigned length = 0;
-    const auto [end, error] = std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
+    const auto [end, error] =
+        std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
     if (lengthText.empty() || error == std::errc::invalid_argument ||
         end != lengthText.data() + lengthText.size()) {
       fail(value, "prefix length \"" + std::string(lengthText) + "\" is not a number");
     }
     if (error == std::errc::result_out_of_range || length > maxLength) {
-      fail(value, "prefix length " + std::string(lengthText) + " is out of range 0-" + std::to_string(maxLength));
+      fail(value,
+           "prefix length " + std::string(lengthText) + " is out of range 0-" + std::to_string(maxLength));
     }
   }
   const auto prefix = IpPrefix::parse(prefixText);
@@ -155,7 +157,8 @@ IpPrefix parsePrefix(const Value& value, std::string_view prefixText) {
 SnatRule parseSnat(const Value& value) {
   const std::string_view text = value.text;
   const std::size_t equals = text.find('=');
-  if (equals == std::string_view::npos) fail(value, "expected CIDR=ADDRESS, e.g. 192.168.77.0/24=203.0.113.1");
+  if (equals == std::string_view::npos)
+    fail(value, "expected CIDR=ADDRESS, e.g. 192.168.77.0/24=203.0.113.1");
   SnatRule rule;
   rule.inside = parsePrefix(value, text.substr(0, equals));
   rule.outside = parseAddress(value, text.substr(equals + 1));
@@ -169,7 +172,8 @@ SnatRule parseSnat(const Value& value) {
 Endpoint parseEndpoint(const Value& value, std::string_view endpointText) {
   const auto endpoint = Endpoint::parse(endpointText);
   if (!endpoint) {
-    fail(value, "\"" + std::string(endpointText) + "\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1-65535)");
+    fail(value,
+         "\"" + std::string(endpointText) + "\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1-65535)");
   }
   if (endpoint->port == 0) fail(value, "port 0 in \"" + std::string(endpointText) + "\"");
   return *endpoint;
@@ -345,7 +349,8 @@ Option text(std::string_view name, Group group, unsigned commands, std::string v
 
 // A switch stores `meaning` into its bool field when given (a config file may also say false).
 template <typename Field>
-Option flag(std::string_view name, Group group, unsigned commands, std::string help, bool meaning, Field field) {
+Option flag(std::string_view name, Group group, unsigned commands, std::string help, bool meaning,
+            Field field) {
   Option option = row(name, group, commands, Arity::Switch, "", std::move(help));
   option.store = [meaning, field](AppConfig& config, std::span<const Value> values) {
     field(config) = parseBool(values.front()) ? meaning : !meaning;
@@ -380,7 +385,8 @@ Option controlPortOption() {
     config.controlPorts.clear();
     for (const Value& value : values) {
       const auto port = static_cast<std::uint16_t>(parseNumber(value, kPortMin, kPortMax));
-      if (std::find(config.controlPorts.begin(), config.controlPorts.end(), port) == config.controlPorts.end()) {
+      if (std::find(config.controlPorts.begin(), config.controlPorts.end(), port) ==
+          config.controlPorts.end()) {
         config.controlPorts.push_back(port);
       }
     }
@@ -410,7 +416,8 @@ Option natRules(std::string_view name, std::string valueName, std::string help, 
     for (const Value& value : values) {
       const Rule rule = parse(value);
       for (const Rule& earlier : rules) {
-        if (matchedBy(earlier) == matchedBy(rule)) fail(value, "a second rule for " + matchedBy(rule).toString());
+        if (matchedBy(earlier) == matchedBy(rule))
+          fail(value, "a second rule for " + matchedBy(rule).toString());
       }
       rules.push_back(rule);
     }
@@ -424,7 +431,8 @@ Option natRules(std::string_view name, std::string valueName, std::string help, 
 }
 
 // The accessor of one AppConfig member, e.g. FIELD(engine.limits.maxHeldPackets).
-#define FIELD(member) [](auto& config) -> auto& { return config.member; }
+#define FIELD(member) \
+  [](auto& config) -> auto& { return config.member; }
 
 std::vector<Option> buildTable() {
   std::vector<Option> table;
@@ -443,31 +451,34 @@ std::vector<Option> buildTable() {
            "empty path", FIELD(configFile));
   configOption.commandLineOnly = true;
   add(std::move(configOption));
-  Option printConfigOption = flag("print-config", Group::General, kAll,
-                                  "print the effective configuration in --config format and exit", true,
-                                  FIELD(printConfig));
+  Option printConfigOption =
+      flag("print-config", Group::General, kAll,
+           "print the effective configuration in --config format and exit", true, FIELD(printConfig));
   printConfigOption.commandLineOnly = true;
   add(std::move(printConfigOption));
 
   // The rows below print, in this order, as --print-config.
-  add(text("in", Group::Replay, kReplay, "FILE",
-           "capture to replay: pcap or pcapng; Ethernet (VLAN), Linux cooked v1/v2 or raw IP; \"-\" is standard "
-           "input (required)",
-           "empty path", FIELD(replay.inputPath)));
+  add(text(
+      "in", Group::Replay, kReplay, "FILE",
+      "capture to replay: pcap or pcapng; Ethernet (VLAN), Linux cooked v1/v2 or raw IP; \"-\" is standard "
+      "input (required)",
+      "empty path", FIELD(replay.inputPath)));
   add(text("out", Group::Replay, kReplay, "FILE",
-           "write every packet as the gateway would emit it (pcap, input link type and timestamps)", "empty path",
-           FIELD(replay.outputPath)));
-  add(natRules("snat", "CIDR=ADDRESS",
-               "clients in CIDR are masqueraded to ADDRESS, e.g. 192.168.77.0/24=203.0.113.1; one rule per prefix",
-               parseSnat, FIELD(replay.snat)));
+           "write every packet as the gateway would emit it (pcap, input link type and timestamps)",
+           "empty path", FIELD(replay.outputPath)));
+  add(natRules(
+      "snat", "CIDR=ADDRESS",
+      "clients in CIDR are masqueraded to ADDRESS, e.g. 192.168.77.0/24=203.0.113.1; one rule per prefix",
+      parseSnat, FIELD(replay.snat)));
   add(natRules("dnat", "ADDR:PORT=ADDR:PORT",
                "connections to the first endpoint are forwarded to the second, e.g. "
                "203.0.113.1:21=192.168.78.10:21; IPv6 in brackets; one rule per outside endpoint",
                parseDnat, FIELD(replay.dnat)));
 
-  add(number("queue", Group::Queues, kRun | kRules, "NUM", 0, 65535, "first NFQUEUE number", FIELD(run.queueNum)));
-  add(number("queue-balance", Group::Queues, kRun | kRules, "N", 1, 64, "use N queues NUM..NUM+N-1, one engine each",
-             FIELD(run.queueCount)));
+  add(number("queue", Group::Queues, kRun | kRules, "NUM", 0, 65535, "first NFQUEUE number",
+             FIELD(run.queueNum)));
+  add(number("queue-balance", Group::Queues, kRun | kRules, "N", 1, 64,
+             "use N queues NUM..NUM+N-1, one engine each", FIELD(run.queueCount)));
 
   add(controlPortOption());
 
@@ -475,58 +486,64 @@ std::vector<Option> buildTable() {
                            {{"nft", FirewallKind::Nft}, {"iptables", FirewallKind::Iptables}},
                            "print rules for this firewall", FIELD(rules.firewall)));
 
-  add(choice<PinholeBackendKind>("pinhole-backend", Group::Run, kRun,
-                                 {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}},
-                                 "nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing",
-                                 FIELD(run.pinholeBackend)));
+  add(choice<PinholeBackendKind>(
+      "pinhole-backend", Group::Run, kRun,
+      {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}},
+      "nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing",
+      FIELD(run.pinholeBackend)));
   add(flag("dry-run", Group::Run, kRun,
            "accept every packet unchanged and install no pinhole, but decide and log as live", true,
            FIELD(run.dryRun)));
   add(alternative("fail-mode", "fail-open", Group::Run, kRun,
                   "control traffic passes unhelped while ftpalg is down, through queue bypass", true,
                   FIELD(run.failOpen)));
-  add(alternative("fail-mode", "fail-closed", Group::Run, kRun, "control traffic stops while ftpalg is down", false,
-                  FIELD(run.failOpen)));
-  add(text("user", Group::Run, kRun, "NAME", "drop privileges to this account after setup", "empty account name",
-           FIELD(run.user)));
+  add(alternative("fail-mode", "fail-closed", Group::Run, kRun, "control traffic stops while ftpalg is down",
+                  false, FIELD(run.failOpen)));
+  add(text("user", Group::Run, kRun, "NAME", "drop privileges to this account after setup",
+           "empty account name", FIELD(run.user)));
   add(flag("no-queue-rules", Group::Run, kRun,
            "do not install the NFQUEUE rules (the admin installs them, see `ftpalg rules`)", false,
            FIELD(run.installQueueRules)));
 
   add(text("log", Group::Log, kEngine, "FILE|-", "where decisions are logged; \"-\" is standard output",
            "empty path (use \"-\" for standard output)", FIELD(logPath)));
-  add(choice<LogFormat>("log-format", Group::Log, kEngine, {{"json", LogFormat::Json}, {"text", LogFormat::Text}},
-                        "JSON lines (docs/log-schema.md) or one human-readable line per decision", FIELD(logFormat)));
+  add(choice<LogFormat>(
+      "log-format", Group::Log, kEngine, {{"json", LogFormat::Json}, {"text", LogFormat::Text}},
+      "JSON lines (docs/log-schema.md) or one human-readable line per decision", FIELD(logFormat)));
 
-  add(choice<AntiBounceMode>("anti-bounce", Group::Policy, kEngine,
-                             {{"strict", AntiBounceMode::Strict}, {"peer", AntiBounceMode::Peer}},
-                             "strict: refuse an announced address other than the announcing peer's; peer: ignore "
-                             "the announced address and use the peer's",
-                             FIELD(engine.policy.antiBounce)));
+  add(choice<AntiBounceMode>(
+      "anti-bounce", Group::Policy, kEngine,
+      {{"strict", AntiBounceMode::Strict}, {"peer", AntiBounceMode::Peer}},
+      "strict: refuse an announced address other than the announcing peer's; peer: ignore "
+      "the announced address and use the peer's",
+      FIELD(engine.policy.antiBounce)));
   add(number("data-port-floor", Group::Policy, kEngine, "PORT", kPortMin, kPortMax,
              "refuse announced data ports below this", FIELD(engine.policy.dataPortFloor)));
-  add(number("pinhole-timeout", Group::Policy, kEngine, "SECONDS", 30, 300, "how long an unused pinhole stays open",
-             FIELD(engine.policy.pinholeTimeout)));
+  add(number("pinhole-timeout", Group::Policy, kEngine, "SECONDS", 30, 300,
+             "how long an unused pinhole stays open", FIELD(engine.policy.pinholeTimeout)));
   add(flag("accept-bare-lf", Group::Policy, kEngine, "a bare LF also ends an FTP line, not only CRLF", true,
            FIELD(engine.policy.acceptBareLf)));
 
   add(number("max-sessions", Group::Limits, kEngine, "N", 1, 10'000'000,
              "control connections tracked at once; beyond, new ones pass uninspected",
              FIELD(engine.limits.maxSessions)));
-  add(number("max-pinholes", Group::Limits, kEngine, "N", 1, 10'000'000, "pending pinholes, all sessions together",
-             FIELD(engine.limits.maxPinholes)));
+  add(number("max-pinholes", Group::Limits, kEngine, "N", 1, 10'000'000,
+             "pending pinholes, all sessions together", FIELD(engine.limits.maxPinholes)));
   add(number("max-line-length", Group::Limits, kEngine, "BYTES", 64, 65536,
-             "longest FTP line inspected; longer stops inspection of the flow", FIELD(engine.limits.maxLineLength)));
+             "longest FTP line inspected; longer stops inspection of the flow",
+             FIELD(engine.limits.maxLineLength)));
   add(number("max-multiline-reply", Group::Limits, kEngine, "BYTES", 512, 16 * 1024 * 1024,
-             "largest multi-line reply; not below --max-line-length", FIELD(engine.limits.maxMultiLineReplyBytes)));
+             "largest multi-line reply; not below --max-line-length",
+             FIELD(engine.limits.maxMultiLineReplyBytes)));
   add(number("max-out-of-order-bytes", Group::Limits, kEngine, "BYTES", 0, 1024 * 1024,
              "out-of-order bytes held per direction", FIELD(engine.limits.maxOutOfOrderBytes)));
   add(number("max-held-packets", Group::Limits, kEngine, "N", 1, 4096,
-             "packets whose verdict waits for the rest of a line, per session", FIELD(engine.limits.maxHeldPackets)));
+             "packets whose verdict waits for the rest of a line, per session",
+             FIELD(engine.limits.maxHeldPackets)));
   add(number("max-held-bytes", Group::Limits, kEngine, "BYTES", 1500, 16 * 1024 * 1024,
              "bytes of such packets per session", FIELD(engine.limits.maxHeldBytes)));
-  add(number("hold-timeout-ms", Group::Limits, kEngine, "MS", 1, 60'000, "longest wait for the rest of a line",
-             FIELD(engine.limits.holdTimeout)));
+  add(number("hold-timeout-ms", Group::Limits, kEngine, "MS", 1, 60'000,
+             "longest wait for the rest of a line", FIELD(engine.limits.holdTimeout)));
   add(number("pinhole-rate", Group::Limits, kEngine, "N", 1, 100'000, "pinholes per second per session",
              FIELD(engine.limits.pinholesPerSecond)));
   add(number("pinhole-burst", Group::Limits, kEngine, "N", 1, 1'000'000, "pinhole burst per session",
@@ -592,14 +609,17 @@ po::options_description describe(Command command) {
       const std::string help = helpLine(option);
       switch (option.arity) {
         case Arity::Switch:
-          section.add_options()(name.c_str(), po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
+          section.add_options()(name.c_str(),
+                                po::value<bool>()->zero_tokens()->implicit_value(true)->value_name(""),
                                 help.c_str());
           break;
         case Arity::Single:
-          section.add_options()(name.c_str(), po::value<std::string>()->value_name(option.valueName), help.c_str());
+          section.add_options()(name.c_str(), po::value<std::string>()->value_name(option.valueName),
+                                help.c_str());
           break;
         case Arity::Repeated:
-          section.add_options()(name.c_str(), po::value<std::vector<std::string>>()->value_name(option.valueName),
+          section.add_options()(name.c_str(),
+                                po::value<std::vector<std::string>>()->value_name(option.valueName),
                                 help.c_str());
           break;
       }
@@ -655,8 +675,7 @@ std::string commandHelp(Command command) {
              "pinhole mark) and the queue rules `ftpalg run` installs, for review.\n";
       break;
     case Command::Help:
-    case Command::Version:
-      return globalHelp();
+    case Command::Version: return globalHelp();
   }
   out << "\n" << describe(command);
   return out.str();
@@ -733,12 +752,14 @@ Given readConfigFile(const Value& path, Command command) {
                        (dashed ? "; write the name without \"--\""
                                : " (see ftpalg " + std::string(commandName(command)) + " --help)"));
     }
-    if (option->commandLineOnly) throw UsageError(optionAt(origin, name) + ": allowed on the command line only");
+    if (option->commandLineOnly)
+      throw UsageError(optionAt(origin, name) + ": allowed on the command line only");
     if (!option->appliesTo(command)) continue;
     Value value{option->name, std::string(trimmed(content.substr(equals + 1))), origin};
     std::vector<Value>& earlier = values[option->name];
     if (!earlier.empty() && option->arity != Arity::Repeated) {
-      fail(value, "a second value (the first is at line " + std::to_string(earlier.front().origin.line) + ")");
+      fail(value,
+           "a second value (the first is at line " + std::to_string(earlier.front().origin.line) + ")");
     }
     earlier.push_back(std::move(value));
   }
@@ -781,8 +802,9 @@ Given applySettings(Command command, const Given& commandLine, const Given& file
         members.push_back(&other);
       }
     }
-    const bool onCommandLine = std::any_of(members.begin(), members.end(),
-                                           [&](const Option* member) { return commandLine.contains(member->name); });
+    const bool onCommandLine = std::any_of(members.begin(), members.end(), [&](const Option* member) {
+      return commandLine.contains(member->name);
+    });
     const Given& source = onCommandLine ? commandLine : file;
     std::optional<AppConfig> result;
     const Value* first = nullptr;
@@ -800,8 +822,8 @@ Given applySettings(Command command, const Given& commandLine, const Given& file
         const bool valueLater = value.origin.line > first->origin.line;  // named where the clash shows
         const Value& later = valueLater ? value : *first;
         const Value& earlier = valueLater ? *first : value;
-        throw UsageError(optionAt(later.origin, later.option) + " and " + std::string(earlier.option) + " (line " +
-                         std::to_string(earlier.origin.line) + ") exclude each other");
+        throw UsageError(optionAt(later.origin, later.option) + " and " + std::string(earlier.option) +
+                         " (line " + std::to_string(earlier.origin.line) + ") exclude each other");
       }
       if (first == nullptr) {
         result = std::move(candidate);
@@ -842,12 +864,14 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
       const Value* blamed = storedValue(stored, "queue-balance");
       if (blamed == nullptr) blamed = storedValue(stored, "queue");
       if (blamed == nullptr) throw std::logic_error("the default queues go past 65535");
-      fail(*blamed, "queues " + std::to_string(config.run.queueNum) + ".." + std::to_string(last) + " go past 65535");
+      fail(*blamed,
+           "queues " + std::to_string(config.run.queueNum) + ".." + std::to_string(last) + " go past 65535");
     }
   }
   if (config.command == Command::Replay) {
     const Value* in = storedValue(stored, "in");
-    if (in == nullptr) throw UsageError("--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
+    if (in == nullptr)
+      throw UsageError("--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
     const Value* out = storedValue(stored, "out");
     if (out != nullptr && out->text != "-" && out->text == in->text) fail(*out, "the same file as --in");
     if (out != nullptr && out->text == "-" && config.logPath == "-") {
@@ -863,7 +887,8 @@ Command commandNamed(std::string_view name) {
   if (name == "replay") return Command::Replay;
   if (name == "run") return Command::Run;
   if (name == "rules") return Command::Rules;
-  throw UsageError("unknown command \"" + std::string(name) + "\"; expected replay, run or rules (see ftpalg --help)");
+  throw UsageError("unknown command \"" + std::string(name) +
+                   "\"; expected replay, run or rules (see ftpalg --help)");
 }
 
 AppConfig parse(int argc, const char* const argv[]) {
@@ -895,7 +920,8 @@ AppConfig parse(int argc, const char* const argv[]) {
     throw UsageError(std::string("unexpected argument after \"") + argv[1] +
                      "\"; options start with \"--\" (see ftpalg " + argv[1] + " --help)");
   } catch (const po::unknown_option& error) {
-    throw UsageError(std::string(error.what()) + " for ftpalg " + argv[1] + " (see ftpalg " + argv[1] + " --help)");
+    throw UsageError(std::string(error.what()) + " for ftpalg " + argv[1] + " (see ftpalg " + argv[1] +
+                     " --help)");
   } catch (const po::error& error) {
     throw UsageError(error.what());
   }
@@ -908,7 +934,8 @@ AppConfig parse(int argc, const char* const argv[]) {
   const Given commandLine = commandLineValues(vm, config.command);
   for (const Option& option : optionTable()) {
     const auto found = commandLine.find(option.name);
-    if (option.commandLineOnly && option.store && found != commandLine.end()) option.store(config, found->second);
+    if (option.commandLineOnly && option.store && found != commandLine.end())
+      option.store(config, found->second);
   }
   Given file;
   if (config.configFile) {
@@ -921,7 +948,6 @@ AppConfig parse(int argc, const char* const argv[]) {
   checkCombinations(config, stored);
   return config;
 }
-
 
 }  // namespace
 

@@ -35,7 +35,7 @@ struct ReplayCounters {
   std::uint64_t written = 0;
   std::uint64_t modified = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t unknownVerdicts = 0;    // a verdict for a packet id we never gave (engine bug)
+  std::uint64_t unknownVerdicts = 0;  // a verdict for a packet id we never gave (engine bug)
 };
 
 // Replay's verdict sink: writes each verdict's packet to --out (when given) with the packet's own
@@ -104,16 +104,12 @@ class PcapVerdictSink final : public VerdictSink {
   void emit(const PacketVerdict& verdict, Timestamp ts, std::span<const std::uint8_t> linkHeader,
             std::span<const std::uint8_t> original) {
     switch (verdict.kind) {
-      case VerdictKind::Accept:
-        write(ts, linkHeader, original, 0);
-        break;
+      case VerdictKind::Accept: write(ts, linkHeader, original, 0); break;
       case VerdictKind::AcceptModified:
         ++counters_.modified;
         write(ts, linkHeader, verdict.bytes, 0);
         break;
-      case VerdictKind::Drop:
-        ++counters_.dropped;
-        break;
+      case VerdictKind::Drop: ++counters_.dropped; break;
     }
   }
 
@@ -132,8 +128,8 @@ class PcapVerdictSink final : public VerdictSink {
 
 void printSummary(const std::string& input, const ReplayCounters& counters, std::size_t leftovers) {
   std::cerr << "ftpalg replay: " << input << ": " << counters.read << " packets read, " << counters.toEngine
-            << " inspected as FTP control traffic, " << counters.written << " written ("
-            << counters.modified << " modified), " << counters.dropped << " dropped";
+            << " inspected as FTP control traffic, " << counters.written << " written (" << counters.modified
+            << " modified), " << counters.dropped << " dropped";
   if (counters.truncated != 0) {
     std::cerr << "; " << counters.truncated
               << " truncated by the capture's snap length passed unchanged (their control streams "
@@ -201,8 +197,8 @@ ExitCode runReplay(const AppConfig& config) {
   }
   std::unique_ptr<io::PcapWriter> writer;
   if (replay.outputPath) {
-    auto created = io::PcapWriter::create(*replay.outputPath, source.value()->linkType(),
-                                          source.value()->precision());
+    auto created =
+        io::PcapWriter::create(*replay.outputPath, source.value()->linkType(), source.value()->precision());
     if (!created) {
       std::cerr << "ftpalg: --out: " << created.error() << '\n';
       return ExitCode::BadOptions;
@@ -224,8 +220,9 @@ ExitCode runReplay(const AppConfig& config) {
   Engine engine(engineConfig);
   ReplayCounters counters;
   PcapVerdictSink sink(writer.get(), counters);
-  OutcomeExecutor executor(OutcomePorts{*pinholes, sink, log, *resolver},
-                           [](const std::string& message) { std::cerr << "ftpalg replay: warning: " << message << '\n'; });
+  OutcomeExecutor executor(OutcomePorts{*pinholes, sink, log, *resolver}, [](const std::string& message) {
+    std::cerr << "ftpalg replay: warning: " << message << '\n';
+  });
   io::PcapSource& input = *source.value();
 
   ExitCode status = ExitCode::Success;
@@ -253,7 +250,8 @@ ExitCode runReplay(const AppConfig& config) {
 
     if (input.lastRecord().truncated()) ++counters.truncated;
     // Parsed once and resolved once, here (each built in place); the engine gets both.
-    const auto view = packet.controlCandidate ? PacketView::parse(packet.ipPacket) : std::optional<PacketView>();
+    const auto view =
+        packet.controlCandidate ? PacketView::parse(packet.ipPacket) : std::optional<PacketView>();
     const auto flow = view ? resolver->resolve(*view) : std::optional<FlowContext>();
     if (!flow) {
       ++counters.passedUninspected;

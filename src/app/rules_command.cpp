@@ -24,8 +24,8 @@ ExitCode printRules(const AppConfig& config, std::ostream& out) {
   if (hasNetAdminCapability()) {
     if (auto probed = firewall::nftKernelHasQueue()) nftQueue = probed.value();
   }
-  const auto syntax =
-      config.rules.firewall == FirewallKind::Nft ? firewall::FirewallSyntax::Nft : firewall::FirewallSyntax::Iptables;
+  const auto syntax = config.rules.firewall == FirewallKind::Nft ? firewall::FirewallSyntax::Nft
+                                                                 : firewall::FirewallSyntax::Iptables;
   out << firewall::rulesReport(queueRuleSpec(config), syntax, nftQueue);
   return ExitCode::Success;
 }

@@ -25,9 +25,7 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
   return eventLog;
 }
 
-std::string_view liveMode(const AppConfig& config) {
-  return config.run.dryRun ? kModeDryRun : kModeLive;
-}
+std::string_view liveMode(const AppConfig& config) { return config.run.dryRun ? kModeDryRun : kModeLive; }
 
 bool liveInstallsPinholes(const AppConfig& config) {
   return !config.run.dryRun && config.run.pinholeBackend == PinholeBackendKind::Nft;

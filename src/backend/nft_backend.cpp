@@ -90,7 +90,7 @@ struct NftBackend::Impl {
   struct ElementMessage {
     std::string setName;
     std::vector<std::uint8_t> key;
-    std::vector<std::uint8_t> data;        // map value (NEWSETELEM on a map only)
+    std::vector<std::uint8_t> data;  // map value (NEWSETELEM on a map only)
     std::optional<std::uint64_t> timeoutMs;
   };
 
@@ -119,12 +119,11 @@ struct NftBackend::Impl {
       }
       if (message.timeoutMs) nftnl_set_elem_set_u64(element, NFTNL_SET_ELEM_TIMEOUT, *message.timeoutMs);
       nftnl_set_elem_add(set.get(), element);  // the set owns the element now
-      const std::uint16_t flags =
-          NLM_F_ACK | (messageType == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
+      const std::uint16_t flags = NLM_F_ACK | (messageType == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
       const std::uint32_t messageSeq = seq++;
-      nlmsghdr* header = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
-                                               static_cast<std::uint16_t>(messageType),
-                                               NFPROTO_INET, flags, messageSeq);
+      nlmsghdr* header =
+          nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+                                static_cast<std::uint16_t>(messageType), NFPROTO_INET, flags, messageSeq);
       nftnl_set_elems_nlmsg_build_payload(header, set.get());
       mnl_nlmsg_batch_next(batch);
       seqs.push_back(messageSeq);
@@ -132,8 +131,8 @@ struct NftBackend::Impl {
     nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq++);
     mnl_nlmsg_batch_next(batch);
 
-    const ssize_t sent = mnl_socket_sendto(socket.get(), mnl_nlmsg_batch_head(batch),
-                                           mnl_nlmsg_batch_size(batch));
+    const ssize_t sent =
+        mnl_socket_sendto(socket.get(), mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
     mnl_nlmsg_batch_stop(batch);
     if (sent < 0) return Err(std::string("nft netlink send: ") + std::strerror(errno));
 
@@ -151,8 +150,7 @@ struct NftBackend::Impl {
       auto* header = reinterpret_cast<nlmsghdr*>(recvBuffer.data());
       int remaining = static_cast<int>(got);
       while (mnl_nlmsg_ok(header, remaining)) {
-        if (header->nlmsg_type == NLMSG_ERROR &&
-            header->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+        if (header->nlmsg_type == NLMSG_ERROR && header->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
           const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(header));
           for (std::size_t i = 0; i < seqs.size(); ++i) {
             if (seqs[i] == header->nlmsg_seq && results[i] == -1) {
@@ -209,8 +207,8 @@ Status<> NftBackend::open(const Pinhole& pinhole) {
       (pinhole.natTo && pinhole.natTo->address.family() != pinhole.from.family())) {
     return Err("pinhole " + pinholeText(pinhole) + ": mixed address families");
   }
-  const std::uint64_t timeoutMs =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(pinhole.timeout).count());
+  const std::uint64_t timeoutMs = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(pinhole.timeout).count());
   const auto key = Impl::keyOf(pinhole);
   // nft add element inet ftpalg pinholes4 { FROM . TO . PORT timeout Ns : NATTO . NATPORT }
   // nft add element inet ftpalg armed4    { FROM . TO . PORT timeout Ns }
@@ -249,7 +247,8 @@ Status<> NftBackend::close(const Pinhole& pinhole, Reason /*reason*/) {
   bool anyMissing = false;
   for (std::size_t i = 0; i < both.size(); ++i) {
     const int error = results.value()[i];
-    if (error == ENOENT) anyMissing = true;
+    if (error == ENOENT)
+      anyMissing = true;
     else if (error != 0) {
       return Err("nft delete element inet " + impl_->spec.table + " " + both[i].setName + " { " +
                  elementKeyText(pinhole) + " }: " + std::strerror(error));

@@ -38,8 +38,7 @@ std::optional<std::array<std::uint8_t, 4>> parseDottedQuad(std::string_view text
     const std::size_t dot = text.find('.', start);
     const bool last = index == 3;
     if (last != (dot == std::string_view::npos)) return std::nullopt;
-    const std::string_view part =
-        text.substr(start, last ? std::string_view::npos : dot - start);
+    const std::string_view part = text.substr(start, last ? std::string_view::npos : dot - start);
     const auto value = parseBoundedDecimal(part, 3, 255, /*rejectLeadingZero=*/true);
     if (!value) return std::nullopt;
     octets[index] = static_cast<std::uint8_t>(*value);
@@ -61,8 +60,8 @@ std::optional<std::uint16_t> parseHexGroup(std::string_view text) {
 // the last two groups. Zone ids and anything else unexpected are rejected.
 std::optional<std::array<std::uint8_t, 16>> parseV6(std::string_view text) {
   std::array<std::uint16_t, 8> groups{};
-  std::size_t count = 0;   // groups parsed so far
-  int gapAt = -1;          // group index where "::" stands, or -1
+  std::size_t count = 0;  // groups parsed so far
+  int gapAt = -1;         // group index where "::" stands, or -1
   std::size_t pos = 0;
   const std::size_t size = text.size();
   if (size < 2) return std::nullopt;
@@ -171,8 +170,7 @@ IpAddress IpAddress::fromV4Octets(std::array<std::uint8_t, 4> octets) {
 IpAddress IpAddress::fromV4HostOrder(std::uint32_t host_order) {
   return fromV4Octets({static_cast<std::uint8_t>(host_order >> 24),
                        static_cast<std::uint8_t>(host_order >> 16),
-                       static_cast<std::uint8_t>(host_order >> 8),
-                       static_cast<std::uint8_t>(host_order)});
+                       static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)});
 }
 
 IpAddress IpAddress::fromV6Bytes(std::array<std::uint8_t, 16> bytes) {
@@ -210,8 +208,7 @@ std::span<const std::uint8_t> IpAddress::bytes() const {
 }
 
 std::uint32_t IpAddress::v4HostOrder() const {
-  return (static_cast<std::uint32_t>(bytes_[0]) << 24) |
-         (static_cast<std::uint32_t>(bytes_[1]) << 16) |
+  return (static_cast<std::uint32_t>(bytes_[0]) << 24) | (static_cast<std::uint32_t>(bytes_[1]) << 16) |
          (static_cast<std::uint32_t>(bytes_[2]) << 8) | static_cast<std::uint32_t>(bytes_[3]);
 }
 
@@ -285,8 +282,7 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   const std::uint32_t maxLength = address->isV4() ? 32 : 128;
   std::uint32_t length = maxLength;
   if (slash != std::string_view::npos) {
-    const auto parsed =
-        parseBoundedDecimal(text.substr(slash + 1), 3, maxLength, /*rejectLeadingZero=*/true);
+    const auto parsed = parseBoundedDecimal(text.substr(slash + 1), 3, maxLength, /*rejectLeadingZero=*/true);
     if (!parsed) return std::nullopt;
     length = *parsed;
   }
@@ -322,9 +318,7 @@ bool IpPrefix::contains(const IpAddress& address) const {
   return true;
 }
 
-std::string IpPrefix::toString() const {
-  return network.toString() + "/" + std::to_string(length);
-}
+std::string IpPrefix::toString() const { return network.toString() + "/" + std::to_string(length); }
 
 // ---- Endpoint, FlowKey, hashes ------------------------------------------------------------------
 

@@ -29,8 +29,8 @@ std::optional<std::string> formatSpan(AddressVerb verb, const Endpoint& announce
 }  // namespace
 
 AnnouncementDecision decideAnnouncement(const Announcement& announcement, const Policy& policy,
-                                        const Limits& limits, const PinholeTable& pinholes,
-                                        TokenBucket& rate, Timestamp now) {
+                                        const Limits& limits, const PinholeTable& pinholes, TokenBucket& rate,
+                                        Timestamp now) {
   const ParsedAddress& parsed = announcement.parsed;
   const FramedLine& line = announcement.line;
   const NatMapping& nat = announcement.nat;
@@ -51,8 +51,8 @@ AnnouncementDecision decideAnnouncement(const Announcement& announcement, const 
   // name the address it is reached at (pasv_address set to the public address behind a port
   // forward): the pinhole then still forwards only to that server (docs/decisions/0005).
   const bool embeddedIsAnnouncer =
-      parsed.address && (*parsed.address == announcerReal.address ||
-                         (!fromClient && *parsed.address == announcerSeen.address));
+      parsed.address &&
+      (*parsed.address == announcerReal.address || (!fromClient && *parsed.address == announcerSeen.address));
   if (parsed.address && policy.antiBounce == AntiBounceMode::Strict && !embeddedIsAnnouncer) {
     return refuse(Reason::AddressMismatch);
   }

@@ -240,7 +240,8 @@ struct Engine::Impl final : AnnouncementSink {
   // early or late (never twice in a slice, never lost for more than one interval).
   void onTimer(Effects& effects) {
     const Timestamp now = effects.now();
-    while (const auto expired = pinholes.firstExpiredBy(now)) closePinhole(*expired, Reason::Expired, effects);
+    while (const auto expired = pinholes.firstExpiredBy(now))
+      closePinhole(*expired, Reason::Expired, effects);
     if (nextScan && now < *nextScan) return;
     const std::size_t slots = sessions.slotCount();
     const std::size_t slices = (slots + kSweepSlotsPerSlice - 1) / kSweepSlotsPerSlice;
@@ -249,7 +250,8 @@ struct Engine::Impl final : AnnouncementSink {
     const std::size_t sliceEnd = std::min(slots, sweepCursor + kSweepSlotsPerSlice);
     sweepDoomed.clear();
     for (std::size_t slot = sweepCursor; slot < sliceEnd; ++slot) {
-      if (std::unique_ptr<Session>* session = sessions.slotValue(slot); session && sweepSession(**session, effects)) {
+      if (std::unique_ptr<Session>* session = sessions.slotValue(slot);
+          session && sweepSession(**session, effects)) {
         sweepDoomed.push_back((*session)->key);
       }
     }

@@ -2,7 +2,6 @@
 
 #include "ftpalg/core/ascii.hpp"
 
-
 namespace ftpalg {
 
 namespace {

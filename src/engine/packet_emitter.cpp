@@ -16,8 +16,7 @@ constexpr std::uint16_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 
 // A packet is decided when its payload lies wholly before the frontier; a payload-free one when
 // its sequence number does not lie past it.
 bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier) {
-  return payloadSize == 0 ? offset <= frontier
-                          : offset + static_cast<std::int64_t>(payloadSize) <= frontier;
+  return payloadSize == 0 ? offset <= frontier : offset + static_cast<std::int64_t>(payloadSize) <= frontier;
 }
 
 }  // namespace
@@ -42,7 +41,8 @@ bool PacketEmitter::hold(Session& session, Direction dir, PacketId id, std::int6
     releaseDecided(session, effects);
     return false;
   }
-  session.held.push_back(HeldPacket{id, dir, offset, payloadSize, effects.now(), {bytes.begin(), bytes.end()}});
+  session.held.push_back(
+      HeldPacket{id, dir, offset, payloadSize, effects.now(), {bytes.begin(), bytes.end()}});
   session.heldBytes += bytes.size();
   effects.count(Stat::PacketsHeld);
   return true;
@@ -70,7 +70,7 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
 }
 
 inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                         std::int64_t offset, Effects& effects) {
+                                std::int64_t offset, Effects& effects) {
   DirectionState& me = session.dir(dir);
   const auto payload = packet.payload();
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());
@@ -134,8 +134,8 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
 }
 
 inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,
-                                             std::int64_t start, bool emitsPayload, PacketEdit& edit,
-                                             SackBlock (&sack)[4]) {
+                                                    std::int64_t start, bool emitsPayload, PacketEdit& edit,
+                                                    SackBlock (&sack)[4]) {
   DirectionState& me = session.dir(dir);
   DirectionState& other = session.dir(opposite(dir));
   bool changed = false;

@@ -5,8 +5,7 @@ namespace ftpalg {
 std::string_view reasonName(Reason reason) {
   switch (reason) {
 #define FTPALG_X(name, text) \
-  case Reason::name:         \
-    return text;
+  case Reason::name: return text;
     FTPALG_REASONS(FTPALG_X)
 #undef FTPALG_X
   }
@@ -15,9 +14,8 @@ std::string_view reasonName(Reason reason) {
 
 Reason reasonFromSyntax(AddressSyntaxError error) {
   switch (error) {
-#define FTPALG_X(name, text)     \
-  case AddressSyntaxError::name: \
-    return Reason::name;
+#define FTPALG_X(name, text) \
+  case AddressSyntaxError::name: return Reason::name;
     FTPALG_ADDRESS_SYNTAX_ERRORS(FTPALG_X)
 #undef FTPALG_X
   }
@@ -29,8 +27,7 @@ Reason reasonFromRefusal(const LineMeaning& meaning) {
     case ChannelRefusal::Syntax:
       return meaning.syntaxError ? reasonFromSyntax(*meaning.syntaxError) : Reason::BadSyntax;
 #define FTPALG_X(name, text) \
-  case ChannelRefusal::name: \
-    return Reason::name;
+  case ChannelRefusal::name: return Reason::name;
       FTPALG_CHANNEL_OWN_REFUSALS(FTPALG_X)
 #undef FTPALG_X
   }
@@ -40,12 +37,10 @@ Reason reasonFromRefusal(const LineMeaning& meaning) {
 std::string_view statName(Stat stat) {
   switch (stat) {
 #define FTPALG_X(name, text) \
-  case Stat::name:           \
-    return text;
+  case Stat::name: return text;
     FTPALG_STATS(FTPALG_X)
 #undef FTPALG_X
-    case Stat::Count_:
-      break;
+    case Stat::Count_: break;
   }
   return "unknown";
 }

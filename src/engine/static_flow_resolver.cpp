@@ -9,8 +9,7 @@ namespace ftpalg {
 StaticFlowResolver::StaticFlowResolver(StaticNatRules rules) : rules_(std::move(rules)) {}
 
 bool StaticFlowResolver::isControlPort(std::uint16_t port) const {
-  return std::find(rules_.controlPorts.begin(), rules_.controlPorts.end(), port) !=
-         rules_.controlPorts.end();
+  return std::find(rules_.controlPorts.begin(), rules_.controlPorts.end(), port) != rules_.controlPorts.end();
 }
 
 std::optional<FlowContext> StaticFlowResolver::resolve(const PacketView& packet) {

@@ -36,7 +36,6 @@ bool couldBecomeReply(std::string_view partial, std::string_view code) {
   return true;
 }
 
-
 }  // namespace
 
 std::int64_t decidedFrontier(const Session& session, Direction dir) {
@@ -64,8 +63,7 @@ std::int64_t decidedFrontier(const Session& session, Direction dir) {
 void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offset,
                               std::span<const std::uint8_t> payload, Effects& effects) {
   DirectionState& me = session.dir(dir);
-  if (dir == Direction::ClientToServer &&
-      session.channel.state() == ChannelState::AwaitingGreeting) {
+  if (dir == Direction::ClientToServer && session.channel.state() == ChannelState::AwaitingGreeting) {
     // The client spoke before the server's 220: slipstreaming, never FTP (docs/security.md).
     session.channel.clientSpokeFirst();
     recordAnomaly(session, dir, Reason::ClientSpokeFirst, true, effects);
@@ -73,8 +71,8 @@ void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offs
   }
   checkUndecidedRetransmission(session, dir, offset, payload, effects);
   if (!session.inspecting) return;
-  const TrackResult result = me.tracker.accept(
-      offset, payload, [&](std::int64_t chunkOffset, std::string_view chunk) {
+  const TrackResult result =
+      me.tracker.accept(offset, payload, [&](std::int64_t chunkOffset, std::string_view chunk) {
         if (session.inspecting) consumeBytes(session, dir, chunkOffset, chunk, effects);
       });
   if (result.duplicate) effects.count(Stat::Retransmissions);
@@ -85,9 +83,10 @@ void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offs
 // A re-sent copy of bytes that are delivered but not yet decided (the partial line) must
 // match them: first-seen bytes win (docs/security.md). Bytes inside a recorded edit must match
 // the edit's original bytes.
-inline void StreamInspector::checkUndecidedRetransmission(Session& session, Direction dir, std::int64_t offset,
-                                                   std::span<const std::uint8_t> payload,
-                                                   Effects& effects) {
+inline void StreamInspector::checkUndecidedRetransmission(Session& session, Direction dir,
+                                                          std::int64_t offset,
+                                                          std::span<const std::uint8_t> payload,
+                                                          Effects& effects) {
   DirectionState& me = session.dir(dir);
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());
   bool conflict = false;
@@ -122,7 +121,7 @@ inline void StreamInspector::checkUndecidedRetransmission(Session& session, Dire
 
 // In-order bytes of one direction, each byte exactly once.
 inline void StreamInspector::consumeBytes(Session& session, Direction dir, std::int64_t offset,
-                                   std::string_view bytes, Effects& effects) {
+                                          std::string_view bytes, Effects& effects) {
   DirectionState& me = session.dir(dir);
   while (!bytes.empty() && session.inspecting) {
     if (me.inTls) {
@@ -193,11 +192,11 @@ void StreamInspector::enterTls(Session& session, Direction dir, std::int64_t fro
   }
 }
 
-inline void StreamInspector::onLine(Session& session, Direction dir, const FramedLine& line, Effects& effects) {
+inline void StreamInspector::onLine(Session& session, Direction dir, const FramedLine& line,
+                                    Effects& effects) {
   effects.count(Stat::LinesParsed);
-  const LineMeaning meaning = dir == Direction::ClientToServer
-                                  ? session.channel.onClientLine(line.text)
-                                  : session.channel.onServerLine(line.text);
+  const LineMeaning meaning = dir == Direction::ClientToServer ? session.channel.onClientLine(line.text)
+                                                               : session.channel.onServerLine(line.text);
   if (dir == Direction::ServerToClient) {
     if (session.channel.inMultiLineReply()) {
       session.multiLineBytes += line.text.size() + line.terminatorLength;

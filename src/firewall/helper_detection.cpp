@@ -73,8 +73,7 @@ std::vector<HelperAssignment> helperAssignmentsFromNft(std::string_view ruleset)
         if (const auto brace = table.find(" {"); brace != std::string::npos) table.resize(brace);
         continue;
       }
-      if (line.rfind("ct helper ", 0) == 0 && line.find(" set ") == std::string::npos &&
-          line.back() == '{') {
+      if (line.rfind("ct helper ", 0) == 0 && line.find(" set ") == std::string::npos && line.back() == '{') {
         pendingHelper = trim(line.substr(10, line.size() - 11));
         continue;
       }
@@ -110,7 +109,8 @@ std::vector<HelperAssignment> helperAssignmentsFromNft(std::string_view ruleset)
   return found;
 }
 
-std::vector<HelperAssignment> helperAssignmentsFromIptablesSave(std::string_view dump, std::string_view tool) {
+std::vector<HelperAssignment> helperAssignmentsFromIptablesSave(std::string_view dump,
+                                                                std::string_view tool) {
   std::vector<HelperAssignment> found;
   std::istringstream in{std::string(dump)};
   std::string line;

@@ -20,7 +20,8 @@ Status<> checkKernelHelper(const std::vector<std::uint16_t>& controlPorts) {
     if (const auto program = findProgram(tool)) {
       const CommandResult dump = runCommand(*program, {"-t", "raw"});
       if (dump.exitStatus == 0) {
-        for (auto& found : helperAssignmentsFromIptablesSave(dump.output, tool)) all.push_back(std::move(found));
+        for (auto& found : helperAssignmentsFromIptablesSave(dump.output, tool))
+          all.push_back(std::move(found));
       }
     }
   }

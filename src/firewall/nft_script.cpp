@@ -46,7 +46,9 @@ Status<> runNftScript(const std::string& script, std::string* output) {
   return okStatus();
 }
 
-bool isNoSuchObject(const std::string& error) { return error.find("No such file or directory") != std::string::npos; }
+bool isNoSuchObject(const std::string& error) {
+  return error.find("No such file or directory") != std::string::npos;
+}
 
 Result<bool> nftKernelHasQueue() {
   // nft add table inet ftpalg_probe; nft add chain inet ftpalg_probe p;

@@ -40,8 +40,10 @@ Result<std::optional<int>> checkPinholeTableFree(const NftTableSpec& spec) {
   if (!existing) return Err("inspecting " + name + ": " + existing.error());
   if (!existing->exists) return std::optional<int>();
   if (!existing->ownerPid) {
-    return Err(name + " exists and was not created by ftpalg (no \"ftpalg pid=\" comment): ftpalg manages that "
-                      "table itself; rename or delete yours (nft delete table inet " + spec.table + ")");
+    return Err(name +
+               " exists and was not created by ftpalg (no \"ftpalg pid=\" comment): ftpalg manages that "
+               "table itself; rename or delete yours (nft delete table inet " +
+               spec.table + ")");
   }
   const int pid = *existing->ownerPid;
   if (pid != ::getpid() && ::kill(pid, 0) == 0 && processIsFtpalg(pid)) {
@@ -53,8 +55,8 @@ Result<std::optional<int>> checkPinholeTableFree(const NftTableSpec& spec) {
 Result<PinholeTable> PinholeTable::create(const NftTableSpec& spec) {
   // One transaction: `add table` makes the `delete table` of a stale copy always valid, so a
   // table left by a crash is flushed and recreated atomically.
-  const std::string script = "add table inet " + spec.table + "\n" + "delete table inet " + spec.table + "\n" +
-                             nftTableScript(spec, std::to_string(::getpid()));
+  const std::string script = "add table inet " + spec.table + "\n" + "delete table inet " + spec.table +
+                             "\n" + nftTableScript(spec, std::to_string(::getpid()));
   if (const auto created = runNftScript(script); !created) {
     return Err("creating nft table inet " + spec.table + ": " + created.error());
   }
@@ -67,7 +69,8 @@ Status<> PinholeTable::remove() {
   if (!owned_) return okStatus();
   owned_ = false;
   // nft delete table inet ftpalg
-  if (auto removed = runNftScript("delete table inet " + spec_.table + "\n"); !removed && !isNoSuchObject(removed.error())) {
+  if (auto removed = runNftScript("delete table inet " + spec_.table + "\n");
+      !removed && !isNoSuchObject(removed.error())) {
     return Err("deleting nft table inet " + spec_.table + ": " + removed.error());
   }
   return okStatus();

@@ -103,15 +103,16 @@ Status<> QueueRules::install() {
       return Err("queue rules not in place after installing them: " + listed.error());
     }
     if (const auto problems = nftQueueTableProblems(listing); !problems.empty()) {
-      return Err("queue rules not in place after installing them (nft list table inet " + std::string(kQueueTable) +
-                 "): " + joined(problems, "; "));
+      return Err("queue rules not in place after installing them (nft list table inet " +
+                 std::string(kQueueTable) + "): " + joined(problems, "; "));
     }
     return okStatus();
   }
   for (const IptablesFamily& family : families_) {
     auto current = list(family);
     if (!current) return Err(current.error());
-    if (auto applied = restore(family, iptablesInstallRestoreInput(spec_, family.family, *current)); !applied) {
+    if (auto applied = restore(family, iptablesInstallRestoreInput(spec_, family.family, *current));
+        !applied) {
       return applied;
     }
   }

@@ -28,7 +28,8 @@ Argv queueRule(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily fami
     const bool v6 = family == IpFamily::V6;
     const std::string word = point.toServer ? (v6 ? "36" : "16") : (v6 ? "20" : "12");
     const auto [lo, hi] = shareOf(index, spec.queueCount);
-    rule.insert(rule.end(), {"-m", "u32", "--u32", word + "&0xFF=" + std::to_string(lo) + ":" + std::to_string(hi)});
+    rule.insert(rule.end(),
+                {"-m", "u32", "--u32", word + "&0xFF=" + std::to_string(lo) + ":" + std::to_string(hi)});
   }
   rule.insert(rule.end(), {"-j", "NFQUEUE", "--queue-num", std::to_string(spec.queueNum + index)});
   if (spec.bypass) rule.push_back("--queue-bypass");
@@ -38,8 +39,10 @@ Argv queueRule(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily fami
 // --- reading iptables-save ---------------------------------------------------------------------
 
 std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -163,12 +166,14 @@ std::optional<QueueRuleMeaning> meaningOf(const Argv& spec) {
       // OFFSET&MASK=LO[:HI]
       const auto amp = value.find('&');
       const auto eq = value.find('=');
-      if (amp == std::string::npos || eq == std::string::npos || eq < amp || meaning.hasShare) return std::nullopt;
+      if (amp == std::string::npos || eq == std::string::npos || eq < amp || meaning.hasShare)
+        return std::nullopt;
       const std::string_view text(value);
       const auto colon = value.find(':', eq);
       const auto offset = number(text.substr(0, amp));
       const auto mask = number(text.substr(amp + 1, eq - amp - 1));
-      const auto lo = number(text.substr(eq + 1, colon == std::string::npos ? std::string_view::npos : colon - eq - 1));
+      const auto lo =
+          number(text.substr(eq + 1, colon == std::string::npos ? std::string_view::npos : colon - eq - 1));
       const auto hi = colon == std::string::npos ? lo : number(text.substr(colon + 1));
       if (!offset || !mask || !lo || !hi) return std::nullopt;
       meaning.hasShare = true;
@@ -251,7 +256,8 @@ IptablesListing parseIptablesSave(std::string_view text) {
       continue;
     } else if (line.front() == ':') {
       const auto space = line.find(' ');
-      table->chains.emplace_back(line.substr(1, space == std::string_view::npos ? std::string_view::npos : space - 1));
+      table->chains.emplace_back(
+          line.substr(1, space == std::string_view::npos ? std::string_view::npos : space - 1));
     } else if (line.rfind("-A ", 0) == 0) {
       Argv parts = tokens(line.substr(3));
       if (parts.empty()) continue;
@@ -266,7 +272,8 @@ IptablesListing parseIptablesSave(std::string_view text) {
   return listing;
 }
 
-std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family, const IptablesListing& current) {
+std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family,
+                                        const IptablesListing& current) {
   std::ostringstream out;
   for (const QueuePoint& point : kQueuePoints) {
     const std::string chain(point.chain);
@@ -291,7 +298,8 @@ std::string iptablesRemoveRestoreInput(const IptablesListing& current) {
     const bool declared = declares(*table, point.chain);
     if (jumps.empty() && !declared) continue;
     out << '*' << point.table << '\n';
-    for (const IptablesRule* jump : jumps) out << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
+    for (const IptablesRule* jump : jumps)
+      out << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
     if (declared) out << ':' << point.chain << " - [0:0]\n-X " << point.chain << '\n';
     out << "COMMIT\n";
   }
@@ -308,16 +316,19 @@ std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed
       problems.push_back(where + " is not listed");
       continue;
     }
-    if (!declares(*table, point.chain)) problems.push_back(where + " has no chain " + std::string(point.chain));
+    if (!declares(*table, point.chain))
+      problems.push_back(where + " has no chain " + std::string(point.chain));
 
     const auto jumps = jumpsTo(*table, point.chain);
     const Argv plainJump{"-j", std::string(point.chain)};
-    const bool onePlainJump = jumps.size() == 1 && jumps[0]->chain == point.hook && jumps[0]->spec == plainJump;
+    const bool onePlainJump =
+        jumps.size() == 1 && jumps[0]->chain == point.hook && jumps[0]->spec == plainJump;
     if (!onePlainJump) {
-      std::string problem = where + ": " + std::to_string(jumps.size()) + " jump(s) to " + std::string(point.chain) +
-                            ", expected exactly `-A " + std::string(point.hook) + " -j " + std::string(point.chain) +
-                            "`";
-      for (const IptablesRule* jump : jumps) problem += "; listed `" + ruleText(jump->chain, jump->spec) + "`";
+      std::string problem = where + ": " + std::to_string(jumps.size()) + " jump(s) to " +
+                            std::string(point.chain) + ", expected exactly `-A " + std::string(point.hook) +
+                            " -j " + std::string(point.chain) + "`";
+      for (const IptablesRule* jump : jumps)
+        problem += "; listed `" + ruleText(jump->chain, jump->spec) + "`";
       problems.push_back(std::move(problem));
     }
 
@@ -334,9 +345,10 @@ std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed
     }
     for (const Argv& rule : queueChainRules(spec, point, family)) {
       const auto meaning = meaningOf(rule);  // always parses: queueRule() writes only that shape
-      const auto at = !meaning ? listedRules.end()
-                               : std::find_if(listedRules.begin(), listedRules.end(),
-                                              [&](const auto& listedRule) { return listedRule.first == *meaning; });
+      const auto at =
+          !meaning ? listedRules.end()
+                   : std::find_if(listedRules.begin(), listedRules.end(),
+                                  [&](const auto& listedRule) { return listedRule.first == *meaning; });
       if (at != listedRules.end()) {
         listedRules.erase(at);
       } else {
@@ -414,11 +426,13 @@ std::vector<std::string> nftQueueTableProblems(std::string_view listing) {
   struct Chain {
     std::string_view name, hook, portMatch;
   };
-  for (const Chain& chain : {Chain{"c2s_queue", "hook forward", "tcp dport"}, Chain{"s2c_queue", "hook prerouting", "tcp sport"}}) {
+  for (const Chain& chain : {Chain{"c2s_queue", "hook forward", "tcp dport"},
+                             Chain{"s2c_queue", "hook prerouting", "tcp sport"}}) {
     const std::string header = "chain " + std::string(chain.name) + " {";
     const auto at = listing.find(header);
     if (at == std::string_view::npos) {
-      problems.push_back("table inet " + std::string(kQueueTable) + " has no chain " + std::string(chain.name));
+      problems.push_back("table inet " + std::string(kQueueTable) + " has no chain " +
+                         std::string(chain.name));
       continue;
     }
     // The chain's body: up to the first line that is only "}".
@@ -433,11 +447,13 @@ std::vector<std::string> nftQueueTableProblems(std::string_view listing) {
       start = end + 1;
       if (line == "}") break;
       if (line.find(chain.hook) != std::string_view::npos) hooked = true;
-      if (line.find(chain.portMatch) != std::string_view::npos && line.find("queue") != std::string_view::npos) {
+      if (line.find(chain.portMatch) != std::string_view::npos &&
+          line.find("queue") != std::string_view::npos) {
         ++queueRules;
       }
     }
-    if (!hooked) problems.push_back("chain " + std::string(chain.name) + " is not at " + std::string(chain.hook));
+    if (!hooked)
+      problems.push_back("chain " + std::string(chain.name) + " is not at " + std::string(chain.hook));
     if (queueRules != 2) {
       problems.push_back("chain " + std::string(chain.name) + " has " + std::to_string(queueRules) +
                          " queue rule(s), expected 2 (IPv4 and IPv6)");

@@ -93,7 +93,8 @@ IptablesListing parseIptablesSave(std::string_view text);
 // `current` (the listing of the mangle and raw tables) shows of a previous copy: each chain is
 // declared (created, or flushed when it exists) and refilled, every listed jump to it is
 // deleted and one jump is inserted at position 1 of its hook, all in one COMMIT per table.
-std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family, const IptablesListing& current);
+std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family,
+                                        const IptablesListing& current);
 // ... input that removes them (jumps, rules, chains) in one COMMIT per table; empty when
 // `current` lists nothing of ftpalg's.
 std::string iptablesRemoveRestoreInput(const IptablesListing& current);

@@ -5,8 +5,8 @@
 
 namespace ftpalg::firewall {
 
-std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax, std::optional<bool> kernelHasNftQueue,
-                        const NftTableSpec& table) {
+std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax,
+                        std::optional<bool> kernelHasNftQueue, const NftTableSpec& table) {
   const bool nft = syntax == FirewallSyntax::Nft;
   std::ostringstream out;
   out << "# 1. Add to your own firewall: accept the data connections ftpalg admits (its pinholes\n"
@@ -40,7 +40,8 @@ std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax, std::
       for (const Argv& args : iptablesInstallCommands(queue, family)) {
         out << (family == IpFamily::V6 ? "ip6tables" : "iptables");
         // Shell quoting for the one argument with a shell metacharacter (the u32 test).
-        for (const auto& arg : args) out << ' ' << (arg.find('&') != std::string::npos ? "'" + arg + "'" : arg);
+        for (const auto& arg : args)
+          out << ' ' << (arg.find('&') != std::string::npos ? "'" + arg + "'" : arg);
         out << '\n';
       }
     }

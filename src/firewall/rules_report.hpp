@@ -16,7 +16,7 @@ enum class FirewallSyntax : std::uint8_t { Nft, Iptables };
 // `kernelHasNftQueue`: whether this kernel has the nft `queue` expression, which decides the
 // queue rules `run` uses; nullopt when it could not be probed (no privileges): then both kinds are
 // shown, each with the condition under which `run` uses it.
-std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax, std::optional<bool> kernelHasNftQueue,
-                        const NftTableSpec& table = {});
+std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax,
+                        std::optional<bool> kernelHasNftQueue, const NftTableSpec& table = {});
 
 }  // namespace ftpalg::firewall

@@ -63,7 +63,8 @@ std::optional<std::string> findProgram(std::string_view name) {
   return std::nullopt;
 }
 
-CommandResult runCommand(const std::string& program, const Argv& args, std::string_view input, int timeoutSeconds) {
+CommandResult runCommand(const std::string& program, const Argv& args, std::string_view input,
+                         int timeoutSeconds) {
   CommandResult result;
   int stdinFd = -1;
   if (!input.empty()) {
@@ -109,7 +110,8 @@ CommandResult runCommand(const std::string& program, const Argv& args, std::stri
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
   char buffer[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);  // the child we started, by pid
       result.output += "\n(timed out after " + std::to_string(timeoutSeconds) + " s)";
@@ -132,7 +134,8 @@ CommandResult runCommand(const std::string& program, const Argv& args, std::stri
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  result.exitStatus = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  result.exitStatus =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   result.output = trim(result.output);
   return result;
 }

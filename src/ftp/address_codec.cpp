@@ -17,10 +17,7 @@ namespace {
 
 constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-constexpr bool isAsciiLetter(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
+constexpr bool isAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 // NUL and the other C0 controls, DEL, and every byte >= 0x80 (which includes Telnet IAC 0xFF and
 // the Telnet command bytes 0xF0-0xFE that follow it, RFC 854).
@@ -31,12 +28,10 @@ constexpr bool isNonPrintable(char c) {
 
 constexpr bool isSign(char c) { return c == '+' || c == '-'; }
 
-constexpr bool isHexLetter(char c) {
-  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+constexpr bool isHexLetter(char c) { return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
-// RFC 2428 §2: the delimiter is a printable ASCII character in 33-126; docs/adversarial-cases.md case S3 further
-// excludes the characters that can occur inside the address or port fields (digits, hex letters,
+// RFC 2428 §2: the delimiter is a printable ASCII character in 33-126; docs/adversarial-cases.md case S3
+// further excludes the characters that can occur inside the address or port fields (digits, hex letters,
 // '.', ':'), so a delimiter can never be confused with field content.
 constexpr bool isValidDelimiter(char c) {
   const auto byte = static_cast<unsigned char>(c);
@@ -60,8 +55,7 @@ std::string_view trimTrailingSpaces(std::string_view text) {
 // bytes, sign, any other non-digit, digit count, value range. Leading zeros are decimal.
 std::optional<AddressSyntaxError> parseBoundedNumber(std::string_view field, std::size_t maxDigits,
                                                      std::uint32_t minValue, std::uint32_t maxValue,
-                                                     AddressSyntaxError rangeError,
-                                                     std::uint32_t& value) {
+                                                     AddressSyntaxError rangeError, std::uint32_t& value) {
   if (field.empty()) return AddressSyntaxError::EmptyField;
   // Fast path, one pass: 1..maxDigits plain digits (every well-formed number). maxDigits <= 5,
   // so the value cannot overflow.
@@ -362,7 +356,8 @@ ParseResult parse229(std::string_view line) {
            line[at + 3] == line[at + 1];
   });
   if (open == std::string_view::npos) {
-    open = findOpen([line](std::size_t at) { return at + 1 < line.size() && isValidDelimiter(line[at + 1]); });
+    open =
+        findOpen([line](std::size_t at) { return at + 1 < line.size() && isValidDelimiter(line[at + 1]); });
   }
   if (open == std::string_view::npos) return AddressSyntaxError::NoNumbers;
   const char delimiter = line[open + 1];
@@ -372,9 +367,8 @@ ParseResult parse229(std::string_view line) {
   }
   const std::size_t portBegin = open + 4;
   std::size_t portEnd = portBegin;
-  while (portEnd < line.size() &&
-         (isDigit(line[portEnd]) || isNonPrintable(line[portEnd]) ||
-          (isSign(line[portEnd]) && line[portEnd] != delimiter))) {
+  while (portEnd < line.size() && (isDigit(line[portEnd]) || isNonPrintable(line[portEnd]) ||
+                                   (isSign(line[portEnd]) && line[portEnd] != delimiter))) {
     ++portEnd;
   }
   if (portEnd >= line.size()) return AddressSyntaxError::BadSyntax;
@@ -399,7 +393,10 @@ std::string formatPortArgument(const Endpoint& endpoint) {
   if (!endpoint.address.isV4()) return {};
   const auto octets = endpoint.address.v4Octets();
   // "h1,h2,h3,h4,p1,p2": 6 numbers of at most 3 digits (each < 256) and 5 commas: 23 bytes.
-  const std::array<unsigned, 6> numbers{octets[0], octets[1], octets[2], octets[3],
+  const std::array<unsigned, 6> numbers{octets[0],
+                                        octets[1],
+                                        octets[2],
+                                        octets[3],
                                         static_cast<unsigned>(endpoint.port >> 8),
                                         static_cast<unsigned>(endpoint.port & 0xFF)};
   std::array<char, 23> text{};

@@ -143,26 +143,27 @@ bool ControlChannel::replyAnnouncementPossible() const {
 LineMeaning ControlChannel::onClientLine(std::string_view line) {
   switch (state_) {
     case ChannelState::NotFtp:
-    case ChannelState::Opaque:
-      return meaning(LineMeaning::Kind::Nothing);
+    case ChannelState::Opaque: return meaning(LineMeaning::Kind::Nothing);
     case ChannelState::AwaitingGreeting:
       // Slipstreaming defence: an FTP client waits for the 220 (RFC 959 §5.4).
       state_ = ChannelState::NotFtp;
       return meaning(LineMeaning::Kind::BecameNotFtp);
-    case ChannelState::Inspecting:
-      break;
+    case ChannelState::Inspecting: break;
   }
 
   const auto word = commandWord(line);
   if (!word) {
     pushPending(Pending::Other);  // servers answer unknown lines too (500)
     if (const auto obscured = obscuredCommandWord(line)) {
-      if (obscured->view() == "PORT") return syntaxRefusal(AddressVerb::Port, AddressSyntaxError::NonPrintable);
-      if (obscured->view() == "EPRT") return syntaxRefusal(AddressVerb::Eprt, AddressSyntaxError::NonPrintable);
+      if (obscured->view() == "PORT")
+        return syntaxRefusal(AddressVerb::Port, AddressSyntaxError::NonPrintable);
+      if (obscured->view() == "EPRT")
+        return syntaxRefusal(AddressVerb::Eprt, AddressSyntaxError::NonPrintable);
     }
     if (const auto reply = replyCode(line)) {
       if (reply->code == kPassive) return refused(AddressVerb::Reply227, ChannelRefusal::WrongDirection);
-      if (reply->code == kExtendedPassive) return refused(AddressVerb::Reply229, ChannelRefusal::WrongDirection);
+      if (reply->code == kExtendedPassive)
+        return refused(AddressVerb::Reply229, ChannelRefusal::WrongDirection);
       if (reply->code == kLongPassive) return refused(AddressVerb::Reply228, ChannelRefusal::WrongDirection);
     }
     return meaning(LineMeaning::Kind::Nothing);
@@ -233,12 +234,9 @@ LineMeaning ControlChannel::onClientLine(std::string_view line) {
 LineMeaning ControlChannel::onServerLine(std::string_view line) {
   switch (state_) {
     case ChannelState::NotFtp:
-    case ChannelState::Opaque:
-      return meaning(LineMeaning::Kind::Nothing);
-    case ChannelState::AwaitingGreeting:
-      return onGreetingLine(line);
-    case ChannelState::Inspecting:
-      break;
+    case ChannelState::Opaque: return meaning(LineMeaning::Kind::Nothing);
+    case ChannelState::AwaitingGreeting: return onGreetingLine(line);
+    case ChannelState::Inspecting: break;
   }
 
   const auto reply = replyCode(line);
@@ -252,7 +250,8 @@ LineMeaning ControlChannel::onServerLine(std::string_view line) {
       const ParseResult parsed = passive ? parse227(line) : parse229(line);
       const auto* error = std::get_if<AddressSyntaxError>(&parsed);
       if (!error || *error != AddressSyntaxError::NoNumbers) {
-        result = refused(passive ? AddressVerb::Reply227 : AddressVerb::Reply229, ChannelRefusal::ContinuationLine);
+        result = refused(passive ? AddressVerb::Reply227 : AddressVerb::Reply229,
+                         ChannelRefusal::ContinuationLine);
       }
     } else if (const auto verb = serverLineLooksLikeCommand(line)) {
       result = refused(*verb, ChannelRefusal::WrongDirection);
@@ -271,7 +270,8 @@ LineMeaning ControlChannel::onServerLine(std::string_view line) {
   }
 
   if (!reply || !isReplyCode(reply->code)) {
-    if (const auto verb = serverLineLooksLikeCommand(line)) return refused(*verb, ChannelRefusal::WrongDirection);
+    if (const auto verb = serverLineLooksLikeCommand(line))
+      return refused(*verb, ChannelRefusal::WrongDirection);
     return meaning(LineMeaning::Kind::Nothing);
   }
 

@@ -75,8 +75,7 @@ TlsFeedResult TlsRecordTracker::feed(std::int64_t offset, std::string_view bytes
       case 2:
         if (byte > kHighestVersionMinor) return finish(TlsFeedResult::Kind::Garbage, recordStart_);
         break;
-      default:
-        break;
+      default: break;
     }
     header_[headerFill_++] = byte;
     ++pos;

@@ -67,11 +67,13 @@ std::optional<ConntrackTuple> parseTuple(const nlattr* nest) {
   const nlattr* ip[CTA_IP_MAX + 1] = {};
   const nlattr* proto[CTA_PROTO_MAX + 1] = {};
   if (mnl_attr_parse_nested(parts[CTA_TUPLE_IP], collect<CTA_IP_MAX + 1>, ip) < 0) return std::nullopt;
-  if (mnl_attr_parse_nested(parts[CTA_TUPLE_PROTO], collect<CTA_PROTO_MAX + 1>, proto) < 0) return std::nullopt;
+  if (mnl_attr_parse_nested(parts[CTA_TUPLE_PROTO], collect<CTA_PROTO_MAX + 1>, proto) < 0)
+    return std::nullopt;
   auto address = [](const nlattr* attribute) -> std::optional<IpAddress> {
     if (!attribute) return std::nullopt;
-    return IpAddress::fromBytes(std::span<const std::uint8_t>(
-        static_cast<const std::uint8_t*>(mnl_attr_get_payload(attribute)), mnl_attr_get_payload_len(attribute)));
+    return IpAddress::fromBytes(
+        std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(mnl_attr_get_payload(attribute)),
+                                      mnl_attr_get_payload_len(attribute)));
   };
   auto src = ip[CTA_IP_V4_SRC] ? address(ip[CTA_IP_V4_SRC]) : address(ip[CTA_IP_V6_SRC]);
   auto dst = ip[CTA_IP_V4_DST] ? address(ip[CTA_IP_V4_DST]) : address(ip[CTA_IP_V6_DST]);
@@ -244,8 +246,8 @@ std::optional<FlowContext> ConntrackResolver::fromCache(const View& view) {
   if (flow == byKey_.end()) return std::nullopt;
   flows_.splice(flows_.begin(), flows_, flow->second);  // most recently used
   FlowContext context = flow->second->second.c2s;
-  context.direction = view == flow->second->second.c2sView ? Direction::ClientToServer
-                                                           : Direction::ServerToClient;
+  context.direction =
+      view == flow->second->second.c2sView ? Direction::ClientToServer : Direction::ServerToClient;
   return context;
 }
 
@@ -312,7 +314,8 @@ std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, D
   const Endpoint dst = packet.dst();
   auto failed = [&](const std::string& error) -> std::optional<FlowContext> {
     ++counters_.errors;
-    if (!warning_) warning_ = "conntrack lookup for " + src.toString() + " -> " + dst.toString() + ": " + error;
+    if (!warning_)
+      warning_ = "conntrack lookup for " + src.toString() + " -> " + dst.toString() + ": " + error;
     return std::nullopt;
   };
   if (direction == Direction::ServerToClient) {
@@ -362,7 +365,8 @@ void ConntrackResolver::rememberMiss(const View& view) {
   }
   if (negative_.insert_or_assign(view, now_ + options_.negativeTtl).second) negativeOrder_.push_back(view);
   // negativeOrder_ may hold views already erased by recentlyMissed(); bound it too.
-  while (negativeOrder_.size() > 2 * std::max<std::size_t>(1, options_.maxNegative)) negativeOrder_.pop_front();
+  while (negativeOrder_.size() > 2 * std::max<std::size_t>(1, options_.maxNegative))
+    negativeOrder_.pop_front();
 }
 
 bool ConntrackResolver::takeDumpToken() {
@@ -395,9 +399,12 @@ std::optional<FlowContext> ConntrackResolver::resolve(const PacketView& packet) 
   }
 
   std::optional<Direction> direction;
-  if (hook_ == QueueHook::PreRouting) direction = Direction::ServerToClient;
-  else if (hook_ == QueueHook::Forward) direction = Direction::ClientToServer;
-  else if (toControl != fromControl) direction = toControl ? Direction::ClientToServer : Direction::ServerToClient;
+  if (hook_ == QueueHook::PreRouting)
+    direction = Direction::ServerToClient;
+  else if (hook_ == QueueHook::Forward)
+    direction = Direction::ClientToServer;
+  else if (toControl != fromControl)
+    direction = toControl ? Direction::ClientToServer : Direction::ServerToClient;
 
   if (direction == Direction::ClientToServer && packet.hasFlag(tcp_flags::kSyn) &&
       !packet.hasFlag(tcp_flags::kAck)) {

@@ -62,10 +62,10 @@ struct ConntrackEntry {
 
 struct ConntrackResolverOptions {
   std::vector<std::uint16_t> controlPorts{21};
-  std::size_t maxFlows = 65536;             // cached flows (two views each)
-  std::size_t maxNegative = 8192;           // remembered misses
+  std::size_t maxFlows = 65536;    // cached flows (two views each)
+  std::size_t maxNegative = 8192;  // remembered misses
   std::chrono::milliseconds negativeTtl{1000};
-  double dumpsPerSecond = 20;               // filtered dumps (both-NAT c2s misses), token bucket
+  double dumpsPerSecond = 20;  // filtered dumps (both-NAT c2s misses), token bucket
 };
 
 class ConntrackResolver final : public FlowResolver {
@@ -98,15 +98,15 @@ class ConntrackResolver final : public FlowResolver {
 
   struct Counters {
     std::uint64_t cacheHits = 0;
-    std::uint64_t lookups = 0;          // netlink round trips
+    std::uint64_t lookups = 0;  // netlink round trips
     std::uint64_t resolvedByReply = 0;
     std::uint64_t resolvedByOriginal = 0;
     std::uint64_t resolvedByDump = 0;
-    std::uint64_t unresolved = 0;       // a control-port packet without a usable entry
+    std::uint64_t unresolved = 0;  // a control-port packet without a usable entry
     std::uint64_t firstSynSkipped = 0;
     std::uint64_t kernelHelperFlows = 0;
     std::uint64_t evictions = 0;
-    std::uint64_t negativeHits = 0;     // a recent miss answered without asking the kernel
+    std::uint64_t negativeHits = 0;  // a recent miss answered without asking the kernel
     std::uint64_t dumpsRateLimited = 0;
     std::uint64_t errors = 0;
   };

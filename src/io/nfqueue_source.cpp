@@ -120,8 +120,8 @@ struct NfqueueSource::Impl {
     for (;;) {
       const ssize_t got = mnl_socket_recvfrom(socket.get(), buffer.data(), buffer.size());
       if (got < 0) return errno;
-      const int rc = mnl_cb_run(buffer.data(), static_cast<std::size_t>(got), header->nlmsg_seq,
-                                portId, nullptr, nullptr);
+      const int rc = mnl_cb_run(buffer.data(), static_cast<std::size_t>(got), header->nlmsg_seq, portId,
+                                nullptr, nullptr);
       if (rc < 0) {
         if (errno == EPROTO || errno == ESRCH) continue;  // a packet message, not our answer
         return errno;
@@ -168,8 +168,8 @@ struct NfqueueSource::Impl {
     }
     queued.packet.ipPacket = std::span<const std::uint8_t>(payload, length);
     // A truncated packet is handed on as not-a-candidate: it is accepted untouched.
-    queued.packet.controlCandidate = !queued.truncated && length > 0 &&
-                                     ((payload[0] >> 4) == 4 || (payload[0] >> 4) == 6);
+    queued.packet.controlCandidate =
+        !queued.truncated && length > 0 && ((payload[0] >> 4) == 4 || (payload[0] >> 4) == 6);
     ++counters.packets;
     ++delivered;
     onPacket(queued);
@@ -234,8 +234,8 @@ Result<std::unique_ptr<NfqueueSource>> NfqueueSource::open(const NfqueueOptions&
   // equivalent of what `iptables -j NFQUEUE --queue-num N` expects a listener to do.
   if (const int error = impl->sendConfig(NFQNL_CFG_CMD_BIND, true); error != 0) {
     if (const auto holder = queueBoundBy(options.queueNum); holder && *holder != impl->portId) {
-      return Err(what + " is already bound by another process (netlink port id " +
-                 std::to_string(*holder) + ", usually its pid): stop it or choose another --queue");
+      return Err(what + " is already bound by another process (netlink port id " + std::to_string(*holder) +
+                 ", usually its pid): stop it or choose another --queue");
     }
     if (error == EPERM) {
       return Err(what + ": permission denied: binding a queue needs root or CAP_NET_ADMIN");

@@ -1,5 +1,6 @@
 // NfqueueSource: packets from one NFQUEUE queue (libnetfilter_queue's libmnl API), and the
-// verdict sink that answers them. The only libnetfilter_queue user (docs/architecture.md#layering-enforced-by-cmake).
+// verdict sink that answers them. The only libnetfilter_queue user
+// (docs/architecture.md#layering-enforced-by-cmake).
 //
 // Queue configuration (one acknowledged config message at open()):
 //   - NFQNL_CFG_CMD_BIND to the queue number;
@@ -9,7 +10,8 @@
 //     NFQA_SKB_CSUMNOTREADY when its TCP checksum is only partial: see below);
 //   - NFQA_CFG_F_FAIL_OPEN when failOpen: a full queue accepts instead of dropping.
 //   NFQA_CFG_F_CONNTRACK is never requested: CONFIG_NETFILTER_NETLINK_GLUE_CT is off on the
-//   target kernel (EOPNOTSUPP, docs/design.md#no-conntrack-on-queued-packets); flows are resolved through ctnetlink instead.
+//   target kernel (EOPNOTSUPP, docs/design.md#no-conntrack-on-queued-packets); flows are resolved through
+//   ctnetlink instead.
 //
 // Checksums: a packet flagged NFQA_SKB_CSUMNOTREADY carries only the pseudo-header sum in its TCP
 // checksum field (the NIC would finish it). The source completes the checksum in place before
@@ -52,7 +54,7 @@ struct QueuedPacket {
 struct NfqueueOptions {
   std::uint16_t queueNum = 0;
   bool failOpen = true;
-  std::uint32_t maxQueueLength = 4096;    // packets waiting in the kernel for a verdict
+  std::uint32_t maxQueueLength = 4096;      // packets waiting in the kernel for a verdict
   int socketBufferBytes = 8 * 1024 * 1024;  // SO_RCVBUFFORCE (needs CAP_NET_ADMIN)
   unsigned batchSize = 32;                  // datagrams per recvmmsg()
 };
@@ -83,10 +85,10 @@ class NfqueueSource final {
   struct Counters {
     std::uint64_t packets = 0;
     std::uint64_t datagrams = 0;
-    std::uint64_t overruns = 0;          // ENOBUFS on receive
+    std::uint64_t overruns = 0;  // ENOBUFS on receive
     std::uint64_t checksumsCompleted = 0;
     std::uint64_t truncated = 0;
-    std::uint64_t kernelErrors = 0;      // NLMSG_ERROR answers to our verdicts
+    std::uint64_t kernelErrors = 0;  // NLMSG_ERROR answers to our verdicts
     std::uint64_t verdictsSent = 0;
     std::uint64_t verdictSendErrors = 0;
   };

@@ -30,12 +30,12 @@ struct PcapSource::Handle {
 namespace {
 
 // Link-layer types whose values are the same on every platform (pcap/dlt.h).
-constexpr int kDltNull = DLT_NULL;            // 4-byte host-order address family
+constexpr int kDltNull = DLT_NULL;  // 4-byte host-order address family
 constexpr int kDltEthernet = DLT_EN10MB;
-constexpr int kDltRaw = DLT_RAW;              // LINKTYPE_RAW (101) maps to this
-constexpr int kDltLoop = DLT_LOOP;            // 4-byte network-order address family
-constexpr int kDltLinuxSll = DLT_LINUX_SLL;   // 16-byte header, protocol at offset 14
-constexpr int kDltLinuxSll2 = DLT_LINUX_SLL2; // 20-byte header, protocol at offset 0
+constexpr int kDltRaw = DLT_RAW;               // LINKTYPE_RAW (101) maps to this
+constexpr int kDltLoop = DLT_LOOP;             // 4-byte network-order address family
+constexpr int kDltLinuxSll = DLT_LINUX_SLL;    // 16-byte header, protocol at offset 14
+constexpr int kDltLinuxSll2 = DLT_LINUX_SLL2;  // 20-byte header, protocol at offset 0
 constexpr int kDltIpv4 = DLT_IPV4;
 constexpr int kDltIpv6 = DLT_IPV6;
 
@@ -54,10 +54,8 @@ bool supportedLinkType(int linkType) {
     case kDltLinuxSll:
     case kDltLinuxSll2:
     case kDltIpv4:
-    case kDltIpv6:
-      return true;
-    default:
-      return false;
+    case kDltIpv6: return true;
+    default: return false;
   }
 }
 
@@ -116,12 +114,9 @@ Dissection followEtherType(const std::uint8_t* bytes, std::size_t length, std::s
 
 Dissection dissect(int linkType, const std::uint8_t* bytes, std::size_t length) {
   switch (linkType) {
-    case kDltEthernet:
-      return followEtherType(bytes, length, 12, 14);
-    case kDltLinuxSll:
-      return followEtherType(bytes, length, 14, 16);
-    case kDltLinuxSll2:
-      return followEtherType(bytes, length, 0, 20);
+    case kDltEthernet: return followEtherType(bytes, length, 12, 14);
+    case kDltLinuxSll: return followEtherType(bytes, length, 14, 16);
+    case kDltLinuxSll2: return followEtherType(bytes, length, 0, 20);
     case kDltNull:
     case kDltLoop: {
       Dissection result;

@@ -26,9 +26,8 @@
 namespace ftpalg::log {
 
 // The "event" of each ObservationBody alternative, in the variant's order.
-inline constexpr std::string_view kEventNames[] = {"session_open", "session_close", "rewrite",
-                                                   "pinhole",      "pinhole_close", "reject",
-                                                   "anomaly",      "opaque"};
+inline constexpr std::string_view kEventNames[] = {"session_open",  "session_close", "rewrite", "pinhole",
+                                                   "pinhole_close", "reject",        "anomaly", "opaque"};
 static_assert(std::variant_size_v<ObservationBody> == std::size(kEventNames),
               "every observation type needs an event name");
 // The counters' line (its flow is none).

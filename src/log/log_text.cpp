@@ -13,8 +13,8 @@ std::string formatSeconds(Timestamp ts) {
   const std::uint64_t magnitude =
       negative ? 0 - static_cast<std::uint64_t>(micros) : static_cast<std::uint64_t>(micros);
   char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%s%" PRIu64 ".%06" PRIu64, negative ? "-" : "",
-                magnitude / 1'000'000, magnitude % 1'000'000);
+  std::snprintf(buffer, sizeof buffer, "%s%" PRIu64 ".%06" PRIu64, negative ? "-" : "", magnitude / 1'000'000,
+                magnitude % 1'000'000);
   return buffer;
 }
 

@@ -30,9 +30,7 @@ std::uint32_t partialSum(std::span<const std::uint8_t> data, std::uint32_t initi
   return fold(sum);
 }
 
-std::uint16_t finish(std::uint32_t sum) {
-  return static_cast<std::uint16_t>(~fold(sum) & 0xFFFF);
-}
+std::uint16_t finish(std::uint32_t sum) { return static_cast<std::uint16_t>(~fold(sum) & 0xFFFF); }
 
 std::uint16_t compute(std::span<const std::uint8_t> data) { return finish(partialSum(data)); }
 
@@ -52,8 +50,7 @@ std::uint32_t pseudoHeaderSum(const IpAddress& src, const IpAddress& dst, std::u
 std::uint16_t tcpChecksum(const IpAddress& src, const IpAddress& dst,
                           std::span<const std::uint8_t> tcpSegment) {
   constexpr std::size_t kChecksumOffset = 16;
-  std::uint32_t sum = pseudoHeaderSum(src, dst, kProtocolTcp,
-                                      static_cast<std::uint32_t>(tcpSegment.size()));
+  std::uint32_t sum = pseudoHeaderSum(src, dst, kProtocolTcp, static_cast<std::uint32_t>(tcpSegment.size()));
   if (tcpSegment.size() < kChecksumOffset + 2) return finish(partialSum(tcpSegment, sum));
   // Skip the checksum field itself (treated as zero). Both pieces start at even offsets.
   sum = partialSum(tcpSegment.first(kChecksumOffset), sum);
@@ -61,8 +58,7 @@ std::uint16_t tcpChecksum(const IpAddress& src, const IpAddress& dst,
   return finish(sum);
 }
 
-std::uint16_t incrementalUpdate16(std::uint16_t oldChecksum, std::uint16_t oldValue,
-                                  std::uint16_t newValue) {
+std::uint16_t incrementalUpdate16(std::uint16_t oldChecksum, std::uint16_t oldValue, std::uint16_t newValue) {
   // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
   std::uint64_t sum = static_cast<std::uint16_t>(~oldChecksum);
   sum += static_cast<std::uint16_t>(~oldValue);
@@ -70,11 +66,9 @@ std::uint16_t incrementalUpdate16(std::uint16_t oldChecksum, std::uint16_t oldVa
   return static_cast<std::uint16_t>(~fold(sum) & 0xFFFF);
 }
 
-std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldValue,
-                                  std::uint32_t newValue) {
-  const std::uint16_t afterHigh =
-      incrementalUpdate16(oldChecksum, static_cast<std::uint16_t>(oldValue >> 16),
-                          static_cast<std::uint16_t>(newValue >> 16));
+std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldValue, std::uint32_t newValue) {
+  const std::uint16_t afterHigh = incrementalUpdate16(oldChecksum, static_cast<std::uint16_t>(oldValue >> 16),
+                                                      static_cast<std::uint16_t>(newValue >> 16));
   return incrementalUpdate16(afterHigh, static_cast<std::uint16_t>(oldValue & 0xFFFF),
                              static_cast<std::uint16_t>(newValue & 0xFFFF));
 }

@@ -34,17 +34,14 @@ void store16(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint16_t
 class IncrementalTcpChecksum {
  public:
   IncrementalTcpChecksum(std::vector<std::uint8_t>& bytes, std::size_t tcpOffset)
-      : bytes_(bytes), tcpOffset_(tcpOffset),
-        checksum_(load16(bytes, tcpOffset + kTcpChecksum)) {}
+      : bytes_(bytes), tcpOffset_(tcpOffset), checksum_(load16(bytes, tcpOffset + kTcpChecksum)) {}
 
   // Writes `value` (big-endian, `width` bytes) at packet offset `offset` and updates the sum.
   void set(std::size_t offset, std::uint32_t value, std::size_t width) {
     const std::size_t begin = offset - (offset - tcpOffset_) % 2;
     std::size_t end = offset + width;
     end += (end - tcpOffset_) % 2;
-    const auto words = [&] {
-      return std::span<const std::uint8_t>(bytes_.data() + begin, end - begin);
-    };
+    const auto words = [&] { return std::span<const std::uint8_t>(bytes_.data() + begin, end - begin); };
     const std::uint32_t oldSum = checksum::partialSum(words());
     for (std::size_t i = 0; i < width; ++i) {
       bytes_[offset + i] = static_cast<std::uint8_t>(value >> (8 * (width - 1 - i)));
@@ -71,8 +68,7 @@ std::vector<std::uint8_t> rewritePacket(const PacketView& original, const Packet
   const std::size_t newLength = headersLength + newPayload.size();
 
   // The IPv4 total length and the IPv6 payload length are 16-bit fields.
-  const std::size_t lengthField =
-      original.family() == IpFamily::V4 ? newLength : newLength - kIpv6Header;
+  const std::size_t lengthField = original.family() == IpFamily::V4 ? newLength : newLength - kIpv6Header;
   if (lengthField > kMaxLengthField) return {};
 
   std::vector<std::uint8_t> out;
@@ -91,8 +87,7 @@ std::vector<std::uint8_t> rewritePacket(const PacketView& original, const Packet
   }
   const auto& options = original.options();
   assert(edit.sackBlocks.empty() || edit.sackBlocks.size() == options.sackBlockCount);
-  const std::size_t sackCount =
-      std::min<std::size_t>(edit.sackBlocks.size(), options.sackBlockCount);
+  const std::size_t sackCount = std::min<std::size_t>(edit.sackBlocks.size(), options.sackBlockCount);
   for (std::size_t i = 0; i < sackCount; ++i) {
     const std::size_t at = options.sackOffset + 8 * i;
     tcpChecksum.set(at, edit.sackBlocks[i].left.raw(), 4);
@@ -111,8 +106,7 @@ std::vector<std::uint8_t> rewritePacket(const PacketView& original, const Packet
 
   if (edit.payload) {
     const auto segment = std::span<const std::uint8_t>(out).subspan(tcp);
-    const std::uint16_t full =
-        checksum::tcpChecksum(original.srcAddress(), original.dstAddress(), segment);
+    const std::uint16_t full = checksum::tcpChecksum(original.srcAddress(), original.dstAddress(), segment);
     store16(out, tcp + kTcpChecksum, full);
   } else {
     tcpChecksum.commit();

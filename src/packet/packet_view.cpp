@@ -35,8 +35,7 @@ std::uint16_t load16(std::span<const std::uint8_t> bytes, std::size_t offset) {
 std::uint32_t load32(std::span<const std::uint8_t> bytes, std::size_t offset) {
   return (static_cast<std::uint32_t>(bytes[offset]) << 24) |
          (static_cast<std::uint32_t>(bytes[offset + 1]) << 16) |
-         (static_cast<std::uint32_t>(bytes[offset + 2]) << 8) |
-         static_cast<std::uint32_t>(bytes[offset + 3]);
+         (static_cast<std::uint32_t>(bytes[offset + 2]) << 8) | static_cast<std::uint32_t>(bytes[offset + 3]);
 }
 
 // Parses the TCP options in packet[begin, end). A malformed option (length < 2 or running past
@@ -75,8 +74,7 @@ void parseTcpOptions(std::span<const std::uint8_t> packet, std::size_t begin, st
         }
         break;
       }
-      default:
-        break;
+      default: break;
     }
     pos += length;
   }
@@ -98,8 +96,7 @@ std::string_view packetParseErrorName(PacketParseError error) {
   return "unknown";
 }
 
-std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes,
-                                            PacketParseError* error) {
+std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes, PacketParseError* error) {
   // Built in place in the returned optional (one named result: NRVO), so the ~150-byte view is
   // neither copied nor zeroed twice on the per-packet path.
   std::optional<PacketView> result(std::in_place);
@@ -108,7 +105,7 @@ std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes,
     if (bytes.empty()) return E::Truncated;
     const unsigned version = bytes[0] >> 4;
 
-    std::size_t packetLength = 0;   // IP total length, <= bytes.size()
+    std::size_t packetLength = 0;  // IP total length, <= bytes.size()
     std::size_t tcpOffset = 0;
 
     if (version == 4) {
@@ -149,10 +146,8 @@ std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes,
             if (offset + 2 > totalLength) return E::BadTotalLength;
             headerLength = (static_cast<std::size_t>(bytes[offset + 1]) + 2) * 4;  // RFC 4302 §2.2
             break;
-          case kFragment:
-            return E::Fragment;
-          default:
-            return E::NotTcp;
+          case kFragment: return E::Fragment;
+          default: return E::NotTcp;
         }
         if (++walked > kMaxExtensionHeaders) return E::ExtensionHeaderLimit;
         if (headerLength > totalLength - offset) return E::BadTotalLength;
@@ -198,9 +193,7 @@ std::optional<PacketView> PacketView::parse(std::span<const std::uint8_t> bytes,
   return result;
 }
 
-std::span<const std::uint8_t> PacketView::payload() const {
-  return packet_.subspan(payloadOffset());
-}
+std::span<const std::uint8_t> PacketView::payload() const { return packet_.subspan(payloadOffset()); }
 
 std::uint32_t PacketView::sequenceLength() const {
   std::uint32_t length = static_cast<std::uint32_t>(packet_.size() - payloadOffset());

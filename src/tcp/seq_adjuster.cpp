@@ -34,9 +34,7 @@ namespace ftpalg {
 namespace {
 
 // The edit lies wholly before original offset x (see "passed at x" above).
-bool passedAt(const StreamEdit& edit, std::int64_t x) {
-  return edit.originalEnd() <= x && edit.offset < x;
-}
+bool passedAt(const StreamEdit& edit, std::int64_t x) { return edit.originalEnd() <= x && edit.offset < x; }
 
 }  // namespace
 
@@ -61,8 +59,8 @@ std::int64_t SeqAdjuster::deltaBefore(std::size_t index) const {
 }
 
 std::size_t SeqAdjuster::firstNotPassed(std::int64_t x) const {
-  const auto it = std::partition_point(edits_.begin(), edits_.end(),
-                                       [x](const StreamEdit& e) { return passedAt(e, x); });
+  const auto it =
+      std::partition_point(edits_.begin(), edits_.end(), [x](const StreamEdit& e) { return passedAt(e, x); });
   return static_cast<std::size_t>(it - edits_.begin());
 }
 

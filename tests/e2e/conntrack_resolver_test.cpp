@@ -3,6 +3,8 @@
 // tuple, which is how a NATed connection looks in the table (original = client real -> server
 // as seen by the client; reply = server real -> client as seen by the server). The process moves
 // into a fresh anonymous network namespace, which disappears with it.
+#include "io/conntrack_resolver.hpp"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
@@ -14,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "io/conntrack_resolver.hpp"
 #include "packet_builder.hpp"
 
 namespace ftpalg::io {
@@ -39,8 +40,8 @@ std::string hostOf(const Endpoint& e) { return e.address.toString(); }
 // conntrack -I for a connection with the four views.
 void insertEntry(const Endpoint& clientReal, const Endpoint& serverSeenByClient, const Endpoint& serverReal,
                  const Endpoint& clientSeenByServer) {
-  run("conntrack -I -p tcp -s " + hostOf(clientReal) + " -d " + hostOf(serverSeenByClient) +
-      " --sport " + std::to_string(clientReal.port) + " --dport " + std::to_string(serverSeenByClient.port) +
+  run("conntrack -I -p tcp -s " + hostOf(clientReal) + " -d " + hostOf(serverSeenByClient) + " --sport " +
+      std::to_string(clientReal.port) + " --dport " + std::to_string(serverSeenByClient.port) +
       " --reply-src " + hostOf(serverReal) + " --reply-dst " + hostOf(clientSeenByServer) +
       " --reply-port-src " + std::to_string(serverReal.port) + " --reply-port-dst " +
       std::to_string(clientSeenByServer.port) + " --state ESTABLISHED --timeout 300");
@@ -69,7 +70,8 @@ class ConntrackResolverTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (conntrack table of a private netns)";
     if (!inNamespace_) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
-    if (run("conntrack -V").find("conntrack v") == std::string::npos) GTEST_SKIP() << "conntrack tool missing";
+    if (run("conntrack -V").find("conntrack v") == std::string::npos)
+      GTEST_SKIP() << "conntrack tool missing";
     run("conntrack -F");
     auto resolver = ConntrackResolver::open(ConntrackResolverOptions{});
     ASSERT_TRUE(resolver.ok()) << resolver.error();
@@ -99,7 +101,8 @@ TEST_F(ConntrackResolverTest, ServerToClientPacketResolvesByItsReplyTuple) {
   insertEntry(kClientReal, kServer, kServer, kClientSeen);
   resolver_->setQueueHook(QueueHook::PreRouting);
   const auto p = packet(kServer, kClientSeen);
-  expectViews(resolver_->resolve(p.view), Direction::ServerToClient, kClientReal, kClientSeen, kServer, kServer);
+  expectViews(resolver_->resolve(p.view), Direction::ServerToClient, kClientReal, kClientSeen, kServer,
+              kServer);
   EXPECT_EQ(resolver_->counters().resolvedByReply, 1u);
 }
 
@@ -151,8 +154,8 @@ TEST_F(ConntrackResolverTest, Ipv6ResolvesWithoutNat) {
   const Endpoint server = ep("[2001:db8:1::10]:21");
   insertEntry(client, server, server, client);
   resolver_->setQueueHook(QueueHook::PreRouting);
-  expectViews(resolver_->resolve(packet(server, client).view), Direction::ServerToClient, client, client, server,
-              server);
+  expectViews(resolver_->resolve(packet(server, client).view), Direction::ServerToClient, client, client,
+              server, server);
 }
 
 TEST_F(ConntrackResolverTest, ClientFirstSynIsNotLookedUp) {

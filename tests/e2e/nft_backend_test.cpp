@@ -1,7 +1,9 @@
 // NftBackend and the pinhole table's owner (firewall::PinholeTable) against the real kernel, in a
-// private network namespace (root only; skipped otherwise). The whole test process moves into a fresh, anonymous network namespace
-// (unshare(CLONE_NEWNET)): the host's ruleset is never touched, and the namespace disappears
-// with the process even when a test fails. `nft` subprocesses inherit the namespace.
+// private network namespace (root only; skipped otherwise). The whole test process moves into a fresh,
+// anonymous network namespace (unshare(CLONE_NEWNET)): the host's ruleset is never touched, and the namespace
+// disappears with the process even when a test fails. `nft` subprocesses inherit the namespace.
+#include "backend/nft_backend.hpp"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
@@ -16,7 +18,6 @@
 #include <vector>
 
 #include "backend/dry_run_backend.hpp"
-#include "backend/nft_backend.hpp"
 #include "firewall/pinhole_table.hpp"
 
 namespace ftpalg::backend {
@@ -81,12 +82,11 @@ TEST_F(NftBackendTest, CreateInstallsMapsSetsAndDnatChain) {
   auto created = PinholeTable::create(NftTableSpec{});
   ASSERT_TRUE(created.ok()) << created.error();
   const std::string table = run("nft list table inet ftpalg");
-  for (const char* expected : {"map pinholes4", "set armed4", "map pinholes6", "set armed6",
-                               "type nat hook prerouting priority dstnat - 1",
-                               "delete @armed4 { ip saddr . ip daddr . tcp dport }",
-                               "dnat ip to ip saddr . ip daddr . tcp dport map @pinholes4",
-                               "dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6",
-                               "comment \"ftpalg pid="}) {
+  for (const char* expected :
+       {"map pinholes4", "set armed4", "map pinholes6", "set armed6",
+        "type nat hook prerouting priority dstnat - 1", "delete @armed4 { ip saddr . ip daddr . tcp dport }",
+        "dnat ip to ip saddr . ip daddr . tcp dport map @pinholes4",
+        "dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6", "comment \"ftpalg pid="}) {
     EXPECT_NE(table.find(expected), std::string::npos) << expected << "\n" << table;
   }
 }

@@ -2,6 +2,8 @@
 // namespace (root only; skipped otherwise): the whole test process moves into a fresh, anonymous
 // network namespace (unshare(CLONE_NEWNET)), which the iptables children inherit, so the host's
 // ruleset is never touched.
+#include "firewall/queue_rule_installer.hpp"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "firewall/queue_rule_installer.hpp"
 #include "firewall/run_command.hpp"
 
 namespace ftpalg::firewall {
@@ -38,13 +39,13 @@ void iptables(const std::string& prefix, const Argv& args) {
 // each, and a second jump into the client->server chain.
 void leaveStaleRules(const std::string& prefix) {
   iptables(prefix, {"-t", "mangle", "-N", "ftpalg-c2s"});
-  iptables(prefix, {"-t", "mangle", "-A", "ftpalg-c2s", "-p", "tcp", "--dport", "21", "-j", "NFQUEUE", "--queue-num",
-                    "7", "--queue-bypass"});
+  iptables(prefix, {"-t", "mangle", "-A", "ftpalg-c2s", "-p", "tcp", "--dport", "21", "-j", "NFQUEUE",
+                    "--queue-num", "7", "--queue-bypass"});
   iptables(prefix, {"-t", "mangle", "-I", "FORWARD", "1", "-j", "ftpalg-c2s"});
   iptables(prefix, {"-t", "mangle", "-A", "FORWARD", "-j", "ftpalg-c2s"});
   iptables(prefix, {"-t", "raw", "-N", "ftpalg-s2c"});
-  iptables(prefix, {"-t", "raw", "-A", "ftpalg-s2c", "-p", "tcp", "--sport", "21", "-j", "NFQUEUE", "--queue-num",
-                    "7", "--queue-bypass"});
+  iptables(prefix, {"-t", "raw", "-A", "ftpalg-s2c", "-p", "tcp", "--sport", "21", "-j", "NFQUEUE",
+                    "--queue-num", "7", "--queue-bypass"});
   iptables(prefix, {"-t", "raw", "-I", "PREROUTING", "1", "-j", "ftpalg-s2c"});
 }
 

@@ -1,14 +1,14 @@
 // `ftpalg rules` as the application runs it: with CAP_NET_ADMIN it probes the kernel for the nft
 // `queue` expression (a temporary table), so as root the test moves into a private network
 // namespace first. The text itself is unit-tested (tests/unit/firewall_rules_report_test.cpp).
+#include "../../src/app/rules_command.hpp"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <sstream>
 #include <string>
-
-#include "../../src/app/rules_command.hpp"
 
 namespace ftpalg::app {
 namespace {
@@ -23,9 +23,12 @@ TEST(RulesCommand, PrintsTheAcceptRuleAndTheQueueRules) {
   std::ostringstream out;
   EXPECT_EQ(printRules(config, out), ExitCode::Success);
   const std::string text = out.str();
-  EXPECT_NE(text.find("iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT"), std::string::npos) << text;
-  EXPECT_NE(text.find("iptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass"),
-            std::string::npos) << text;
+  EXPECT_NE(text.find("iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT"), std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("iptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass"),
+      std::string::npos)
+      << text;
   EXPECT_NE(text.find("table inet ftpalg {"), std::string::npos) << text;
 
   config.rules.firewall = FirewallKind::Nft;

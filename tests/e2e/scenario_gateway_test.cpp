@@ -72,7 +72,8 @@ TEST(NegativeControl, DryRunFailsLikeNoFtpalgAndLogsTheLiveDecisions) {
     ASSERT_GE(dryDecisions.size(), 2u) << "a rewrite and a pinhole, at least\n" << describe(dry);
     ASSERT_LE(dryDecisions.size(), liveDecisions.size()) << describe(dry) << describe(live);
     for (std::size_t i = 0; i < dryDecisions.size(); ++i) {
-      EXPECT_EQ(dryDecisions[i], liveDecisions[i]) << "decision " << i << "\n" << describe(dry) << describe(live);
+      EXPECT_EQ(dryDecisions[i], liveDecisions[i]) << "decision " << i << "\n"
+                                                   << describe(dry) << describe(live);
     }
   }
 }

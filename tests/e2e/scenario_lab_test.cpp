@@ -24,8 +24,7 @@ TEST_P(RouteOnlyLab, ServerWorksInActiveAndPassiveModeWithoutNat) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Servers, RouteOnlyLab,
-                         ::testing::Values("vsftpd", "proftpd", "pure-ftpd", "pyftpdlib"),
-                         paramName);
+                         ::testing::Values("vsftpd", "proftpd", "pure-ftpd", "pyftpdlib"), paramName);
 
 // Behind masquerade, with the strict firewall but an open egress policy (a home router),
 // passive mode needs no helper: the control connection passes the filter and the NAT.
@@ -42,17 +41,17 @@ TEST(MasqueradeLab, PassiveModeWorksThroughStrictFirewallWithOpenEgress) {
 // --- what must fail without ftpalg ------------------------------------------------------------
 
 // The negative control: active mode behind masquerade fails without ftpalg, first at the
-// server's anti-bounce check (docs/design.md#anti-bounce-without-an-alg): vsftpd and pure-ftpd 500, pyftpdlib 501.
+// server's anti-bounce check (docs/design.md#anti-bounce-without-an-alg): vsftpd and pure-ftpd 500, pyftpdlib
+// 501.
 TEST(MasqueradeLab, ActiveModeFailsWithoutFtpalg) {
   FTPALG_E2E_REQUIRE_ROOT();
   struct Case {
     const char* args;
     const char* reason;
   };
-  for (const Case& c : {Case{"masq vsftpd curl port", "reply_500"},
-                        Case{"masq vsftpd ftplib eprt", "reply_500"},
-                        Case{"masq pure-ftpd curl port", "reply_500"},
-                        Case{"masq pyftpdlib ftplib port", "reply_501"}}) {
+  for (const Case& c :
+       {Case{"masq vsftpd curl port", "reply_500"}, Case{"masq vsftpd ftplib eprt", "reply_500"},
+        Case{"masq pure-ftpd curl port", "reply_500"}, Case{"masq pyftpdlib ftplib port", "reply_501"}}) {
     const auto r = runScenario(std::string(c.args) + " --connect-timeout 3 --expect fail");
     EXPECT_EQ(r.exitCode, 1) << c.args << "\n" << describe(r);
     EXPECT_EQ(r.status, "fail") << c.args << "\n" << describe(r);

@@ -26,8 +26,8 @@ struct Case {
 };
 
 std::string name(const Case& c) {
-  std::string n = std::string(c.topo) + "_" + c.server + "_" + c.client + "_" + c.mode + "_v" +
-                  std::to_string(c.family);
+  std::string n =
+      std::string(c.topo) + "_" + c.server + "_" + c.client + "_" + c.mode + "_v" + std::to_string(c.family);
   for (auto& ch : n) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
@@ -77,17 +77,19 @@ constexpr const char* kPort = "rewrite c2s PORT PORT 203,0,113,1,*,*";
 constexpr const char* kEprt = "rewrite c2s EPRT EPRT |1|203.0.113.1|*|";
 constexpr const char* kActivePinhole = "pinhole from=203.0.113.10 to=203.0.113.1:* nat_to=192.168.77.10:*";
 
-#define ACTIVE(server)                                              \
-  Case{"masq", server, "curl", "port", 4, kPort, kActivePinhole},   \
-  Case{"masq", server, "curl", "eprt", 4, kEprt, kActivePinhole},   \
-  Case{"masq", server, "lftp", "port", 4, kPort, kActivePinhole},   \
-  Case{"masq", server, "wget", "port", 4, kPort, kActivePinhole},   \
-  Case{"masq", server, "ftplib", "port", 4, kPort, kActivePinhole}, \
-  Case{"masq", server, "ftplib", "eprt", 4, kEprt, kActivePinhole}
+#define ACTIVE(server)                                                         \
+  Case{"masq", server, "curl", "port", 4, kPort, kActivePinhole},              \
+      Case{"masq", server, "curl", "eprt", 4, kEprt, kActivePinhole},          \
+      Case{"masq", server, "lftp", "port", 4, kPort, kActivePinhole},          \
+      Case{"masq", server, "wget", "port", 4, kPort, kActivePinhole},          \
+      Case{"masq", server, "ftplib", "port", 4, kPort, kActivePinhole}, Case { \
+    "masq", server, "ftplib", "eprt", 4, kEprt, kActivePinhole                 \
+  }
 
 INSTANTIATE_TEST_SUITE_P(ActiveBehindMasquerade, Matrix,
                          ::testing::Values(ACTIVE("vsftpd"), ACTIVE("proftpd"), ACTIVE("pure-ftpd"),
-                                           Case{"masq", "pyftpdlib", "curl", "port", 4, kPort, kActivePinhole}),
+                                           Case{"masq", "pyftpdlib", "curl", "port", 4, kPort,
+                                                kActivePinhole}),
                          [](const ::testing::TestParamInfo<Case>& p) { return name(p.param); });
 
 // --- 3. passive mode to a port-forwarded server -------------------------------------------------
@@ -96,16 +98,18 @@ INSTANTIATE_TEST_SUITE_P(ActiveBehindMasquerade, Matrix,
 constexpr const char* k227 = "rewrite s2c 227 ";
 constexpr const char* kPassivePinhole = "pinhole from=203.0.113.20 to=203.0.113.1:* nat_to=192.168.78.10:*";
 
-#define PASSIVE(server)                                                  \
-  Case{"dnat", server, "curl", "pasv", 4, k227, kPassivePinhole},        \
-  Case{"dnat", server, "curl", "epsv", 4, "", kPassivePinhole},         \
-  Case{"dnat", server, "ftplib", "pasv", 4, k227, kPassivePinhole}
+#define PASSIVE(server)                                                    \
+  Case{"dnat", server, "curl", "pasv", 4, k227, kPassivePinhole},          \
+      Case{"dnat", server, "curl", "epsv", 4, "", kPassivePinhole}, Case { \
+    "dnat", server, "ftplib", "pasv", 4, k227, kPassivePinhole             \
+  }
 
 INSTANTIATE_TEST_SUITE_P(PassiveToPortForwardedServer, Matrix,
                          ::testing::Values(PASSIVE("vsftpd"), PASSIVE("proftpd"), PASSIVE("pure-ftpd"),
                                            Case{"dnat", "vsftpd", "lftp", "pasv", 4, k227, kPassivePinhole},
                                            Case{"dnat", "vsftpd", "wget", "pasv", 4, k227, kPassivePinhole},
-                                           Case{"dnat", "pyftpdlib", "curl", "pasv", 4, k227, kPassivePinhole}),
+                                           Case{"dnat", "pyftpdlib", "curl", "pasv", 4, k227,
+                                                kPassivePinhole}),
                          [](const ::testing::TestParamInfo<Case>& p) { return name(p.param); });
 
 // --- 4. IPv6, no NAT, default-drop forward chain --------------------------------------------

@@ -7,6 +7,7 @@
 // Tests skip (GTEST_SKIP) when not root, and when `ftpalg` has no working `run` subcommand.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +18,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ftpalg::e2e {
 
@@ -68,11 +67,11 @@ inline bool ftpalgRunAvailable() {
 
 struct ScenarioResult {
   int exitCode = -1;
-  std::string status;                       // pass | fail | skip | "" (no RESULT line)
+  std::string status;                         // pass | fail | skip | "" (no RESULT line)
   std::map<std::string, std::string> fields;  // reason, rewrites, pinholes, residue, dir, ...
-  std::vector<std::string> decisions;       // DECISION lines, in order
-  std::vector<std::string> checks;          // CHECK lines (scenario-pinhole.sh, scenario-failmode.sh)
-  std::string output;                       // everything the runner printed
+  std::vector<std::string> decisions;         // DECISION lines, in order
+  std::vector<std::string> checks;            // CHECK lines (scenario-pinhole.sh, scenario-failmode.sh)
+  std::string output;                         // everything the runner printed
 
   std::string get(const std::string& key) const {
     const auto it = fields.find(key);
@@ -141,8 +140,8 @@ inline std::string paramName(const ::testing::TestParamInfo<const char*>& param)
 
 }  // namespace ftpalg::e2e
 
-#define FTPALG_E2E_REQUIRE_ROOT()                                                  \
-  do {                                                                             \
+#define FTPALG_E2E_REQUIRE_ROOT()                                                   \
+  do {                                                                              \
     if (!::ftpalg::e2e::isRoot()) GTEST_SKIP() << "end-to-end scenarios need root"; \
   } while (0)
 

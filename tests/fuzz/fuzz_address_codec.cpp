@@ -59,9 +59,7 @@ void checkSpanContent(std::string_view line, const ParsedAddress& parsed) {
   const std::string_view span = line.substr(parsed.spanBegin, parsed.spanEnd - parsed.spanBegin);
   switch (parsed.verb) {
     case AddressVerb::Port:
-    case AddressVerb::Reply227:
-      checkTupleSpan(span, parsed);
-      break;
+    case AddressVerb::Reply227: checkTupleSpan(span, parsed); break;
     case AddressVerb::Reply229: {
       FUZZ_CHECK(!parsed.address.has_value());
       FUZZ_CHECK(span.size() <= 5);
@@ -81,8 +79,7 @@ void checkSpanContent(std::string_view line, const ParsedAddress& parsed) {
       FUZZ_CHECK(span.size() >= 7 && span.front() == parsed.delimiter && span.back() == parsed.delimiter);
       FUZZ_CHECK(span[1] == (parsed.address->isV4() ? '1' : '2') || isDigit(span[1]));
       break;
-    default:
-      FUZZ_CHECK_MSG(false, "unexpected verb %d", static_cast<int>(parsed.verb));
+    default: FUZZ_CHECK_MSG(false, "unexpected verb %d", static_cast<int>(parsed.verb));
   }
 }
 
@@ -90,7 +87,8 @@ std::string format(const ParsedAddress& parsed) {
   switch (parsed.verb) {
     case AddressVerb::Port: return formatPortArgument(Endpoint{*parsed.address, parsed.port});
     case AddressVerb::Reply227: return format227Tuple(Endpoint{*parsed.address, parsed.port});
-    case AddressVerb::Eprt: return formatEprtArgument(Endpoint{*parsed.address, parsed.port}, parsed.delimiter);
+    case AddressVerb::Eprt:
+      return formatEprtArgument(Endpoint{*parsed.address, parsed.port}, parsed.delimiter);
     case AddressVerb::Reply229: return format229Port(parsed.port);
     default: return {};
   }
@@ -124,11 +122,10 @@ void checkParser(Parser parser, AddressVerb verb, std::string_view line) {
   FUZZ_CHECK(reparsed->address == parsed->address);
   FUZZ_CHECK(reparsed->port == parsed->port);
   FUZZ_CHECK(reparsed->delimiter == parsed->delimiter);
-  FUZZ_CHECK_MSG(reparsed->spanBegin == parsed->spanBegin &&
-                     reparsed->spanEnd == parsed->spanBegin + replacement.size(),
-                 "span moved: [%zu, %zu) -> [%zu, %zu) for a replacement of %zu bytes",
-                 parsed->spanBegin, parsed->spanEnd, reparsed->spanBegin, reparsed->spanEnd,
-                 replacement.size());
+  FUZZ_CHECK_MSG(
+      reparsed->spanBegin == parsed->spanBegin && reparsed->spanEnd == parsed->spanBegin + replacement.size(),
+      "span moved: [%zu, %zu) -> [%zu, %zu) for a replacement of %zu bytes", parsed->spanBegin,
+      parsed->spanEnd, reparsed->spanBegin, reparsed->spanEnd, replacement.size());
   // The canonical form is a fixed point.
   FUZZ_CHECK(format(*reparsed) == replacement);
 }

@@ -36,9 +36,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,18 +80,21 @@ struct Scenario {
 Scenario scenario(int choice) {
   switch (choice) {
     case 0:  // client masqueraded (docs/adversarial-cases.md#example-network)
-      return {{ep("192.168.77.10:40000"), ep("203.0.113.10:21")},
-              {ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"), ep("203.0.113.10:21")}};
+      return {
+          {ep("192.168.77.10:40000"), ep("203.0.113.10:21")},
+          {ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"), ep("203.0.113.10:21")}};
     case 1:  // server port-forwarded
       return {{ep("198.51.100.20:40001"), ep("192.168.78.10:21")},
-              {ep("198.51.100.20:40001"), ep("198.51.100.20:40001"), ep("192.168.78.10:21"), ep("203.0.113.1:21")}};
+              {ep("198.51.100.20:40001"), ep("198.51.100.20:40001"), ep("192.168.78.10:21"),
+               ep("203.0.113.1:21")}};
     case 2:  // IPv6, no NAT
       return {{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1::10]:21")},
               {ep("[2001:db8:77::10]:40002"), ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1::10]:21"),
                ep("[2001:db8:1::10]:21")}};
     default:  // IPv4, no NAT
-      return {{ep("192.0.2.10:40003"), ep("198.51.100.10:21")},
-              {ep("192.0.2.10:40003"), ep("192.0.2.10:40003"), ep("198.51.100.10:21"), ep("198.51.100.10:21")}};
+      return {
+          {ep("192.0.2.10:40003"), ep("198.51.100.10:21")},
+          {ep("192.0.2.10:40003"), ep("192.0.2.10:40003"), ep("198.51.100.10:21"), ep("198.51.100.10:21")}};
   }
 }
 
@@ -214,7 +217,8 @@ void Harness::configure() {
     l.translatedSessionIdleTimeout = std::chrono::seconds(300);
   }
   const bool skipHandshake = (flags & 0x08) != 0;
-  if (flags & 0x10) config_.policy.dataPortFloor = static_cast<std::uint16_t>(in_.ConsumeIntegralInRange<int>(0, 2000));
+  if (flags & 0x10)
+    config_.policy.dataPortFloor = static_cast<std::uint16_t>(in_.ConsumeIntegralInRange<int>(0, 2000));
   sackOk_ = (flags & 0x20) != 0;
   if (flags & 0x40) config_.policy.pinholeTimeout = std::chrono::seconds(300);
   static constexpr std::uint16_t kMss[] = {0, 40, 64, 536, 1460};
@@ -340,7 +344,8 @@ void Harness::write(bool fromClient, const std::string& bytes) {
     if ((mode & 0x04) && i == 0 && ranges.size() > 1) continue;  // lost
     const auto [from, to] = ranges[i];
     transmit(fromClient, base + static_cast<std::int64_t>(from), bytes.substr(from, to - from));
-    if (mode & 0x02) transmit(fromClient, base + static_cast<std::int64_t>(from), bytes.substr(from, to - from));
+    if (mode & 0x02)
+      transmit(fromClient, base + static_cast<std::int64_t>(from), bytes.substr(from, to - from));
   }
   if (mode & 0x08) opPureAck();
 }
@@ -350,7 +355,8 @@ void Harness::opRetransmit() {
   Peer& sender = peer(fromClient);
   if (sender.written.empty()) return;
   const auto from = in_.ConsumeIntegralInRange<std::size_t>(0, sender.written.size() - 1);
-  const auto length = in_.ConsumeIntegralInRange<std::size_t>(1, std::min<std::size_t>(1400, sender.written.size() - from));
+  const auto length =
+      in_.ConsumeIntegralInRange<std::size_t>(1, std::min<std::size_t>(1400, sender.written.size() - from));
   transmit(fromClient, static_cast<std::int64_t>(from), sender.written.substr(from, length));
 }
 
@@ -364,7 +370,8 @@ void Harness::opConflict() {
   transmit(fromClient, static_cast<std::int64_t>(from), bytes);
 }
 
-void Harness::transmit(bool fromClient, std::int64_t offset, const std::string& bytes, std::uint8_t extraFlags) {
+void Harness::transmit(bool fromClient, std::int64_t offset, const std::string& bytes,
+                       std::uint8_t extraFlags) {
   Peer& sender = peer(fromClient);
   TcpPacketSpec spec;
   spec.seq = static_cast<std::uint32_t>(sender.isn + 1 + static_cast<std::uint64_t>(offset));
@@ -443,9 +450,8 @@ void Harness::opRst() {
 }
 
 void Harness::opTime() {
-  static constexpr std::int64_t kSteps[] = {1'000'000,      100'000'000,     1'000'000'000,
-                                            3'500'000'000,  31'000'000'000,  301'000'000'000,
-                                            3'700'000'000'000};
+  static constexpr std::int64_t kSteps[] = {1'000'000,      100'000'000,     1'000'000'000,    3'500'000'000,
+                                            31'000'000'000, 301'000'000'000, 3'700'000'000'000};
   now_ = now_ + Duration(kSteps[in_.ConsumeIntegralInRange<int>(0, 6)]);
   Outcome outcome;
   engine_->onTimer(now_, outcome);
@@ -479,10 +485,12 @@ void Harness::opRestart() {
 }
 
 void Harness::opRawPacket() {
-  std::vector<std::uint8_t> bytes = in_.ConsumeBytes<std::uint8_t>(in_.ConsumeIntegralInRange<std::size_t>(0, 120));
+  std::vector<std::uint8_t> bytes =
+      in_.ConsumeBytes<std::uint8_t>(in_.ConsumeIntegralInRange<std::size_t>(0, 120));
   const bool fromClient = in_.ConsumeBool();
   const auto view = PacketView::parse(bytes);
-  if (view && (view->srcPort() == scenario_.key.server.port || view->dstPort() == scenario_.key.server.port)) {
+  if (view &&
+      (view->srcPort() == scenario_.key.server.port || view->dstPort() == scenario_.key.server.port)) {
     // The resolver takes it as part of the flow: the writers' streams no longer bind the engine.
     client_.tainted = true;
     server_.tainted = true;
@@ -506,9 +514,12 @@ void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool val
                    static_cast<std::int32_t>(view->seq().raw() - (sender.isn + 1)), view->ack().raw(),
                    view->payload().size(), epoch_, now_.seconds(),
                    escapeLine(std::string_view(reinterpret_cast<const char*>(view->payload().data()),
-                                               view->payload().size()), 120).c_str());
+                                               view->payload().size()),
+                              120)
+                       .c_str());
     } else {
-      std::fprintf(stderr, "[%llu] unparsable %zu bytes\n", static_cast<unsigned long long>(id), it->second.bytes.size());
+      std::fprintf(stderr, "[%llu] unparsable %zu bytes\n", static_cast<unsigned long long>(id),
+                   it->second.bytes.size());
     }
   }
   Outcome outcome;
@@ -520,9 +531,11 @@ void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool val
 void Harness::absorb(Outcome& outcome) {
   for (const FlowKey& flow : outcome.forgottenFlows) resolver_->forget(flow);
   if (kTrace) {
-    for (const std::string& line : testing::describe(outcome.observations)) std::fprintf(stderr, "    %s\n", line.c_str());
+    for (const std::string& line : testing::describe(outcome.observations))
+      std::fprintf(stderr, "    %s\n", line.c_str());
     for (const PacketVerdict& verdict : outcome.verdicts) {
-      std::fprintf(stderr, "    verdict %llu %d\n", static_cast<unsigned long long>(verdict.id), static_cast<int>(verdict.kind));
+      std::fprintf(stderr, "    verdict %llu %d\n", static_cast<unsigned long long>(verdict.id),
+                   static_cast<int>(verdict.kind));
     }
   }
   // By design (Limits::closedSessionLinger, translatedSessionIdleTimeout): once the engine forgets
@@ -551,14 +564,16 @@ void Harness::absorb(Outcome& outcome) {
     }
     const bool passLine = texts.size() >= 4 && (texts[0] & ~0x20) == 'P' && (texts[1] & ~0x20) == 'A' &&
                           (texts[2] & ~0x20) == 'S' && (texts[3] & ~0x20) == 'S';
-    FUZZ_CHECK_MSG(!passLine || texts.find(kPassword) == std::string::npos, "PASS argument in an observation");  // V7
+    FUZZ_CHECK_MSG(!passLine || texts.find(kPassword) == std::string::npos,
+                   "PASS argument in an observation");  // V7
   }
   for (const PacketVerdict& verdict : outcome.verdicts) {
     // V1: a verdict only for a packet waiting for one, and only once.
     FUZZ_CHECK_MSG(verdicted_.count(verdict.id) == 0, "second verdict for packet %llu",
                    static_cast<unsigned long long>(verdict.id));
     const auto it = pending_.find(verdict.id);
-    FUZZ_CHECK_MSG(it != pending_.end(), "verdict for unknown packet %llu", static_cast<unsigned long long>(verdict.id));
+    FUZZ_CHECK_MSG(it != pending_.end(), "verdict for unknown packet %llu",
+                   static_cast<unsigned long long>(verdict.id));
     verdicted_.insert(verdict.id);
     const PendingPacket original = std::move(it->second);
     pending_.erase(it);
@@ -583,7 +598,8 @@ void Harness::checkVerdictPacket(const PendingPacket& original, const PacketVerd
   const auto after = PacketView::parse(verdict.bytes, &error);
   FUZZ_CHECK_MSG(after.has_value(), "modified packet does not parse: %s",
                  std::string(packetParseErrorName(error)).c_str());
-  if (original.validChecksums) FUZZ_CHECK_MSG(checksum::verifyPacket(verdict.bytes), "bad checksum after rewrite");
+  if (original.validChecksums)
+    FUZZ_CHECK_MSG(checksum::verifyPacket(verdict.bytes), "bad checksum after rewrite");
   // Length fields describe exactly the emitted bytes.
   const auto& b = verdict.bytes;
   if (after->family() == IpFamily::V4) {
@@ -623,8 +639,10 @@ void Harness::checkPinholes(const Outcome& outcome) {
     FUZZ_CHECK(pinhole.control == scenario_.key);
     FUZZ_CHECK(pinhole.timeout == config_.policy.pinholeTimeout);
     FUZZ_CHECK(pinhole.expires == now_ + config_.policy.pinholeTimeout);
-    const bool active = pinhole.from == nat.serverReal.address && pinhole.to.address == nat.clientSeenByServer.address;
-    const bool passive = pinhole.from == nat.clientReal.address && pinhole.to.address == nat.serverSeenByClient.address;
+    const bool active =
+        pinhole.from == nat.serverReal.address && pinhole.to.address == nat.clientSeenByServer.address;
+    const bool passive =
+        pinhole.from == nat.clientReal.address && pinhole.to.address == nat.serverSeenByClient.address;
     FUZZ_CHECK_MSG(active || passive, "pinhole %s -> %s is not between the control peers",
                    pinhole.from.toString().c_str(), pinhole.to.toString().c_str());
     const Endpoint& announcerReal = active ? nat.clientReal : nat.serverReal;
@@ -701,15 +719,21 @@ bool Harness::announcementBacksPinhole(const Pinhole& pinhole, bool active) cons
     if (active) {
       const auto word = commandWord(line);
       if (!word) continue;
-      if (word->view() == "PORT") parsed = parsePort(line);
-      else if (word->view() == "EPRT") parsed = parseEprt(line);
-      else continue;
+      if (word->view() == "PORT")
+        parsed = parsePort(line);
+      else if (word->view() == "EPRT")
+        parsed = parseEprt(line);
+      else
+        continue;
     } else {
       const auto reply = replyCode(line);
       if (!reply) continue;
-      if (reply->code == 227) parsed = parse227(line);
-      else if (reply->code == 229) parsed = parse229(line);
-      else continue;
+      if (reply->code == 227)
+        parsed = parse227(line);
+      else if (reply->code == 229)
+        parsed = parse229(line);
+      else
+        continue;
     }
     const auto* value = std::get_if<ParsedAddress>(&parsed);
     if (value == nullptr || value->port != port) continue;
@@ -757,7 +781,8 @@ void Harness::deliver(const std::vector<std::uint8_t>& packet, bool toServer) {
       const SackBlock& block = view->options().sackBlocks[i];
       const std::int64_t left = offsetOf(block.left), right = offsetOf(block.right);
       FUZZ_CHECK_MSG(left >= 0 && left <= right && right <= limit, "SACK [%lld, %lld), sent only %lld",
-                     static_cast<long long>(left), static_cast<long long>(right), static_cast<long long>(limit));
+                     static_cast<long long>(left), static_cast<long long>(right),
+                     static_cast<long long>(limit));
     }
   }
   const auto payload = view->payload();
@@ -825,7 +850,8 @@ std::optional<std::string> unescape(std::string_view text) {
     }
     if (i + 3 >= text.size() || text[i + 1] != 'x') return std::nullopt;
     const auto hex = [](char c) { return c >= 'a' ? c - 'a' + 10 : c - '0'; };
-    if (!std::isxdigit(static_cast<unsigned char>(text[i + 2])) || !std::isxdigit(static_cast<unsigned char>(text[i + 3]))) {
+    if (!std::isxdigit(static_cast<unsigned char>(text[i + 2])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 3]))) {
       return std::nullopt;
     }
     out += static_cast<char>(hex(text[i + 2]) * 16 + hex(text[i + 3]));
@@ -900,8 +926,13 @@ void Harness::run() {
   configure();
   for (std::size_t ops = 0; ops < kMaxOps && in_.remaining_bytes() > 0; ++ops) {
     switch (in_.ConsumeIntegralInRange<int>(0, 15)) {
-      case 0: case 1: case 2: case 3: case 4: opWriteCanned(); break;
-      case 5: case 6: opWriteRaw(); break;
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4: opWriteCanned(); break;
+      case 5:
+      case 6: opWriteRaw(); break;
       case 7: opRetransmit(); break;
       case 8: opConflict(); break;
       case 9: opPureAck(); break;

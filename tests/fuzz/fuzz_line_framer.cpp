@@ -20,8 +20,8 @@
 
 namespace {
 
-using ftpalg::FrameStatus;
 using ftpalg::FramedLine;
+using ftpalg::FrameStatus;
 using ftpalg::LineFramer;
 
 struct Line {
@@ -103,7 +103,8 @@ Result reference(std::size_t limit, bool bareLf, std::int64_t start, std::string
 }
 
 void expectSame(const Result& a, const Result& b, const char* what) {
-  FUZZ_CHECK_MSG(a.lines.size() == b.lines.size(), "%s: %zu lines vs %zu", what, a.lines.size(), b.lines.size());
+  FUZZ_CHECK_MSG(a.lines.size() == b.lines.size(), "%s: %zu lines vs %zu", what, a.lines.size(),
+                 b.lines.size());
   for (std::size_t i = 0; i < a.lines.size(); ++i) {
     FUZZ_CHECK_MSG(a.lines[i] == b.lines[i], "%s: line %zu differs (offset %lld vs %lld)", what, i,
                    static_cast<long long>(a.lines[i].offset), static_cast<long long>(b.lines[i].offset));
@@ -123,9 +124,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr std::size_t kLimits[] = {0, 1, 2, 3, 4, 5, 8, 16, 31, 64, 512};
   const std::size_t limit = kLimits[(data[0] >> 1) % (sizeof(kLimits) / sizeof(kLimits[0]))];
   const std::size_t splitSeed = data[1] | (static_cast<std::size_t>(data[2]) << 8);
-  const std::uint32_t startSeed = static_cast<std::uint32_t>(data[3]) | (static_cast<std::uint32_t>(data[4]) << 8) |
-                                  (static_cast<std::uint32_t>(data[5]) << 16) |
-                                  (static_cast<std::uint32_t>(data[6]) << 24);
+  const std::uint32_t startSeed =
+      static_cast<std::uint32_t>(data[3]) | (static_cast<std::uint32_t>(data[4]) << 8) |
+      (static_cast<std::uint32_t>(data[5]) << 16) | (static_cast<std::uint32_t>(data[6]) << 24);
   // Offsets beyond 2^32 too (the framer works in 64-bit stream offsets).
   const std::int64_t start = static_cast<std::int64_t>(startSeed) * 4099;
   const std::string_view stream(reinterpret_cast<const char*>(data + 7), size - 7);

@@ -20,8 +20,8 @@
 //
 // Plus command-line behaviour that needs the binary: a corrupt capture names the packet and
 // exits 1; a bad option exits 2.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,8 +205,7 @@ std::optional<std::map<std::string, std::string>> parseFlatJson(std::string_view
           i += 4;
           break;
         }
-        default:
-          return std::nullopt;
+        default: return std::nullopt;
       }
     }
     if (i >= text.size()) return std::nullopt;
@@ -397,8 +396,8 @@ std::map<DirectionKey, std::string> expectedStreams(const CaptureContents& input
       continue;
     }
     const bool clientToServer = object->count("dir") != 0 && object->at("dir") == "c2s";
-    const DirectionKey key = clientToServer ? DirectionKey{flow->client, flow->server}
-                                            : DirectionKey{flow->server, flow->client};
+    const DirectionKey key =
+        clientToServer ? DirectionKey{flow->client, flow->server} : DirectionKey{flow->server, flow->client};
     const std::string before = unescapeLine(object->count("before") ? object->at("before") : "");
     const std::string after = unescapeLine(object->count("after") ? object->at("after") : "");
     auto stream = streams.find(key);
@@ -413,8 +412,8 @@ std::map<DirectionKey, std::string> expectedStreams(const CaptureContents& input
       if (at == std::string::npos) break;
       const bool lineStart = at == 0 || stream->second[at - 1] == '\n';
       const std::size_t end = at + before.size();
-      const bool lineEnd = end < stream->second.size() &&
-                           (stream->second[end] == '\r' || stream->second[end] == '\n');
+      const bool lineEnd =
+          end < stream->second.size() && (stream->second[end] == '\r' || stream->second[end] == '\n');
       if (lineStart && lineEnd) break;
       ++at;
     }
@@ -492,8 +491,9 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
   const fs::path outPath = scratch.path() / "out.pcap";
   const fs::path logPath = scratch.path() / "log.jsonl";
 
-  std::vector<std::string> arguments{"replay", "--in", (caseDir / "input.pcap").string(), "--out",
-                                     outPath.string(), "--log", logPath.string()};
+  std::vector<std::string> arguments{"replay",        "--in",           (caseDir / "input.pcap").string(),
+                                     "--out",         outPath.string(), "--log",
+                                     logPath.string()};
   const std::vector<std::string> flags = caseFlags(caseDir);
   arguments.insert(arguments.end(), flags.begin(), flags.end());
   const std::set<std::uint16_t> controlPorts = controlPortsOf(flags);
@@ -504,7 +504,8 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
   // 2. The decision log equals the reviewed expectation.
   const std::vector<std::string> logLines = readLines(logPath);
   const fs::path expectedPath = caseDir / "expected.jsonl";
-  ASSERT_TRUE(fs::exists(expectedPath)) << expectedPath << " is missing: run scripts/update-golden.sh and review it";
+  ASSERT_TRUE(fs::exists(expectedPath))
+      << expectedPath << " is missing: run scripts/update-golden.sh and review it";
   const std::vector<std::string> expectedLines = readLines(expectedPath);
   for (std::size_t i = 0; i < std::max(logLines.size(), expectedLines.size()); ++i) {
     const std::string actual = i < logLines.size() ? logLines[i] : "<no line>";
@@ -518,7 +519,8 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
   ASSERT_TRUE(input.error.empty()) << input.error;
   ASSERT_TRUE(output.error.empty()) << output.error;
   EXPECT_EQ(output.linkType, input.linkType);
-  const std::multiset<std::string> badInInput(input.badChecksumPackets.begin(), input.badChecksumPackets.end());
+  const std::multiset<std::string> badInInput(input.badChecksumPackets.begin(),
+                                              input.badChecksumPackets.end());
   for (const std::string& packet : output.badChecksumPackets) {
     EXPECT_TRUE(badInInput.count(packet) != 0)
         << "an output packet has an invalid IPv4 header or TCP checksum (" << packet.size() << " bytes)";
@@ -537,17 +539,19 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
     EXPECT_EQ(actual->second.conflictingBytes(), 0u)
         << "output direction " << describe(key) << " retransmits bytes that differ from their first copy";
     const std::string actualStream = actual->second.text();
-    EXPECT_TRUE(actualStream == stream) << "output stream " << describe(key)
-                                        << " differs from input + announced rewrites "
-                                        << firstDifference(stream, actualStream);
+    EXPECT_TRUE(actualStream == stream)
+        << "output stream " << describe(key) << " differs from input + announced rewrites "
+        << firstDifference(stream, actualStream);
   }
-  EXPECT_EQ(output.controlStreams.size(), expected.size()) << "the output has control directions the input lacks";
+  EXPECT_EQ(output.controlStreams.size(), expected.size())
+      << "the output has control directions the input lacks";
 
   // 5. Packet count: nothing lost, nothing invented.
   std::uint64_t dropped = 0;
   for (const std::string& line : logLines) {
     const auto object = parseFlatJson(line);
-    if (object && object->count("event") && object->at("event") == "stats" && object->count("packets_dropped")) {
+    if (object && object->count("event") && object->at("event") == "stats" &&
+        object->count("packets_dropped")) {
       dropped = std::stoull(object->at("packets_dropped"));
     }
   }
@@ -576,11 +580,12 @@ TEST(ReplayCommandLine, TruncatedCaptureNamesThePacketAndExitsOne) {
   const std::string bytes = readFile(input);
   ASSERT_GT(bytes.size(), 200u);
   const fs::path truncated = scratch.path() / "truncated.pcap";
-  std::ofstream(truncated, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 7));
-  const ProcessResult run = runBinary({"replay", "--in", truncated.string(), "--out",
-                                       (scratch.path() / "out.pcap").string(), "--log",
-                                       (scratch.path() / "log.jsonl").string()},
-                                      scratch.path());
+  std::ofstream(truncated, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 7));
+  const ProcessResult run =
+      runBinary({"replay", "--in", truncated.string(), "--out", (scratch.path() / "out.pcap").string(),
+                 "--log", (scratch.path() / "log.jsonl").string()},
+                scratch.path());
   EXPECT_EQ(run.exitStatus, 1) << run.standardError;
   EXPECT_NE(run.standardError.find("packet "), std::string::npos) << run.standardError;
 }
@@ -589,19 +594,19 @@ TEST(ReplayCommandLine, GarbageInsteadOfACaptureIsAnErrorNotACrash) {
   ScratchDirectory scratch;
   const fs::path garbage = scratch.path() / "garbage.pcap";
   std::ofstream(garbage, std::ios::binary) << std::string(1000, '\x5a');
-  const ProcessResult run = runBinary({"replay", "--in", garbage.string(), "--log",
-                                       (scratch.path() / "log.jsonl").string()},
-                                      scratch.path());
+  const ProcessResult run = runBinary(
+      {"replay", "--in", garbage.string(), "--log", (scratch.path() / "log.jsonl").string()}, scratch.path());
   EXPECT_EQ(run.exitStatus, 2) << run.standardError;
   EXPECT_NE(run.standardError.find(garbage.string()), std::string::npos) << run.standardError;
 }
 
 TEST(ReplayCommandLine, BadOptionValueNamesOptionAndValueAndExitsTwo) {
   ScratchDirectory scratch;
-  const ProcessResult run = runBinary({"replay", "--in", "x.pcap", "--snat", "192.168.77.0/33=203.0.113.1"},
-                                      scratch.path());
+  const ProcessResult run =
+      runBinary({"replay", "--in", "x.pcap", "--snat", "192.168.77.0/33=203.0.113.1"}, scratch.path());
   EXPECT_EQ(run.exitStatus, 2);
-  EXPECT_NE(run.standardError.find("--snat: \"192.168.77.0/33=203.0.113.1\": prefix length 33 is out of range 0-32"),
+  EXPECT_NE(run.standardError.find(
+                "--snat: \"192.168.77.0/33=203.0.113.1\": prefix length 33 is out of range 0-32"),
             std::string::npos)
       << run.standardError;
 }
@@ -619,7 +624,8 @@ TEST(ReplayCommandLine, GroupWritableConfigFileIsRefused) {
   std::ofstream(config) << "data-port-floor = 2000\n";
   fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                               fs::perms::group_write);
-  const ProcessResult run = runBinary({"replay", "--in", "x.pcap", "--config", config.string()}, scratch.path());
+  const ProcessResult run =
+      runBinary({"replay", "--in", "x.pcap", "--config", config.string()}, scratch.path());
   EXPECT_EQ(run.exitStatus, 2);
   EXPECT_NE(run.standardError.find("writable by group or others"), std::string::npos) << run.standardError;
 }
@@ -629,9 +635,9 @@ TEST(ReplayCommandLine, ConfigFileValuesAreUsedAndCommandLineWins) {
   const fs::path config = scratch.path() / "ftpalg.conf";
   std::ofstream(config) << "data-port-floor = 2000\nsnat = 192.168.77.0/24=203.0.113.1\nanti-bounce = peer\n";
   fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write);
-  const ProcessResult run = runBinary({"replay", "--in", "x.pcap", "--config", config.string(),
-                                       "--anti-bounce", "strict", "--print-config"},
-                                      scratch.path());
+  const ProcessResult run = runBinary(
+      {"replay", "--in", "x.pcap", "--config", config.string(), "--anti-bounce", "strict", "--print-config"},
+      scratch.path());
   ASSERT_EQ(run.exitStatus, 0) << run.standardError;
   const std::string printed = readFile(scratch.path() / "stdout.txt");
   EXPECT_NE(printed.find("data-port-floor = 2000\n"), std::string::npos) << printed;

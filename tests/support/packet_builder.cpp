@@ -26,8 +26,7 @@ void push32(std::vector<std::uint8_t>& out, std::uint32_t value) {
 }
 
 [[noreturn]] void abortTest(const char* what, std::string_view text) {
-  std::fprintf(stderr, "packet_builder: %s: \"%.*s\"\n", what, static_cast<int>(text.size()),
-               text.data());
+  std::fprintf(stderr, "packet_builder: %s: \"%.*s\"\n", what, static_cast<int>(text.size()), text.data());
   std::abort();
 }
 
@@ -69,8 +68,7 @@ std::vector<std::uint8_t> buildTcpHeaderAndPayload(const TcpPacketSpec& spec) {
   if (spec.sackPermitted) options.insert(options.end(), {1, 1, 4, 2});
   if (!spec.sack.empty()) {
     if (spec.sack.size() > 4) abortTest("more than 4 SACK blocks", "");
-    options.insert(options.end(),
-                   {1, 1, 5, static_cast<std::uint8_t>(2 + 8 * spec.sack.size())});
+    options.insert(options.end(), {1, 1, 5, static_cast<std::uint8_t>(2 + 8 * spec.sack.size())});
     for (const auto& [left, right] : spec.sack) {
       push32(options, left);
       push32(options, right);
@@ -95,9 +93,7 @@ std::vector<std::uint8_t> buildTcpHeaderAndPayload(const TcpPacketSpec& spec) {
 
 }  // namespace
 
-std::uint16_t independentChecksum(std::span<const std::uint8_t> data) {
-  return invert(sumPairs(data, 0));
-}
+std::uint16_t independentChecksum(std::span<const std::uint8_t> data) { return invert(sumPairs(data, 0)); }
 
 std::vector<std::uint8_t> buildTcpPacket(const TcpPacketSpec& spec) {
   if (spec.src.address.family() != spec.dst.address.family()) {

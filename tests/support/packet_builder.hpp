@@ -19,21 +19,21 @@
 namespace ftpalg::testing {
 
 struct TcpPacketSpec {
-  Endpoint src, dst;                       // family of src decides IPv4/IPv6
+  Endpoint src, dst;  // family of src decides IPv4/IPv6
   std::uint32_t seq = 0, ack = 0;
-  std::uint8_t flags = tcp_flags::kAck;    // from packet_view.hpp
+  std::uint8_t flags = tcp_flags::kAck;  // from packet_view.hpp
   std::uint16_t window = 65535;
   std::string payload;
-  std::optional<std::uint16_t> mss;        // adds MSS option
+  std::optional<std::uint16_t> mss;  // adds MSS option
   bool sackPermitted = false;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> sack;  // SACK blocks (left, right), 1-4
-  std::vector<std::uint8_t> ipv4Options;   // raw, padded with EOL to a multiple of 4
-  bool ipv6HopByHop = false;               // insert an 8-byte hop-by-hop header (PadN)
+  std::vector<std::uint8_t> ipv4Options;                      // raw, padded with EOL to a multiple of 4
+  bool ipv6HopByHop = false;                                  // insert an 8-byte hop-by-hop header (PadN)
   // Additional knobs (not needed by most tests).
   std::vector<std::uint8_t> rawTcpOptions;  // appended after the above, padded with EOL to x4
   std::uint16_t ipv4Id = 0x1234;
   std::uint16_t urgentPointer = 0;
-  std::uint8_t ttl = 64;                   // IPv4 TTL / IPv6 hop limit
+  std::uint8_t ttl = 64;  // IPv4 TTL / IPv6 hop limit
 };
 
 // The packet, starting at the IP header, with a correct IPv4 header checksum and TCP checksum.

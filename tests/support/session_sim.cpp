@@ -57,9 +57,9 @@ void SessionSim::serverSends(const std::string& message, const Segmentation& seg
 void SessionSim::send(bool fromClient, const std::string& message, const Segmentation& segmentation) {
   PeerState& sender = fromClient ? client_ : server_;
   std::vector<std::size_t> cuts = segmentation.cuts;
-  cuts.erase(std::remove_if(cuts.begin(), cuts.end(),
-                            [&](std::size_t c) { return c == 0 || c >= message.size(); }),
-             cuts.end());
+  cuts.erase(
+      std::remove_if(cuts.begin(), cuts.end(), [&](std::size_t c) { return c == 0 || c >= message.size(); }),
+      cuts.end());
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   cuts.push_back(message.size());
@@ -146,15 +146,12 @@ void SessionSim::absorb(Outcome& outcome) {
     if (it == pending_.end()) std::abort();  // a verdict for an unknown or already released packet
     const bool fromClient = it->second.second;
     switch (verdict.kind) {
-      case VerdictKind::Accept:
-        deliver(it->second.first, fromClient);
-        break;
+      case VerdictKind::Accept: deliver(it->second.first, fromClient); break;
       case VerdictKind::AcceptModified:
         ++modified_;
         deliver(verdict.bytes, fromClient);
         break;
-      case VerdictKind::Drop:
-        break;
+      case VerdictKind::Drop: break;
     }
     pending_.erase(it);
   }
@@ -247,8 +244,8 @@ std::vector<std::string> describe(const std::vector<Observation>& observations) 
           } else if constexpr (std::is_same_v<T, SessionClosedObs>) {
             text << "session_close " << reasonName(body.reason);
           } else if constexpr (std::is_same_v<T, Rewrite>) {
-            text << "rewrite " << directionName(body.dir) << " " << verbName(body.verb) << " ["
-                 << body.before << "] -> [" << body.after << "]";
+            text << "rewrite " << directionName(body.dir) << " " << verbName(body.verb) << " [" << body.before
+                 << "] -> [" << body.after << "]";
           } else if constexpr (std::is_same_v<T, PinholeOpened>) {
             text << "pinhole " << pinholeText(body.pinhole);
           } else if constexpr (std::is_same_v<T, PinholeClosed>) {

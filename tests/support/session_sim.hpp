@@ -44,26 +44,26 @@ class FixedFlowResolver : public FlowResolver {
 
 // How one message is cut into segments and delivered.
 struct Segmentation {
-  std::vector<std::size_t> cuts;      // byte positions (within the message) where a segment ends
-  bool reverseOrder = false;          // send the segments last-first (out-of-order delivery)
-  bool duplicateEach = false;         // send every segment twice (retransmissions)
+  std::vector<std::size_t> cuts;  // byte positions (within the message) where a segment ends
+  bool reverseOrder = false;      // send the segments last-first (out-of-order delivery)
+  bool duplicateEach = false;     // send every segment twice (retransmissions)
 };
 
 struct PeerState {
   Endpoint endpoint;
   std::uint32_t isn = 0;
-  std::uint64_t sent = 0;              // payload bytes sent (original space)
-  std::string sentStream;              // everything sent
+  std::uint64_t sent = 0;  // payload bytes sent (original space)
+  std::string sentStream;  // everything sent
   // Receive side (the other direction's output space).
   std::uint32_t peerIsn = 0;
   bool peerIsnKnown = false;
-  std::string received;                // in-order bytes received
+  std::string received;  // in-order bytes received
   std::map<std::uint64_t, std::string> outOfOrder;
   std::uint64_t highestAckReceived = 0;  // of our own data, original space offset
-  bool ackBeyondSent = false;          // an ACK acknowledged bytes we never sent
+  bool ackBeyondSent = false;            // an ACK acknowledged bytes we never sent
   bool ackWentBackwards = false;
   bool finReceived = false;
-  bool finSent = false;                // our FIN occupies one sequence number past the data
+  bool finSent = false;  // our FIN occupies one sequence number past the data
   int badChecksums = 0;
 };
 

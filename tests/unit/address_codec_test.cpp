@@ -51,7 +51,7 @@ struct AcceptCase {
   std::string line;
   const char* address;  // nullptr: no address (229)
   std::uint16_t port;
-  const char* span;     // the exact bytes line[spanBegin, spanEnd)
+  const char* span;  // the exact bytes line[spanBegin, spanEnd)
   char delimiter;
 };
 
@@ -79,8 +79,10 @@ TEST_P(AcceptedVariant, ParsesValueAndExactSpan) {
 
 const AcceptCase kAcceptCases[] = {
     // PORT (RFC 959 §4.1.2), keyword in any case, leading zeros decimal.
-    {"port_upper", Parser::Port, "PORT 192,168,77,10,195,80", "192.168.77.10", 50000, "192,168,77,10,195,80", 0},
-    {"port_lower", Parser::Port, "port 192,168,77,10,195,80", "192.168.77.10", 50000, "192,168,77,10,195,80", 0},
+    {"port_upper", Parser::Port, "PORT 192,168,77,10,195,80", "192.168.77.10", 50000, "192,168,77,10,195,80",
+     0},
+    {"port_lower", Parser::Port, "port 192,168,77,10,195,80", "192.168.77.10", 50000, "192,168,77,10,195,80",
+     0},
     {"port_mixed", Parser::Port, "Port 192,168,77,10,4,1", "192.168.77.10", 1025, "192,168,77,10,4,1", 0},
     {"port_leading_zeros_are_decimal", Parser::Port, "PORT 192,168,077,010,004,010", "192.168.77.10", 1034,
      "192,168,077,010,004,010", 0},
@@ -91,62 +93,85 @@ const AcceptCase kAcceptCases[] = {
     {"port_trailing_space_outside_span", Parser::Port, "PORT 192,168,77,10,195,80 ", "192.168.77.10", 50000,
      "192,168,77,10,195,80", 0},
     // EPRT (RFC 2428 §2).
-    {"eprt_v4", Parser::Eprt, "EPRT |1|192.168.77.10|50000|", "192.168.77.10", 50000, "|1|192.168.77.10|50000|", '|'},
-    {"eprt_lower", Parser::Eprt, "eprt |1|192.168.77.10|50000|", "192.168.77.10", 50000, "|1|192.168.77.10|50000|", '|'},
-    {"eprt_mixed", Parser::Eprt, "Eprt |1|192.168.77.10|50000|", "192.168.77.10", 50000, "|1|192.168.77.10|50000|", '|'},
-    {"eprt_v6", Parser::Eprt, "EPRT |2|2001:db8::10|50000|", "2001:db8::10", 50000, "|2|2001:db8::10|50000|", '|'},
-    {"eprt_v6_full_form", Parser::Eprt, "EPRT |2|2001:0db8:0000:0000:0000:0000:0000:0010|1025|", "2001:db8::10",
-     1025, "|2|2001:0db8:0000:0000:0000:0000:0000:0010|1025|", '|'},
+    {"eprt_v4", Parser::Eprt, "EPRT |1|192.168.77.10|50000|", "192.168.77.10", 50000,
+     "|1|192.168.77.10|50000|", '|'},
+    {"eprt_lower", Parser::Eprt, "eprt |1|192.168.77.10|50000|", "192.168.77.10", 50000,
+     "|1|192.168.77.10|50000|", '|'},
+    {"eprt_mixed", Parser::Eprt, "Eprt |1|192.168.77.10|50000|", "192.168.77.10", 50000,
+     "|1|192.168.77.10|50000|", '|'},
+    {"eprt_v6", Parser::Eprt, "EPRT |2|2001:db8::10|50000|", "2001:db8::10", 50000, "|2|2001:db8::10|50000|",
+     '|'},
+    {"eprt_v6_full_form", Parser::Eprt, "EPRT |2|2001:0db8:0000:0000:0000:0000:0000:0010|1025|",
+     "2001:db8::10", 1025, "|2|2001:0db8:0000:0000:0000:0000:0000:0010|1025|", '|'},
     {"eprt_v6_embedded_v4", Parser::Eprt, "EPRT |2|::ffff:192.0.2.7|1025|", "::ffff:192.0.2.7", 1025,
      "|2|::ffff:192.0.2.7|1025|", '|'},
-    {"eprt_delimiter_bang", Parser::Eprt, "EPRT !1!192.168.77.10!50000!", "192.168.77.10", 50000, "!1!192.168.77.10!50000!", '!'},
-    {"eprt_delimiter_percent", Parser::Eprt, "EPRT %1%192.168.77.10%50000%", "192.168.77.10", 50000, "%1%192.168.77.10%50000%", '%'},
-    {"eprt_delimiter_minus", Parser::Eprt, "EPRT -1-192.168.77.10-50000-", "192.168.77.10", 50000, "-1-192.168.77.10-50000-", '-'},
-    {"eprt_delimiter_plus", Parser::Eprt, "EPRT +2+2001:db8::10+50000+", "2001:db8::10", 50000, "+2+2001:db8::10+50000+", '+'},
-    {"eprt_delimiter_non_hex_letter", Parser::Eprt, "EPRT z1z192.168.77.10z50000z", "192.168.77.10", 50000, "z1z192.168.77.10z50000z", 'z'},
-    {"eprt_delimiter_tilde", Parser::Eprt, "EPRT ~1~192.168.77.10~50000~", "192.168.77.10", 50000, "~1~192.168.77.10~50000~", '~'},
-    {"eprt_port_leading_zeros", Parser::Eprt, "EPRT |1|192.168.77.10|01025|", "192.168.77.10", 1025, "|1|192.168.77.10|01025|", '|'},
-    {"eprt_port_max", Parser::Eprt, "EPRT |1|192.168.77.10|65535|", "192.168.77.10", 65535, "|1|192.168.77.10|65535|", '|'},
-    {"eprt_trailing_space_outside_span", Parser::Eprt, "EPRT |1|192.168.77.10|50000| ", "192.168.77.10", 50000,
-     "|1|192.168.77.10|50000|", '|'},
+    {"eprt_delimiter_bang", Parser::Eprt, "EPRT !1!192.168.77.10!50000!", "192.168.77.10", 50000,
+     "!1!192.168.77.10!50000!", '!'},
+    {"eprt_delimiter_percent", Parser::Eprt, "EPRT %1%192.168.77.10%50000%", "192.168.77.10", 50000,
+     "%1%192.168.77.10%50000%", '%'},
+    {"eprt_delimiter_minus", Parser::Eprt, "EPRT -1-192.168.77.10-50000-", "192.168.77.10", 50000,
+     "-1-192.168.77.10-50000-", '-'},
+    {"eprt_delimiter_plus", Parser::Eprt, "EPRT +2+2001:db8::10+50000+", "2001:db8::10", 50000,
+     "+2+2001:db8::10+50000+", '+'},
+    {"eprt_delimiter_non_hex_letter", Parser::Eprt, "EPRT z1z192.168.77.10z50000z", "192.168.77.10", 50000,
+     "z1z192.168.77.10z50000z", 'z'},
+    {"eprt_delimiter_tilde", Parser::Eprt, "EPRT ~1~192.168.77.10~50000~", "192.168.77.10", 50000,
+     "~1~192.168.77.10~50000~", '~'},
+    {"eprt_port_leading_zeros", Parser::Eprt, "EPRT |1|192.168.77.10|01025|", "192.168.77.10", 1025,
+     "|1|192.168.77.10|01025|", '|'},
+    {"eprt_port_max", Parser::Eprt, "EPRT |1|192.168.77.10|65535|", "192.168.77.10", 65535,
+     "|1|192.168.77.10|65535|", '|'},
+    {"eprt_trailing_space_outside_span", Parser::Eprt, "EPRT |1|192.168.77.10|50000| ", "192.168.77.10",
+     50000, "|1|192.168.77.10|50000|", '|'},
     // 227 (RFC 959 §4.2, RFC 1123 §4.1.2.6).
-    {"r227_parenthesised", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195,80)", "203.0.113.10", 50000,
-     "203,0,113,10,195,80", 0},
-    {"r227_trailing_dot", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195,80).", "203.0.113.10", 50000,
-     "203,0,113,10,195,80", 0},
-    {"r227_no_parentheses_after_dot", Parser::R227, "227 Entering passive mode. 203,0,113,10,195,80", "203.0.113.10",
+    {"r227_parenthesised", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195,80)", "203.0.113.10",
      50000, "203,0,113,10,195,80", 0},
-    {"r227_equals_sign", Parser::R227, "227 =203,0,113,10,195,80", "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
-    {"r227_no_parentheses_trailing_dot", Parser::R227, "227 Entering Passive Mode 203,0,113,10,195,80.", "203.0.113.10",
+    {"r227_trailing_dot", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195,80).", "203.0.113.10",
      50000, "203,0,113,10,195,80", 0},
-    {"r227_upper_case_text", Parser::R227, "227 ENTERING PASSIVE MODE (203,0,113,10,195,80)", "203.0.113.10", 50000,
+    {"r227_no_parentheses_after_dot", Parser::R227, "227 Entering passive mode. 203,0,113,10,195,80",
+     "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
+    {"r227_equals_sign", Parser::R227, "227 =203,0,113,10,195,80", "203.0.113.10", 50000,
      "203,0,113,10,195,80", 0},
-    {"r227_lower_case_text", Parser::R227, "227 entering passive mode (203,0,113,10,195,80)", "203.0.113.10", 50000,
-     "203,0,113,10,195,80", 0},
+    {"r227_no_parentheses_trailing_dot", Parser::R227, "227 Entering Passive Mode 203,0,113,10,195,80.",
+     "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
+    {"r227_upper_case_text", Parser::R227, "227 ENTERING PASSIVE MODE (203,0,113,10,195,80)", "203.0.113.10",
+     50000, "203,0,113,10,195,80", 0},
+    {"r227_lower_case_text", Parser::R227, "227 entering passive mode (203,0,113,10,195,80)", "203.0.113.10",
+     50000, "203,0,113,10,195,80", 0},
     {"r227_parenthesis_in_text_before_tuple", Parser::R227,
-     "227 Entering Passive Mode (see RFC 959) (203,0,113,10,195,80)", "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
-    {"r227_unclosed_parenthesis_before_tuple", Parser::R227, "227 Passive (ok (203,0,113,10,195,80)", "203.0.113.10",
-     50000, "203,0,113,10,195,80", 0},
-    {"r227_multiline_first_line", Parser::R227, "227-Entering Passive Mode (203,0,113,10,195,80)", "203.0.113.10",
-     50000, "203,0,113,10,195,80", 0},
+     "227 Entering Passive Mode (see RFC 959) (203,0,113,10,195,80)", "203.0.113.10", 50000,
+     "203,0,113,10,195,80", 0},
+    {"r227_unclosed_parenthesis_before_tuple", Parser::R227, "227 Passive (ok (203,0,113,10,195,80)",
+     "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
+    {"r227_multiline_first_line", Parser::R227, "227-Entering Passive Mode (203,0,113,10,195,80)",
+     "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
     {"r227_leading_zeros_are_decimal", Parser::R227, "227 Entering Passive Mode (203,000,113,010,004,010)",
      "203.0.113.10", 1034, "203,000,113,010,004,010", 0},
-    {"r227_port_zero_reported_as_value", Parser::R227, "227 Entering Passive Mode (203,0,113,10,0,0)", "203.0.113.10",
-     0, "203,0,113,10,0,0", 0},
-    {"r227_utf8_text_before_tuple", Parser::R227, "227 Entr\xC3\xA9" "e en mode passif:\xC2\xA0" "203,0,113,10,195,80",
+    {"r227_port_zero_reported_as_value", Parser::R227, "227 Entering Passive Mode (203,0,113,10,0,0)",
+     "203.0.113.10", 0, "203,0,113,10,0,0", 0},
+    {"r227_utf8_text_before_tuple", Parser::R227,
+     "227 Entr\xC3\xA9"
+     "e en mode passif:\xC2\xA0"
+     "203,0,113,10,195,80",
      "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
-    {"r227_numbers_without_comma_before_tuple", Parser::R227, "227 Mode 2 of 3: (203,0,113,10,195,80)", "203.0.113.10",
-     50000, "203,0,113,10,195,80", 0},
+    {"r227_numbers_without_comma_before_tuple", Parser::R227, "227 Mode 2 of 3: (203,0,113,10,195,80)",
+     "203.0.113.10", 50000, "203,0,113,10,195,80", 0},
     // 229 (RFC 2428 §3).
-    {"r229_standard", Parser::R229, "229 Entering Extended Passive Mode (|||6446|)", nullptr, 6446, "6446", '|'},
-    {"r229_other_delimiter", Parser::R229, "229 Entering Extended Passive Mode (!!!6446!)", nullptr, 6446, "6446", '!'},
+    {"r229_standard", Parser::R229, "229 Entering Extended Passive Mode (|||6446|)", nullptr, 6446, "6446",
+     '|'},
+    {"r229_other_delimiter", Parser::R229, "229 Entering Extended Passive Mode (!!!6446!)", nullptr, 6446,
+     "6446", '!'},
     {"r229_minimal", Parser::R229, "229 (|||6446|)", nullptr, 6446, "6446", '|'},
-    {"r229_trailing_dot", Parser::R229, "229 Entering Extended Passive Mode (|||6446|).", nullptr, 6446, "6446", '|'},
-    {"r229_lower_case_text", Parser::R229, "229 entering extended passive mode (|||6446|)", nullptr, 6446, "6446", '|'},
-    {"r229_leading_zeros", Parser::R229, "229 Entering Extended Passive Mode (|||06446|)", nullptr, 6446, "06446", '|'},
-    {"r229_parenthesis_in_text_before_tuple", Parser::R229, "229 Extended Passive (ok) (|||6446|)", nullptr, 6446,
+    {"r229_trailing_dot", Parser::R229, "229 Entering Extended Passive Mode (|||6446|).", nullptr, 6446,
      "6446", '|'},
-    {"r229_multiline_first_line", Parser::R229, "229-Entering Extended Passive Mode (|||6446|)", nullptr, 6446, "6446", '|'},
+    {"r229_lower_case_text", Parser::R229, "229 entering extended passive mode (|||6446|)", nullptr, 6446,
+     "6446", '|'},
+    {"r229_leading_zeros", Parser::R229, "229 Entering Extended Passive Mode (|||06446|)", nullptr, 6446,
+     "06446", '|'},
+    {"r229_parenthesis_in_text_before_tuple", Parser::R229, "229 Extended Passive (ok) (|||6446|)", nullptr,
+     6446, "6446", '|'},
+    {"r229_multiline_first_line", Parser::R229, "229-Entering Extended Passive Mode (|||6446|)", nullptr,
+     6446, "6446", '|'},
     {"r229_port_max", Parser::R229, "229 (|||65535|)", nullptr, 65535, "65535", '|'},
     {"r229_delimiter_minus", Parser::R229, "229 (---6446-)", nullptr, 6446, "6446", '-'},
 };
@@ -200,8 +225,14 @@ const RefuseCase kRefuseCases[] = {
     {"port_hex_number", Parser::Port, "PORT 0xC0,168,77,10,195,80", E::BadSyntax},
     {"port_trailing_text", Parser::Port, "PORT 192,168,77,10,195,80 x", E::BadSyntax},
     // Item 8: NUL, 8-bit, IAC inside a number.
-    {"port_nul_in_number", Parser::Port, "PORT 192,16\0" "8,77,10,195,80"s, E::NonPrintable},
-    {"port_iac_in_number", Parser::Port, "PORT 192,168,7\xFF\xF4" "7,10,195,80", E::NonPrintable},
+    {"port_nul_in_number", Parser::Port,
+     "PORT 192,16\0"
+     "8,77,10,195,80"s,
+     E::NonPrintable},
+    {"port_iac_in_number", Parser::Port,
+     "PORT 192,168,7\xFF\xF4"
+     "7,10,195,80",
+     E::NonPrintable},
     {"port_8bit_in_number", Parser::Port, "PORT 192,168,77,10,19\xB5,80", E::NonPrintable},
     {"port_cr_in_number", Parser::Port, "PORT 192,168,77,10,195,8\r0", E::NonPrintable},
 
@@ -243,20 +274,33 @@ const RefuseCase kRefuseCases[] = {
     {"eprt_empty_address", Parser::Eprt, "EPRT |1||50000|", E::EmptyField},
     {"eprt_empty_port", Parser::Eprt, "EPRT |1|192.168.77.10||", E::EmptyField},
     {"eprt_no_argument", Parser::Eprt, "EPRT", E::BadSyntax},
-    {"eprt_nul_in_port", Parser::Eprt, "EPRT |1|192.168.77.10|500\0" "00|"s, E::NonPrintable},
-    {"eprt_iac_in_port", Parser::Eprt, "EPRT |1|192.168.77.10|500\xFF\xF4" "00|", E::NonPrintable},
+    {"eprt_nul_in_port", Parser::Eprt,
+     "EPRT |1|192.168.77.10|500\0"
+     "00|"s,
+     E::NonPrintable},
+    {"eprt_iac_in_port", Parser::Eprt,
+     "EPRT |1|192.168.77.10|500\xFF\xF4"
+     "00|",
+     E::NonPrintable},
     {"eprt_8bit_in_address", Parser::Eprt, "EPRT |1|192.168.7\xB7.10|50000|", E::NonPrintable},
-    {"eprt_del_as_delimiter", Parser::Eprt, "EPRT \x7F" "1\x7F" "192.168.77.10\x7F" "50000\x7F", E::NonPrintable},
+    {"eprt_del_as_delimiter", Parser::Eprt,
+     "EPRT \x7F"
+     "1\x7F"
+     "192.168.77.10\x7F"
+     "50000\x7F",
+     E::NonPrintable},
 
     // 227: item 12 (no numbers), item 3, item 8.
     {"r227_logout", Parser::R227, "227 Logout.", E::NoNumbers},
     {"r227_text_only", Parser::R227, "227 Entering Passive Mode", E::NoNumbers},
     {"r227_bare_code", Parser::R227, "227", E::NoNumbers},
     {"r227_lone_numbers", Parser::R227, "227 Entering Passive Mode 2 3", E::NoNumbers},
-    {"r227_host_octet_256", Parser::R227, "227 Entering Passive Mode (203,0,113,256,195,80)", E::OctetOutOfRange},
+    {"r227_host_octet_256", Parser::R227, "227 Entering Passive Mode (203,0,113,256,195,80)",
+     E::OctetOutOfRange},
     {"r227_p1_256", Parser::R227, "227 Entering Passive Mode (203,0,113,10,256,22)", E::OctetOutOfRange},
     {"r227_minus_sign", Parser::R227, "227 Entering Passive Mode (203,0,113,10,-1,80)", E::SignedNumber},
-    {"r227_leading_minus_sign", Parser::R227, "227 Entering Passive Mode (-203,0,113,10,195,80)", E::SignedNumber},
+    {"r227_leading_minus_sign", Parser::R227, "227 Entering Passive Mode (-203,0,113,10,195,80)",
+     E::SignedNumber},
     {"r227_plus_sign", Parser::R227, "227 Entering Passive Mode (203,0,113,+4,195,80)", E::SignedNumber},
     {"r227_four_digits", Parser::R227, "227 Entering Passive Mode (203,0,113,1000,195,80)", E::TooManyDigits},
     {"r227_five_numbers", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195)", E::FieldCount},
@@ -264,25 +308,45 @@ const RefuseCase kRefuseCases[] = {
     {"r227_dotted_address", Parser::R227, "227 Entering Passive Mode (203.0.113.10,195,80)", E::FieldCount},
     {"r227_empty_field", Parser::R227, "227 Entering Passive Mode (203,0,,10,195,80)", E::EmptyField},
     {"r227_trailing_comma", Parser::R227, "227 Entering Passive Mode (203,0,113,10,195,80,)", E::EmptyField},
-    {"r227_nul_in_number", Parser::R227, "227 Entering Passive Mode (203,0,11\0" "3,10,195,80)"s, E::NonPrintable},
-    {"r227_iac_in_number", Parser::R227, "227 Entering Passive Mode (203,0,113,1\xFF\xF4" "0,195,80)", E::NonPrintable},
-    {"r227_8bit_between_numbers", Parser::R227, "227 Entering Passive Mode (203,0,113,10\xA0,195,80)", E::NonPrintable},
+    {"r227_nul_in_number", Parser::R227,
+     "227 Entering Passive Mode (203,0,11\0"
+     "3,10,195,80)"s,
+     E::NonPrintable},
+    {"r227_iac_in_number", Parser::R227,
+     "227 Entering Passive Mode (203,0,113,1\xFF\xF4"
+     "0,195,80)",
+     E::NonPrintable},
+    {"r227_8bit_between_numbers", Parser::R227, "227 Entering Passive Mode (203,0,113,10\xA0,195,80)",
+     E::NonPrintable},
 
     // 229: item 2 (port 0), item 3, item 4 (delimiters), item 8, item 12.
     {"r229_port_zero", Parser::R229, "229 Entering Extended Passive Mode (|||0|)", E::PortOutOfRange},
     {"r229_port_70000", Parser::R229, "229 Entering Extended Passive Mode (|||70000|)", E::PortOutOfRange},
-    {"r229_port_six_digits", Parser::R229, "229 Entering Extended Passive Mode (|||064460|)", E::TooManyDigits},
+    {"r229_port_six_digits", Parser::R229, "229 Entering Extended Passive Mode (|||064460|)",
+     E::TooManyDigits},
     {"r229_minus_sign", Parser::R229, "229 Entering Extended Passive Mode (|||-1|)", E::SignedNumber},
     {"r229_plus_sign", Parser::R229, "229 Entering Extended Passive Mode (|||+6446|)", E::SignedNumber},
     {"r229_empty_port", Parser::R229, "229 Entering Extended Passive Mode (||||)", E::EmptyField},
-    {"r229_mismatch_last_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|||6446!)", E::DelimiterMismatch},
-    {"r229_mismatch_middle_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|!|6446|)", E::DelimiterMismatch},
-    {"r229_address_given", Parser::R229, "229 Entering Extended Passive Mode (|1|203.0.113.10|6446|)", E::BadSyntax},
-    {"r229_missing_last_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|||6446)", E::BadSyntax},
-    {"r229_missing_close_parenthesis", Parser::R229, "229 Entering Extended Passive Mode (|||6446|", E::BadSyntax},
-    {"r229_letters_in_port", Parser::R229, "229 Entering Extended Passive Mode (|||64x6|)", E::DelimiterMismatch},
-    {"r229_nul_in_port", Parser::R229, "229 Entering Extended Passive Mode (|||64\0" "46|)"s, E::NonPrintable},
-    {"r229_iac_in_port", Parser::R229, "229 Entering Extended Passive Mode (|||64\xFF\xF4" "46|)", E::NonPrintable},
+    {"r229_mismatch_last_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|||6446!)",
+     E::DelimiterMismatch},
+    {"r229_mismatch_middle_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|!|6446|)",
+     E::DelimiterMismatch},
+    {"r229_address_given", Parser::R229, "229 Entering Extended Passive Mode (|1|203.0.113.10|6446|)",
+     E::BadSyntax},
+    {"r229_missing_last_delimiter", Parser::R229, "229 Entering Extended Passive Mode (|||6446)",
+     E::BadSyntax},
+    {"r229_missing_close_parenthesis", Parser::R229, "229 Entering Extended Passive Mode (|||6446|",
+     E::BadSyntax},
+    {"r229_letters_in_port", Parser::R229, "229 Entering Extended Passive Mode (|||64x6|)",
+     E::DelimiterMismatch},
+    {"r229_nul_in_port", Parser::R229,
+     "229 Entering Extended Passive Mode (|||64\0"
+     "46|)"s,
+     E::NonPrintable},
+    {"r229_iac_in_port", Parser::R229,
+     "229 Entering Extended Passive Mode (|||64\xFF\xF4"
+     "46|)",
+     E::NonPrintable},
     {"r229_no_tuple", Parser::R229, "229 Entering Extended Passive Mode", E::NoNumbers},
     {"r229_bare_code", Parser::R229, "229", E::NoNumbers},
 };
@@ -304,7 +368,8 @@ TEST(EprtDelimiter, EveryPrintableNonAddressCharacterIsAcceptedAndEveryOtherByte
     const bool hexLetter = (byte >= 'a' && byte <= 'f') || (byte >= 'A' && byte <= 'F');
     const bool addressPunctuation = byte == '.' || byte == ':';
     if (printable && !digit && !hexLetter && !addressPunctuation) {
-      ASSERT_TRUE(std::holds_alternative<ParsedAddress>(result)) << "byte " << byte << ": " << describe(result);
+      ASSERT_TRUE(std::holds_alternative<ParsedAddress>(result))
+          << "byte " << byte << ": " << describe(result);
       const ParsedAddress& parsed = std::get<ParsedAddress>(result);
       EXPECT_EQ(parsed.delimiter, d);
       EXPECT_EQ(line.substr(parsed.spanBegin, parsed.spanEnd - parsed.spanBegin), argument);
@@ -312,8 +377,7 @@ TEST(EprtDelimiter, EveryPrintableNonAddressCharacterIsAcceptedAndEveryOtherByte
       ASSERT_TRUE(std::holds_alternative<AddressSyntaxError>(result)) << "byte " << byte;
       const AddressSyntaxError error = std::get<AddressSyntaxError>(result);
       const bool nonPrintable = byte < 0x20 || byte >= 0x7F;
-      EXPECT_EQ(syntaxErrorName(error),
-                syntaxErrorName(nonPrintable ? E::NonPrintable : E::BadDelimiter))
+      EXPECT_EQ(syntaxErrorName(error), syntaxErrorName(nonPrintable ? E::NonPrintable : E::BadDelimiter))
           << "byte " << byte;
     }
   }
@@ -388,10 +452,16 @@ const ObscuredCase kObscuredCases[] = {
     {"iac_ip", "P\xFF\xF4ORT 192,168,77,10,195,80", "PORT"},
     {"iac_iac", "PO\xFF\xFFRT 192,168,77,10,195,80", "PORT"},
     {"nul", "EP\0RT |1|192.168.77.10|50000|"s, "EPRT"},
-    {"leading_iac_dm", "\xFF\xF2" "eprt |1|192.168.77.10|50000|", "EPRT"},
+    {"leading_iac_dm",
+     "\xFF\xF2"
+     "eprt |1|192.168.77.10|50000|",
+     "EPRT"},
     {"eight_bit", "POR\xD4 192,168,77,10,195,80", "POR"},
     {"clean_keyword_is_not_obscured", "PORT 192,168,77,10,195,80", nullptr},
-    {"digit_in_token", "P\xFF" "0RT 1,2,3,4,5,6", nullptr},
+    {"digit_in_token",
+     "P\xFF"
+     "0RT 1,2,3,4,5,6",
+     nullptr},
     {"too_many_letters", "PO\xFFRTS 1,2", nullptr},
 };
 
@@ -439,7 +509,9 @@ INSTANTIATE_TEST_SUITE_P(AddressCodec, ReplyCodeClassification, ::testing::Value
 // ---------------------------------------------------------------------------------------------
 // Formatting and round trips.
 
-Endpoint endpoint(const char* address, std::uint16_t port) { return Endpoint{IpAddress::parse(address).value(), port}; }
+Endpoint endpoint(const char* address, std::uint16_t port) {
+  return Endpoint{IpAddress::parse(address).value(), port};
+}
 
 TEST(AddressFormat, PortArgumentIsSixDecimalNumbers) {
   EXPECT_EQ(formatPortArgument(endpoint("203.0.113.1", 50000)), "203,0,113,1,195,80");
@@ -451,14 +523,15 @@ TEST(AddressFormat, PortArgumentIsSixDecimalNumbers) {
 TEST(AddressFormat, PortArgumentOfEveryOctetAndPortValueIsPlainDecimal) {
   for (unsigned value = 0; value < 256; ++value) {
     const auto v = std::to_string(value);
-    const auto address = IpAddress::fromV4Octets({static_cast<std::uint8_t>(value), 1,
-                                                  static_cast<std::uint8_t>(value), static_cast<std::uint8_t>(255 - value)});
-    EXPECT_EQ(formatPortArgument(Endpoint{address, 1024}), v + ",1," + v + "," + std::to_string(255 - value) + ",4,0");
+    const auto address =
+        IpAddress::fromV4Octets({static_cast<std::uint8_t>(value), 1, static_cast<std::uint8_t>(value),
+                                 static_cast<std::uint8_t>(255 - value)});
+    EXPECT_EQ(formatPortArgument(Endpoint{address, 1024}),
+              v + ",1," + v + "," + std::to_string(255 - value) + ",4,0");
   }
   const auto address = IpAddress::fromV4Octets({192, 0, 2, 7});
   for (std::uint32_t port = 0; port <= 65535; ++port) {
-    const std::string expected =
-        "192,0,2,7," + std::to_string(port >> 8) + "," + std::to_string(port & 0xFF);
+    const std::string expected = "192,0,2,7," + std::to_string(port >> 8) + "," + std::to_string(port & 0xFF);
     ASSERT_EQ(formatPortArgument(Endpoint{address, static_cast<std::uint16_t>(port)}), expected) << port;
     ASSERT_EQ(format229Port(static_cast<std::uint16_t>(port)), std::to_string(port)) << port;
   }
@@ -493,11 +566,14 @@ TEST(AddressRoundTrip, FormattedReplacementOfEveryAcceptedVariantReparsesToTheSa
     std::string replacement;
     switch (c.parser) {
       case Parser::Port: replacement = formatPortArgument({*parsed.address, parsed.port}); break;
-      case Parser::Eprt: replacement = formatEprtArgument({*parsed.address, parsed.port}, parsed.delimiter); break;
+      case Parser::Eprt:
+        replacement = formatEprtArgument({*parsed.address, parsed.port}, parsed.delimiter);
+        break;
       case Parser::R227: replacement = format227Tuple({*parsed.address, parsed.port}); break;
       case Parser::R229: replacement = format229Port(parsed.port); break;
     }
-    const std::string rewritten = c.line.substr(0, parsed.spanBegin) + replacement + c.line.substr(parsed.spanEnd);
+    const std::string rewritten =
+        c.line.substr(0, parsed.spanBegin) + replacement + c.line.substr(parsed.spanEnd);
     const ParseResult second = runParser(c.parser, rewritten);
     ASSERT_TRUE(std::holds_alternative<ParsedAddress>(second)) << rewritten;
     const ParsedAddress& reparsed = std::get<ParsedAddress>(second);
@@ -542,7 +618,8 @@ TEST(AddressRoundTrip, RandomEndpointsSurviveFormatThenParse) {
     ASSERT_TRUE(std::holds_alternative<ParsedAddress>(eprt)) << describe(eprt) << " delimiter " << delimiter;
     EXPECT_EQ(std::get<ParsedAddress>(eprt).address, original.address);
     EXPECT_EQ(std::get<ParsedAddress>(eprt).port, original.port);
-    const ParseResult epsv = parse229("229 Entering Extended Passive Mode (|||" + format229Port(original.port) + "|)");
+    const ParseResult epsv =
+        parse229("229 Entering Extended Passive Mode (|||" + format229Port(original.port) + "|)");
     ASSERT_TRUE(std::holds_alternative<ParsedAddress>(epsv));
     EXPECT_EQ(std::get<ParsedAddress>(epsv).port, original.port);
   }
@@ -592,7 +669,8 @@ void expectHostPortSpan(std::string_view span, const ParsedAddress& parsed) {
   std::size_t start = 0;
   while (count < numbers.size()) {
     const std::size_t comma = span.find(',', start);
-    const std::string_view field = span.substr(start, comma == std::string_view::npos ? span.npos : comma - start);
+    const std::string_view field =
+        span.substr(start, comma == std::string_view::npos ? span.npos : comma - start);
     ASSERT_TRUE(allDigits(field) && field.size() <= 3) << span;
     numbers[count++] = decimal(field);
     ASSERT_LE(numbers[count - 1], 255u) << span;
@@ -607,9 +685,10 @@ void expectHostPortSpan(std::string_view span, const ParsedAddress& parsed) {
 
 TEST(AddressParsers, RandomLinesYieldOnlyWellFormedSpans) {
   static const std::string kPieces[] = {
-      "1", "2", "9", "0", "25", "255", "256", "192", "65535", "70000", ",", ",", ",", "|", "|", "!", "(", ")",
-      ".", ":", "-", "+", " ", "%", "a", "z", std::string(1, '\0'), "\xFF", "\xF4", "\r", "::", "2001:db8::1",
-      "192.0.2.1", "|||", "(|||", "|)"};
+      "1",     "2",    "9",  "0",  "25",          "255",       "256", "192",  "65535",
+      "70000", ",",    ",",  ",",  "|",           "|",         "!",   "(",    ")",
+      ".",     ":",    "-",  "+",  " ",           "%",         "a",   "z",    std::string(1, '\0'),
+      "\xFF",  "\xF4", "\r", "::", "2001:db8::1", "192.0.2.1", "|||", "(|||", "|)"};
   static const char* const kHeads[] = {"PORT ", "EPRT ", "227 ", "227-", "229 ", "229-"};
   std::mt19937 random(959);
   std::size_t accepted = 0;
@@ -622,7 +701,7 @@ TEST(AddressParsers, RandomLinesYieldOnlyWellFormedSpans) {
       line = kHeads[headIndex];
       const std::size_t pieces = random() % 16;
       for (std::size_t k = 0; k < pieces; ++k) line += kPieces[random() % std::size(kPieces)];
-      parser = headIndex == 0 ? Parser::Port
+      parser = headIndex == 0   ? Parser::Port
                : headIndex == 1 ? Parser::Eprt
                : headIndex <= 3 ? Parser::R227
                                 : Parser::R229;
@@ -648,12 +727,11 @@ TEST(AddressParsers, RandomLinesYieldOnlyWellFormedSpans) {
     ++accepted;
     ASSERT_LE(parsed->spanBegin, parsed->spanEnd) << line;
     ASSERT_LE(parsed->spanEnd, line.size()) << line;
-    const std::string_view span = std::string_view(line).substr(parsed->spanBegin, parsed->spanEnd - parsed->spanBegin);
+    const std::string_view span =
+        std::string_view(line).substr(parsed->spanBegin, parsed->spanEnd - parsed->spanBegin);
     switch (parser) {
       case Parser::Port:
-      case Parser::R227:
-        expectHostPortSpan(span, *parsed);
-        break;
+      case Parser::R227: expectHostPortSpan(span, *parsed); break;
       case Parser::Eprt:
         ASSERT_GE(span.size(), 8u) << line;
         EXPECT_EQ(span.front(), parsed->delimiter) << line;

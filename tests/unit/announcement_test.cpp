@@ -1,13 +1,14 @@
 // The announcement decision (include/ftpalg/engine/announcement.hpp): the order of its checks,
 // the port floor at its boundary for every verb, anti-bounce, the rate and pinhole limits, the
 // public-port choice and the replacement text. Lines are parsed with the real address codec.
+#include "ftpalg/engine/announcement.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <variant>
 
-#include "ftpalg/engine/announcement.hpp"
 #include "ftpalg/engine/pinhole_table.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 #include "packet_builder.hpp"
@@ -15,9 +16,9 @@
 namespace ftpalg {
 namespace {
 
+using std::chrono::seconds;
 using testing::ep;
 using testing::ip;
-using std::chrono::seconds;
 
 const Timestamp kT0{1'000'000'000};
 
@@ -34,10 +35,14 @@ NatMapping dnat() {
 
 ParsedAddress parse(std::string_view line) {
   ParseResult result = ParseResult{AddressSyntaxError::BadSyntax};
-  if (line.starts_with("PORT")) result = parsePort(line);
-  else if (line.starts_with("EPRT")) result = parseEprt(line);
-  else if (line.starts_with("227")) result = parse227(line);
-  else if (line.starts_with("229")) result = parse229(line);
+  if (line.starts_with("PORT"))
+    result = parsePort(line);
+  else if (line.starts_with("EPRT"))
+    result = parseEprt(line);
+  else if (line.starts_with("227"))
+    result = parse227(line);
+  else if (line.starts_with("229"))
+    result = parse229(line);
   const auto* parsed = std::get_if<ParsedAddress>(&result);
   EXPECT_NE(parsed, nullptr) << "test line does not parse: " << line;
   return parsed != nullptr ? *parsed : ParsedAddress{};
@@ -67,18 +72,22 @@ struct Fixture {
         policy, limits, pinholes, rate, now);
   }
   std::uint64_t otherSessionsPinhole(const IpAddress& from, const Endpoint& to) {
-    return pinholes.open(FlowKey{ep("192.0.2.99:45000"), ep("203.0.113.10:21")}, from, to, std::nullopt,
-                         seconds(30), kT0).id;
+    return pinholes
+        .open(FlowKey{ep("192.0.2.99:45000"), ep("203.0.113.10:21")}, from, to, std::nullopt, seconds(30),
+              kT0)
+        .id;
   }
 };
 
 void expectRefused(const AnnouncementDecision& decision, Reason reason) {
   ASSERT_TRUE(decision.refusal.has_value()) << "accepted, expected " << reasonName(reason);
-  EXPECT_EQ(*decision.refusal, reason) << reasonName(*decision.refusal) << " instead of " << reasonName(reason);
+  EXPECT_EQ(*decision.refusal, reason)
+      << reasonName(*decision.refusal) << " instead of " << reasonName(reason);
 }
 
 void expectAccepted(const AnnouncementDecision& decision) {
-  EXPECT_FALSE(decision.refusal.has_value()) << "refused: " << reasonName(decision.refusal.value_or(Reason::BadSyntax));
+  EXPECT_FALSE(decision.refusal.has_value())
+      << "refused: " << reasonName(decision.refusal.value_or(Reason::BadSyntax));
 }
 
 // --- port floor ----------------------------------------------------------------------------------
@@ -99,8 +108,8 @@ TEST(AnnouncementPortFloor, Port1023IsRefusedAnd1024AcceptedForEveryVerb) {
        ep("192.168.77.10:1024")},
       {"227 Entering Passive Mode (192,168,78,10,3,255).", "227 Entering Passive Mode (192,168,78,10,4,0).",
        dnat(), ep("203.0.113.1:1024"), ep("192.168.78.10:1024")},
-      {"229 Entering Extended Passive Mode (|||1023|)", "229 Entering Extended Passive Mode (|||1024|)", dnat(),
-       ep("203.0.113.1:1024"), ep("192.168.78.10:1024")},
+      {"229 Entering Extended Passive Mode (|||1023|)", "229 Entering Extended Passive Mode (|||1024|)",
+       dnat(), ep("203.0.113.1:1024"), ep("192.168.78.10:1024")},
   };
   for (const FloorCase& c : cases) {
     SCOPED_TRACE(c.at);
@@ -149,7 +158,8 @@ TEST(AnnouncementAntiBounce, ClientNamingTheRoutersPublicAddressIsRefused) {
 
 TEST(AnnouncementAntiBounce, ServerNamingAnotherInsideHostIsRefused) {
   Fixture f;
-  expectRefused(f.decide("227 Entering Passive Mode (192,168,78,11,195,80).", dnat()), Reason::AddressMismatch);
+  expectRefused(f.decide("227 Entering Passive Mode (192,168,78,11,195,80).", dnat()),
+                Reason::AddressMismatch);
 }
 
 TEST(AnnouncementAntiBounce, ServerNamingItsPublicSeenAddressIsAcceptedAndForwardedToItself) {
@@ -200,9 +210,11 @@ TEST(AnnouncementChecks, RateLimitRefusesOnceTheBurstIsSpentAndRefills) {
   expectAccepted(f.decide("PORT 192,168,77,10,195,80", snat()));
   expectAccepted(f.decide("PORT 192,168,77,10,195,81", snat()));
   expectRefused(f.decide("PORT 192,168,77,10,195,82", snat()), Reason::PinholeRateLimit);
-  expectAccepted(f.decide("PORT 192,168,77,10,195,83", snat(), 100, std::nullopt, std::nullopt, kT0 + seconds(1)));
-  expectRefused(f.decide("PORT 192,168,77,10,195,84", snat(), 100, std::nullopt, std::nullopt, kT0 + seconds(1)),
-                Reason::PinholeRateLimit);
+  expectAccepted(
+      f.decide("PORT 192,168,77,10,195,83", snat(), 100, std::nullopt, std::nullopt, kT0 + seconds(1)));
+  expectRefused(
+      f.decide("PORT 192,168,77,10,195,84", snat(), 100, std::nullopt, std::nullopt, kT0 + seconds(1)),
+      Reason::PinholeRateLimit);
 }
 
 TEST(AnnouncementChecks, GlobalPinholeLimitSparesASessionReplacingItsOwn) {
@@ -230,7 +242,8 @@ TEST(AnnouncementPublicPort, NatedAnnouncerGetsTheNextFreePortAndTheTextSaysSo) 
 TEST(AnnouncementPublicPort, NoFreePublicPortIsRefused) {
   Fixture f;
   for (int i = 0; i < PinholeTable::kPortProbes; ++i) {
-    f.otherSessionsPinhole(ip("203.0.113.10"), Endpoint{ip("203.0.113.1"), static_cast<std::uint16_t>(50000 + i)});
+    f.otherSessionsPinhole(ip("203.0.113.10"),
+                           Endpoint{ip("203.0.113.1"), static_cast<std::uint16_t>(50000 + i)});
   }
   expectRefused(f.decide("PORT 192,168,77,10,195,80", snat()), Reason::NoPublicPort);
 }
@@ -275,7 +288,8 @@ TEST(AnnouncementReplacement, EprtKeepsItsDelimiter) {
 
 TEST(AnnouncementReplacement, Reply227TupleIsReplacedAndTheRestKept) {
   Fixture f;
-  const AnnouncementDecision decision = f.decide("227 Entering Passive Mode (192,168,78,10,195,80).", dnat(), 50);
+  const AnnouncementDecision decision =
+      f.decide("227 Entering Passive Mode (192,168,78,10,195,80).", dnat(), 50);
   expectAccepted(decision);
   ASSERT_TRUE(decision.replacement);
   EXPECT_EQ(decision.replacement->offset, 50 + 27);

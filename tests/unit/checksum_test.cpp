@@ -48,15 +48,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // RFC 1071 §3 numerical example: 00 01 f2 03 f4 f5 f6 f7 sums to dd f2.
         SumCase{"rfc1071_example", {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}, 0xddf2},
-        SumCase{"empty", {}, 0},
-        SumCase{"odd_length_pads_with_zero", {0x12, 0x34, 0x56}, 0x1234 + 0x5600},
+        SumCase{"empty", {}, 0}, SumCase{"odd_length_pads_with_zero", {0x12, 0x34, 0x56}, 0x1234 + 0x5600},
         SumCase{"single_byte_is_high_half", {0xAB}, 0xAB00},
         SumCase{"carry_wraps_around", {0xFF, 0xFF, 0x00, 0x02}, 0x0002},
         SumCase{"all_ones_stays_negative_zero", {0xFF, 0xFF, 0xFF, 0xFF}, 0xFFFF},
         // A well-known IPv4 header (checksum field zeroed): checksum 0xb861.
         SumCase{"ipv4_header",
-                {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0,
-                 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7},
+                {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+                 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7},
                 0x479e}),
     [](const auto& sum) { return std::string(sum.param.name); });
 
@@ -166,11 +165,9 @@ TEST_P(IncrementalEqualsFull, ForRandomSixteenBitWords) {
     const std::uint16_t choices[] = {0x0000, 0xFFFF, static_cast<std::uint16_t>(random()),
                                      static_cast<std::uint16_t>(~oldValue)};
     const std::uint16_t newValue = choices[random() % 4];
-    const std::uint16_t incremental =
-        checksum::incrementalUpdate16(load16(segment, 16), oldValue, newValue);
+    const std::uint16_t incremental = checksum::incrementalUpdate16(load16(segment, 16), oldValue, newValue);
     put16(segment, at, newValue);
-    ASSERT_EQ(incremental, checksum::tcpChecksum(src, dst, segment))
-        << "round " << round << " offset " << at;
+    ASSERT_EQ(incremental, checksum::tcpChecksum(src, dst, segment)) << "round " << round << " offset " << at;
   }
 }
 
@@ -185,16 +182,14 @@ TEST_P(IncrementalEqualsFull, ForRandomSeqAndAckFields) {
     const std::size_t at = (random() % 2 == 0) ? 4 : 8;  // seq or ack
     const std::uint32_t oldValue = (std::uint32_t{load16(segment, at)} << 16) | load16(segment, at + 2);
     const std::uint32_t newValue = round % 7 == 0 ? ~oldValue : static_cast<std::uint32_t>(random());
-    const std::uint16_t incremental =
-        checksum::incrementalUpdate32(load16(segment, 16), oldValue, newValue);
+    const std::uint16_t incremental = checksum::incrementalUpdate32(load16(segment, 16), oldValue, newValue);
     put16(segment, at, static_cast<std::uint16_t>(newValue >> 16));
     put16(segment, at + 2, static_cast<std::uint16_t>(newValue));
     ASSERT_EQ(incremental, checksum::tcpChecksum(src, dst, segment)) << "round " << round;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, IncrementalEqualsFull,
-                         ::testing::Values("192.0.2.1", "2001:db8::1"));
+INSTANTIATE_TEST_SUITE_P(Families, IncrementalEqualsFull, ::testing::Values("192.0.2.1", "2001:db8::1"));
 
 // ---- verifyPacket -------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-// ControlChannel: the FTP dialog rules of docs/design.md#required-behaviour and docs/adversarial-cases.md cases 5, 6, 7, 8, 10,
-// 11 and the accepted variants (EPSV ALL, multi-line replies, pipelining, LPRT/LPSV/228).
+// ControlChannel: the FTP dialog rules of docs/design.md#required-behaviour and docs/adversarial-cases.md
+// cases 5, 6, 7, 8, 10, 11 and the accepted variants (EPSV ALL, multi-line replies, pipelining,
+// LPRT/LPSV/228).
 #include "ftpalg/ftp/control_channel.hpp"
 
 #include <gtest/gtest.h>
@@ -118,7 +119,9 @@ INSTANTIATE_TEST_SUITE_P(ControlChannel, FirstServerLine,
                                            NotFtpCase{"ssh_banner", "SSH-2.0-OpenSSH_9.2p1"},
                                            NotFtpCase{"http_status", "HTTP/1.1 200 OK"},
                                            NotFtpCase{"empty_line", ""}),
-                         [](const ::testing::TestParamInfo<NotFtpCase>& param) { return std::string(param.param.name); });
+                         [](const ::testing::TestParamInfo<NotFtpCase>& param) {
+                           return std::string(param.param.name);
+                         });
 
 TEST(Greeting, ClientLineBeforeGreetingMakesTheSessionNotFtp) {
   ControlChannel channel(IpFamily::V4);
@@ -190,9 +193,11 @@ TEST(ClientCommands, PortWithBadSyntaxIsRefusedWithTheCodecError) {
 
 TEST(ClientCommands, EprtFamilyDifferentFromTheControlConnectionIsFamilyMismatch) {
   ControlChannel v4 = greetedChannel(IpFamily::V4);
-  expectRefused(v4.onClientLine("EPRT |2|2001:db8::10|50000|"), AddressVerb::Eprt, ChannelRefusal::FamilyMismatch);
+  expectRefused(v4.onClientLine("EPRT |2|2001:db8::10|50000|"), AddressVerb::Eprt,
+                ChannelRefusal::FamilyMismatch);
   ControlChannel v6 = greetedChannel(IpFamily::V6);
-  expectRefused(v6.onClientLine("EPRT |1|192.168.77.10|50000|"), AddressVerb::Eprt, ChannelRefusal::FamilyMismatch);
+  expectRefused(v6.onClientLine("EPRT |1|192.168.77.10|50000|"), AddressVerb::Eprt,
+                ChannelRefusal::FamilyMismatch);
 }
 
 TEST(ClientCommands, PortOnAnIpv6ControlConnectionIsFamilyMismatch) {
@@ -210,7 +215,8 @@ class KeywordWithHiddenBytes : public ::testing::TestWithParam<ObscuredKeywordCa
 
 TEST_P(KeywordWithHiddenBytes, SpellingPortOrEprtIsRefusedAsNonPrintable) {
   ControlChannel channel = greetedChannel();
-  expectSyntaxRefusal(channel.onClientLine(GetParam().line), GetParam().verb, AddressSyntaxError::NonPrintable);
+  expectSyntaxRefusal(channel.onClientLine(GetParam().line), GetParam().verb,
+                      AddressSyntaxError::NonPrintable);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -218,8 +224,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ObscuredKeywordCase{"iac_ip", "P\xFF\xF4ORT 192,168,77,10,195,80", AddressVerb::Port},
                       ObscuredKeywordCase{"iac_iac", "PO\xFF\xFFRT 192,168,77,10,195,80", AddressVerb::Port},
                       ObscuredKeywordCase{"nul", "PO\0RT 192,168,77,10,195,80"s, AddressVerb::Port},
-                      ObscuredKeywordCase{"eight_bit_lower", "po\xA0rt 192,168,77,10,195,80", AddressVerb::Port},
-                      ObscuredKeywordCase{"telnet_synch_prefix", "\xFF\xF2" "EPRT |1|192.168.77.10|50000|",
+                      ObscuredKeywordCase{"eight_bit_lower", "po\xA0rt 192,168,77,10,195,80",
+                                          AddressVerb::Port},
+                      ObscuredKeywordCase{"telnet_synch_prefix",
+                                          "\xFF\xF2"
+                                          "EPRT |1|192.168.77.10|50000|",
                                           AddressVerb::Eprt},
                       ObscuredKeywordCase{"nul_eprt", "EPR\0T |1|192.168.77.10|50000|"s, AddressVerb::Eprt}),
     [](const ::testing::TestParamInfo<ObscuredKeywordCase>& param) { return std::string(param.param.name); });
@@ -262,7 +271,8 @@ TEST(Direction, Reply229FromTheClientIsWrongDirection) {
 TEST(Direction, PortFromTheServerIsWrongDirection) {
   ControlChannel channel = greetedChannel();
   expectRefused(channel.onServerLine(kPort), AddressVerb::Port, ChannelRefusal::WrongDirection);
-  expectRefused(channel.onServerLine("eprt |1|203.0.113.10|50000|"), AddressVerb::Eprt, ChannelRefusal::WrongDirection);
+  expectRefused(channel.onServerLine("eprt |1|203.0.113.10|50000|"), AddressVerb::Eprt,
+                ChannelRefusal::WrongDirection);
 }
 
 TEST(Direction, PortTextInsideAServerReplyIsNothing) {
@@ -333,7 +343,8 @@ TEST(Correlation, PasvAnsweredByAnErrorIsConsumed) {
 TEST(Correlation, Reply227WithoutNumbersIsRefusedAsNoNumbers) {
   ControlChannel channel = greetedChannel();
   channel.onClientLine("PASV");
-  expectSyntaxRefusal(channel.onServerLine("227 Logout."), AddressVerb::Reply227, AddressSyntaxError::NoNumbers);
+  expectSyntaxRefusal(channel.onServerLine("227 Logout."), AddressVerb::Reply227,
+                      AddressSyntaxError::NoNumbers);
 }
 
 TEST(Correlation, Reply227OnAnIpv6ControlConnectionIsFamilyMismatch) {
@@ -385,7 +396,9 @@ TEST(Correlation, EveryClientLineAwaitsAReplyEvenUnknownOnes) {
   ControlChannel channel = greetedChannel();
   channel.onClientLine("XYZZY");
   channel.onClientLine("");
-  channel.onClientLine("\xFF\xF4\xFF\xF2" "ABOR");
+  channel.onClientLine(
+      "\xFF\xF4\xFF\xF2"
+      "ABOR");
   channel.onClientLine("PASV");
   EXPECT_EQ(channel.pendingCommandCount(), 4u);
   channel.onServerLine("500 Unknown command.");
@@ -413,8 +426,9 @@ TEST(Correlation, ServerLinesThatAreNotRepliesAnswerNothing) {
 TEST(Correlation, ErrorReplyEchoingA227IsNothing) {
   ControlChannel channel = greetedChannel();
   channel.onClientLine("PASV");
-  expectKind(channel.onServerLine("500 '227 Entering Passive Mode (203,0,113,10,195,80)': command not understood"),
-             Kind::Nothing);
+  expectKind(
+      channel.onServerLine("500 '227 Entering Passive Mode (203,0,113,10,195,80)': command not understood"),
+      Kind::Nothing);
   EXPECT_EQ(channel.pendingCommandCount(), 0u);
 }
 
@@ -423,14 +437,14 @@ TEST(Correlation, ErrorReplyEchoingA227IsNothing) {
 TEST(MultiLine, FirstLineOfAMultiLine227AnnouncesAndTheFinalLineConsumes) {
   ControlChannel channel = greetedChannel();
   channel.onClientLine("PASV");
-  expectAnnouncement(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"), AddressVerb::Reply227,
-                     50000);
+  expectAnnouncement(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"),
+                     AddressVerb::Reply227, 50000);
   EXPECT_TRUE(channel.inMultiLineReply());
   EXPECT_FALSE(channel.replyAnnouncementPossible());
   EXPECT_EQ(channel.pendingCommandCount(), 1u);
   expectKind(channel.onServerLine("Data connection ready"), Kind::Nothing);
-  expectRefused(channel.onServerLine("227 Entering Passive Mode (203,0,113,10,195,81)"), AddressVerb::Reply227,
-                ChannelRefusal::ContinuationLine);
+  expectRefused(channel.onServerLine("227 Entering Passive Mode (203,0,113,10,195,81)"),
+                AddressVerb::Reply227, ChannelRefusal::ContinuationLine);
   EXPECT_FALSE(channel.inMultiLineReply());
   EXPECT_EQ(channel.pendingCommandCount(), 0u);
 }
@@ -440,8 +454,8 @@ TEST(MultiLine, Reply227OnAContinuationLineIsRefused) {
   channel.onClientLine("PASV");
   expectKind(channel.onServerLine("250-Status follows"), Kind::Nothing);
   expectRefused(channel.onServerLine(kReply227), AddressVerb::Reply227, ChannelRefusal::ContinuationLine);
-  expectRefused(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"), AddressVerb::Reply227,
-                ChannelRefusal::ContinuationLine);
+  expectRefused(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"),
+                AddressVerb::Reply227, ChannelRefusal::ContinuationLine);
   expectKind(channel.onServerLine("250 End"), Kind::Nothing);
   // The 250 answered the PASV.
   expectRefused(channel.onServerLine(kReply227), AddressVerb::Reply227, ChannelRefusal::UnsolicitedReply);
@@ -488,8 +502,8 @@ TEST(MultiLine, PortTextOnAContinuationLineIsWrongDirection) {
 
 TEST(MultiLine, UnsolicitedMultiLine227IsRefusedOnItsFirstLine) {
   ControlChannel channel = greetedChannel();
-  expectRefused(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"), AddressVerb::Reply227,
-                ChannelRefusal::UnsolicitedReply);
+  expectRefused(channel.onServerLine("227-Entering Passive Mode (203,0,113,10,195,80)"),
+                AddressVerb::Reply227, ChannelRefusal::UnsolicitedReply);
 }
 
 // --- EPSV variants (RFC 2428 §3, §4) ----------------------------------------------------------
@@ -503,7 +517,8 @@ TEST_P(EpsvArgument, ThatNamesAProtocolAwaitsA229) {
   expectAnnouncement(channel.onServerLine(kReply229), AddressVerb::Reply229, 50001);
 }
 
-INSTANTIATE_TEST_SUITE_P(ControlChannel, EpsvArgument, ::testing::Values("EPSV", "EPSV 1", "EPSV 2", "epsv 2"));
+INSTANTIATE_TEST_SUITE_P(ControlChannel, EpsvArgument,
+                         ::testing::Values("EPSV", "EPSV 1", "EPSV 2", "epsv 2"));
 
 TEST(EpsvAll, RefusesPortEprtAndPasvAfterwards) {
   ControlChannel channel = greetedChannel();
@@ -511,7 +526,8 @@ TEST(EpsvAll, RefusesPortEprtAndPasvAfterwards) {
   EXPECT_TRUE(channel.epsvAll());
   channel.onServerLine("200 EPSV ALL ok.");
   expectRefused(channel.onClientLine(kPort), AddressVerb::Port, ChannelRefusal::AfterEpsvAll);
-  expectRefused(channel.onClientLine("EPRT |1|192.168.77.10|50000|"), AddressVerb::Eprt, ChannelRefusal::AfterEpsvAll);
+  expectRefused(channel.onClientLine("EPRT |1|192.168.77.10|50000|"), AddressVerb::Eprt,
+                ChannelRefusal::AfterEpsvAll);
   expectRefused(channel.onClientLine("PASV"), AddressVerb::Reply227, ChannelRefusal::AfterEpsvAll);
 }
 

@@ -1,5 +1,7 @@
 // Engine behaviour through simulated control connections (tests/support/session_sim.hpp):
 // whole sessions, NAT cases, holding of split lines, seq/ack correctness, invariance.
+#include "ftpalg/engine/engine.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <variant>
 #include <vector>
 
-#include "ftpalg/engine/engine.hpp"
 #include "ftpalg/engine/static_flow_resolver.hpp"
 #include "packet_builder.hpp"
 #include "session_sim.hpp"
@@ -21,7 +22,8 @@ using testing::ip;
 using testing::Segmentation;
 using testing::SessionSim;
 
-// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10 (docs/adversarial-cases.md#example-network).
+// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10
+// (docs/adversarial-cases.md#example-network).
 NatMapping snatMapping() {
   return NatMapping{ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"),
                     ep("203.0.113.10:21")};
@@ -36,14 +38,15 @@ NatMapping dnatMapping() {
 FlowKey dnatKey() { return FlowKey{ep("198.51.100.20:40001"), ep("192.168.78.10:21")}; }
 
 NatMapping v6Mapping() {
-  return NatMapping{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:77::10]:40002"),
-                    ep("[2001:db8:1::10]:21"), ep("[2001:db8:1::10]:21")};
+  return NatMapping{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1::10]:21"),
+                    ep("[2001:db8:1::10]:21")};
 }
 FlowKey v6Key() { return FlowKey{ep("[2001:db8:77::10]:40002"), ep("[2001:db8:1::10]:21")}; }
 
 struct Harness {
   explicit Harness(FlowKey key, NatMapping nat, EngineConfig config = {})
-      : resolver(key, nat), engine(config),
+      : resolver(key, nat),
+        engine(config),
         sim(engine, resolver, key.client, key.server, 0x11223344u, 0xfffff000u) {}
   testing::FixedFlowResolver resolver;
   Engine engine;
@@ -454,14 +457,15 @@ RunResult runSession(const std::vector<Message>& messages,
   result.atServer = sim.server().received;
   result.atClient = sim.client().received;
   result.cleanAcks = sim.client().highestAckReceived == sim.client().sent &&
-                     sim.server().highestAckReceived == sim.server().sent &&
-                     !sim.client().ackBeyondSent && !sim.server().ackBeyondSent &&
-                     sim.client().badChecksums == 0 && sim.server().badChecksums == 0;
+                     sim.server().highestAckReceived == sim.server().sent && !sim.client().ackBeyondSent &&
+                     !sim.server().ackBeyondSent && sim.client().badChecksums == 0 &&
+                     sim.server().badChecksums == 0;
   return result;
 }
 
 TEST(EngineInvariance, ReferenceSessionHasTheExpectedDecisions) {
-  const RunResult whole = runSession(referenceSession(), [](std::size_t, const Message&) { return Segmentation{}; });
+  const RunResult whole =
+      runSession(referenceSession(), [](std::size_t, const Message&) { return Segmentation{}; });
   EXPECT_TRUE(whole.cleanAcks);
   EXPECT_EQ(whole.actions.size(), 5u);  // open (PORT), close + open (EPRT), close + open (227)
   EXPECT_NE(whole.atServer.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
@@ -470,7 +474,8 @@ TEST(EngineInvariance, ReferenceSessionHasTheExpectedDecisions) {
 
 TEST(EngineInvariance, SplittingAnyMessageAtAnyByteGivesIdenticalDecisionsAndStreams) {
   const auto messages = referenceSession();
-  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  const RunResult reference =
+      runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
   for (std::size_t target = 0; target < messages.size(); ++target) {
     for (std::size_t cut = 1; cut < messages[target].bytes.size(); ++cut) {
       const RunResult split = runSession(messages, [&](std::size_t i, const Message&) {
@@ -487,7 +492,8 @@ TEST(EngineInvariance, SplittingAnyMessageAtAnyByteGivesIdenticalDecisionsAndStr
 
 TEST(EngineInvariance, OneByteSegmentsDuplicatesAndReorderingGiveIdenticalResults) {
   const auto messages = referenceSession();
-  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  const RunResult reference =
+      runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
   const auto everyByte = [](const Message& m) {
     std::vector<std::size_t> cuts;
     for (std::size_t i = 1; i < m.bytes.size(); ++i) cuts.push_back(i);
@@ -495,9 +501,15 @@ TEST(EngineInvariance, OneByteSegmentsDuplicatesAndReorderingGiveIdenticalResult
   };
   const std::vector<std::function<Segmentation(std::size_t, const Message&)>> plans = {
       [&](std::size_t, const Message& m) { return Segmentation{everyByte(m)}; },
-      [&](std::size_t, const Message& m) { return Segmentation{everyByte(m), false, true}; },
-      [&](std::size_t, const Message& m) { return Segmentation{{m.bytes.size() / 2}, true, false}; },
-      [&](std::size_t, const Message& m) { return Segmentation{{m.bytes.size() / 3, 2 * m.bytes.size() / 3}, true, true}; },
+      [&](std::size_t, const Message& m) {
+        return Segmentation{everyByte(m), false, true};
+      },
+      [&](std::size_t, const Message& m) {
+        return Segmentation{{m.bytes.size() / 2}, true, false};
+      },
+      [&](std::size_t, const Message& m) {
+        return Segmentation{{m.bytes.size() / 3, 2 * m.bytes.size() / 3}, true, true};
+      },
   };
   for (std::size_t p = 0; p < plans.size(); ++p) {
     const RunResult result = runSession(messages, plans[p]);
@@ -511,7 +523,8 @@ TEST(EngineInvariance, OneByteSegmentsDuplicatesAndReorderingGiveIdenticalResult
 
 TEST(EngineInvariance, RandomSegmentationsGiveIdenticalResults) {
   const auto messages = referenceSession();
-  const RunResult reference = runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
+  const RunResult reference =
+      runSession(messages, [](std::size_t, const Message&) { return Segmentation{}; });
   std::mt19937 random(20261123);
   for (int round = 0; round < 200; ++round) {
     const RunResult result = runSession(messages, [&](std::size_t, const Message& m) {

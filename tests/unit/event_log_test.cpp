@@ -68,61 +68,76 @@ Stats fixtureStats() {
 }
 
 TEST(JsonEventLog, TheSchemaExampleLineByLine) {
-  EXPECT_EQ(json(SessionOpened{}, kT0 + 1000),
-            R"({"ts":1700000000.001000,"event":"session_open","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay"})");
-  EXPECT_EQ(json(fixtureRewrite(), kT0 + 14000),
-            R"({"ts":1700000000.014000,"event":"rewrite","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"PORT","before":"PORT 192,168,77,10,195,80","after":"PORT 203,0,113,1,195,80"})");
-  EXPECT_EQ(json(PinholeOpened{fixturePinhole()}, kT0 + 14000),
-            R"({"ts":1700000000.014000,"event":"pinhole","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000","timeout_s":30})");
-  EXPECT_EQ(json(PinholeClosed{fixturePinhole(), Reason::SessionClosed}, kT0 + 37000),
-            R"({"ts":1700000000.037000,"event":"pinhole_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","reason":"session_closed"})");
-  EXPECT_EQ(json(SessionClosedObs{Reason::Fin}, kT0 + 37000),
-            R"({"ts":1700000000.037000,"event":"session_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"fin"})");
-  EXPECT_EQ(log::statsLine(log::LineFormat::Json, at(kT0 + 38000), fixtureStats(), "replay"),
-            R"({"ts":1700000000.038000,"event":"stats","flow":null,"mode":"replay","packets_seen":30,"packets_modified":9,"packets_held":0,"packets_dropped":0,"packets_malformed":0,"payload_bytes":284,"lines_parsed":12,"sessions_opened":1,"sessions_closed":1,"sessions_refused_at_limit":0,"rewrites":1,"pinholes_opened":1,"pinholes_closed":1,"rejects":0,"anomalies":0,"flows_uninspected":0,"retransmissions":0,"segments_trimmed":0})");
+  EXPECT_EQ(
+      json(SessionOpened{}, kT0 + 1000),
+      R"({"ts":1700000000.001000,"event":"session_open","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay"})");
+  EXPECT_EQ(
+      json(fixtureRewrite(), kT0 + 14000),
+      R"({"ts":1700000000.014000,"event":"rewrite","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"PORT","before":"PORT 192,168,77,10,195,80","after":"PORT 203,0,113,1,195,80"})");
+  EXPECT_EQ(
+      json(PinholeOpened{fixturePinhole()}, kT0 + 14000),
+      R"({"ts":1700000000.014000,"event":"pinhole","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000","timeout_s":30})");
+  EXPECT_EQ(
+      json(PinholeClosed{fixturePinhole(), Reason::SessionClosed}, kT0 + 37000),
+      R"({"ts":1700000000.037000,"event":"pinhole_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","reason":"session_closed"})");
+  EXPECT_EQ(
+      json(SessionClosedObs{Reason::Fin}, kT0 + 37000),
+      R"({"ts":1700000000.037000,"event":"session_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"fin"})");
+  EXPECT_EQ(
+      log::statsLine(log::LineFormat::Json, at(kT0 + 38000), fixtureStats(), "replay"),
+      R"({"ts":1700000000.038000,"event":"stats","flow":null,"mode":"replay","packets_seen":30,"packets_modified":9,"packets_held":0,"packets_dropped":0,"packets_malformed":0,"payload_bytes":284,"lines_parsed":12,"sessions_opened":1,"sessions_closed":1,"sessions_refused_at_limit":0,"rewrites":1,"pinholes_opened":1,"pinholes_closed":1,"rejects":0,"anomalies":0,"flows_uninspected":0,"retransmissions":0,"segments_trimmed":0})");
 }
 
 TEST(JsonEventLog, RejectAnomalyAndOpaqueCarryTheirKeysInSchemaOrder) {
-  EXPECT_EQ(json(Reject{Direction::ServerToClient, AddressVerb::Reply227, Reason::UnsolicitedReply,
-                        "227 Entering Passive Mode (10,0,0,1,4,1)"},
-                 kT0, "live"),
-            R"json({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"live","dir":"s2c","verb":"227","reason":"unsolicited_reply","line":"227 Entering Passive Mode (10,0,0,1,4,1)"})json");
-  EXPECT_EQ(json(AnomalyObs{Direction::ClientToServer, Reason::LineTooLong, true}, kT0, "dry-run"),
-            R"({"ts":1700000000.000000,"event":"anomaly","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"dry-run","dir":"c2s","reason":"line_too_long","inspection_stopped":true})");
-  EXPECT_EQ(json(AnomalyObs{Direction::ServerToClient, Reason::RetransmissionConflict, false}, kT0),
-            R"({"ts":1700000000.000000,"event":"anomaly","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"s2c","reason":"retransmission_conflict","inspection_stopped":false})");
-  EXPECT_EQ(json(OpaqueObs{Reason::TlsNegotiated}, kT0),
-            R"({"ts":1700000000.000000,"event":"opaque","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"tls_negotiated"})");
+  EXPECT_EQ(
+      json(Reject{Direction::ServerToClient, AddressVerb::Reply227, Reason::UnsolicitedReply,
+                  "227 Entering Passive Mode (10,0,0,1,4,1)"},
+           kT0, "live"),
+      R"json({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"live","dir":"s2c","verb":"227","reason":"unsolicited_reply","line":"227 Entering Passive Mode (10,0,0,1,4,1)"})json");
+  EXPECT_EQ(
+      json(AnomalyObs{Direction::ClientToServer, Reason::LineTooLong, true}, kT0, "dry-run"),
+      R"({"ts":1700000000.000000,"event":"anomaly","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"dry-run","dir":"c2s","reason":"line_too_long","inspection_stopped":true})");
+  EXPECT_EQ(
+      json(AnomalyObs{Direction::ServerToClient, Reason::RetransmissionConflict, false}, kT0),
+      R"({"ts":1700000000.000000,"event":"anomaly","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"s2c","reason":"retransmission_conflict","inspection_stopped":false})");
+  EXPECT_EQ(
+      json(OpaqueObs{Reason::TlsNegotiated}, kT0),
+      R"({"ts":1700000000.000000,"event":"opaque","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"tls_negotiated"})");
 }
 
 TEST(JsonEventLog, APinholeWithoutNatHasNullNatTo) {
   Pinhole pinhole = fixturePinhole();
   pinhole.natTo.reset();
-  EXPECT_EQ(json(PinholeOpened{pinhole}, kT0),
-            R"({"ts":1700000000.000000,"event":"pinhole","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":null,"timeout_s":30})");
+  EXPECT_EQ(
+      json(PinholeOpened{pinhole}, kT0),
+      R"({"ts":1700000000.000000,"event":"pinhole","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":null,"timeout_s":30})");
 }
 
 TEST(JsonEventLog, TheEnginesEscapesAreEscapedAgainSoEveryLineIsJson) {
   // The schema's example: the client line P<0xFF><0xF4>ORT ..., escaped by the engine.
   const Reject reject{Direction::ClientToServer, AddressVerb::Port, Reason::NonPrintable,
                       R"(P\xff\xf4ORT 192,168,77,10,195,80)"};
-  EXPECT_EQ(json(reject, kT0),
-            R"({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"PORT","reason":"nonprintable_bytes","line":"P\\xff\\xf4ORT 192,168,77,10,195,80"})");
+  EXPECT_EQ(
+      json(reject, kT0),
+      R"({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"PORT","reason":"nonprintable_bytes","line":"P\\xff\\xf4ORT 192,168,77,10,195,80"})");
   // Defensively, raw quotes and control bytes that reach the log are escaped too.
   const Reject raw{Direction::ClientToServer, AddressVerb::Eprt, Reason::BadSyntax, "EPRT \"\x01"};
-  EXPECT_EQ(json(raw, kT0),
-            R"({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"EPRT","reason":"bad_syntax","line":"EPRT \"\u0001"})");
+  EXPECT_EQ(
+      json(raw, kT0),
+      R"({"ts":1700000000.000000,"event":"reject","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s","verb":"EPRT","reason":"bad_syntax","line":"EPRT \"\u0001"})");
 }
 
 TEST(JsonEventLog, IPv6FlowsAndEndpointsAreBracketed) {
   const FlowKey flow{endpoint("[2001:db8::10]:40000"), endpoint("[2001:db8:1::10]:21")};
-  EXPECT_EQ(log::observationLine(log::LineFormat::Json, Observation{at(kT0), flow, SessionOpened{}}, "replay"),
-            R"({"ts":1700000000.000000,"event":"session_open","flow":"[2001:db8::10]:40000-[2001:db8:1::10]:21","mode":"replay"})");
+  EXPECT_EQ(
+      log::observationLine(log::LineFormat::Json, Observation{at(kT0), flow, SessionOpened{}}, "replay"),
+      R"({"ts":1700000000.000000,"event":"session_open","flow":"[2001:db8::10]:40000-[2001:db8:1::10]:21","mode":"replay"})");
 }
 
 TEST(TextEventLog, TheSchemaExampleLines) {
-  EXPECT_EQ(text(fixtureRewrite(), kT0 + 14000),
-            R"(1700000000.014000 replay rewrite 192.168.77.10:40000-203.0.113.10:21 dir=c2s verb=PORT before="PORT 192,168,77,10,195,80" after="PORT 203,0,113,1,195,80")");
+  EXPECT_EQ(
+      text(fixtureRewrite(), kT0 + 14000),
+      R"(1700000000.014000 replay rewrite 192.168.77.10:40000-203.0.113.10:21 dir=c2s verb=PORT before="PORT 192,168,77,10,195,80" after="PORT 203,0,113,1,195,80")");
   EXPECT_EQ(text(PinholeOpened{fixturePinhole()}, kT0 + 14000),
             "1700000000.014000 replay pinhole 192.168.77.10:40000-203.0.113.10:21 from=203.0.113.10 "
             "to=203.0.113.1:50000 nat_to=192.168.77.10:50000 timeout_s=30");
@@ -139,22 +154,26 @@ TEST(TextEventLog, EveryOtherEventWithTheSameFactsAsJson) {
   EXPECT_EQ(text(SessionClosedObs{Reason::IdleTimeout}, kT0),
             "1700000000.000000 replay session_close" + flow + " reason=idle_timeout");
   EXPECT_EQ(text(PinholeClosed{fixturePinhole(), Reason::Expired}, kT0),
-            "1700000000.000000 replay pinhole_close" + flow + " from=203.0.113.10 to=203.0.113.1:50000 reason=expired");
+            "1700000000.000000 replay pinhole_close" + flow +
+                " from=203.0.113.10 to=203.0.113.1:50000 reason=expired");
   EXPECT_EQ(text(Reject{Direction::ClientToServer, AddressVerb::Port, Reason::NonPrintable,
                         R"(P\xff\xf4ORT 192,168,77,10,195,80)"},
                  kT0, "dry-run"),
             "1700000000.000000 dry-run reject" + flow +
                 R"( dir=c2s verb=PORT reason=nonprintable_bytes line="P\\xff\\xf4ORT 192,168,77,10,195,80")");
-  EXPECT_EQ(text(AnomalyObs{Direction::ServerToClient, Reason::HoldTimeout, true}, kT0),
-            "1700000000.000000 replay anomaly" + flow + " dir=s2c reason=hold_timeout inspection_stopped=yes");
+  EXPECT_EQ(
+      text(AnomalyObs{Direction::ServerToClient, Reason::HoldTimeout, true}, kT0),
+      "1700000000.000000 replay anomaly" + flow + " dir=s2c reason=hold_timeout inspection_stopped=yes");
   EXPECT_EQ(text(AnomalyObs{Direction::ClientToServer, Reason::SegmentTrimmed, false}, kT0),
-            "1700000000.000000 replay anomaly" + flow + " dir=c2s reason=segment_trimmed_for_mss inspection_stopped=no");
+            "1700000000.000000 replay anomaly" + flow +
+                " dir=c2s reason=segment_trimmed_for_mss inspection_stopped=no");
   EXPECT_EQ(text(OpaqueObs{Reason::CleartextResumed}, kT0),
             "1700000000.000000 replay opaque" + flow + " reason=cleartext_resumed");
   Pinhole pinhole = fixturePinhole();
   pinhole.natTo.reset();
   EXPECT_EQ(text(PinholeOpened{pinhole}, kT0),
-            "1700000000.000000 replay pinhole" + flow + " from=203.0.113.10 to=203.0.113.1:50000 nat_to=none timeout_s=30");
+            "1700000000.000000 replay pinhole" + flow +
+                " from=203.0.113.10 to=203.0.113.1:50000 nat_to=none timeout_s=30");
 }
 
 // The events table of docs/log-schema.md ("| `event` | extra keys | when |") against the one
@@ -173,7 +192,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> documentedEvents()
     if (match[2] == "extra keys") continue;  // the table's header row
     std::vector<std::string> keys;
     const std::string column = match[2];
-    for (auto it = std::sregex_iterator(column.begin(), column.end(), kKey); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(column.begin(), column.end(), kKey); it != std::sregex_iterator();
+         ++it) {
       keys.push_back((*it)[1]);
     }
     events.emplace_back(match[1], keys);
@@ -197,7 +217,8 @@ std::vector<ObservationBody> oneOfEachEvent(std::index_sequence<I...>) {
 
 TEST(EventFields, TheSchemasEventsTableListsEveryEventWithItsKeysInOrder) {
   std::vector<std::pair<std::string, std::vector<std::string>>> described;
-  for (const ObservationBody& body : oneOfEachEvent(std::make_index_sequence<std::variant_size_v<ObservationBody>>())) {
+  for (const ObservationBody& body :
+       oneOfEachEvent(std::make_index_sequence<std::variant_size_v<ObservationBody>>())) {
     FieldNames fields;
     log::describeFields(body, fields);
     described.emplace_back(log::eventName(body), fields.names);

@@ -1,12 +1,12 @@
 // Detection of the kernel's ftp helper from `nft list ruleset` and `iptables-save -t raw` text
 // (src/firewall/helper_detection.hpp). The rulesets are written as nft and iptables-save print
 // them.
-#include "firewall/helper_detection.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "firewall/helper_detection.hpp"
 
 namespace ftpalg::firewall {
 namespace {
@@ -81,7 +81,8 @@ TEST(HelperDetection, TheToolNameAndTheRuleSayWhereTheAssignmentIs) {
   const auto found = helperAssignmentsFromIptablesSave(
       "*raw\n-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp\nCOMMIT\n", "ip6tables-save");
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].where, "ip6tables-save -t raw: -A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp");
+  EXPECT_EQ(found[0].where,
+            "ip6tables-save -t raw: -A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp");
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // The pinhole table script and the admin's accept rule (src/firewall/pinhole_rules.hpp): both
 // carry the one pinhole mark, so a different mark changes every place it appears.
-#include "firewall/pinhole_rules.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "firewall/pinhole_rules.hpp"
 
 namespace ftpalg::firewall {
 namespace {
@@ -17,8 +17,10 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 TEST(AcceptRule, NftAndIptablesSpellingsOfTheMarkBit) {
   EXPECT_EQ(nftAcceptRule(), "ct mark and 0x00010000 == 0x00010000 accept");
-  EXPECT_EQ(iptablesAcceptRule("iptables"), "iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT");
-  EXPECT_EQ(iptablesAcceptRule("ip6tables"), "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT");
+  EXPECT_EQ(iptablesAcceptRule("iptables"),
+            "iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT");
+  EXPECT_EQ(iptablesAcceptRule("ip6tables"),
+            "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT");
 }
 
 TEST(AcceptRule, FollowsTheMark) {
@@ -33,8 +35,10 @@ TEST(PinholeTableScript, MarksAndDnatsWithTheSameMarkTheAcceptRuleNames) {
   EXPECT_EQ(count(script, "ct mark set ct mark or 0x00010000"), 2u) << script;
   EXPECT_EQ(count(script, "ct mark and 0x00010000 == 0x00010000 meta nfproto"), 2u) << script;
   EXPECT_NE(script.find("type nat hook prerouting priority dstnat - 1; policy accept;"), std::string::npos);
-  EXPECT_NE(script.find("set armed4 { type ipv4_addr . ipv4_addr . inet_service; size 262144; flags dynamic,timeout; }"),
-            std::string::npos)
+  EXPECT_NE(
+      script.find(
+          "set armed4 { type ipv4_addr . ipv4_addr . inet_service; size 262144; flags dynamic,timeout; }"),
+      std::string::npos)
       << script;
   EXPECT_NE(script.find("dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6"), std::string::npos);
 

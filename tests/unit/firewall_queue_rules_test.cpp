@@ -2,12 +2,12 @@
 // iptables-restore input that replaces a stale copy in one transaction, and the check of what
 // iptables-save lists afterwards. The listings below are iptables-save output as iptables 1.8.9
 // prints it (`-m tcp` added, u32 values in hex and quoted), not output of this code.
-#include "firewall/queue_rules.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "firewall/queue_rules.hpp"
 
 namespace ftpalg::firewall {
 namespace {
@@ -56,10 +56,14 @@ TEST(QueueRules, BalancedQueuesSplitByTheServersAddressInBothDirections) {
   spec.queueCount = 2;
   const std::string all = allCommands(spec, IpFamily::V4);
   // IPv4: destination address at offset 16 (c2s: the server), source at 12 (s2c: the server).
-  EXPECT_NE(all.find("--dport 21 -m u32 --u32 16&0xFF=0:127 -j NFQUEUE --queue-num 2"), std::string::npos) << all;
-  EXPECT_NE(all.find("--sport 21 -m u32 --u32 12&0xFF=0:127 -j NFQUEUE --queue-num 2"), std::string::npos) << all;
-  EXPECT_NE(all.find("--dport 21 -m u32 --u32 16&0xFF=128:255 -j NFQUEUE --queue-num 3"), std::string::npos) << all;
-  EXPECT_NE(all.find("--sport 21 -m u32 --u32 12&0xFF=128:255 -j NFQUEUE --queue-num 3"), std::string::npos) << all;
+  EXPECT_NE(all.find("--dport 21 -m u32 --u32 16&0xFF=0:127 -j NFQUEUE --queue-num 2"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("--sport 21 -m u32 --u32 12&0xFF=0:127 -j NFQUEUE --queue-num 2"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("--dport 21 -m u32 --u32 16&0xFF=128:255 -j NFQUEUE --queue-num 3"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("--sport 21 -m u32 --u32 12&0xFF=128:255 -j NFQUEUE --queue-num 3"), std::string::npos)
+      << all;
   // IPv6: the last word of the destination address at 36, of the source at 20.
   const std::string v6 = allCommands(spec, IpFamily::V6);
   EXPECT_NE(v6.find("--dport 21 -m u32 --u32 36&0xFF=0:127"), std::string::npos) << v6;
@@ -202,7 +206,8 @@ QueueRuleSpec failClosed() {
   return spec;
 }
 
-std::string allProblems(const std::string& listing, const QueueRuleSpec& spec, IpFamily family = IpFamily::V4) {
+std::string allProblems(const std::string& listing, const QueueRuleSpec& spec,
+                        IpFamily family = IpFamily::V4) {
   std::string text;
   for (const auto& problem : iptablesQueueRuleProblems(parseIptablesSave(listing), spec, family)) {
     text += problem + "\n";
@@ -262,9 +267,10 @@ TEST(QueueRulesCheck, BothJumpsMissingAreBothReported) {
 }
 
 TEST(QueueRulesCheck, ASecondOrAConditionalJumpIsReported) {
-  const std::string twice =
-      replaced(kInstalledOneQueue, "-A FORWARD -j ftpalg-c2s\n", "-A FORWARD -j ftpalg-c2s\n-A FORWARD -j ftpalg-c2s\n");
-  EXPECT_NE(allProblems(twice, failClosed()).find("table mangle: 2 jump(s) to ftpalg-c2s"), std::string::npos);
+  const std::string twice = replaced(kInstalledOneQueue, "-A FORWARD -j ftpalg-c2s\n",
+                                     "-A FORWARD -j ftpalg-c2s\n-A FORWARD -j ftpalg-c2s\n");
+  EXPECT_NE(allProblems(twice, failClosed()).find("table mangle: 2 jump(s) to ftpalg-c2s"),
+            std::string::npos);
   const std::string conditional =
       replaced(kInstalledOneQueue, "-A FORWARD -j ftpalg-c2s\n", "-A FORWARD -i lan0 -j ftpalg-c2s\n");
   EXPECT_NE(allProblems(conditional, failClosed()).find("listed `-A FORWARD -i lan0 -j ftpalg-c2s`"),
@@ -277,9 +283,10 @@ TEST(QueueRulesCheck, ASecondOrAConditionalJumpIsReported) {
 TEST(QueueRulesCheck, AWrongQueueNumberOrFailModeIsAMissingAndAnUnexpectedRule) {
   const std::string otherQueue = replaced(kInstalledOneQueue, "--dport 21 -j NFQUEUE --queue-num 0",
                                           "--dport 21 -j NFQUEUE --queue-num 1");
-  EXPECT_EQ(allProblems(otherQueue, failClosed()),
-            "table mangle: missing `-A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0`\n"
-            "table mangle: unexpected rule `-A ftpalg-c2s -p tcp -m tcp --dport 21 -j NFQUEUE --queue-num 1`\n");
+  EXPECT_EQ(
+      allProblems(otherQueue, failClosed()),
+      "table mangle: missing `-A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0`\n"
+      "table mangle: unexpected rule `-A ftpalg-c2s -p tcp -m tcp --dport 21 -j NFQUEUE --queue-num 1`\n");
   // Fail-open expects --queue-bypass on both rules.
   const std::string problems = allProblems(kInstalledOneQueue, QueueRuleSpec{});
   EXPECT_NE(problems.find("table mangle: missing"), std::string::npos) << problems;
@@ -298,7 +305,8 @@ TEST(QueueRulesCheck, AnExtraRuleOrAMissingChainIsReported) {
   const std::string problems = allProblems(noRaw, failClosed());
   EXPECT_NE(problems.find("table raw has no chain ftpalg-s2c"), std::string::npos) << problems;
   EXPECT_NE(problems.find("table raw: 0 jump(s) to ftpalg-s2c"), std::string::npos) << problems;
-  EXPECT_NE(problems.find("table raw: missing `-A ftpalg-s2c -p tcp --sport 21"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("table raw: missing `-A ftpalg-s2c -p tcp --sport 21"), std::string::npos)
+      << problems;
   EXPECT_EQ(allProblems("", failClosed()), "table mangle is not listed\ntable raw is not listed\n");
 }
 
@@ -306,8 +314,10 @@ TEST(QueueRulesCheck, EachExpectedRuleNeedsItsOwnListedRule) {
   QueueRuleSpec spec = failClosed();
   spec.controlPorts = {21, 21};  // two identical rules expected, one listed
   const std::string problems = allProblems(kInstalledOneQueue, spec);
-  EXPECT_NE(problems.find("table mangle: missing `-A ftpalg-c2s -p tcp --dport 21"), std::string::npos) << problems;
-  EXPECT_NE(problems.find("table raw: missing `-A ftpalg-s2c -p tcp --sport 21"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("table mangle: missing `-A ftpalg-c2s -p tcp --dport 21"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("table raw: missing `-A ftpalg-s2c -p tcp --sport 21"), std::string::npos)
+      << problems;
 }
 
 // --- nft -----------------------------------------------------------------------------------------
@@ -319,9 +329,11 @@ TEST(NftQueueRules, UseTheSameHookPoints) {
   const std::string script = nftQueueTableScript(spec);
   EXPECT_NE(script.find("type filter hook forward priority mangle"), std::string::npos) << script;
   EXPECT_NE(script.find("type filter hook prerouting priority raw"), std::string::npos) << script;
-  EXPECT_NE(script.find("meta nfproto ipv4 tcp dport { 21, 990 } queue flags bypass num 1"), std::string::npos)
+  EXPECT_NE(script.find("meta nfproto ipv4 tcp dport { 21, 990 } queue flags bypass num 1"),
+            std::string::npos)
       << script;
-  EXPECT_NE(script.find("meta nfproto ipv6 tcp sport { 21, 990 } queue flags bypass num 1"), std::string::npos)
+  EXPECT_NE(script.find("meta nfproto ipv6 tcp sport { 21, 990 } queue flags bypass num 1"),
+            std::string::npos)
       << script;
 }
 
@@ -337,8 +349,10 @@ TEST(NftQueueRules, BalancedQueuesHashTheServersAddress) {
 
 TEST(NftQueueRules, InstallReplacesAStaleTableInTheSameTransaction) {
   const std::string script = nftQueueInstallScript(QueueRuleSpec{});
-  EXPECT_EQ(script.rfind("add table inet ftpalg_queue\ndelete table inet ftpalg_queue\ntable inet ftpalg_queue {\n", 0),
-            0u)
+  EXPECT_EQ(
+      script.rfind("add table inet ftpalg_queue\ndelete table inet ftpalg_queue\ntable inet ftpalg_queue {\n",
+                   0),
+      0u)
       << script;
   EXPECT_EQ(nftQueueRemoveScript(), "delete table inet ftpalg_queue\n");
 }
@@ -363,7 +377,8 @@ TEST(NftQueueRules, TheListedTableIsInPlace) { EXPECT_TRUE(nftQueueTableProblems
 
 TEST(NftQueueRules, AMissingRuleChainOrTableIsReported) {
   std::string oneRule = kNftListing;
-  oneRule.erase(oneRule.find("\t\tmeta nfproto ipv6 tcp sport"), std::string("\t\tmeta nfproto ipv6 tcp sport 21 queue flags bypass to 0\n").size());
+  oneRule.erase(oneRule.find("\t\tmeta nfproto ipv6 tcp sport"),
+                std::string("\t\tmeta nfproto ipv6 tcp sport 21 queue flags bypass to 0\n").size());
   const auto problems = nftQueueTableProblems(oneRule);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0], "chain s2c_queue has 1 queue rule(s), expected 2 (IPv4 and IPv6)");

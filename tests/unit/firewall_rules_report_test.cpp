@@ -1,10 +1,10 @@
 // The text of `ftpalg rules` (src/firewall/rules_report.hpp): which parts it shows for each
 // firewall and for what is known about the kernel.
-#include "firewall/rules_report.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "firewall/rules_report.hpp"
 
 namespace ftpalg::firewall {
 namespace {
@@ -13,13 +13,16 @@ bool has(const std::string& text, const std::string& what) { return text.find(wh
 
 TEST(RulesReport, IptablesShowsBothAcceptRulesAndTheCommandsForBothFamilies) {
   const std::string text = rulesReport(QueueRuleSpec{}, FirewallSyntax::Iptables, false);
-  EXPECT_TRUE(has(text, "\niptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n"
-                        "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n"))
+  EXPECT_TRUE(has(text,
+                  "\niptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n"
+                  "ip6tables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT\n"))
       << text;
-  EXPECT_TRUE(has(text, "#    This kernel has no nft queue expression: run uses iptables NFQUEUE.\n"
-                        "iptables -t mangle -N ftpalg-c2s\n"))
+  EXPECT_TRUE(has(text,
+                  "#    This kernel has no nft queue expression: run uses iptables NFQUEUE.\n"
+                  "iptables -t mangle -N ftpalg-c2s\n"))
       << text;
-  EXPECT_TRUE(has(text, "\niptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass\n"))
+  EXPECT_TRUE(has(
+      text, "\niptables -t mangle -A ftpalg-c2s -p tcp --dport 21 -j NFQUEUE --queue-num 0 --queue-bypass\n"))
       << text;
   EXPECT_TRUE(has(text, "\nip6tables -t raw -I PREROUTING 1 -j ftpalg-s2c\n")) << text;
   EXPECT_FALSE(has(text, "table inet ftpalg_queue")) << text;
@@ -35,11 +38,13 @@ TEST(RulesReport, TheU32TestIsQuotedForTheShell) {
 
 TEST(RulesReport, NftOnAKernelWithQueueShowsOnlyTheQueueTable) {
   const std::string text = rulesReport(QueueRuleSpec{}, FirewallSyntax::Nft, true);
-  EXPECT_TRUE(has(text, "#    nftables, in your forward chain (type filter hook forward):\n"
-                        "ct mark and 0x00010000 == 0x00010000 accept\n"))
+  EXPECT_TRUE(has(text,
+                  "#    nftables, in your forward chain (type filter hook forward):\n"
+                  "ct mark and 0x00010000 == 0x00010000 accept\n"))
       << text;
-  EXPECT_TRUE(has(text, "#    This kernel has the nft queue expression: run uses this table.\n"
-                        "table inet ftpalg_queue {\n"))
+  EXPECT_TRUE(has(text,
+                  "#    This kernel has the nft queue expression: run uses this table.\n"
+                  "table inet ftpalg_queue {\n"))
       << text;
   EXPECT_FALSE(has(text, "NFQUEUE")) << text;
 }
@@ -52,15 +57,19 @@ TEST(RulesReport, NftOnAKernelWithoutQueueShowsTheIptablesRulesRunUses) {
 
 TEST(RulesReport, UnprobedKernelShowsBothWithTheirConditions) {
   const std::string text = rulesReport(QueueRuleSpec{}, FirewallSyntax::Nft, std::nullopt);
-  EXPECT_TRUE(has(text, "#    Where the kernel has the nft queue expression (CONFIG_NFT_QUEUE):\ntable inet ftpalg_queue {"))
+  EXPECT_TRUE(has(
+      text,
+      "#    Where the kernel has the nft queue expression (CONFIG_NFT_QUEUE):\ntable inet ftpalg_queue {"))
       << text;
-  EXPECT_TRUE(has(text, "}\n#    Otherwise (no nft queue expression):\niptables -t mangle -N ftpalg-c2s\n")) << text;
+  EXPECT_TRUE(has(text, "}\n#    Otherwise (no nft queue expression):\niptables -t mangle -N ftpalg-c2s\n"))
+      << text;
 }
 
 TEST(RulesReport, EndsWithThePinholeTableWithAPlaceholderPid) {
   const std::string text = rulesReport(QueueRuleSpec{}, FirewallSyntax::Nft, false);
-  const auto at = text.find("\n# 3. The pinhole table `ftpalg run` creates (and deletes at exit):\n"
-                            "table inet ftpalg {\n  comment \"ftpalg pid=PID\"\n");
+  const auto at = text.find(
+      "\n# 3. The pinhole table `ftpalg run` creates (and deletes at exit):\n"
+      "table inet ftpalg {\n  comment \"ftpalg pid=PID\"\n");
   ASSERT_NE(at, std::string::npos) << text;
   const std::string end = "dnat ip6 to ip6 saddr . ip6 daddr . tcp dport map @pinholes6\n  }\n}\n";
   ASSERT_GT(text.size(), end.size());

@@ -1,6 +1,8 @@
 // FlowTable (include/ftpalg/engine/flow_table.hpp): behaves as a map under any sequence of
 // inserts and erases, including probe runs that wrap around the end of the slot array and
 // backward-shift deletion inside them.
+#include "ftpalg/engine/flow_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,7 +12,6 @@
 #include <set>
 #include <vector>
 
-#include "ftpalg/engine/flow_table.hpp"
 #include "packet_builder.hpp"
 
 namespace ftpalg {
@@ -20,8 +21,9 @@ using testing::ep;
 
 FlowKey keyFor(std::uint32_t i) {
   const auto a = static_cast<std::uint8_t>(i >> 16), b = static_cast<std::uint8_t>(i >> 8);
-  return FlowKey{Endpoint{IpAddress::fromV4Octets({10, a, b, 1}), static_cast<std::uint16_t>(1024 + (i & 0xff))},
-                 ep("203.0.113.10:21")};
+  return FlowKey{
+      Endpoint{IpAddress::fromV4Octets({10, a, b, 1}), static_cast<std::uint16_t>(1024 + (i & 0xff))},
+      ep("203.0.113.10:21")};
 }
 
 TEST(FlowTable, InsertFindEraseAsAMap) {

@@ -31,8 +31,7 @@ TEST_P(ValidIpv4Text, ParsesToV4AndPrintsCanonically) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ValidIpv4Text,
-                         ::testing::Values(TextCase{"192.0.2.1", "192.0.2.1"},
-                                           TextCase{"0.0.0.0", "0.0.0.0"},
+                         ::testing::Values(TextCase{"192.0.2.1", "192.0.2.1"}, TextCase{"0.0.0.0", "0.0.0.0"},
                                            TextCase{"255.255.255.255", "255.255.255.255"},
                                            TextCase{"198.51.100.0", "198.51.100.0"},
                                            TextCase{"203.0.113.99", "203.0.113.99"}));
@@ -43,21 +42,19 @@ TEST_P(InvalidIpText, IsRejected) {
   EXPECT_FALSE(IpAddress::parse(GetParam()).has_value()) << '"' << GetParam() << '"';
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ipv4, InvalidIpText,
-    ::testing::Values("", "192.0.2", "192.0.2.1.5", "192.0.2.256", "192.0.2.1000", "192.0.2.-1",
-                      "192.0.2.+1", "192..2.1", ".192.0.2.1", "192.0.2.1.", "192.0.2.0x1",
-                      " 192.0.2.1", "192.0.2.1 ", "192.0.2.01", "1.2.3.4/24", "a.b.c.d",
-                      "192.0.2.1\n", "4294967296.1.1.1"));
+INSTANTIATE_TEST_SUITE_P(Ipv4, InvalidIpText,
+                         ::testing::Values("", "192.0.2", "192.0.2.1.5", "192.0.2.256", "192.0.2.1000",
+                                           "192.0.2.-1", "192.0.2.+1", "192..2.1", ".192.0.2.1", "192.0.2.1.",
+                                           "192.0.2.0x1", " 192.0.2.1", "192.0.2.1 ", "192.0.2.01",
+                                           "1.2.3.4/24", "a.b.c.d", "192.0.2.1\n", "4294967296.1.1.1"));
 
-INSTANTIATE_TEST_SUITE_P(
-    Ipv6, InvalidIpText,
-    ::testing::Values(":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3",
-                      ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "1:2:3:4:5:6:7:8::",
-                      "::1:2:3:4:5:6:7:8", "12345::", "g::", "fe80::1%eth0", "fe80::%1",
-                      "::ffff:192.0.2.256", "::192.0.2.1:1", "1:2:3:4:5:6:7:192.0.2.1",
-                      "::ffff:192.0.2", "[2001:db8::1]", "2001:db8::1 ", "+1::", "-1::",
-                      "::0x1", "1:2:3:4:5:6:192.0.2.1::"));
+INSTANTIATE_TEST_SUITE_P(Ipv6, InvalidIpText,
+                         ::testing::Values(":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3",
+                                           ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "1:2:3:4:5:6:7:8::",
+                                           "::1:2:3:4:5:6:7:8", "12345::", "g::", "fe80::1%eth0", "fe80::%1",
+                                           "::ffff:192.0.2.256", "::192.0.2.1:1", "1:2:3:4:5:6:7:192.0.2.1",
+                                           "::ffff:192.0.2", "[2001:db8::1]", "2001:db8::1 ",
+                                           "+1::", "-1::", "::0x1", "1:2:3:4:5:6:192.0.2.1::"));
 
 class ValidIpv6Text : public ::testing::TestWithParam<TextCase> {};
 
@@ -71,24 +68,21 @@ TEST_P(ValidIpv6Text, ParsesToV6AndPrintsRfc5952Form) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ValidIpv6Text,
-    ::testing::Values(
-        TextCase{"::", "::"}, TextCase{"::1", "::1"}, TextCase{"1::", "1::"},
-        TextCase{"2001:DB8::1", "2001:db8::1"},                       // §4.3 lower case
-        TextCase{"2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"},  // §4.1, §4.2.1
-        TextCase{"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},      // §4.2.3 first of equal runs
-        TextCase{"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},            // §4.2.3 longest run
-        TextCase{"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},   // §4.2.2 single zero kept
-        TextCase{"2001:db8::0:1", "2001:db8::1"},
-        TextCase{"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
-        TextCase{"1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"},             // "::" for one group
-        TextCase{"::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"},
-        TextCase{"fe80::", "fe80::"},
-        TextCase{"::ffff:192.0.2.1", "::ffff:192.0.2.1"},           // §5 mapped: dotted quad
-        TextCase{"::ffff:c000:0201", "::ffff:192.0.2.1"},
-        TextCase{"::192.0.2.1", "::c000:201"},                      // not mapped: hex
-        TextCase{"1:2:3:4:5:6:192.0.2.1", "1:2:3:4:5:6:c000:201"},
-        TextCase{"2001:db8:1::7", "2001:db8:1::7"},
-        TextCase{"0:0:0:0:0:0:0:0", "::"}));
+    ::testing::Values(TextCase{"::", "::"}, TextCase{"::1", "::1"}, TextCase{"1::", "1::"},
+                      TextCase{"2001:DB8::1", "2001:db8::1"},                              // §4.3 lower case
+                      TextCase{"2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"},  // §4.1, §4.2.1
+                      TextCase{"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},  // §4.2.3 first of equal runs
+                      TextCase{"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},        // §4.2.3 longest run
+                      TextCase{"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},  // §4.2.2 single zero kept
+                      TextCase{"2001:db8::0:1", "2001:db8::1"},
+                      TextCase{"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
+                      TextCase{"1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"},  // "::" for one group
+                      TextCase{"::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"}, TextCase{"fe80::", "fe80::"},
+                      TextCase{"::ffff:192.0.2.1", "::ffff:192.0.2.1"},  // §5 mapped: dotted quad
+                      TextCase{"::ffff:c000:0201", "::ffff:192.0.2.1"},
+                      TextCase{"::192.0.2.1", "::c000:201"},  // not mapped: hex
+                      TextCase{"1:2:3:4:5:6:192.0.2.1", "1:2:3:4:5:6:c000:201"},
+                      TextCase{"2001:db8:1::7", "2001:db8:1::7"}, TextCase{"0:0:0:0:0:0:0:0", "::"}));
 
 TEST(IpAddress, DefaultIsV4Unspecified) {
   const IpAddress address;
@@ -144,8 +138,8 @@ TEST(IpAddress, OrderingIsTotalAndFamilyFirst) {
 }
 
 TEST(IpAddress, ParsedTextRoundTripsThroughCanonicalForm) {
-  for (const char* text : {"2001:db8::1", "::ffff:198.51.100.7", "fe80::1:2", "192.0.2.77",
-                           "2001:db8:0:1::", "1:0:0:2::3"}) {
+  for (const char* text :
+       {"2001:db8::1", "::ffff:198.51.100.7", "fe80::1:2", "192.0.2.77", "2001:db8:0:1::", "1:0:0:2::3"}) {
     const auto first = ip(text);
     EXPECT_EQ(ip(first.toString()), first) << text;
   }
@@ -170,9 +164,8 @@ TEST(IpPrefix, BareAddressIsAFullLengthPrefix) {
 }
 
 TEST(IpPrefix, RejectsBadLengths) {
-  for (const char* text : {"192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/+8",
-                           "2001:db8::/129", "2001:db8::/1000", "192.0.2.0/8/8", "/8",
-                           "192.0.2.0/08", "192.0.2.0/ 8"}) {
+  for (const char* text : {"192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/+8", "2001:db8::/129",
+                           "2001:db8::/1000", "192.0.2.0/8/8", "/8", "192.0.2.0/08", "192.0.2.0/ 8"}) {
     EXPECT_FALSE(IpPrefix::parse(text).has_value()) << text;
   }
 }
@@ -200,8 +193,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ContainsCase{"198.51.100.0/25", "198.51.100.128", false},
                       ContainsCase{"0.0.0.0/0", "203.0.113.1", true},
                       ContainsCase{"0.0.0.0/0", "2001:db8::1", false},  // family mismatch
-                      ContainsCase{"::/0", "192.0.2.1", false},
-                      ContainsCase{"::/0", "2001:db8::1", true},
+                      ContainsCase{"::/0", "192.0.2.1", false}, ContainsCase{"::/0", "2001:db8::1", true},
                       ContainsCase{"2001:db8::/32", "2001:db8:ffff::1", true},
                       ContainsCase{"2001:db8::/33", "2001:db8:8000::1", false},
                       ContainsCase{"203.0.113.5/32", "203.0.113.5", true},
@@ -228,9 +220,9 @@ TEST(Endpoint, AcceptsPortZero) { EXPECT_EQ(ep("198.51.100.1:0").port, 0); }
 
 TEST(Endpoint, RejectsMalformedText) {
   for (const char* text :
-       {"192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", "192.0.2.1:-1", "192.0.2.1:+21",
-        "192.0.2.1:21x", "192.0.2.1:123456", "2001:db8::1:21", "[2001:db8::1]", "[2001:db8::1]21",
-        "[2001:db8::1:21", "[192.0.2.1]:21", "[fe80::1%eth0]:21", ":21", "[]:21", ""}) {
+       {"192.0.2.1", "192.0.2.1:", "192.0.2.1:65536", "192.0.2.1:-1", "192.0.2.1:+21", "192.0.2.1:21x",
+        "192.0.2.1:123456", "2001:db8::1:21", "[2001:db8::1]", "[2001:db8::1]21", "[2001:db8::1:21",
+        "[192.0.2.1]:21", "[fe80::1%eth0]:21", ":21", "[]:21", ""}) {
     EXPECT_FALSE(Endpoint::parse(text).has_value()) << text;
   }
 }

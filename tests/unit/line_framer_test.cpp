@@ -1,5 +1,6 @@
 // LineFramer: CRLF framing (RFC 959 §4.1.1), bare LF policy, offsets, segmentation invariance
-// (docs/design.md#stream-not-packets) and the line-length bound (docs/adversarial-cases.md cases 9, 13, 14, 15).
+// (docs/design.md#stream-not-packets) and the line-length bound (docs/adversarial-cases.md cases 9, 13, 14,
+// 15).
 #include "ftpalg/ftp/line_framer.hpp"
 
 #include <gtest/gtest.h>
@@ -22,7 +23,8 @@ struct Line {
 };
 
 void PrintTo(const Line& line, std::ostream* os) {
-  *os << "{" << line.offset << ", \"" << ::testing::PrintToString(line.text) << "\", " << line.terminatorLength << "}";
+  *os << "{" << line.offset << ", \"" << ::testing::PrintToString(line.text) << "\", "
+      << line.terminatorLength << "}";
 }
 
 // Feeds `chunks` (contiguous, starting at `start`) and collects every line.
@@ -43,7 +45,8 @@ Framed frame(LineFramer& framer, std::int64_t start, const std::vector<std::stri
   return result;
 }
 
-Framed frameWhole(std::string_view stream, bool acceptBareLf, std::size_t maxLine = 512, std::int64_t start = 0) {
+Framed frameWhole(std::string_view stream, bool acceptBareLf, std::size_t maxLine = 512,
+                  std::int64_t start = 0) {
   LineFramer framer(maxLine, acceptBareLf);
   return frame(framer, start, {std::string(stream)});
 }
@@ -55,7 +58,8 @@ TEST(LineFramer, CrlfEndsEachLineWithOffsetsOfTheFirstByte) {
 
 TEST(LineFramer, OffsetsAreStreamOffsetsFromTheFirstFeed) {
   const Framed framed = frameWhole("NOOP\r\nPASV\r\n", false, 512, 1'000'000'000'000LL);
-  EXPECT_EQ(framed.lines, (std::vector<Line>{{1'000'000'000'000LL, "NOOP", 2}, {1'000'000'000'006LL, "PASV", 2}}));
+  EXPECT_EQ(framed.lines,
+            (std::vector<Line>{{1'000'000'000'000LL, "NOOP", 2}, {1'000'000'000'006LL, "PASV", 2}}));
 }
 
 TEST(LineFramer, EmptyLinesAreLines) {
@@ -216,8 +220,9 @@ TEST(LineFramerBound, BareLfContentCountsTowardsTheLimit) {
 
 TEST(LineFramerBound, LinesBeforeTheLongLineAreDeliveredThenNothingEver) {
   LineFramer framer(512, false);
-  const Framed framed = frame(framer, 0, {"NOOP\r\n" + std::string(600, 'A') + "\r\nPORT 192,168,77,10,195,80\r\n",
-                                          "PORT 192,168,77,10,195,80\r\n"});
+  const Framed framed = frame(framer, 0,
+                              {"NOOP\r\n" + std::string(600, 'A') + "\r\nPORT 192,168,77,10,195,80\r\n",
+                               "PORT 192,168,77,10,195,80\r\n"});
   EXPECT_EQ(framed.lines, (std::vector<Line>{{0, "NOOP", 2}}));
   EXPECT_EQ(framed.statuses, (std::vector<FrameStatus>{FrameStatus::Overflowed, FrameStatus::Overflowed}));
   EXPECT_EQ(framer.nextOffset(), static_cast<std::int64_t>(6 + 602 + 27 + 27));
@@ -242,7 +247,8 @@ TEST_P(LongLineWithoutCrlf, OverflowsAndNeverBuffersMoreThanTheLimit) {
   int lines = 0;
   for (std::size_t pos = 0; pos < stream.size(); pos += c.chunk) {
     const std::string_view chunk = std::string_view(stream).substr(pos, c.chunk);
-    const FrameStatus status = framer.feed(static_cast<std::int64_t>(pos), chunk, [&](const FramedLine&) { ++lines; });
+    const FrameStatus status =
+        framer.feed(static_cast<std::int64_t>(pos), chunk, [&](const FramedLine&) { ++lines; });
     EXPECT_LE(framer.partialLine().size(), kMax + 1);
     if (pos + chunk.size() > kMax) {
       EXPECT_EQ(status, FrameStatus::Overflowed) << "after " << pos + chunk.size() << " bytes";
@@ -257,8 +263,9 @@ TEST_P(LongLineWithoutCrlf, OverflowsAndNeverBuffersMoreThanTheLimit) {
   EXPECT_EQ(framer.partialLine(), "");
   EXPECT_EQ(framer.nextOffset(), static_cast<std::int64_t>(c.length));
   // A terminator afterwards changes nothing: overflow is never "allow".
-  const FrameStatus after = framer.feed(static_cast<std::int64_t>(c.length), "\r\nPORT 192,168,77,10,195,80\r\n",
-                                        [&](const FramedLine&) { ++lines; });
+  const FrameStatus after =
+      framer.feed(static_cast<std::int64_t>(c.length), "\r\nPORT 192,168,77,10,195,80\r\n",
+                  [&](const FramedLine&) { ++lines; });
   EXPECT_EQ(after, FrameStatus::Overflowed);
   EXPECT_EQ(lines, 0);
 }

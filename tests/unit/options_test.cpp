@@ -94,7 +94,7 @@ std::map<std::string, std::vector<std::string>> configLines(const std::string& t
 
 struct RoundTrip {
   std::string command;
-  std::vector<std::string> minimal;   // what the command needs besides defaults
+  std::vector<std::string> minimal;      // what the command needs besides defaults
   std::vector<std::string> everyOption;  // every option of the command, none at its default
 };
 
@@ -103,25 +103,111 @@ struct RoundTrip {
 const RoundTrip kRoundTrips[] = {
     {"replay",
      {"--in", "minimal.pcap"},
-     {"--in", "capture.pcap", "--out", "rewritten.pcap", "--snat", "192.168.77.0/24=203.0.113.1", "--snat",
-      "2001:db8:77::/48=2001:db8::1", "--dnat", "203.0.113.1:21=192.168.78.10:21", "--dnat",
-      "[2001:db8::1]:2121=[2001:db8:78::10]:21", "--control-port", "2121", "--control-port", "990",
-      "--log", "decisions.jsonl", "--log-format", "text", "--anti-bounce", "peer", "--data-port-floor", "2000",
-      "--pinhole-timeout", "120", "--accept-bare-lf", "--max-sessions", "1000", "--max-pinholes", "500",
-      "--max-line-length", "1024", "--max-multiline-reply", "4096", "--max-out-of-order-bytes", "0",
-      "--max-held-packets", "7", "--max-held-bytes", "3000", "--hold-timeout-ms", "250", "--pinhole-rate", "3",
-      "--pinhole-burst", "9", "--session-idle-timeout", "60", "--closed-session-linger", "0"}},
+     {"--in",
+      "capture.pcap",
+      "--out",
+      "rewritten.pcap",
+      "--snat",
+      "192.168.77.0/24=203.0.113.1",
+      "--snat",
+      "2001:db8:77::/48=2001:db8::1",
+      "--dnat",
+      "203.0.113.1:21=192.168.78.10:21",
+      "--dnat",
+      "[2001:db8::1]:2121=[2001:db8:78::10]:21",
+      "--control-port",
+      "2121",
+      "--control-port",
+      "990",
+      "--log",
+      "decisions.jsonl",
+      "--log-format",
+      "text",
+      "--anti-bounce",
+      "peer",
+      "--data-port-floor",
+      "2000",
+      "--pinhole-timeout",
+      "120",
+      "--accept-bare-lf",
+      "--max-sessions",
+      "1000",
+      "--max-pinholes",
+      "500",
+      "--max-line-length",
+      "1024",
+      "--max-multiline-reply",
+      "4096",
+      "--max-out-of-order-bytes",
+      "0",
+      "--max-held-packets",
+      "7",
+      "--max-held-bytes",
+      "3000",
+      "--hold-timeout-ms",
+      "250",
+      "--pinhole-rate",
+      "3",
+      "--pinhole-burst",
+      "9",
+      "--session-idle-timeout",
+      "60",
+      "--closed-session-linger",
+      "0"}},
     {"run",
      {},
-     {"--queue", "7", "--queue-balance", "3", "--control-port", "2121", "--pinhole-backend", "none", "--dry-run",
-      "--fail-closed", "--user", "nobody", "--no-queue-rules", "--log", "/var/log/ftpalg/d.jsonl", "--log-format",
-      "text", "--anti-bounce", "peer", "--data-port-floor", "1500", "--pinhole-timeout", "300", "--accept-bare-lf",
-      "--max-sessions", "10000000", "--max-pinholes", "1", "--max-line-length", "64", "--max-multiline-reply", "512",
-      "--max-out-of-order-bytes", "1048576", "--max-held-packets", "4096", "--max-held-bytes", "1500",
-      "--hold-timeout-ms", "60000", "--pinhole-rate", "100000", "--pinhole-burst", "1000000",
-      "--session-idle-timeout", "604800", "--closed-session-linger", "300"}},
-    {"rules", {}, {"--queue", "65000", "--queue-balance", "64", "--control-port", "21", "--control-port", "2121",
-                   "--firewall", "iptables"}},
+     {"--queue",
+      "7",
+      "--queue-balance",
+      "3",
+      "--control-port",
+      "2121",
+      "--pinhole-backend",
+      "none",
+      "--dry-run",
+      "--fail-closed",
+      "--user",
+      "nobody",
+      "--no-queue-rules",
+      "--log",
+      "/var/log/ftpalg/d.jsonl",
+      "--log-format",
+      "text",
+      "--anti-bounce",
+      "peer",
+      "--data-port-floor",
+      "1500",
+      "--pinhole-timeout",
+      "300",
+      "--accept-bare-lf",
+      "--max-sessions",
+      "10000000",
+      "--max-pinholes",
+      "1",
+      "--max-line-length",
+      "64",
+      "--max-multiline-reply",
+      "512",
+      "--max-out-of-order-bytes",
+      "1048576",
+      "--max-held-packets",
+      "4096",
+      "--max-held-bytes",
+      "1500",
+      "--hold-timeout-ms",
+      "60000",
+      "--pinhole-rate",
+      "100000",
+      "--pinhole-burst",
+      "1000000",
+      "--session-idle-timeout",
+      "604800",
+      "--closed-session-linger",
+      "300"}},
+    {"rules",
+     {},
+     {"--queue", "65000", "--queue-balance", "64", "--control-port", "21", "--control-port", "2121",
+      "--firewall", "iptables"}},
 };
 
 // The option names a command's help lists, parsed from the help text.
@@ -147,8 +233,10 @@ TEST_F(ConfigFiles, PrintConfigReadBackThroughConfigGivesTheSameConfig) {
     const auto defaults = configLines(formatConfig(parsed(defaultArgs)));
     const auto chosen = configLines(printed);
     for (const std::string& option : optionsInHelp(trip.command)) {
-      if (option == "help" || option == "config" || option == "print-config" || option == "fail-open") continue;
-      EXPECT_NE(std::find(args.begin(), args.end(), "--" + option), args.end()) << "--" << option << " not covered";
+      if (option == "help" || option == "config" || option == "print-config" || option == "fail-open")
+        continue;
+      EXPECT_NE(std::find(args.begin(), args.end(), "--" + option), args.end())
+          << "--" << option << " not covered";
       const auto before = defaults.find(option);
       const auto after = chosen.find(option);
       ASSERT_NE(after, chosen.end()) << option << " not printed";
@@ -165,7 +253,8 @@ TEST_F(ConfigFiles, PrintConfigOfTheDefaultsReadsBackToo) {
     std::vector<std::string> args{trip.command};
     args.insert(args.end(), trip.minimal.begin(), trip.minimal.end());
     const AppConfig original = parsed(args);
-    AppConfig readBack = parsed({trip.command, "--config", write(trip.command + ".conf", formatConfig(original))});
+    AppConfig readBack =
+        parsed({trip.command, "--config", write(trip.command + ".conf", formatConfig(original))});
     readBack.configFile = original.configFile;
     EXPECT_TRUE(readBack == original) << formatConfig(readBack);
   }
@@ -195,7 +284,8 @@ std::map<std::string, std::string> helpEntries(const std::string& command) {
       current = nullptr;
     }
   }
-  EXPECT_EQ(entries.size(), optionLines) << "an option line of the help was not understood:\n" << help.helpText;
+  EXPECT_EQ(entries.size(), optionLines) << "an option line of the help was not understood:\n"
+                                         << help.helpText;
   static const std::regex blanks(" +");
   for (auto& entry : entries) entry.second = std::regex_replace(entry.second, blanks, " ");
   return entries;
@@ -234,7 +324,8 @@ std::map<std::string, std::optional<std::string>> expectedDefaults() {
     return value ? std::optional<std::string>("on") : std::nullopt;
   };
   std::string ports;
-  for (const std::uint16_t port : app.controlPorts) ports += (ports.empty() ? "" : " ") + std::to_string(port);
+  for (const std::uint16_t port : app.controlPorts)
+    ports += (ports.empty() ? "" : " ") + std::to_string(port);
   return {
       {"help", std::nullopt},
       {"config", std::nullopt},
@@ -369,7 +460,8 @@ const BadValue kBadValues[] = {
     {"replay", "snat", "300.0.0.0/8=203.0.113.1", "\"300.0.0.0\" is not an IPv4 or IPv6 address"},
     {"replay", "snat", "10.0.0.0/8=2001:db8::1", "the prefix and the address are of different IP versions"},
     {"replay", "snat", "10.0.0.0/8=0.0.0.0", "the outside address is unspecified"},
-    {"replay", "dnat", "203.0.113.1:21", "expected ADDRESS:PORT=ADDRESS:PORT, e.g. 203.0.113.1:21=192.168.78.10:21"},
+    {"replay", "dnat", "203.0.113.1:21",
+     "expected ADDRESS:PORT=ADDRESS:PORT, e.g. 203.0.113.1:21=192.168.78.10:21"},
     {"replay", "dnat", "203.0.113.1=192.168.78.10:21",
      "\"203.0.113.1\" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1-65535)"},
     {"replay", "dnat", "203.0.113.1:0=192.168.78.10:21", "port 0 in \"203.0.113.1:0\""},
@@ -389,8 +481,9 @@ TEST(OptionErrors, CommandLineValueNamesOptionValueAndReason) {
               "--" + bad.option + ": \"" + bad.value + "\": " + bad.reason);
     if (bad.value.empty()) {
       // "--queue=" is refused by the command-line syntax itself, naming the option.
-      EXPECT_EQ(refusal(withRequired(bad.command, {"--" + bad.option + "="})),
-                "the argument for option '--" + bad.option + "' should follow immediately after the equal sign");
+      EXPECT_EQ(
+          refusal(withRequired(bad.command, {"--" + bad.option + "="})),
+          "the argument for option '--" + bad.option + "' should follow immediately after the equal sign");
     } else {
       EXPECT_EQ(refusal(withRequired(bad.command, {"--" + bad.option + "=" + bad.value})),
                 "--" + bad.option + ": \"" + bad.value + "\": " + bad.reason);
@@ -401,8 +494,8 @@ TEST(OptionErrors, CommandLineValueNamesOptionValueAndReason) {
 TEST_F(ConfigFiles, FileValueNamesFileLineOptionValueAndReason) {
   for (const BadValue& bad : kBadValues) {
     SCOPED_TRACE(bad.command + " " + bad.option + " = " + bad.value);
-    const std::string path = write("bad.conf", "# a comment\ncontrol-port = 21\n\n  " + bad.option + " = " +
-                                                   bad.value + "   \n");
+    const std::string path =
+        write("bad.conf", "# a comment\ncontrol-port = 21\n\n  " + bad.option + " = " + bad.value + "   \n");
     EXPECT_EQ(refusal(withRequired(bad.command, {"--config", path})),
               path + ":4: " + bad.option + ": \"" + bad.value + "\": " + bad.reason);
   }
@@ -415,9 +508,9 @@ TEST_F(ConfigFiles, BadSwitchValueInFileNamesFileAndLine) {
 }
 
 TEST_F(ConfigFiles, SwitchWordsInFile) {
-  const std::pair<std::string, bool> words[] = {{"true", true}, {"YES", true}, {"on", true},   {"1", true},
-                                                {"", true},     {"false", false}, {"No", false}, {"off", false},
-                                                {"0", false}};
+  const std::pair<std::string, bool> words[] = {{"true", true}, {"YES", true},  {"on", true},
+                                                {"1", true},    {"", true},     {"false", false},
+                                                {"No", false},  {"off", false}, {"0", false}};
   for (const auto& [word, meaning] : words) {
     SCOPED_TRACE(word);
     const AppConfig config = parsed({"run", "--config", write("s.conf", "dry-run = " + word + "\n")});
@@ -427,7 +520,8 @@ TEST_F(ConfigFiles, SwitchWordsInFile) {
 
 TEST_F(ConfigFiles, FileSyntaxErrorsNameFileAndLine) {
   const std::string unknown = write("unknown.conf", "queue = 1\nqueues = 2\n");
-  EXPECT_EQ(refusal({"run", "--config", unknown}), unknown + ":2: queues: unknown option (see ftpalg run --help)");
+  EXPECT_EQ(refusal({"run", "--config", unknown}),
+            unknown + ":2: queues: unknown option (see ftpalg run --help)");
   const std::string dashed = write("dashed.conf", "--queue = 2\n");
   EXPECT_EQ(refusal({"run", "--config", dashed}),
             dashed + ":1: --queue: unknown option; write the name without \"--\"");
@@ -440,7 +534,8 @@ TEST_F(ConfigFiles, FileSyntaxErrorsNameFileAndLine) {
   const std::string nested = write("nested.conf", "config = other.conf\n");
   EXPECT_EQ(refusal({"run", "--config", nested}), nested + ":1: config: allowed on the command line only");
   const std::string twice = write("twice.conf", "queue = 1\n# again\nqueue = 1\n");
-  EXPECT_EQ(refusal({"run", "--config", twice}), twice + ":3: queue: \"1\": a second value (the first is at line 1)");
+  EXPECT_EQ(refusal({"run", "--config", twice}),
+            twice + ":3: queue: \"1\": a second value (the first is at line 1)");
 }
 
 TEST_F(ConfigFiles, UnsafeOrMissingFileNamesTheFile) {
@@ -451,8 +546,9 @@ TEST_F(ConfigFiles, UnsafeOrMissingFileNamesTheFile) {
             "--config: \"" + directory_.string() + "\": not a regular file");
   const std::string writable = write("writable.conf", "queue = 1\n");
   fs::permissions(writable, fs::perms::group_write, fs::perm_options::add);
-  EXPECT_EQ(refusal({"run", "--config", writable}),
-            "--config: \"" + writable + "\": writable by group or others (mode 0620); refusing it (chmod go-w)");
+  EXPECT_EQ(
+      refusal({"run", "--config", writable}),
+      "--config: \"" + writable + "\": writable by group or others (mode 0620); refusing it (chmod go-w)");
   EXPECT_EQ(refusal({"run", "--config", ""}), "--config: \"\": empty path");
 }
 
@@ -476,10 +572,13 @@ TEST_F(ConfigFiles, CommentsBlankLinesAndCrLfAreAccepted) {
 
 TEST(OptionErrors, CommandLineStructureErrorsNameTheOption) {
   EXPECT_EQ(refusal({"run", "--queue"}), "the required argument for option '--queue' is missing");
-  EXPECT_EQ(refusal({"run", "--queue", "1", "--queue", "2"}), "option '--queue' cannot be specified more than once");
+  EXPECT_EQ(refusal({"run", "--queue", "1", "--queue", "2"}),
+            "option '--queue' cannot be specified more than once");
   EXPECT_EQ(refusal({"run", "--dry-run=yes"}), "option '--dry-run' does not take any arguments");
-  EXPECT_EQ(refusal({"run", "--in", "x.pcap"}), "unrecognised option '--in' for ftpalg run (see ftpalg run --help)");
-  EXPECT_EQ(refusal({"replay"}), "--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
+  EXPECT_EQ(refusal({"run", "--in", "x.pcap"}),
+            "unrecognised option '--in' for ftpalg run (see ftpalg run --help)");
+  EXPECT_EQ(refusal({"replay"}),
+            "--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
   EXPECT_EQ(refusal({"run", "stray"}),
             "unexpected argument after \"run\"; options start with \"--\" (see ftpalg run --help)");
 }
@@ -487,9 +586,11 @@ TEST(OptionErrors, CommandLineStructureErrorsNameTheOption) {
 TEST(OptionErrors, CombinationsNameTheOffendingOption) {
   EXPECT_EQ(refusal({"run", "--queue", "65530", "--queue-balance", "7"}),
             "--queue-balance: \"7\": queues 65530..65536 go past 65535");
-  EXPECT_EQ(refusal({"replay", "--in", "x.pcap", "--max-line-length", "4096", "--max-multiline-reply", "1024"}),
-            "--max-multiline-reply: \"1024\": smaller than --max-line-length 4096");
-  EXPECT_EQ(refusal({"replay", "--in", "x.pcap", "--out", "x.pcap"}), "--out: \"x.pcap\": the same file as --in");
+  EXPECT_EQ(
+      refusal({"replay", "--in", "x.pcap", "--max-line-length", "4096", "--max-multiline-reply", "1024"}),
+      "--max-multiline-reply: \"1024\": smaller than --max-line-length 4096");
+  EXPECT_EQ(refusal({"replay", "--in", "x.pcap", "--out", "x.pcap"}),
+            "--out: \"x.pcap\": the same file as --in");
   EXPECT_EQ(refusal({"replay", "--in", "x.pcap", "--out", "-"}),
             "--out: \"-\": the decision log goes to standard output too; give --log a file");
   EXPECT_TRUE(parseArgs({"replay", "--in", "x.pcap", "--out", "-", "--log", "d.jsonl"}).ok());
@@ -497,7 +598,8 @@ TEST(OptionErrors, CombinationsNameTheOffendingOption) {
 
 TEST_F(ConfigFiles, CombinationErrorFromTheFileNamesFileAndLine) {
   const std::string path = write("balance.conf", "queue = 65530\nqueue-balance = 7\n");
-  EXPECT_EQ(refusal({"run", "--config", path}), path + ":2: queue-balance: \"7\": queues 65530..65536 go past 65535");
+  EXPECT_EQ(refusal({"run", "--config", path}),
+            path + ":2: queue-balance: \"7\": queues 65530..65536 go past 65535");
   // The command line's --queue and the file's --queue-balance together go too far: the blame goes
   // to the value that pushed past the end, where it was written.
   const std::string balance = write("balance-only.conf", "queue-balance = 7\n");
@@ -527,19 +629,23 @@ TEST_F(ConfigFiles, CommandLineReplacesTheFilesSetting) {
 }
 
 TEST_F(ConfigFiles, BothFailModesInOneSourceAreRefused) {
-  EXPECT_EQ(refusal({"run", "--fail-open", "--fail-closed"}), "--fail-open and --fail-closed exclude each other");
+  EXPECT_EQ(refusal({"run", "--fail-open", "--fail-closed"}),
+            "--fail-open and --fail-closed exclude each other");
   const std::string path = write("both.conf", "fail-closed = true\nqueue = 1\nfail-open = yes\n");
-  EXPECT_EQ(refusal({"run", "--config", path}), path + ":3: fail-open and fail-closed (line 1) exclude each other");
+  EXPECT_EQ(refusal({"run", "--config", path}),
+            path + ":3: fail-open and fail-closed (line 1) exclude each other");
   // Refused even when the command line overrides the setting: the file itself is wrong.
   EXPECT_EQ(refusal({"run", "--config", path, "--fail-open"}),
             path + ":3: fail-open and fail-closed (line 1) exclude each other");
   // Two spellings that agree are not a contradiction.
-  EXPECT_TRUE(parsed({"run", "--config", write("agree.conf", "fail-open = true\nfail-closed = false\n")}).run.failOpen);
+  EXPECT_TRUE(parsed({"run", "--config", write("agree.conf", "fail-open = true\nfail-closed = false\n")})
+                  .run.failOpen);
 }
 
 TEST_F(ConfigFiles, BadFileValueIsRefusedEvenWhenTheCommandLineOverridesIt) {
   const std::string path = write("bad.conf", "queue = abc\n");
-  EXPECT_EQ(refusal({"run", "--config", path, "--queue", "2"}), path + ":1: queue: \"abc\": not a decimal number");
+  EXPECT_EQ(refusal({"run", "--config", path, "--queue", "2"}),
+            path + ":1: queue: \"abc\": not a decimal number");
 }
 
 // ---- NAT rules: one per match -----------------------------------------------------------------
@@ -549,8 +655,8 @@ TEST(NatRuleOptions, SecondSnatForTheSamePrefixIsRefused) {
                      "192.168.77.9/24=203.0.113.2"}),
             "--snat: \"192.168.77.9/24=203.0.113.2\": a second rule for 192.168.77.0/24");
   // Nested prefixes are different rules (the most specific wins).
-  const AppConfig nested = parsed({"replay", "--in", "x.pcap", "--snat", "10.0.0.0/8=203.0.113.1", "--snat",
-                                   "10.1.0.0/16=203.0.113.2"});
+  const AppConfig nested = parsed(
+      {"replay", "--in", "x.pcap", "--snat", "10.0.0.0/8=203.0.113.1", "--snat", "10.1.0.0/16=203.0.113.2"});
   EXPECT_EQ(nested.replay.snat.size(), 2u);
 }
 

@@ -281,8 +281,8 @@ TEST_P(RewriteEveryShape, LinkPaddingIsNotCopied) {
 }
 
 TEST_P(RewriteEveryShape, PayloadBeyondTheLengthFieldYieldsEmptyResult) {
-  const std::size_t headers = view_.family() == IpFamily::V4 ? view_.payloadOffset()
-                                                               : view_.payloadOffset() - 40;
+  const std::size_t headers =
+      view_.family() == IpFamily::V4 ? view_.payloadOffset() : view_.payloadOffset() - 40;
   const std::vector<std::uint8_t> fits(0xFFFF - headers, 'a');
   const std::vector<std::uint8_t> tooLong(0xFFFF - headers + 1, 'a');
   PacketEdit edit;

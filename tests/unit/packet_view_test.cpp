@@ -75,8 +75,8 @@ Bytes withIpv6ExtensionHeaders(Bytes packet, const std::vector<std::pair<std::ui
   return packet;
 }
 
-const Bytes kDestinationOptions8 = {0, 0, 1, 4, 0, 0, 0, 0};                  // (0+1)*8
-const Bytes kRouting16 = {0, 1, 4, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};    // (1+1)*8
+const Bytes kDestinationOptions8 = {0, 0, 1, 4, 0, 0, 0, 0};                       // (0+1)*8
+const Bytes kRouting16 = {0, 1, 4, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};         // (1+1)*8
 const Bytes kAuthentication16 = {0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 9, 9, 9, 9};  // (2+2)*4
 
 // ---- well-formed packets ------------------------------------------------------------------------
@@ -185,17 +185,19 @@ TEST_P(Ipv6ExtensionChain, IsWalkedToTheTcpHeader) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, Ipv6ExtensionChain,
-    ::testing::Values(
-        ChainCase{"destination_options", {{60, kDestinationOptions8}}, 48},
-        ChainCase{"routing", {{43, kRouting16}}, 56},
-        ChainCase{"authentication_uses_4_byte_units", {{51, kAuthentication16}}, 56},
-        ChainCase{"full_chain",
-                  {{0, kDestinationOptions8}, {60, kDestinationOptions8}, {43, kRouting16},
-                   {51, kAuthentication16}, {60, kDestinationOptions8}},
-                  40 + 8 + 8 + 16 + 16 + 8},
-        ChainCase{"eight_headers",
-                  std::vector<std::pair<std::uint8_t, Bytes>>(8, {60, kDestinationOptions8}),
-                  40 + 64}),
+    ::testing::Values(ChainCase{"destination_options", {{60, kDestinationOptions8}}, 48},
+                      ChainCase{"routing", {{43, kRouting16}}, 56},
+                      ChainCase{"authentication_uses_4_byte_units", {{51, kAuthentication16}}, 56},
+                      ChainCase{"full_chain",
+                                {{0, kDestinationOptions8},
+                                 {60, kDestinationOptions8},
+                                 {43, kRouting16},
+                                 {51, kAuthentication16},
+                                 {60, kDestinationOptions8}},
+                                40 + 8 + 8 + 16 + 16 + 8},
+                      ChainCase{"eight_headers",
+                                std::vector<std::pair<std::uint8_t, Bytes>>(8, {60, kDestinationOptions8}),
+                                40 + 64}),
     [](const auto& chain) { return std::string(chain.param.name); });
 
 struct ErrorCase {
@@ -233,27 +235,31 @@ std::vector<ErrorCase> malformedCases() {
       {"version_0", Bytes(60, 0), PacketParseError::BadIpVersion},
       {"ihl_4", mutatedV4([](Bytes& b) { b[0] = 0x44; }), PacketParseError::BadIpHeaderLength},
       {"ihl_0", mutatedV4([](Bytes& b) { b[0] = 0x40; }), PacketParseError::BadIpHeaderLength},
-      {"ihl_beyond_total_length",
-       mutatedV4([](Bytes& b) { b[0] = 0x4F; put16(b, 2, 40); b.resize(40); }),
+      {"ihl_beyond_total_length", mutatedV4([](Bytes& b) {
+         b[0] = 0x4F;
+         put16(b, 2, 40);
+         b.resize(40);
+       }),
        PacketParseError::BadIpHeaderLength},
-      {"total_length_below_header",
-       mutatedV4([](Bytes& b) { put16(b, 2, 19); }), PacketParseError::BadIpHeaderLength},
+      {"total_length_below_header", mutatedV4([](Bytes& b) { put16(b, 2, 19); }),
+       PacketParseError::BadIpHeaderLength},
       {"total_length_beyond_buffer",
        mutatedV4([v4Length](Bytes& b) { put16(b, 2, static_cast<std::uint16_t>(v4Length + 1)); }),
        PacketParseError::Truncated},
-      {"total_length_leaves_no_room_for_tcp",
-       mutatedV4([](Bytes& b) { put16(b, 2, 39); }), PacketParseError::BadTotalLength},
-      {"more_fragments", mutatedV4([](Bytes& b) { put16(b, 6, 0x2000); }),
-       PacketParseError::Fragment},
-      {"fragment_offset", mutatedV4([](Bytes& b) { put16(b, 6, 0x4001); }),
-       PacketParseError::Fragment},
+      {"total_length_leaves_no_room_for_tcp", mutatedV4([](Bytes& b) { put16(b, 2, 39); }),
+       PacketParseError::BadTotalLength},
+      {"more_fragments", mutatedV4([](Bytes& b) { put16(b, 6, 0x2000); }), PacketParseError::Fragment},
+      {"fragment_offset", mutatedV4([](Bytes& b) { put16(b, 6, 0x4001); }), PacketParseError::Fragment},
       {"udp", mutatedV4([](Bytes& b) { b[9] = 17; }), PacketParseError::NotTcp},
-      {"data_offset_4", mutatedV4([](Bytes& b) { b[32] = 0x40; }),
-       PacketParseError::BadTcpHeaderLength},
-      {"data_offset_0", mutatedV4([](Bytes& b) { b[32] = 0x00; }),
-       PacketParseError::BadTcpHeaderLength},
+      {"data_offset_4", mutatedV4([](Bytes& b) { b[32] = 0x40; }), PacketParseError::BadTcpHeaderLength},
+      {"data_offset_0", mutatedV4([](Bytes& b) { b[32] = 0x00; }), PacketParseError::BadTcpHeaderLength},
       {"data_offset_beyond_segment",
-       mutatedV4([](Bytes& b) { b[32] = 0xF0; }, [] { auto s = v4Spec(); s.payload = "AB"; return s; }()),
+       mutatedV4([](Bytes& b) { b[32] = 0xF0; },
+                 [] {
+                   auto s = v4Spec();
+                   s.payload = "AB";
+                   return s;
+                 }()),
        PacketParseError::BadTcpHeaderLength},
       {"ipv6_payload_length_beyond_buffer",
        mutatedV6([](Bytes& b) { put16(b, 4, static_cast<std::uint16_t>(b.size() - 40 + 1)); }),
@@ -277,8 +283,11 @@ std::vector<ErrorCase> malformedCases() {
       {"ipv6_extension_header_longer_than_payload",
        withIpv6ExtensionHeaders(buildTcpPacket(v6Spec()), {{60, {0, 200, 1, 4, 0, 0, 0, 0}}}),
        PacketParseError::BadTotalLength},
-      {"ipv6_extension_header_cut_by_payload_length",
-       mutatedV6([](Bytes& b) { b[6] = 60; put16(b, 4, 1); b.resize(41); }),
+      {"ipv6_extension_header_cut_by_payload_length", mutatedV6([](Bytes& b) {
+         b[6] = 60;
+         put16(b, 4, 1);
+         b.resize(41);
+       }),
        PacketParseError::BadTotalLength},
   };
 }
@@ -361,15 +370,21 @@ INSTANTIATE_TEST_SUITE_P(
         OptionsCase{"length_one_stops", {4, 1, 2, 4, 5, 0xB4, 0, 0}, std::nullopt, 0, false},
         OptionsCase{"end_of_list_stops", {4, 2, 0, 2, 4, 5, 0xB4, 0}, std::nullopt, 0, true},
         OptionsCase{"nops_are_skipped", {1, 1, 1, 2, 4, 5, 0xB4, 1, 4, 2, 1, 1}, 1460, 0, true},
-        OptionsCase{"unknown_kind_is_skipped_by_length", {8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 2, 4, 1, 0, 0, 0},
-                    256, 0, false},
+        OptionsCase{"unknown_kind_is_skipped_by_length",
+                    {8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 2, 4, 1, 0, 0, 0},
+                    256,
+                    0,
+                    false},
         OptionsCase{"mss_with_wrong_length_is_ignored", {2, 3, 5, 2, 4, 1, 0, 0}, 0x100, 0, false},
         OptionsCase{"sack_with_partial_block_is_ignored",
-                    {5, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0}, std::nullopt, 0, false},
+                    {5, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0},
+                    std::nullopt,
+                    0,
+                    false},
         OptionsCase{"sack_with_no_blocks_is_ignored", {5, 2, 2, 4, 1, 0, 0, 0}, 0x100, 0, false},
         OptionsCase{"kind_without_length_byte_at_end", {1, 1, 1, 2}, std::nullopt, 0, false},
-        OptionsCase{"sack_running_past_header", {1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 2},
-                    std::nullopt, 0, false}),
+        OptionsCase{
+            "sack_running_past_header", {1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 2}, std::nullopt, 0, false}),
     [](const auto& options) { return std::string(options.param.name); });
 
 TEST(PacketViewOptions, OnlyTheFirstSackOptionIsRecorded) {
@@ -515,17 +530,17 @@ TEST(PacketViewRobustness, Ipv6ExtensionHeaderLoopEndsAtTheLimit) {
 
 TEST(PacketParseErrorName, EveryErrorHasADistinctSnakeCaseName) {
   const PacketParseError all[] = {
-      PacketParseError::Truncated,         PacketParseError::BadIpVersion,
-      PacketParseError::BadIpHeaderLength, PacketParseError::BadTotalLength,
-      PacketParseError::Fragment,          PacketParseError::NotTcp,
+      PacketParseError::Truncated,          PacketParseError::BadIpVersion,
+      PacketParseError::BadIpHeaderLength,  PacketParseError::BadTotalLength,
+      PacketParseError::Fragment,           PacketParseError::NotTcp,
       PacketParseError::BadTcpHeaderLength, PacketParseError::ExtensionHeaderLimit};
   std::set<std::string_view> names;
   for (const auto error : all) {
     const std::string_view name = packetParseErrorName(error);
     EXPECT_FALSE(name.empty());
-    EXPECT_TRUE(std::all_of(name.begin(), name.end(),
-                            [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }))
-        << name;
+    EXPECT_TRUE(std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || c == '_';
+    })) << name;
     names.insert(name);
   }
   EXPECT_EQ(names.size(), std::size(all));

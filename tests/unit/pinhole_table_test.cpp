@@ -1,18 +1,19 @@
 // PinholeTable: ids, the one-pinhole-per-slot index, expiry order and the public-port choice
 // (docs/decisions/0004-public-port-choice.md).
+#include "ftpalg/engine/pinhole_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "ftpalg/engine/pinhole_table.hpp"
 #include "packet_builder.hpp"
 
 namespace ftpalg {
 namespace {
 
+using std::chrono::seconds;
 using testing::ep;
 using testing::ip;
-using std::chrono::seconds;
 
 const Timestamp kT0{1'000'000'000};
 
@@ -22,15 +23,19 @@ FlowKey control(std::uint16_t clientPort) {
 
 TEST(PinholeTable, IdsStartAtOneAndAreNeverReused) {
   PinholeTable table;
-  const std::uint64_t first = table.open(control(40000), ip("203.0.113.10"), ep("203.0.113.1:50000"),
-                                         std::nullopt, seconds(30), kT0).id;
-  const std::uint64_t second = table.open(control(40001), ip("203.0.113.10"), ep("203.0.113.1:50001"),
-                                          std::nullopt, seconds(30), kT0).id;
+  const std::uint64_t first =
+      table.open(control(40000), ip("203.0.113.10"), ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0)
+          .id;
+  const std::uint64_t second =
+      table.open(control(40001), ip("203.0.113.10"), ep("203.0.113.1:50001"), std::nullopt, seconds(30), kT0)
+          .id;
   EXPECT_EQ(first, 1u);
   EXPECT_EQ(second, 2u);
   ASSERT_TRUE(table.close(second));
-  EXPECT_EQ(table.open(control(40002), ip("203.0.113.10"), ep("203.0.113.1:50002"), std::nullopt,
-                       seconds(30), kT0).id, 3u);
+  EXPECT_EQ(
+      table.open(control(40002), ip("203.0.113.10"), ep("203.0.113.1:50002"), std::nullopt, seconds(30), kT0)
+          .id,
+      3u);
   EXPECT_EQ(table.size(), 2u);
   EXPECT_EQ(table.lowestId(), first);
 }
@@ -51,8 +56,9 @@ TEST(PinholeTable, OpenRecordsEveryField) {
 
 TEST(PinholeTable, CloseRemovesFromEveryIndex) {
   PinholeTable table;
-  const std::uint64_t id = table.open(control(40000), ip("203.0.113.10"), ep("203.0.113.1:50000"),
-                                      std::nullopt, seconds(30), kT0).id;
+  const std::uint64_t id =
+      table.open(control(40000), ip("203.0.113.10"), ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0)
+          .id;
   const auto closed = table.close(id);
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->to, ep("203.0.113.1:50000"));
@@ -90,10 +96,15 @@ TEST(PinholeTable, SlotsAreKeyedByConnectingPeerAndDestination) {
 TEST(PinholeTable, ExpiresEarliestFirstAndEqualTimesInOpeningOrder) {
   PinholeTable table;
   const auto from = ip("203.0.113.10");
-  const std::uint64_t longLived = table.open(control(40000), from, ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0).id;
-  const std::uint64_t firstShort = table.open(control(40001), from, ep("203.0.113.1:50001"), std::nullopt, seconds(10), kT0).id;
-  const std::uint64_t secondShort = table.open(control(40002), from, ep("203.0.113.1:50002"), std::nullopt, seconds(10), kT0).id;
-  const std::uint64_t later = table.open(control(40003), from, ep("203.0.113.1:50003"), std::nullopt, seconds(5), kT0 + seconds(8)).id;
+  const std::uint64_t longLived =
+      table.open(control(40000), from, ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0).id;
+  const std::uint64_t firstShort =
+      table.open(control(40001), from, ep("203.0.113.1:50001"), std::nullopt, seconds(10), kT0).id;
+  const std::uint64_t secondShort =
+      table.open(control(40002), from, ep("203.0.113.1:50002"), std::nullopt, seconds(10), kT0).id;
+  const std::uint64_t later =
+      table.open(control(40003), from, ep("203.0.113.1:50003"), std::nullopt, seconds(5), kT0 + seconds(8))
+          .id;
 
   EXPECT_EQ(table.nextExpiry(), kT0 + seconds(10));
   EXPECT_FALSE(table.firstExpiredBy(Timestamp{kT0.nanos + 10'000'000'000 - 1}));
@@ -111,8 +122,10 @@ TEST(PinholeTable, ExpiresEarliestFirstAndEqualTimesInOpeningOrder) {
 TEST(PinholeTable, ClosingOneOfTwoEqualExpiriesKeepsTheOther) {
   PinholeTable table;
   const auto from = ip("203.0.113.10");
-  const std::uint64_t a = table.open(control(40000), from, ep("203.0.113.1:50000"), std::nullopt, seconds(10), kT0).id;
-  const std::uint64_t b = table.open(control(40001), from, ep("203.0.113.1:50001"), std::nullopt, seconds(10), kT0).id;
+  const std::uint64_t a =
+      table.open(control(40000), from, ep("203.0.113.1:50000"), std::nullopt, seconds(10), kT0).id;
+  const std::uint64_t b =
+      table.open(control(40001), from, ep("203.0.113.1:50001"), std::nullopt, seconds(10), kT0).id;
   ASSERT_TRUE(table.close(b));
   EXPECT_EQ(table.firstExpiredBy(kT0 + seconds(10)), a);
 }
@@ -136,7 +149,8 @@ TEST(PinholeTablePublicPort, PortTakenByAnotherPinholeProbesUpwards) {
 TEST(PinholeTablePublicPort, TheSessionsOwnPinholeDoesNotBlockItsPort) {
   PinholeTable table;
   const auto connector = ip("203.0.113.10");
-  const std::uint64_t own = table.open(control(40000), connector, ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0).id;
+  const std::uint64_t own =
+      table.open(control(40000), connector, ep("203.0.113.1:50000"), std::nullopt, seconds(30), kT0).id;
   EXPECT_EQ(table.choosePublicPort(connector, ip("203.0.113.1"), 50000, own, 1024), 50000);
   EXPECT_EQ(table.choosePublicPort(connector, ip("203.0.113.1"), 50000, own + 1, 1024), 50001);
 }
@@ -146,7 +160,8 @@ TEST(PinholeTablePublicPort, GivesUpAfterSixtyFourTakenPorts) {
   const auto connector = ip("203.0.113.10");
   for (int i = 0; i < PinholeTable::kPortProbes; ++i) {
     table.open(control(static_cast<std::uint16_t>(40000 + i)), connector,
-               Endpoint{ip("203.0.113.1"), static_cast<std::uint16_t>(50000 + i)}, std::nullopt, seconds(30), kT0);
+               Endpoint{ip("203.0.113.1"), static_cast<std::uint16_t>(50000 + i)}, std::nullopt, seconds(30),
+               kT0);
   }
   EXPECT_FALSE(table.choosePublicPort(connector, ip("203.0.113.1"), 50000, std::nullopt, 1024));
   EXPECT_EQ(table.choosePublicPort(connector, ip("203.0.113.1"), 50001, std::nullopt, 1024), 50064)
@@ -155,8 +170,8 @@ TEST(PinholeTablePublicPort, GivesUpAfterSixtyFourTakenPorts) {
 
 TEST(PinholeTablePublicPort, WrapsFromTheTopToTheFloorAndNeverBelow1024) {
   const auto connector = ip("203.0.113.10");
-  for (const auto& [floor, expected] : {std::pair<std::uint16_t, std::uint16_t>{1024, 1024},
-                                       {2000, 2000}, {80, 1024}}) {
+  for (const auto& [floor, expected] :
+       {std::pair<std::uint16_t, std::uint16_t>{1024, 1024}, {2000, 2000}, {80, 1024}}) {
     PinholeTable table;
     table.open(control(40000), connector, ep("203.0.113.1:65534"), std::nullopt, seconds(30), kT0);
     table.open(control(40001), connector, ep("203.0.113.1:65535"), std::nullopt, seconds(30), kT0);

@@ -66,7 +66,8 @@ std::vector<std::string> namesIn(const std::string& text) {
   }
   std::vector<std::string> names;
   static const std::regex kName("`([a-z0-9_]+)`");
-  for (auto it = std::sregex_iterator(outside.begin(), outside.end(), kName); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(outside.begin(), outside.end(), kName); it != std::sregex_iterator();
+       ++it) {
     names.push_back((*it)[1]);
   }
   return names;
@@ -143,7 +144,8 @@ TEST(LogSchemaDoc, ReasonNamesListEveryReasonOnceInTheEnumsOrder) {
     ASSERT_NE(colon, std::string::npos) << bullet;
     for (const std::string& name : namesIn(bullet.substr(colon + 2))) {
       // A reason shared by two events (shutdown) is listed under each; it counts once.
-      if (std::find(documented.begin(), documented.end(), name) == documented.end()) documented.push_back(name);
+      if (std::find(documented.begin(), documented.end(), name) == documented.end())
+        documented.push_back(name);
     }
   }
   EXPECT_EQ(documented, reasonNames());
@@ -168,7 +170,8 @@ TEST(LogSchemaDoc, TheExampleIsTheFixtureItNames) {
   static const std::regex kExample("Example \\(`([^`]+)`\\):\n\n```json\n([^`]*)```");
   std::smatch match;
   ASSERT_TRUE(std::regex_search(schema, match, kExample));
-  EXPECT_EQ(match[2].str(), readSourceFile(match[1].str())) << "docs/log-schema.md's example differs from " << match[1];
+  EXPECT_EQ(match[2].str(), readSourceFile(match[1].str()))
+      << "docs/log-schema.md's example differs from " << match[1];
 }
 
 }  // namespace

@@ -258,7 +258,8 @@ TEST(SegmentTracker, OneByteSegmentsRebuildTheStream) {
   SegmentTracker tracker;
   Collector sink;
   const std::string text = "PORT 192,168,77,10,195,80\r\n";
-  for (std::size_t i = 0; i < text.size(); ++i) feed(tracker, sink, static_cast<std::int64_t>(i), text.substr(i, 1));
+  for (std::size_t i = 0; i < text.size(); ++i)
+    feed(tracker, sink, static_cast<std::int64_t>(i), text.substr(i, 1));
   EXPECT_EQ(sink.stream, text);
   EXPECT_TRUE(sink.contiguous);
 }
@@ -328,7 +329,8 @@ std::vector<Piece> shuffledPieces(std::mt19937& random, const std::string& text,
     pieces.push_back({base + static_cast<std::int64_t>(pos), text.substr(pos, length)});
     if (random() % 4 == 0 && pos > 0) {
       const std::size_t back = std::min<std::size_t>(pos, 1 + random() % 10);
-      pieces.push_back({base + static_cast<std::int64_t>(pos - back), text.substr(pos - back, length + back)});
+      pieces.push_back(
+          {base + static_cast<std::int64_t>(pos - back), text.substr(pos - back, length + back)});
     }
     pos += length;
   }

@@ -17,9 +17,9 @@ namespace ftpalg {
 namespace {
 
 struct EditSpec {
-  std::int64_t offset;     // relative to the start of the reference text
-  std::size_t oldLength;   // 0: pure insertion
-  std::string replacement; // empty: pure deletion
+  std::int64_t offset;      // relative to the start of the reference text
+  std::size_t oldLength;    // 0: pure insertion
+  std::string replacement;  // empty: pure deletion
 };
 
 // Reference: applies the edits to the text and walks both streams.
@@ -33,8 +33,8 @@ struct Reference {
   std::string output;
   std::vector<std::int64_t> outputOf;
   std::vector<std::int64_t> originalOf;
-  std::vector<bool> insideSpan;          // x strictly inside an edit's original span
-  std::vector<bool> insideReplacement;   // output offset y strictly inside a replacement
+  std::vector<bool> insideSpan;         // x strictly inside an edit's original span
+  std::vector<bool> insideReplacement;  // output offset y strictly inside a replacement
 
   Reference(const std::string& text, const std::vector<EditSpec>& edits)
       : original(text), outputOf(text.size() + 1, -1), insideSpan(text.size() + 1, false) {
@@ -102,16 +102,16 @@ std::string randomText(std::mt19937& random, std::size_t length) {
 SeqAdjuster adjusterFor(const std::string& text, const std::vector<EditSpec>& edits, std::int64_t base = 0) {
   SeqAdjuster adjuster;
   for (const EditSpec& e : edits) {
-    EXPECT_TRUE(adjuster.addEdit(base + e.offset,
-                                 std::string_view(text).substr(static_cast<std::size_t>(e.offset), e.oldLength),
-                                 e.replacement));
+    EXPECT_TRUE(adjuster.addEdit(
+        base + e.offset, std::string_view(text).substr(static_cast<std::size_t>(e.offset), e.oldLength),
+        e.replacement));
   }
   return adjuster;
 }
 
 // transform() of the original range [a, b) of text (relative offsets; text starts at `base`).
-std::string transformRange(const SeqAdjuster& adjuster, const std::string& text, std::int64_t a, std::int64_t b,
-                           std::int64_t base = 0, std::size_t maxOutput = SIZE_MAX,
+std::string transformRange(const SeqAdjuster& adjuster, const std::string& text, std::int64_t a,
+                           std::int64_t b, std::int64_t base = 0, std::size_t maxOutput = SIZE_MAX,
                            std::size_t* consumed = nullptr) {
   std::vector<std::uint8_t> out;
   const auto* data = reinterpret_cast<const std::uint8_t*>(text.data()) + a;
@@ -180,7 +180,8 @@ TEST(SeqAdjuster, ToOriginalInvertsToOutputOutsideEditSpans) {
   for (std::size_t x = 0; x <= text.size(); ++x) {
     if (inSpan[x]) continue;
     ++checked;
-    ASSERT_EQ(adjuster.toOriginal(adjuster.toOutput(static_cast<std::int64_t>(x))), static_cast<std::int64_t>(x))
+    ASSERT_EQ(adjuster.toOriginal(adjuster.toOutput(static_cast<std::int64_t>(x))),
+              static_cast<std::int64_t>(x))
         << "x=" << x;
   }
   EXPECT_GT(checked, text.size() / 2);
@@ -214,7 +215,7 @@ TEST(SeqAdjuster, AnAckInsideAReplacementDoesNotAcknowledgeTheEdit) {
 TEST(SeqAdjuster, OffsetsInsideASpanMapToTheEndOfItsReplacement) {
   SeqAdjuster adjuster;
   adjuster.addEdit(10, "1,2,3,4", "10,20,30,40");  // 7 -> 11 bytes
-  EXPECT_EQ(adjuster.toOutput(10), 10);  // span start: replacement start
+  EXPECT_EQ(adjuster.toOutput(10), 10);            // span start: replacement start
   EXPECT_EQ(adjuster.toOutput(11), 21);
   EXPECT_EQ(adjuster.toOutput(16), 21);
   EXPECT_EQ(adjuster.toOutput(17), 21);  // span end
@@ -253,9 +254,10 @@ TEST(SeqAdjuster, EveryRangeTransformsToTheReferenceOutputBetweenItsMappedEnds) 
   std::mt19937 random(16);
   for (std::int64_t base : kBases) {
     const std::string text = randomText(random, 160);
-    const std::vector<EditSpec> edits = {{5, 3, "XXXXXXX"}, {20, 10, "Y"},  {40, 1, "ZZ"},  {41, 4, "W"},
-                                         {50, 0, "INS"},    {50, 6, ""},    {70, 5, "QQQQQ"}, {90, 12, "VVVVVVVVVVVVVVV"},
-                                         {102, 0, "P"},     {130, 0, "TAIL"}};
+    const std::vector<EditSpec> edits = {
+        {5, 3, "XXXXXXX"}, {20, 10, "Y"},   {40, 1, "ZZ"},    {41, 4, "W"},
+        {50, 0, "INS"},    {50, 6, ""},     {70, 5, "QQQQQ"}, {90, 12, "VVVVVVVVVVVVVVV"},
+        {102, 0, "P"},     {130, 0, "TAIL"}};
     const Reference reference(text, edits);
     const SeqAdjuster adjuster = adjusterFor(text, edits, base);
     for (std::int64_t a = 0; a <= static_cast<std::int64_t>(text.size()); ++a) {
@@ -294,8 +296,9 @@ TEST(SeqAdjuster, TouchesIsTrueExactlyWhenTransformCouldChangeTheRange) {
 TEST(SeqAdjuster, EverySegmentationOfTheStreamTransformsToTheReferenceOutput) {
   std::mt19937 random(17);
   const std::string text = randomText(random, 120);
-  const std::vector<EditSpec> edits = {{5, 3, "XXXXXXX"}, {20, 10, "Y"}, {40, 1, "ZZ"}, {41, 4, "W"},
-                                       {60, 0, "NEW"}, {75, 5, ""}, {90, 12, "VVVVVVVVVVVVVVV"}};
+  const std::vector<EditSpec> edits = {
+      {5, 3, "XXXXXXX"},          {20, 10, "Y"}, {40, 1, "ZZ"}, {41, 4, "W"}, {60, 0, "NEW"}, {75, 5, ""},
+      {90, 12, "VVVVVVVVVVVVVVV"}};
   const Reference reference(text, edits);
   const SeqAdjuster adjuster = adjusterFor(text, edits);
   const auto length = static_cast<std::int64_t>(text.size());
@@ -363,7 +366,8 @@ TEST(SeqAdjuster, TrimmingForMaxOutputNeverSplitsAReplacementAndTheRemainderComp
     const std::string rest = transformRange(adjuster, text, static_cast<std::int64_t>(consumed),
                                             static_cast<std::int64_t>(text.size()));
     ASSERT_EQ(first + rest, reference.output) << "limit " << limit;
-    ASSERT_EQ(adjuster.toOutput(static_cast<std::int64_t>(consumed)), static_cast<std::int64_t>(first.size()));
+    ASSERT_EQ(adjuster.toOutput(static_cast<std::int64_t>(consumed)),
+              static_cast<std::int64_t>(first.size()));
   }
 }
 
@@ -479,11 +483,13 @@ TEST(SeqAdjuster, PruningStepByStepKeepsEverythingAtOrAfterTheFloorAgainstTheRef
       previousFloor = adjuster.pruneFloor();
       if (floor < 0) continue;  // nothing pruned yet
       for (std::int64_t x = floor; x <= static_cast<std::int64_t>(text.size()); ++x) {
-        ASSERT_EQ(adjuster.toOutput(base + x), base + reference.outputOf[static_cast<std::size_t>(x)]) << "x=" << x;
+        ASSERT_EQ(adjuster.toOutput(base + x), base + reference.outputOf[static_cast<std::size_t>(x)])
+            << "x=" << x;
       }
       for (auto y = static_cast<std::size_t>(reference.outputOf[static_cast<std::size_t>(floor)]);
            y <= reference.output.size(); ++y) {
-        ASSERT_EQ(adjuster.toOriginal(base + static_cast<std::int64_t>(y)), base + reference.originalOf[y]) << "y=" << y;
+        ASSERT_EQ(adjuster.toOriginal(base + static_cast<std::int64_t>(y)), base + reference.originalOf[y])
+            << "y=" << y;
       }
       const auto from = static_cast<std::size_t>(reference.outputOf[static_cast<std::size_t>(floor)]);
       ASSERT_EQ(transformRange(adjuster, text, floor, static_cast<std::int64_t>(text.size()), base),
@@ -514,10 +520,12 @@ TEST(SeqAdjuster, EditsAddedBetweenPrunesMapLikeTheFullLog) {
   SeqAdjuster adjuster;
   for (const EditSpec& e : edits) {
     // The receiver acknowledges up to some point behind the newest edit.
-    const std::int64_t acked = std::max<std::int64_t>(0, e.offset - static_cast<std::int64_t>(random() % 100));
+    const std::int64_t acked =
+        std::max<std::int64_t>(0, e.offset - static_cast<std::int64_t>(random() % 100));
     adjuster.prune(std::max(acked, adjuster.pruneFloor()));
-    ASSERT_TRUE(adjuster.addEdit(e.offset, std::string_view(text).substr(static_cast<std::size_t>(e.offset), e.oldLength),
-                                 e.replacement));
+    ASSERT_TRUE(adjuster.addEdit(
+        e.offset, std::string_view(text).substr(static_cast<std::size_t>(e.offset), e.oldLength),
+        e.replacement));
   }
   for (std::int64_t x = adjuster.pruneFloor(); x <= static_cast<std::int64_t>(text.size()); ++x) {
     ASSERT_EQ(adjuster.toOutput(x), reference.outputOf[static_cast<std::size_t>(x)]) << "x=" << x;
@@ -561,7 +569,8 @@ TEST(SeqAdjuster, MappingsSurviveSequenceNumberWrapThroughTheUnwrapper) {
       const std::int64_t y = std::max<std::int64_t>(0, reference.outputOf[x] - back);
       const SeqNum ack = base + static_cast<std::uint32_t>(y);
       const SeqNum originalAck = unwrapper.wrap(adjuster.toOriginal(unwrapper.peek(ack)));
-      ASSERT_EQ(originalAck, base + static_cast<std::uint32_t>(reference.originalOf[static_cast<std::size_t>(y)]))
+      ASSERT_EQ(originalAck,
+                base + static_cast<std::uint32_t>(reference.originalOf[static_cast<std::size_t>(y)]))
           << "y=" << y;
     }
   }
@@ -572,9 +581,9 @@ TEST(SeqAdjuster, MappingsSurviveSeveralWrapsWithEditsBetweenThem) {
   const SeqNum base(0x80000000u);
   constexpr std::int64_t kWrap = std::int64_t{1} << 32;
   SeqAdjuster adjuster;
-  adjuster.addEdit(100, "192,168,77,10", "203,0,113,1");                  // -2
-  adjuster.addEdit(kWrap + 50, "10,0,0,1", "198,51,100,200");             // +6
-  adjuster.addEdit(3 * kWrap + 7, "1,2,3,4", "1,2,3,4,5");                // +2
+  adjuster.addEdit(100, "192,168,77,10", "203,0,113,1");       // -2
+  adjuster.addEdit(kWrap + 50, "10,0,0,1", "198,51,100,200");  // +6
+  adjuster.addEdit(3 * kWrap + 7, "1,2,3,4", "1,2,3,4,5");     // +2
   SeqUnwrapper unwrapper(base);
   // The session advances in steps well under 2^31, so the unwrapper follows every wrap.
   for (std::int64_t offset = 0; offset < 4 * kWrap; offset += std::int64_t{1} << 29) {

@@ -26,16 +26,15 @@ TEST_P(SeqNumOrder, BeforeFollowsSerialArithmetic) {
   EXPECT_EQ(b.beforeOrEqual(a), !GetParam().aBeforeB);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, SeqNumOrder,
-    ::testing::Values(OrderCase{1, 2, true}, OrderCase{2, 1, false},
-                      OrderCase{0xFFFFFFFFu, 0, true},            // wrap
-                      OrderCase{0xFFFFFF00u, 0x100, true},        // wrap with distance
-                      OrderCase{0x100, 0xFFFFFF00u, false},
-                      OrderCase{0, 0x7FFFFFFFu, true},            // just under 2^31 ahead
-                      OrderCase{0x7FFFFFFFu, 0, false},
-                      OrderCase{0x80000000u, 0xFFFFFFFFu, true},
-                      OrderCase{0xFFFFFFFFu, 0x7FFFFFFEu, true}));
+INSTANTIATE_TEST_SUITE_P(Table, SeqNumOrder,
+                         ::testing::Values(OrderCase{1, 2, true}, OrderCase{2, 1, false},
+                                           OrderCase{0xFFFFFFFFu, 0, true},      // wrap
+                                           OrderCase{0xFFFFFF00u, 0x100, true},  // wrap with distance
+                                           OrderCase{0x100, 0xFFFFFF00u, false},
+                                           OrderCase{0, 0x7FFFFFFFu, true},  // just under 2^31 ahead
+                                           OrderCase{0x7FFFFFFFu, 0, false},
+                                           OrderCase{0x80000000u, 0xFFFFFFFFu, true},
+                                           OrderCase{0xFFFFFFFFu, 0x7FFFFFFEu, true}));
 
 TEST(SeqNum, EqualNumbersAreNeitherBeforeNorAfter) {
   const SeqNum a(0xDEADBEEF);

@@ -47,8 +47,10 @@ std::string header(std::uint8_t type, std::uint8_t major, std::uint8_t minor, st
 }
 
 // Bodies chosen to hold FTP-looking bytes: nothing inside a record may be read as a line.
-const std::string kClientHelloBody = "\x01\x00\x00\x30\r\nPORT 192,168,77,10,195,80\r\nEPRT |1|192.168.77.10|1|\r\n";
-const std::string kCiphertext = std::string("227 Entering Passive Mode (203,0,113,10,195,80)\r\n") + '\0' + "\xFF\x17\x03";
+const std::string kClientHelloBody =
+    "\x01\x00\x00\x30\r\nPORT 192,168,77,10,195,80\r\nEPRT |1|192.168.77.10|1|\r\n";
+const std::string kCiphertext =
+    std::string("227 Entering Passive Mode (203,0,113,10,195,80)\r\n") + '\0' + "\xFF\x17\x03";
 
 // A client's TLS section ending with close_notify, then cleartext after CCC.
 std::string clientTlsSection() {
@@ -183,20 +185,21 @@ TEST_P(RecordHeader, IsCheckedForTypeVersionAndLength) {
 
 INSTANTIATE_TEST_SUITE_P(
     TlsRecordTracker, RecordHeader,
-    ::testing::Values(HeaderCase{"change_cipher_spec", header(kChangeCipherSpec, 3, 3, 1), Kind::StillTls},
-                      HeaderCase{"alert", header(kAlert, 3, 3, 2), Kind::StillTls},
-                      HeaderCase{"handshake_ssl3", header(kHandshake, 3, 0, 100), Kind::StillTls},
-                      HeaderCase{"handshake_tls10", header(kHandshake, 3, 1, 100), Kind::StillTls},
-                      HeaderCase{"application_data_tls12", header(kApplicationData, 3, 3, 100), Kind::StillTls},
-                      HeaderCase{"version_0304", header(kApplicationData, 3, 4, 100), Kind::StillTls},
-                      HeaderCase{"heartbeat", header(kHeartbeat, 3, 3, 3), Kind::StillTls},
-                      HeaderCase{"longest_record", header(kApplicationData, 3, 3, (1U << 14) + 2048), Kind::StillTls},
-                      HeaderCase{"record_too_long", header(kApplicationData, 3, 3, (1U << 14) + 2049), Kind::Garbage},
-                      HeaderCase{"record_length_ffff", header(kApplicationData, 3, 3, 0xFFFF), Kind::Garbage},
-                      HeaderCase{"major_version_2", header(kHandshake, 2, 0, 100), Kind::Garbage},
-                      HeaderCase{"major_version_0x16", header(kHandshake, 0x16, 3, 100), Kind::Garbage},
-                      HeaderCase{"minor_version_5", header(kApplicationData, 3, 5, 100), Kind::Garbage},
-                      HeaderCase{"dtls_version", header(kApplicationData, 0xFE, 0xFD, 100), Kind::Garbage}),
+    ::testing::Values(
+        HeaderCase{"change_cipher_spec", header(kChangeCipherSpec, 3, 3, 1), Kind::StillTls},
+        HeaderCase{"alert", header(kAlert, 3, 3, 2), Kind::StillTls},
+        HeaderCase{"handshake_ssl3", header(kHandshake, 3, 0, 100), Kind::StillTls},
+        HeaderCase{"handshake_tls10", header(kHandshake, 3, 1, 100), Kind::StillTls},
+        HeaderCase{"application_data_tls12", header(kApplicationData, 3, 3, 100), Kind::StillTls},
+        HeaderCase{"version_0304", header(kApplicationData, 3, 4, 100), Kind::StillTls},
+        HeaderCase{"heartbeat", header(kHeartbeat, 3, 3, 3), Kind::StillTls},
+        HeaderCase{"longest_record", header(kApplicationData, 3, 3, (1U << 14) + 2048), Kind::StillTls},
+        HeaderCase{"record_too_long", header(kApplicationData, 3, 3, (1U << 14) + 2049), Kind::Garbage},
+        HeaderCase{"record_length_ffff", header(kApplicationData, 3, 3, 0xFFFF), Kind::Garbage},
+        HeaderCase{"major_version_2", header(kHandshake, 2, 0, 100), Kind::Garbage},
+        HeaderCase{"major_version_0x16", header(kHandshake, 0x16, 3, 100), Kind::Garbage},
+        HeaderCase{"minor_version_5", header(kApplicationData, 3, 5, 100), Kind::Garbage},
+        HeaderCase{"dtls_version", header(kApplicationData, 0xFE, 0xFD, 100), Kind::Garbage}),
     [](const ::testing::TestParamInfo<HeaderCase>& param) { return std::string(param.param.name); });
 
 TEST(TlsRecordTracker, EmptyRecordIsABoundaryToo) {
@@ -260,7 +263,8 @@ TEST(TlsRecordTracker, GarbageIsReportedAtTheRecordStartEvenWhenTheHeaderIsSplit
   tracker.start(10);
   const std::string good = record(kHandshake, 0x03, "hello");
   EXPECT_EQ(kindName(tracker.feed(10, good + "\x17\x03").kind), "StillTls");
-  const TlsFeedResult result = tracker.feed(10 + static_cast<std::int64_t>(good.size()) + 2, std::string("\x09", 1));
+  const TlsFeedResult result =
+      tracker.feed(10 + static_cast<std::int64_t>(good.size()) + 2, std::string("\x09", 1));
   EXPECT_EQ(kindName(result.kind), "Garbage");
   EXPECT_EQ(result.cleartextOffset, 10 + static_cast<std::int64_t>(good.size()));
 }
@@ -302,7 +306,8 @@ TEST(TlsRecordTracker, StartResetsAllState) {
   tracker.start(0);
   tracker.feed(0, "\x09");  // garbage
   tracker.start(100, Direction::ClientToServer);
-  const TlsFeedResult result = tracker.feed(100, record(kAlert, 3, std::string("\x01\x00", 2)) + "USER x\r\n");
+  const TlsFeedResult result =
+      tracker.feed(100, record(kAlert, 3, std::string("\x01\x00", 2)) + "USER x\r\n");
   EXPECT_EQ(kindName(result.kind), "Cleartext");
   EXPECT_EQ(result.cleartextOffset, 107);
 }

@@ -40,7 +40,7 @@ class IpAddress {
   bool isV6() const { return family_ == IpFamily::V6; }
   // 4 or 16 bytes, wire order. The span refers into *this.
   std::span<const std::uint8_t> bytes() const;
-  std::uint32_t v4HostOrder() const;  // precondition: isV4()
+  std::uint32_t v4HostOrder() const;             // precondition: isV4()
   std::array<std::uint8_t, 4> v4Octets() const;  // precondition: isV4()
 
   // Canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run compressed;
@@ -62,7 +62,8 @@ class IpAddress {
 struct IpPrefix {
   IpAddress network;
   std::uint8_t length = 0;
-  static std::optional<IpPrefix> parse(std::string_view text);  // "a.b.c.d/n" or "v6/n" or bare address (full length)
+  static std::optional<IpPrefix> parse(
+      std::string_view text);  // "a.b.c.d/n" or "v6/n" or bare address (full length)
   bool contains(const IpAddress& address) const;
   std::string toString() const;
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;

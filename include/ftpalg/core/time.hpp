@@ -12,9 +12,7 @@ using Duration = std::chrono::nanoseconds;
 struct Timestamp {
   std::int64_t nanos = 0;  // since an epoch chosen by the caller
 
-  static constexpr Timestamp fromSeconds(double s) {
-    return Timestamp{static_cast<std::int64_t>(s * 1e9)};
-  }
+  static constexpr Timestamp fromSeconds(double s) { return Timestamp{static_cast<std::int64_t>(s * 1e9)}; }
   constexpr double seconds() const { return static_cast<double>(nanos) / 1e9; }
   constexpr Timestamp operator+(Duration d) const { return Timestamp{nanos + d.count()}; }
   constexpr Duration operator-(Timestamp other) const { return Duration(nanos - other.nanos); }

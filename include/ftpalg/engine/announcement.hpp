@@ -42,10 +42,10 @@ struct Announcement {
 
 // The announced span's replacement (a StreamEdit for the announcing direction).
 struct SpanReplacement {
-  std::int64_t offset = 0;      // original stream offset of the span's first byte
-  std::string_view original;    // the span as announced (points into Announcement::line.text)
-  std::string replacement;      // canonical text for the announced endpoint
-  std::string lineAfter;        // the whole line with the replacement, for the log
+  std::int64_t offset = 0;    // original stream offset of the span's first byte
+  std::string_view original;  // the span as announced (points into Announcement::line.text)
+  std::string replacement;    // canonical text for the announced endpoint
+  std::string lineAfter;      // the whole line with the replacement, for the log
 };
 
 struct AnnouncementDecision {
@@ -53,14 +53,14 @@ struct AnnouncementDecision {
   // Another session's pinhole on the slot this one takes (an announcer without NAT announces
   // its own listener, so the stale pinhole goes): closed as `replaced` first.
   std::optional<std::uint64_t> displaced;
-  IpAddress connector;             // the peer that may connect (Pinhole::from)
-  Endpoint announced;              // the endpoint it is told and connects to (Pinhole::to)
-  std::optional<Endpoint> natTo;   // where the connection really goes, when not `announced`
+  IpAddress connector;                         // the peer that may connect (Pinhole::from)
+  Endpoint announced;                          // the endpoint it is told and connects to (Pinhole::to)
+  std::optional<Endpoint> natTo;               // where the connection really goes, when not `announced`
   std::optional<SpanReplacement> replacement;  // set when the announced text changes
 };
 
 AnnouncementDecision decideAnnouncement(const Announcement& announcement, const Policy& policy,
-                                        const Limits& limits, const PinholeTable& pinholes,
-                                        TokenBucket& rate, Timestamp now);
+                                        const Limits& limits, const PinholeTable& pinholes, TokenBucket& rate,
+                                        Timestamp now);
 
 }  // namespace ftpalg

@@ -35,8 +35,8 @@ struct PacketMeta {
 
 // Why the shell passes a packet without the engine inspecting it.
 enum class Uninspected : std::uint8_t {
-  Malformed,      // PacketView::parse refused it (not an unfragmented IPv4/IPv6 TCP packet)
-  NotControlFlow, // the FlowResolver claimed no control flow for it
+  Malformed,       // PacketView::parse refused it (not an unfragmented IPv4/IPv6 TCP packet)
+  NotControlFlow,  // the FlowResolver claimed no control flow for it
 };
 
 class Engine {

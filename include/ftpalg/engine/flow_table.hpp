@@ -67,7 +67,9 @@ class FlowTable {
   }
 
   // Slot access, for sweeps over the table in slices: nullptr for an empty slot.
-  const FlowKey* slotKey(std::size_t slot) const { return slots_[slot].hash != 0 ? &slots_[slot].key : nullptr; }
+  const FlowKey* slotKey(std::size_t slot) const {
+    return slots_[slot].hash != 0 ? &slots_[slot].key : nullptr;
+  }
   Value* slotValue(std::size_t slot) { return slots_[slot].hash != 0 ? &slots_[slot].value : nullptr; }
 
   // The member in the lowest-numbered occupied slot (nullopt when empty).

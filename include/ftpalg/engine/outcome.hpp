@@ -55,31 +55,40 @@ struct ClosePinhole {
 using Action = std::variant<OpenPinhole, ClosePinhole>;
 
 // Observations: the decision log (event names in parentheses, see docs/log-schema.md).
-struct SessionOpened {};                                   // session_open
-struct SessionClosedObs { Reason reason = Reason::Fin; };  // session_close
-struct Rewrite {                                           // rewrite
+struct SessionOpened {};  // session_open
+struct SessionClosedObs {
+  Reason reason = Reason::Fin;
+};                // session_close
+struct Rewrite {  // rewrite
   Direction dir = Direction::ClientToServer;
   AddressVerb verb = AddressVerb::Port;
   std::string before;  // escaped line text, no terminator
   std::string after;
 };
-struct PinholeOpened { Pinhole pinhole; };                 // pinhole
-struct PinholeClosed { Pinhole pinhole; Reason reason = Reason::Expired; };  // pinhole_close
-struct Reject {                                            // reject
+struct PinholeOpened {
+  Pinhole pinhole;
+};  // pinhole
+struct PinholeClosed {
+  Pinhole pinhole;
+  Reason reason = Reason::Expired;
+};               // pinhole_close
+struct Reject {  // reject
   Direction dir = Direction::ClientToServer;
   AddressVerb verb = AddressVerb::Port;
   Reason reason = Reason::BadSyntax;
   std::string line;  // escaped, capped, never a PASS argument
 };
-struct AnomalyObs {                                        // anomaly
+struct AnomalyObs {  // anomaly
   Direction dir = Direction::ClientToServer;
   Reason reason = Reason::MalformedPacket;
   bool inspectionStopped = false;
 };
-struct OpaqueObs { Reason reason = Reason::TlsNegotiated; };  // opaque (TlsNegotiated / CleartextResumed)
+struct OpaqueObs {
+  Reason reason = Reason::TlsNegotiated;
+};  // opaque (TlsNegotiated / CleartextResumed)
 
-using ObservationBody = std::variant<SessionOpened, SessionClosedObs, Rewrite, PinholeOpened,
-                                     PinholeClosed, Reject, AnomalyObs, OpaqueObs>;
+using ObservationBody = std::variant<SessionOpened, SessionClosedObs, Rewrite, PinholeOpened, PinholeClosed,
+                                     Reject, AnomalyObs, OpaqueObs>;
 
 struct Observation {
   Timestamp ts;

@@ -17,51 +17,51 @@
 namespace ftpalg {
 
 // Announcement refusals decided by the engine after the channel accepted the line (event "reject").
-#define FTPALG_POLICY_REASONS(X)                                                                \
-  X(AddressMismatch, "address_mismatch")       /* bounce: embedded address != control peer */   \
-  X(PortBelowFloor, "port_below_floor")                                                         \
-  X(PortZero, "port_zero")                                                                      \
-  X(PinholeRateLimit, "pinhole_rate_limit")                                                     \
-  X(PinholeLimit, "pinhole_limit")             /* global pending-pinhole cap */                 \
-  X(NoPublicPort, "no_public_port")            /* no free public port for the mapping */       \
+#define FTPALG_POLICY_REASONS(X)                                                            \
+  X(AddressMismatch, "address_mismatch") /* bounce: embedded address != control peer */     \
+  X(PortBelowFloor, "port_below_floor")                                                     \
+  X(PortZero, "port_zero")                                                                  \
+  X(PinholeRateLimit, "pinhole_rate_limit")                                                 \
+  X(PinholeLimit, "pinhole_limit")                /* global pending-pinhole cap */          \
+  X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */ \
   X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
 
 // Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
-#define FTPALG_ANOMALY_REASONS(X)                                                               \
-  X(RetransmissionConflict, "retransmission_conflict")                                          \
-  X(OutOfOrderLimit, "out_of_order_limit")                                                      \
-  X(LineTooLong, "line_too_long")                                                               \
-  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                          \
-  X(HoldLimit, "hold_limit")                                                                    \
-  X(HoldTimeout, "hold_timeout")                                                                \
-  X(ClientSpokeFirst, "client_spoke_first")                                                     \
-  X(NotFtpGreeting, "not_ftp_greeting")                                                         \
-  X(SessionLimit, "session_limit")                                                              \
-  X(MidstreamPickup, "midstream_pickup")                                                        \
-  X(SegmentTrimmed, "segment_trimmed_for_mss")                                                  \
-  X(MalformedPacket, "malformed_packet")                                                        \
-  X(TlsFramingLost, "tls_framing_lost")        /* opaque bytes neither TLS records nor FTP */
+#define FTPALG_ANOMALY_REASONS(X)                      \
+  X(RetransmissionConflict, "retransmission_conflict") \
+  X(OutOfOrderLimit, "out_of_order_limit")             \
+  X(LineTooLong, "line_too_long")                      \
+  X(MultiLineReplyTooLong, "multiline_reply_too_long") \
+  X(HoldLimit, "hold_limit")                           \
+  X(HoldTimeout, "hold_timeout")                       \
+  X(ClientSpokeFirst, "client_spoke_first")            \
+  X(NotFtpGreeting, "not_ftp_greeting")                \
+  X(SessionLimit, "session_limit")                     \
+  X(MidstreamPickup, "midstream_pickup")               \
+  X(SegmentTrimmed, "segment_trimmed_for_mss")         \
+  X(MalformedPacket, "malformed_packet")               \
+  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
 
 // Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
 // (event "pinhole_close"; Shutdown serves both).
-#define FTPALG_END_REASONS(X)                                                                   \
-  X(TlsNegotiated, "tls_negotiated")                                                            \
-  X(CleartextResumed, "cleartext_resumed")                                                      \
-  X(Fin, "fin")                                                                                 \
-  X(Reset, "rst")                                                                               \
-  X(IdleTimeout, "idle_timeout")                                                                \
-  X(Shutdown, "shutdown")                                                                       \
-  X(Replaced, "replaced")                      /* pinhole replaced by a newer announcement */   \
-  X(Expired, "expired")                                                                         \
+#define FTPALG_END_REASONS(X)                                            \
+  X(TlsNegotiated, "tls_negotiated")                                     \
+  X(CleartextResumed, "cleartext_resumed")                               \
+  X(Fin, "fin")                                                          \
+  X(Reset, "rst")                                                        \
+  X(IdleTimeout, "idle_timeout")                                         \
+  X(Shutdown, "shutdown")                                                \
+  X(Replaced, "replaced") /* pinhole replaced by a newer announcement */ \
+  X(Expired, "expired")                                                  \
   X(SessionClosed, "session_closed")
 
 // Every reason, in this order (docs/log-schema.md lists them in the same order): why an
 // announcement was refused, an anomaly was raised, a flow became opaque or something closed.
-#define FTPALG_REASONS(X)                                                                       \
-  FTPALG_ADDRESS_SYNTAX_ERRORS(X) /* reject: the codec could not parse the address */           \
-  FTPALG_CHANNEL_OWN_REFUSALS(X)  /* reject: the channel refused the line */                    \
-  FTPALG_POLICY_REASONS(X)                                                                      \
-  FTPALG_ANOMALY_REASONS(X)                                                                     \
+#define FTPALG_REASONS(X)                                                             \
+  FTPALG_ADDRESS_SYNTAX_ERRORS(X) /* reject: the codec could not parse the address */ \
+  FTPALG_CHANNEL_OWN_REFUSALS(X)  /* reject: the channel refused the line */          \
+  FTPALG_POLICY_REASONS(X)                                                            \
+  FTPALG_ANOMALY_REASONS(X)                                                           \
   FTPALG_END_REASONS(X)
 
 enum class Reason : std::uint8_t {
@@ -88,31 +88,31 @@ Reason reasonFromRefusal(const LineMeaning& meaning);
 // engine never drops a packet (a refused announcement passes unmodified, VerdictKind::Drop is
 // never chosen), so it is always 0; it stays so the stats line keeps its keys (the golden
 // expected.jsonl files and tests/golden check them, and the golden test reads it).
-#define FTPALG_STATS(X)                                    \
-  X(PacketsSeen, "packets_seen")                           \
-  X(PacketsModified, "packets_modified")                   \
-  X(PacketsHeld, "packets_held")                           \
-  X(PacketsDropped, "packets_dropped")                     \
-  X(PacketsMalformed, "packets_malformed")                 \
-  X(PayloadBytes, "payload_bytes")                         \
-  X(LinesParsed, "lines_parsed")                           \
-  X(SessionsOpened, "sessions_opened")                     \
-  X(SessionsClosed, "sessions_closed")                     \
-  X(SessionsRefusedAtLimit, "sessions_refused_at_limit")   \
-  X(Rewrites, "rewrites")                                  \
-  X(PinholesOpened, "pinholes_opened")                     \
-  X(PinholesClosed, "pinholes_closed")                     \
-  X(Rejects, "rejects")                                    \
-  X(Anomalies, "anomalies")                                \
-  X(FlowsUninspected, "flows_uninspected")                 \
-  X(Retransmissions, "retransmissions")                    \
+#define FTPALG_STATS(X)                                  \
+  X(PacketsSeen, "packets_seen")                         \
+  X(PacketsModified, "packets_modified")                 \
+  X(PacketsHeld, "packets_held")                         \
+  X(PacketsDropped, "packets_dropped")                   \
+  X(PacketsMalformed, "packets_malformed")               \
+  X(PayloadBytes, "payload_bytes")                       \
+  X(LinesParsed, "lines_parsed")                         \
+  X(SessionsOpened, "sessions_opened")                   \
+  X(SessionsClosed, "sessions_closed")                   \
+  X(SessionsRefusedAtLimit, "sessions_refused_at_limit") \
+  X(Rewrites, "rewrites")                                \
+  X(PinholesOpened, "pinholes_opened")                   \
+  X(PinholesClosed, "pinholes_closed")                   \
+  X(Rejects, "rejects")                                  \
+  X(Anomalies, "anomalies")                              \
+  X(FlowsUninspected, "flows_uninspected")               \
+  X(Retransmissions, "retransmissions")                  \
   X(SegmentsTrimmed, "segments_trimmed")
 
 enum class Stat : std::uint8_t {
 #define FTPALG_X(name, text) name,
   FTPALG_STATS(FTPALG_X)
 #undef FTPALG_X
-  Count_
+      Count_
 };
 std::string_view statName(Stat stat);
 

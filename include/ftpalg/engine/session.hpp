@@ -37,7 +37,7 @@ struct DirectionState {
 
   // Hot fields first (every packet of this direction reads them), TLS state last.
   bool baseKnown = false;
-  bool inTls = false;             // bytes are TLS records (after AUTH + 234)
+  bool inTls = false;  // bytes are TLS records (after AUTH + 234)
   bool finSeen = false;
   std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
   std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
@@ -52,8 +52,8 @@ struct DirectionState {
 struct HeldPacket {
   PacketId id = 0;
   Direction dir = Direction::ClientToServer;
-  std::int64_t offset = 0;        // original stream offset of the first payload byte
-  std::size_t payloadSize = 0;    // payload bytes of the packet
+  std::int64_t offset = 0;      // original stream offset of the first payload byte
+  std::size_t payloadSize = 0;  // payload bytes of the packet
   Timestamp heldAt;
   std::vector<std::uint8_t> bytes;  // the packet as received (IP header first)
 };
@@ -84,8 +84,8 @@ struct Session {
   // in cache: each packet pays a miss per cache line it touches (docs/performance.md).
   FlowKey key;
   bool inspecting = true;
-  bool closed = false;     // no more inspection or pinholes (FIN/RST, idle, shutdown)
-  bool finished = false;   // the TCP connection ended (RST, or FIN both ways)
+  bool closed = false;    // no more inspection or pinholes (FIN/RST, idle, shutdown)
+  bool finished = false;  // the TCP connection ended (RST, or FIN both ways)
   Timestamp finishedAt;
   Timestamp lastSeen;
   std::vector<HeldPacket> held;  // in arrival order

@@ -58,8 +58,7 @@ class StaticFlowResolver final : public FlowResolver {
 
   // The same decision from bare endpoints (source and destination as captured); resolve()
   // forwards to it. Useful where no PacketView exists.
-  std::optional<FlowContext> resolveEndpoints(const Endpoint& source,
-                                              const Endpoint& destination) const;
+  std::optional<FlowContext> resolveEndpoints(const Endpoint& source, const Endpoint& destination) const;
 
   bool isControlPort(std::uint16_t port) const;
 

@@ -47,8 +47,8 @@ class StreamInspector {
 
   // The payload of one packet of `dir`, at original stream offset `offset` (possibly a
   // retransmission or out of order). Precondition: the session is inspected and not closed.
-  void inspect(Session& session, Direction dir, std::int64_t offset,
-               std::span<const std::uint8_t> payload, Effects& effects);
+  void inspect(Session& session, Direction dir, std::int64_t offset, std::span<const std::uint8_t> payload,
+               Effects& effects);
 
  private:
   void checkUndecidedRetransmission(Session& session, Direction dir, std::int64_t offset,

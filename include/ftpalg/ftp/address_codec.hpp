@@ -32,21 +32,21 @@ namespace ftpalg {
 enum class AddressVerb : std::uint8_t { Port, Eprt, Reply227, Reply229, Lprt, Lpsv, Reply228 };
 std::string_view verbName(AddressVerb verb);  // "PORT", "EPRT", "227", "229", "LPRT", "LPSV", "228"
 
-#define FTPALG_ADDRESS_SYNTAX_ERRORS(X)                                                        \
-  X(BadSyntax, "bad_syntax")                   /* shape wrong: missing separators, stray text */ \
-  X(FieldCount, "field_count")                 /* not exactly six numbers / four EPRT fields */  \
-  X(EmptyField, "empty_field")                                                                   \
-  X(SignedNumber, "signed_number")             /* '+' or '-' before a number */                 \
-  X(TooManyDigits, "too_many_digits")                                                            \
-  X(OctetOutOfRange, "octet_out_of_range")     /* h or p field > 255 */                         \
-  X(PortOutOfRange, "port_out_of_range")       /* EPRT/229 port 0 or > 65535 */                 \
-  X(BadDelimiter, "bad_delimiter")             /* RFC 2428 delimiter not in 33-126 or a digit, hex letter, '.', ':' */ \
-  X(DelimiterMismatch, "delimiter_mismatch")   /* the four delimiters differ */                 \
-  X(UnknownFamily, "unknown_family")           /* EPRT net-prt not 1 or 2 */                    \
-  X(BadAddress, "bad_address")                 /* EPRT address text not valid for its family */ \
-  X(ZoneId, "zone_id")                         /* IPv6 scope "%eth0" */                         \
-  X(NonPrintable, "nonprintable_bytes")        /* NUL, 8-bit or IAC in keyword or numbers */    \
-  X(NoNumbers, "no_numbers")                   /* a 227 without a six-number tuple ("227 Logout.") */
+#define FTPALG_ADDRESS_SYNTAX_ERRORS(X)                                                                    \
+  X(BadSyntax, "bad_syntax")   /* shape wrong: missing separators, stray text */                           \
+  X(FieldCount, "field_count") /* not exactly six numbers / four EPRT fields */                            \
+  X(EmptyField, "empty_field")                                                                             \
+  X(SignedNumber, "signed_number") /* '+' or '-' before a number */                                        \
+  X(TooManyDigits, "too_many_digits")                                                                      \
+  X(OctetOutOfRange, "octet_out_of_range") /* h or p field > 255 */                                        \
+  X(PortOutOfRange, "port_out_of_range")   /* EPRT/229 port 0 or > 65535 */                                \
+  X(BadDelimiter, "bad_delimiter") /* RFC 2428 delimiter not in 33-126 or a digit, hex letter, '.', ':' */ \
+  X(DelimiterMismatch, "delimiter_mismatch") /* the four delimiters differ */                              \
+  X(UnknownFamily, "unknown_family")         /* EPRT net-prt not 1 or 2 */                                 \
+  X(BadAddress, "bad_address")               /* EPRT address text not valid for its family */              \
+  X(ZoneId, "zone_id")                       /* IPv6 scope "%eth0" */                                      \
+  X(NonPrintable, "nonprintable_bytes")      /* NUL, 8-bit or IAC in keyword or numbers */                 \
+  X(NoNumbers, "no_numbers")                 /* a 227 without a six-number tuple ("227 Logout.") */
 
 enum class AddressSyntaxError : std::uint8_t {
 #define FTPALG_X(name, text) name,
@@ -59,14 +59,14 @@ struct ParsedAddress {
   AddressVerb verb = AddressVerb::Port;
   // PORT, EPRT, 227: the announced address. 229: unset (always the control peer's address).
   std::optional<IpAddress> address;
-  std::uint16_t port = 0;        // host order; may be 0 for PORT/227 (policy rejects it)
+  std::uint16_t port = 0;  // host order; may be 0 for PORT/227 (policy rejects it)
   // Byte range [spanBegin, spanEnd) of `line` that a rewrite replaces:
   //   PORT: "h1,...,p2" (first digit through last digit); 227: the six-number tuple likewise;
   //   EPRT: the whole argument from the first delimiter through the last ("|1|a.b.c.d|port|");
   //   229: the port digits only.
   std::size_t spanBegin = 0;
   std::size_t spanEnd = 0;
-  char delimiter = 0;            // EPRT/229 delimiter; 0 otherwise
+  char delimiter = 0;  // EPRT/229 delimiter; 0 otherwise
 };
 
 using ParseResult = std::variant<ParsedAddress, AddressSyntaxError>;
@@ -107,9 +107,9 @@ ParseResult parse227(std::string_view line);  // span: the six-number tuple
 ParseResult parse229(std::string_view line);  // span: the port digits
 
 // Canonical replacement text for the span.
-std::string formatPortArgument(const Endpoint& endpoint);           // "h1,h2,h3,h4,p1,p2" (IPv4 only)
+std::string formatPortArgument(const Endpoint& endpoint);                  // "h1,h2,h3,h4,p1,p2" (IPv4 only)
 std::string formatEprtArgument(const Endpoint& endpoint, char delimiter);  // "|1|a.b.c.d|port|"
-std::string format227Tuple(const Endpoint& endpoint);               // same form as PORT
-std::string format229Port(std::uint16_t port);                      // "6446"
+std::string format227Tuple(const Endpoint& endpoint);                      // same form as PORT
+std::string format229Port(std::uint16_t port);                             // "6446"
 
 }  // namespace ftpalg

@@ -53,15 +53,15 @@ std::string_view channelStateName(ChannelState state);
 // Syntax defers to the address codec (LineMeaning::syntaxError names the AddressSyntaxError); the
 // others are the channel's own, listed apart so the engine's Reason list (engine/reasons.hpp) can
 // take them without Syntax.
-#define FTPALG_CHANNEL_OWN_REFUSALS(X)                                                        \
-  X(UnsolicitedReply, "unsolicited_reply")   /* 227/229 with no PASV/EPSV pending */          \
-  X(WrongDirection, "wrong_direction")       /* 227/229 from the client, PORT/EPRT from the server */ \
-  X(ContinuationLine, "continuation_line")   /* 227/229 inside a multi-line reply */          \
-  X(AfterEpsvAll, "after_epsv_all")          /* PORT/EPRT/PASV after EPSV ALL */               \
-  X(FamilyMismatch, "family_mismatch")       /* EPRT family != control connection family; PORT/227 on IPv6 */ \
-  X(NotTranslated, "not_translated")         /* LPRT, LPSV, 228: recognised, passed, no pinhole */
-#define FTPALG_CHANNEL_REFUSALS(X)                                                            \
-  X(Syntax, "syntax")                        /* see syntaxError */                            \
+#define FTPALG_CHANNEL_OWN_REFUSALS(X)                                                                      \
+  X(UnsolicitedReply, "unsolicited_reply") /* 227/229 with no PASV/EPSV pending */                          \
+  X(WrongDirection, "wrong_direction")     /* 227/229 from the client, PORT/EPRT from the server */         \
+  X(ContinuationLine, "continuation_line") /* 227/229 inside a multi-line reply */                          \
+  X(AfterEpsvAll, "after_epsv_all")        /* PORT/EPRT/PASV after EPSV ALL */                              \
+  X(FamilyMismatch, "family_mismatch")     /* EPRT family != control connection family; PORT/227 on IPv6 */ \
+  X(NotTranslated, "not_translated")       /* LPRT, LPSV, 228: recognised, passed, no pinhole */
+#define FTPALG_CHANNEL_REFUSALS(X)          \
+  X(Syntax, "syntax") /* see syntaxError */ \
   FTPALG_CHANNEL_OWN_REFUSALS(X)
 
 enum class ChannelRefusal : std::uint8_t {
@@ -73,18 +73,18 @@ std::string_view channelRefusalName(ChannelRefusal refusal);
 
 struct LineMeaning {
   enum class Kind : std::uint8_t {
-    Nothing,        // an ordinary line
-    Announcement,   // a valid PORT/EPRT/227/229 to be checked by policy and rewritten
-    Refused,        // looked address-bearing but refused (see refusal / syntaxError)
-    BecameOpaque,   // this line (a 234 answering AUTH) made the channel opaque
-    BecameNotFtp,   // this line revealed that the session is not FTP
-    GreetingSeen,   // the 220 greeting
+    Nothing,       // an ordinary line
+    Announcement,  // a valid PORT/EPRT/227/229 to be checked by policy and rewritten
+    Refused,       // looked address-bearing but refused (see refusal / syntaxError)
+    BecameOpaque,  // this line (a 234 answering AUTH) made the channel opaque
+    BecameNotFtp,  // this line revealed that the session is not FTP
+    GreetingSeen,  // the 220 greeting
   };
   Kind kind = Kind::Nothing;
-  AddressVerb verb = AddressVerb::Port;            // Announcement / Refused
-  ParsedAddress address;                           // Announcement
-  ChannelRefusal refusal = ChannelRefusal::Syntax; // Refused
-  std::optional<AddressSyntaxError> syntaxError;   // Refused with refusal == Syntax
+  AddressVerb verb = AddressVerb::Port;             // Announcement / Refused
+  ParsedAddress address;                            // Announcement
+  ChannelRefusal refusal = ChannelRefusal::Syntax;  // Refused
+  std::optional<AddressSyntaxError> syntaxError;    // Refused with refusal == Syntax
 };
 
 class ControlChannel {

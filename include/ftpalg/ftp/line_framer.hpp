@@ -9,9 +9,9 @@
 // framer's own partial-line buffer; it is valid only during the sink call.
 // Bounds: a line whose content exceeds maxLineLength bytes puts the framer into the Overflowed
 // state as soon as the excess is fed, terminator or not; it then produces no more lines, ever
-// (docs/adversarial-cases.md case 9: overflow is never "allow"), and releases its buffer. The partial-line buffer
-// holds at most maxLineLength content bytes plus one CR that may start a CRLF split across feeds.
-// A CR that is not followed by LF is content, as is a bare LF unless acceptBareLf is set.
+// (docs/adversarial-cases.md case 9: overflow is never "allow"), and releases its buffer. The partial-line
+// buffer holds at most maxLineLength content bytes plus one CR that may start a CRLF split across feeds. A CR
+// that is not followed by LF is content, as is a bare LF unless acceptBareLf is set.
 #pragma once
 
 #include <cassert>
@@ -23,9 +23,9 @@
 namespace ftpalg {
 
 struct FramedLine {
-  std::int64_t offset = 0;           // stream offset of text[0]
-  std::string_view text;             // without terminator
-  std::uint8_t terminatorLength = 0; // 2 for CRLF, 1 for bare LF
+  std::int64_t offset = 0;            // stream offset of text[0]
+  std::string_view text;              // without terminator
+  std::uint8_t terminatorLength = 0;  // 2 for CRLF, 1 for bare LF
 };
 
 enum class FrameStatus : std::uint8_t { Ok, Overflowed };

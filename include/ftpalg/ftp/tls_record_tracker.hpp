@@ -82,9 +82,9 @@ class TlsRecordTracker {
   std::int64_t nextOffset_ = 0;
   std::int64_t recordStart_ = 0;
   std::uint64_t recordCount_ = 0;
-  std::uint32_t bodyRemaining_ = 0;                // fragment bytes still to skip
+  std::uint32_t bodyRemaining_ = 0;  // fragment bytes still to skip
   std::array<std::uint8_t, kHeaderLength> header_{};
-  std::uint8_t headerFill_ = 0;                    // header bytes collected (0 at a boundary)
+  std::uint8_t headerFill_ = 0;  // header bytes collected (0 at a boundary)
   CleartextStart cleartextStart_ = CleartextStart::LetterOrDigit;
   bool finished_ = false;
   TlsFeedResult finalResult_;

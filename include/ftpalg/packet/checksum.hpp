@@ -29,11 +29,9 @@ std::uint16_t tcpChecksum(const IpAddress& src, const IpAddress& dst,
                           std::span<const std::uint8_t> tcpSegment);
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit field changing from m to m'.
-std::uint16_t incrementalUpdate16(std::uint16_t oldChecksum, std::uint16_t oldValue,
-                                  std::uint16_t newValue);
+std::uint16_t incrementalUpdate16(std::uint16_t oldChecksum, std::uint16_t oldValue, std::uint16_t newValue);
 // The same for a 32-bit field (two 16-bit words).
-std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldValue,
-                                  std::uint32_t newValue);
+std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldValue, std::uint32_t newValue);
 
 // True when the packet's IPv4 header checksum (if IPv4) and TCP checksum are both correct.
 // `ipPacket` starts at the IP header; false for anything PacketView cannot parse.

@@ -20,13 +20,13 @@
 namespace ftpalg {
 
 enum class PacketParseError : std::uint8_t {
-  Truncated,          // buffer shorter than a header says
-  BadIpVersion,       // neither 4 nor 6
-  BadIpHeaderLength,  // IHL < 5 or beyond the buffer
-  BadTotalLength,     // IP total/payload length inconsistent with the buffer or headers
-  Fragment,           // IPv4 fragment (MF set or offset != 0) or IPv6 fragment header
-  NotTcp,             // transport is not TCP (after extension headers)
-  BadTcpHeaderLength, // data offset < 5 or beyond the packet
+  Truncated,             // buffer shorter than a header says
+  BadIpVersion,          // neither 4 nor 6
+  BadIpHeaderLength,     // IHL < 5 or beyond the buffer
+  BadTotalLength,        // IP total/payload length inconsistent with the buffer or headers
+  Fragment,              // IPv4 fragment (MF set or offset != 0) or IPv6 fragment header
+  NotTcp,                // transport is not TCP (after extension headers)
+  BadTcpHeaderLength,    // data offset < 5 or beyond the packet
   ExtensionHeaderLimit,  // more IPv6 extension headers than we walk (8)
 };
 std::string_view packetParseErrorName(PacketParseError error);
@@ -53,7 +53,7 @@ struct TcpOptionsInfo {
   // Byte offset of the first SACK block's left edge within the packet, or 0 when absent; used by
   // the rewriter to patch edges in place. Each block is 8 bytes (left, right), network order.
   std::size_t sackOffset = 0;
-  bool sackPermitted = false;        // option 4
+  bool sackPermitted = false;  // option 4
 };
 
 class PacketView {

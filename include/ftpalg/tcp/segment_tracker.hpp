@@ -36,8 +36,7 @@ struct TrackResult {
 
 class SegmentTracker {
  public:
-  explicit SegmentTracker(std::size_t maxOutOfOrderBytes = 16384)
-      : maxOutOfOrderBytes_(maxOutOfOrderBytes) {}
+  explicit SegmentTracker(std::size_t maxOutOfOrderBytes = 16384) : maxOutOfOrderBytes_(maxOutOfOrderBytes) {}
 
   static constexpr std::int64_t kMaxAheadBytes = 1 << 20;
   // Maximum number of separate held runs (holes + 1). An honest peer's control connection has
@@ -70,13 +69,12 @@ class SegmentTracker {
   // Copies `piece` (stream offset `at`, not held yet) into the run map, merging it with a run
   // that ends at `at` and with `next` when `next` starts right after it. `next` is the first run
   // starting after `at`. Returns the run that now holds `at`.
-  std::map<std::int64_t, std::string>::iterator storeRun(
-      std::int64_t at, std::string_view piece, std::map<std::int64_t, std::string>::iterator next);
+  std::map<std::int64_t, std::string>::iterator storeRun(std::int64_t at, std::string_view piece,
+                                                         std::map<std::int64_t, std::string>::iterator next);
   // In-order segment with held data present: delivers [nextOffset(), end) and every held run
   // that becomes contiguous, in stream order; held bytes win where they overlap the segment.
   template <typename Sink>
-  void deliverAroundHeld(std::int64_t offset, std::string_view bytes, Sink&& deliver,
-                         TrackResult& result);
+  void deliverAroundHeld(std::int64_t offset, std::string_view bytes, Sink&& deliver, TrackResult& result);
   // Delivers held runs that start at or before nextOffset() (they became contiguous).
   template <typename Sink>
   void drainHeld(Sink&& deliver, TrackResult& result);

@@ -21,8 +21,7 @@ inline bool differ(std::int64_t runStart, std::string_view run, std::int64_t seg
 }  // namespace segment_tracker_detail
 
 template <typename Sink>
-TrackResult SegmentTracker::accept(std::int64_t offset, std::span<const std::uint8_t> bytes,
-                                   Sink&& deliver) {
+TrackResult SegmentTracker::accept(std::int64_t offset, std::span<const std::uint8_t> bytes, Sink&& deliver) {
   TrackResult result;
   if (bytes.empty()) return result;
   const std::int64_t end = offset + static_cast<std::int64_t>(bytes.size());
@@ -55,8 +54,8 @@ TrackResult SegmentTracker::accept(std::int64_t offset, std::span<const std::uin
 }
 
 template <typename Sink>
-void SegmentTracker::deliverAroundHeld(std::int64_t offset, std::string_view segment,
-                                       Sink&& deliver, TrackResult& result) {
+void SegmentTracker::deliverAroundHeld(std::int64_t offset, std::string_view segment, Sink&& deliver,
+                                       TrackResult& result) {
   const std::int64_t end = offset + static_cast<std::int64_t>(segment.size());
   // Invariant: pos == nextOffset_, and offset <= pos (the segment covers pos while pos < end).
   while (nextOffset_ < end) {

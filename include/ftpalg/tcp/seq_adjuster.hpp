@@ -25,9 +25,9 @@
 namespace ftpalg {
 
 struct StreamEdit {
-  std::int64_t offset = 0;   // original offset of the first replaced byte
-  std::string original;      // the replaced bytes (for conflict checks and logs)
-  std::string replacement;   // what the receiver gets instead
+  std::int64_t offset = 0;  // original offset of the first replaced byte
+  std::string original;     // the replaced bytes (for conflict checks and logs)
+  std::string replacement;  // what the receiver gets instead
   std::int64_t originalEnd() const { return offset + static_cast<std::int64_t>(original.size()); }
   std::int64_t delta() const {
     return static_cast<std::int64_t>(replacement.size()) - static_cast<std::int64_t>(original.size());
@@ -61,8 +61,8 @@ class SeqAdjuster {
   // the original or right before an edit: a replacement is emitted whole or not at all. Returns
   // the number of ORIGINAL bytes consumed (payload.size() unless trimmed); the sender
   // retransmits the rest, since the mapped ACK will not cover it.
-  std::size_t transform(std::int64_t a, std::span<const std::uint8_t> payload,
-                        std::size_t maxOutput, std::vector<std::uint8_t>& out) const;
+  std::size_t transform(std::int64_t a, std::span<const std::uint8_t> payload, std::size_t maxOutput,
+                        std::vector<std::uint8_t>& out) const;
 
   // True when an edit intersects [a, b) (the range needs transform()).
   bool touches(std::int64_t a, std::int64_t b) const;
@@ -96,7 +96,8 @@ class SeqAdjuster {
   // Original (= output) offset of the first edit ever added; offsets before it map to themselves.
   std::int64_t firstEditOffset_ = INT64_MAX;
   std::vector<StreamEdit> edits_;
-  std::vector<std::int64_t> cumulativeDelta_;  // cumulativeDelta_[i] = baseDelta_ + sum(delta of edits_[0..i])
+  std::vector<std::int64_t>
+      cumulativeDelta_;  // cumulativeDelta_[i] = baseDelta_ + sum(delta of edits_[0..i])
 };
 
 }  // namespace ftpalg
