@@ -109,7 +109,9 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     edit.payload = std::span<const std::uint8_t>(scratchPayload_);
     changed = true;
     me.emittedEnd = std::max(me.emittedEnd, start + static_cast<std::int64_t>(consumed));
-  } else {
+  } else if (!body.empty()) {
+    // Only payload counts as emitted: a pure ACK's seq may lie past bytes still held (an
+    // announcement whose first half waits for its end), which it does not release.
     me.emittedEnd = std::max(me.emittedEnd, start + static_cast<std::int64_t>(body.size()));
   }
 

@@ -357,6 +357,23 @@ TEST(EngineStream, PortSplitAcrossSegmentsIsHeldThenRewrittenOnce) {
   h.expectCleanTransport();
 }
 
+// A pure ACK from the announcer whose seq lies past held announcement bytes (live: the server's
+// tail loss probe re-sends its last reply while the first half of a PORT is held, and the client
+// acknowledges it) releases no payload: it must not count as emitted, or the completed PORT is
+// refused as announcement_not_held and leaves unrewritten.
+TEST(EngineStream, PureAckPastHeldPortBytesDoesNotReleaseTheAnnouncement) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,7");
+  EXPECT_EQ(h.sim.packetsHeldNow(), 1u);
+  h.sim.serverSends("220-probe\r\n");  // the client answers it with a pure ACK (seq past the held bytes)
+  h.sim.clientSends("7,10,195,80\r\n");
+  EXPECT_TRUE(h.observed<Reject>().empty());
+  EXPECT_EQ(h.engine.stats().get(Stat::Rewrites), 1u);
+  EXPECT_EQ(h.opened().size(), 1u);
+  EXPECT_NE(h.sim.server().received.find("PORT 203,0,113,1,195,80\r\n"), std::string::npos);
+}
+
 TEST(EngineStream, IncompleteAnnouncementIsReleasedUnmodifiedAfterHoldTimeout) {
   Harness h(snatKey(), snatMapping());
   h.login();
