@@ -230,10 +230,11 @@ def main():
                 lose, copies, late = fate(d, segment)
                 if lose:
                     continue
+                release = time.monotonic() + args.delay_ms / 1000
                 for _ in range(copies):
                     if late:
                         sequence += 1
-                        heapq.heappush(pending, (time.monotonic() + args.delay_ms / 1000, sequence, d.out, frame))
+                        heapq.heappush(pending, (release, sequence, d.out, frame))
                     else:
                         send(d.out, frame)
     for d in routes.values():

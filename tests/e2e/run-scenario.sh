@@ -92,7 +92,8 @@ result() {  # result pass|fail|skip REASON
 # wire_counts: the wire's counters summed over both links and directions ("wire_drop=N ... ").
 wire_counts() {
   awk '/^wire link=/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] } }
-    END { n = split("drop dup delay control_drop control_dup control_delay announcement_drop announcement_dup reply150_delay", keys, " ")
+    END { n = split("drop dup delay control_drop control_dup control_delay " \
+                    "announcement_drop announcement_dup reply150_delay", keys, " ")
           for (i = 1; i <= n; i++) printf "wire_%s=%d ", keys[i], sum[keys[i]] }' \
     "$LAB_WIRE_LOG"
 }

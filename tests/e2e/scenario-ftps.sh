@@ -59,7 +59,8 @@ grep -qF "< 227 Entering Passive Mode (${LAB_PUBLIC4//./,}," "$LAB_DIR/before/tr
 check fails_at_the_data_connection_before_the_admin_forwards_the_range "$((rc == 0 || $? != 0))" \
   "curl: $LAB_CLIENT_REASON; $(grep -m1 '^< 227' "$LAB_DIR/before/transcript")"
 encrypted "$LAB_DIR/before"
-check before_tls_negotiated $? "$(grep -E '^(> AUTH|< 234|> PROT)' "$LAB_DIR/before/transcript" | tr '\n' ' ')"
+check before_tls_negotiated $? \
+  "$(grep -E '^(> AUTH|< 234|> PROT)' "$LAB_DIR/before/transcript" | tr '\n' ' ')"
 
 # What docs/admin-guide.md#ftps-limits tells the admin to add: forward and admit the range.
 lab_in "$LAB_NS_R" nft add rule ip nat prerouting iifname "wan0" ip daddr "$LAB_PUBLIC4" \

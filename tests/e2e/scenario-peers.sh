@@ -48,10 +48,12 @@ third_host() {
     --mode pasv --get /pub/test.bin --sha256 "$LAB_TEST_SHA256" --go-file "$go"
   line=$(wait_for_line "$log" '^announced ') || { cat "$log" >&2; fail announcement_failed; }
   read -r _ host port _ <<<"$line"
-  check announced_public_address "$([[ $host == "$LAB_PUBLIC4" ]] && echo 0 || echo 1)" "$line"
+  [[ $host == "$LAB_PUBLIC4" ]]
+  check announced_public_address $? "$line"
   # An element reads "FROM . PUBLIC . PORT timeout 30s expires 29s : INSIDE . PORT".
-  lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | tr ',{}' '\n\n\n' |
-    grep -qE "^ *${LAB_CLIENT4//./\\.} \. ${LAB_PUBLIC4//./\\.} \. $port .*: ${LAB_SERVER_REAL4//./\\.} \. $port *\$"
+  local from=${LAB_CLIENT4//./\\.} public=${LAB_PUBLIC4//./\\.} inside=${LAB_SERVER_REAL4//./\\.}
+  local element="^ *$from \. $public \. $port .*: $inside \. $port *\$"
+  lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | tr ',{}' '\n\n\n' | grep -qE "$element"
   check pinhole_for_the_client_only $? "$LAB_CLIENT4 . $LAB_PUBLIC4 . $port -> $LAB_SERVER_REAL4 in pinholes4"
 
   out=$(lab_in "$LAB_NS_HX" "$LAB_PY" "$LAB_HERE/tcp_probe.py" 198.51.100.30 "$host" "$port" 2)
@@ -84,8 +86,8 @@ same_port() {
   # The second client: its own namespace and inside network, masqueraded like the first.
   lab_host_add c2 192.168.79.1/24 192.168.79.10 || fail host_failed
   lab_in "$LAB_NS_R" nft add rule ip nat postrouting oifname "wan0" ip saddr 192.168.79.0/24 masquerade &&
-    lab_in "$LAB_NS_R" nft add rule inet filter forward iifname "hc2" oifname "wan0" tcp dport 21 ct state new accept ||
-    fail firewall_failed
+    lab_in "$LAB_NS_R" nft add rule inet filter forward iifname "hc2" oifname "wan0" \
+      tcp dport 21 ct state new accept || fail firewall_failed
   lab_ftpalg_start || fail ftpalg_start_failed
 
   local port=50021 log_a=$LAB_DIR/client-a.log log_b=$LAB_DIR/client-b.log line_a line_b
@@ -95,8 +97,8 @@ same_port() {
   lab_bg client_b "$LAB_NS_HC2" "$log_b" "$LAB_PY" "$LAB_HERE/hold_session.py" --host "$LAB_SERVER4" \
     --mode port --port "$port" --get /pub/b.bin --sha256 "$sha_b" --go-file "$go"
   line_b=$(wait_for_line "$log_b" '^announced ') || { cat "$log_b" >&2; fail announcement_failed; }
-  check both_announced_the_same_port "$([[ $line_a == *" $port reply 200"* && $line_b == *" $port reply 200"* ]] && echo 0 || echo 1)" \
-    "a: $line_a | b: $line_b"
+  [[ $line_a == *" $port reply 200"* && $line_b == *" $port reply 200"* ]]
+  check both_announced_the_same_port $? "a: $line_a | b: $line_b"
 
   # Both pinholes are pending now; the first keeps the port, the second is moved.
   local ph_a ph_b public_b
@@ -104,9 +106,10 @@ same_port() {
   ph_a=$(log_events pinhole | grep -F '"nat_to":"192.168.77.10:' | head -n1)
   ph_b=$(log_events pinhole | grep -F '"nat_to":"192.168.79.10:' | head -n1)
   public_b=$(sed -n 's/.*"to":"203\.0\.113\.1:\([0-9]*\)".*/\1/p' <<<"$ph_b")
-  check first_keeps_its_port "$([[ $ph_a == *"\"to\":\"203.0.113.1:$port\""*"\"nat_to\":\"192.168.77.10:$port\""* ]] && echo 0 || echo 1)" "$ph_a"
-  check second_gets_another_public_port \
-    "$([[ -n $public_b && $public_b != "$port" && $ph_b == *"\"nat_to\":\"192.168.79.10:$port\""* ]] && echo 0 || echo 1)" "$ph_b"
+  [[ $ph_a == *"\"to\":\"203.0.113.1:$port\""*"\"nat_to\":\"192.168.77.10:$port\""* ]]
+  check first_keeps_its_port $? "$ph_a"
+  [[ -n $public_b && $public_b != "$port" && $ph_b == *"\"nat_to\":\"192.168.79.10:$port\""* ]]
+  check second_gets_another_public_port $? "$ph_b"
   log_events rewrite | grep -qF "\"after\":\"PORT 203,0,113,1,$((public_b / 256)),$((public_b % 256))\""
   check second_announcement_rewritten_to_it $? "$(log_events rewrite | grep -F 192,168,79,10)"
 
@@ -115,12 +118,13 @@ same_port() {
   local rc_a=$WAIT_RC
   wait_pid "$LAB_PID_client_b" 20
   local rc_b=$WAIT_RC
-  check client_a_got_its_file "$rc_a" "$(grep -E '^(retr|data_peer|connections|error)' "$log_a" | tr '\n' ' ')"
-  check client_b_got_its_file "$rc_b" "$(grep -E '^(retr|data_peer|connections|error)' "$log_b" | tr '\n' ' ')"
+  outcome() { grep -E '^(retr|data_peer|connections|error)' "$1" | tr '\n' ' '; }
+  check client_a_got_its_file "$rc_a" "$(outcome "$log_a")"
+  check client_b_got_its_file "$rc_b" "$(outcome "$log_b")"
   local f
   for f in "$log_a" "$log_b"; do
     [[ $(grep -c '^data_peer ' "$f") == 1 ]] && grep -qx "data_peer $LAB_SERVER4" "$f"
-    check "one_data_connection_from_the_server_$(basename "$f" .log)" $? "$(grep '^data_peer' "$f" | tr '\n' ' ')"
+    check "one_data_connection_from_the_server_$(basename "$f" .log)" $? "$(outcome "$f")"
   done
 }
 

@@ -74,7 +74,8 @@ for ((i = 1; i <= repeat; i++)); do
   ms=$(sed -n 's/.* ms \([0-9]*\) reply .*/\1/p' <<<"$line")
   [[ $line == *" reply 2"* ]]
   check "split_${i}_accepted" $? "$line"
-  check "split_${i}_within_1s" "$([[ -n $ms ]] && ((ms < 1000)) && echo 0 || echo 1)" "${ms:-?} ms from the first send() to the reply"
+  [[ -n $ms ]] && ((ms < 1000))
+  check "split_${i}_within_1s" $? "${ms:-?} ms from the first send() to the reply"
   grep -qx "list $i bytes [0-9]* names_test_bin yes" "$log"
   check "list_${i}_through_the_pinhole" $? "$(grep "^list $i " "$log")"
 done
@@ -93,15 +94,20 @@ if [[ $KIND == in-address ]]; then
   # re-sent reply), before the second part.
   "$LAB_PY" "$LAB_HERE/pcap_payloads.py" "$LAB_DIR/lan0.pcap" --dport 21 --all >"$LAB_DIR/c2s-all.txt"
   acks=$(awk -v first=" payload=$first" '
-    substr($0, length($0) - length(first) + 1) == first { split($3, s, "="); split($4, l, "="); want = s[2] + l[2]; next }
+    substr($0, length($0) - length(first) + 1) == first {
+      split($3, s, "="); split($4, l, "="); want = s[2] + l[2]; next
+    }
     want && $4 == "len=0" && substr($3, 5) + 0 == want { n++; want = 0; next }
     $4 != "len=0" { want = 0 }
     END { print n + 0 }' "$LAB_DIR/c2s-all.txt")
-  check pure_ack_past_held_bytes_during_each_hold "$((acks < repeat))" "holds with such an ACK: $acks of $repeat"
+  check pure_ack_past_held_bytes_during_each_hold "$((acks < repeat))" \
+    "holds with such an ACK: $acks of $repeat"
 fi
 if [[ $KIND == in-verb ]]; then
-  check nothing_held "$([[ $held == 0 ]] && echo 0 || echo 1)" "packets_held=${held:-?}"
+  [[ $held == 0 ]]
+  check nothing_held $? "packets_held=${held:-?}"
 else
-  check first_parts_held "$([[ -n $held ]] && ((held >= repeat)) && echo 0 || echo 1)" "packets_held=${held:-?}"
+  [[ -n $held ]] && ((held >= repeat))
+  check first_parts_held $? "packets_held=${held:-?}"
 fi
 checks_end
