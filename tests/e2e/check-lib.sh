@@ -113,4 +113,4 @@ wait_for_events() {
 }
 
 # log_events EVENT: ftpalg's JSON log lines of EVENT, one per line.
-log_events() { "$LAB_PY" "$LAB_HERE/logsum.py" --events "$LAB_FTPALG_LOG" "$1"; }
+log_events() { "$LAB_PY" "$LAB_HERE/logsum.py" --events "${LAB_FTPALG_LOG:-/nonexistent}" "$1"; }
