@@ -4,9 +4,13 @@
 # Source it, then:
 #   lab_init [ID]                 unique prefix "fa<ID>-" (default ID: $$), work dir, cleanup traps
 #   lab_topo masq|dnat|route      namespaces ${LAB_PREFIX}{c,r,s}, veths, addresses, routes, NAT
+#                                 (LAB_IMPAIR: both router links through an imperfect wire, ${LAB_PREFIX}w)
+#   lab_host_add NAME ROUTER_ADDR/LEN HOST_ADDR   one more host ${LAB_PREFIX}hNAME, own router interface
 #   lab_firewall strict|open [egress=strict|open]   the admin's firewall in the router namespace
 #   lab_server_start vsftpd|proftpd|pure-ftpd|pyftpdlib
-#   lab_client curl|lftp|wget|ftplib port|eprt|pasv|epsv 4|6 OUTDIR    (returns 0 = verified)
+#                                 (LAB_ANNOUNCE_PUBLIC, LAB_PASV_PORTS, LAB_TLS_DIR: see there)
+#   lab_client curl|lftp|wget|ftplib port|eprt|pasv|epsv 4|6 OUTDIR    (returns 0 = verified;
+#                                 LAB_CURL_EXTRA: more curl options)
 #   lab_cleanup                   (also runs on EXIT/INT/TERM)
 #
 # Isolation contract: everything this library creates is named after LAB_PREFIX (namespaces) or
