@@ -4,9 +4,13 @@
 # Source it, then:
 #   lab_init [ID]                 unique prefix "fa<ID>-" (default ID: $$), work dir, cleanup traps
 #   lab_topo masq|dnat|route      namespaces ${LAB_PREFIX}{c,r,s}, veths, addresses, routes, NAT
+#                                 (LAB_IMPAIR: both router links through an imperfect wire, ${LAB_PREFIX}w)
+#   lab_host_add NAME ROUTER_ADDR/LEN HOST_ADDR   one more host ${LAB_PREFIX}hNAME, own router interface
 #   lab_firewall strict|open [egress=strict|open]   the admin's firewall in the router namespace
 #   lab_server_start vsftpd|proftpd|pure-ftpd|pyftpdlib
-#   lab_client curl|lftp|wget|ftplib port|eprt|pasv|epsv 4|6 OUTDIR    (returns 0 = verified)
+#                                 (LAB_ANNOUNCE_PUBLIC, LAB_PASV_PORTS, LAB_TLS_DIR: see there)
+#   lab_client curl|lftp|wget|ftplib port|eprt|pasv|epsv 4|6 OUTDIR    (returns 0 = verified;
+#                                 LAB_CURL_EXTRA: more curl options)
 #   lab_cleanup                   (also runs on EXIT/INT/TERM)
 #
 # Isolation contract: everything this library creates is named after LAB_PREFIX (namespaces) or
@@ -37,6 +41,9 @@ LAB_CLIENT_TIMEOUT=${LAB_CLIENT_TIMEOUT:-25}
 # The admin's accept rule for ftpalg's pinhole mark, exactly as `ftpalg rules` prints it.
 LAB_PINHOLE_RULE='ct mark and 0x00010000 == 0x00010000 accept'
 
+# Every namespace a lab creates: client, router, server, wire (LAB_IMPAIR), extra hosts (lab_host_add).
+LAB_NS_PATTERN='^fa[A-Za-z0-9]{1,12}-(c|r|s|w|h[a-z0-9]{1,4})$'
+
 lab_log() { [[ -n ${LAB_QUIET:-} ]] || echo "lab: $*" >&2; }
 lab_fail() { echo "lab: error: $*" >&2; return 1; }
 
@@ -56,7 +63,7 @@ lab_init() {
   [[ $id =~ ^[A-Za-z0-9]{1,12}$ ]] || { lab_fail "lab_init: ID must be 1-12 letters/digits: '$id'"; return 1; }
   LAB_ID=$id
   LAB_PREFIX="fa${id}-"
-  LAB_NS_C="${LAB_PREFIX}c" LAB_NS_R="${LAB_PREFIX}r" LAB_NS_S="${LAB_PREFIX}s"
+  LAB_NS_C="${LAB_PREFIX}c" LAB_NS_R="${LAB_PREFIX}r" LAB_NS_S="${LAB_PREFIX}s" LAB_NS_W="${LAB_PREFIX}w"
   LAB_NS=()
   LAB_PIDS=()
   LAB_CLEANED=
@@ -111,7 +118,7 @@ lab_reap_stale() {
     opid=$(head -n1 "$f")
     if [[ -n $opid ]] && kill -0 "$opid" 2>/dev/null; then continue; fi
     while read -r ns; do
-      [[ $ns == fa*-[crs] ]] && lab__delete_ns "$ns"
+      [[ $ns =~ $LAB_NS_PATTERN ]] && lab__delete_ns "$ns"
     done < <(tail -n +2 "$f")
     rm -f "$f"
   done
@@ -198,17 +205,98 @@ $1"
   lab_in "$ns" bash -c "$script" || { lab_fail "set-up of $ns failed"; return 1; }
 }
 
-# lab_topo masq|dnat|route: build the namespaces. Sets LAB_TOPO, LAB_SERVER4/6 (the address the
-# client dials), LAB_CLIENT4/6 (the client's own address), LAB_SERVER_REAL4/6, LAB_PUBLIC4.
+# lab__link NS IFACE ROUTER_IFACE: the link between IFACE in NS and ROUTER_IFACE in the router:
+# one veth pair, or with LAB_IMPAIR set two, through the wire namespace (${ROUTER_IFACE}e on the
+# endpoint's side, ${ROUTER_IFACE}r on the router's), joined by scripts/lab/wire.py.
+lab__link() {
+  local ns=$1 ifc=$2 rif=$3
+  if [[ -z ${LAB_IMPAIR:-} ]]; then
+    ip -n "$ns" link add "$ifc" type veth peer name "$rif" netns "$LAB_NS_R"
+    return
+  fi
+  ip -n "$ns" link add "$ifc" type veth peer name "${rif}e" netns "$LAB_NS_W" &&
+    ip -n "$LAB_NS_W" link add "${rif}r" type veth peer name "$rif" netns "$LAB_NS_R" &&
+    LAB_WIRE_LINKS+=("${rif}e:${rif}r")
+}
+
+# lab_topo masq|dnat|route|route-dnat: build the namespaces. Sets LAB_TOPO, LAB_SERVER4/6 (the
+# address the client dials), LAB_CLIENT4/6 (the client's own address), LAB_SERVER_REAL4/6,
+# LAB_PUBLIC4.
+# LAB_IMPAIR="loss=PCT,duplicate=PCT,reorder=PCT,delay=MS,seed=S,target=0|1" (any subset; target=1:
+# fixed fates for the control frames that matter most, wire.py --targeted) puts both of the
+# router's links on an imperfect wire (scripts/lab/wire.py, both directions; the stand-in for
+# `tc netem`, whose qdisc this kernel lacks: docs/design.md#no-netem) and turns the offloads off
+# (lab_offloads_off: the wire forwards frames of at most one MTU with complete checksums).
 lab_topo() {
   local topo=$1
-  LAB_TOPO=$topo
   case $topo in masq | route | dnat | route-dnat) ;; *) lab_fail "unknown topology '$topo' (masq|dnat|route|route-dnat)"; return 1 ;; esac
+  LAB_WIRE_LINKS=()
+  if [[ -n ${LAB_IMPAIR:-} ]]; then
+    lab__wire_args || return 1
+    lab__ns_add "$LAB_NS_W" || return 1
+  fi
+  lab__topo "$topo" || return 1
+  [[ -z ${LAB_IMPAIR:-} ]] || lab__wire_start
+}
+
+# lab__wire_args: LAB_IMPAIR -> LAB_WIRE_ARGS (wire.py options), refusing unknown keys.
+lab__wire_args() {
+  local item key value
+  local -a items
+  LAB_WIRE_ARGS=()
+  IFS=, read -ra items <<<"$LAB_IMPAIR"
+  for item in "${items[@]}"; do
+    key=${item%%=*} value=${item#*=}
+    [[ $item == *=* && $value =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+      { lab_fail "LAB_IMPAIR: '$item' is not KEY=NUMBER"; return 1; }
+    case $key in
+      loss | duplicate | reorder | seed) LAB_WIRE_ARGS+=("--$key" "$value") ;;
+      delay) LAB_WIRE_ARGS+=(--delay-ms "$value") ;;
+      target) [[ $value == 0 ]] || LAB_WIRE_ARGS+=(--targeted) ;;
+      *) lab_fail "LAB_IMPAIR: unknown key '$key' (loss|duplicate|reorder|delay|seed|target)"; return 1 ;;
+    esac
+  done
+}
+
+# lab__wire_start: the wire namespace's interfaces up (no addresses, IPv6 off: it sends nothing
+# of its own), offloads off everywhere, wire.py started (LAB_PID_wire, log $LAB_DIR/wire.log).
+lab__wire_start() {
+  local link script="sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link set lo up"
+  for link in "${LAB_WIRE_LINKS[@]}"; do
+    script+="
+ip link set ${link%%:*} up promisc on
+ip link set ${link#*:} up promisc on"
+  done
+  lab_in "$LAB_NS_W" bash -c "$script" || { lab_fail "set-up of $LAB_NS_W failed"; return 1; }
+  lab_offloads_off || return 1
+  local -a links=()
+  for link in "${LAB_WIRE_LINKS[@]}"; do links+=(--link "$link"); done
+  LAB_WIRE_LOG=$LAB_DIR/wire.log
+  lab_bg wire "$LAB_NS_W" "$LAB_WIRE_LOG" "$LAB_PY" "$LAB_HERE/wire.py" "${links[@]}" "${LAB_WIRE_ARGS[@]}"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    grep -q '^wire ready' "$LAB_WIRE_LOG" 2>/dev/null && return 0
+    kill -0 "$LAB_PID_wire" 2>/dev/null || break
+    sleep 0.1
+  done
+  lab_fail "wire.py did not start: $(cat "$LAB_WIRE_LOG")"
+}
+
+# lab_wire_stop: stop wire.py; its per-direction counters are then at the end of LAB_WIRE_LOG.
+lab_wire_stop() {
+  [[ -n ${LAB_PID_wire:-} ]] || return 0
+  lab_stop "$LAB_PID_wire" TERM 5
+  LAB_PID_wire=
+}
+
+lab__topo() {
+  local topo=$1
+  LAB_TOPO=$topo
   lab__ns_add "$LAB_NS_C" && lab__ns_add "$LAB_NS_R" && lab__ns_add "$LAB_NS_S" || return 1
   case $topo in
     masq | route)
-      ip -n "$LAB_NS_C" link add eth0 type veth peer name lan0 netns "$LAB_NS_R" &&
-        ip -n "$LAB_NS_R" link add wan0 type veth peer name eth0 netns "$LAB_NS_S" || return 1
+      lab__link "$LAB_NS_C" eth0 lan0 && lab__link "$LAB_NS_S" eth0 wan0 || return 1
       lab__setup "$LAB_NS_C" eth0 -- "
 ip addr add 192.168.77.10/24 dev eth0
 ip addr add 2001:db8:77::10/64 dev eth0 nodad
@@ -245,8 +333,7 @@ EOF
       fi
       ;;
     dnat | route-dnat)
-      ip -n "$LAB_NS_C" link add eth0 type veth peer name wan0 netns "$LAB_NS_R" &&
-        ip -n "$LAB_NS_R" link add lan0 type veth peer name eth0 netns "$LAB_NS_S" || return 1
+      lab__link "$LAB_NS_C" eth0 wan0 && lab__link "$LAB_NS_S" eth0 lan0 || return 1
       lab__setup "$LAB_NS_C" eth0 -- "
 ip addr add 203.0.113.20/24 dev eth0
 ip addr add 2001:db8:1::20/64 dev eth0 nodad
@@ -288,6 +375,24 @@ EOF
   esac
   # The kernel ftp helper is never assigned (docs/design.md#kernel-ftp-helper: it runs only where a rule assigns it).
   return 0
+}
+
+# lab_host_add NAME ROUTER_ADDR/LEN HOST_ADDR: one more host, namespace ${LAB_PREFIX}hNAME (NAME:
+# 1-4 lower-case letters or digits), on its own router interface hNAME with ROUTER_ADDR/LEN; the
+# host has HOST_ADDR/LEN on eth0 and its default route via ROUTER_ADDR. IPv4 only; NAT and filter
+# rules for it are the caller's (nft add rule ...). Sets LAB_NS_H<NAME>.
+lab_host_add() {
+  local name=$1 router=$2 host=$3
+  [[ $name =~ ^[a-z0-9]{1,4}$ && $router =~ ^[0-9.]+/[0-9]+$ && $host =~ ^[0-9.]+$ ]] ||
+    { lab_fail "lab_host_add: bad arguments '$*' (NAME ROUTER_ADDR/LEN HOST_ADDR)"; return 1; }
+  local ns="${LAB_PREFIX}h$name"
+  lab__ns_add "$ns" || return 1
+  ip -n "$ns" link add eth0 type veth peer name "h$name" netns "$LAB_NS_R" || return 1
+  lab__setup "$ns" eth0 -- "
+ip addr add $host/${router#*/} dev eth0
+ip route add default via ${router%/*}" || return 1
+  lab__setup "$LAB_NS_R" "h$name" -- "ip addr add $router dev h$name" || return 1
+  printf -v "LAB_NS_H${name^^}" '%s' "$ns"
 }
 
 # lab_firewall strict|open [egress=strict|open]: the router's filter table.
@@ -371,6 +476,17 @@ lab_make_data() {
   LAB_TEST_SHA256=$(sha256sum "$LAB_SRV/pub/test.bin" | cut -d' ' -f1)
 }
 
+# lab_make_cert DIR SUBJECT_ALT_NAME: a self-signed certificate for the lab's FTPS server,
+# DIR/cert.pem and DIR/key.pem (RSA 2048, valid one day, e.g. "IP:203.0.113.1").
+lab_make_cert() {
+  local dir=$1 san=$2
+  mkdir -p "$dir"
+  timeout 30 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=ftpalg lab" \
+    -addext "subjectAltName=$san" -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 ||
+    { lab_fail "openssl could not make a certificate in $dir"; return 1; }
+  chmod 600 "$dir/key.pem"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Servers (each with its own config file under $LAB_DIR, never the system default)
 # ---------------------------------------------------------------------------------------------
@@ -386,6 +502,15 @@ lab__wait_listen() {
 
 # lab_server_start NAME: start NAME in the server namespace on port 21 (IPv4 and IPv6).
 # Sets LAB_SERVER, LAB_FTP_USER, LAB_FTP_PASS, LAB_PID_server, LAB_SERVER_LOG.
+# Optional settings (vsftpd and proftpd only; refused for the others):
+#   LAB_ANNOUNCE_PUBLIC=1    the server announces the router's public address ($LAB_PUBLIC4) in its
+#                            227 (vsftpd pasv_address, proftpd MasqueradeAddress), as an admin
+#                            configures a port-forwarded server; vsftpd then listens on IPv4
+#                            only (docs/design.md#server-quirks)
+#   LAB_PASV_PORTS=MIN-MAX   the passive ports the server picks from (vsftpd pasv_min_port/
+#                            pasv_max_port, proftpd PassivePorts)
+#   LAB_TLS_DIR=DIR          vsftpd only: explicit FTPS (AUTH TLS) required for logins and data,
+#                            with DIR/cert.pem and DIR/key.pem (lab_make_cert)
 lab_server_start() {
   local name=$1 d="$LAB_DIR/$1"
   [[ -n ${LAB_SRV:-} ]] || lab_make_data
@@ -393,13 +518,40 @@ lab_server_start() {
   chmod 755 "$d"
   LAB_SERVER=$name LAB_FTP_USER=anonymous LAB_FTP_PASS=lab@example.com
   LAB_SERVER_LOG="$d/server.log"
+  if [[ -n ${LAB_ANNOUNCE_PUBLIC:-}${LAB_PASV_PORTS:-} && $name != vsftpd && $name != proftpd ]] ||
+    [[ -n ${LAB_TLS_DIR:-} && $name != vsftpd ]]; then
+    lab_fail "lab_server_start $name: LAB_ANNOUNCE_PUBLIC/LAB_PASV_PORTS need vsftpd or proftpd, LAB_TLS_DIR vsftpd"
+    return 1
+  fi
+  if [[ -n ${LAB_PASV_PORTS:-} && ! ${LAB_PASV_PORTS} =~ ^[0-9]+-[0-9]+$ ]]; then
+    lab_fail "LAB_PASV_PORTS=$LAB_PASV_PORTS: expected MIN-MAX"
+    return 1
+  fi
   case $name in
     vsftpd)
+      local listen="listen=NO
+listen_ipv6=YES" extra=""
+      if [[ -n ${LAB_ANNOUNCE_PUBLIC:-} ]]; then
+        listen="listen=YES
+listen_ipv6=NO"
+        extra+="pasv_address=$LAB_PUBLIC4
+"
+      fi
+      [[ -n ${LAB_PASV_PORTS:-} ]] && extra+="pasv_min_port=${LAB_PASV_PORTS%-*}
+pasv_max_port=${LAB_PASV_PORTS#*-}
+"
+      [[ -n ${LAB_TLS_DIR:-} ]] && extra+="ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+rsa_cert_file=$LAB_TLS_DIR/cert.pem
+rsa_private_key_file=$LAB_TLS_DIR/key.pem
+"
       cat >"$d/vsftpd.conf" <<EOF
-# ftpalg lab: vsftpd, anonymous read-only, dual-stack listener, no pasv_address override.
-listen=NO
-listen_ipv6=YES
-background=NO
+# ftpalg lab: vsftpd, anonymous read-only; dual-stack listener and no pasv_address override
+# unless LAB_ANNOUNCE_PUBLIC is set.
+$listen
+${extra}background=NO
 anonymous_enable=YES
 no_anon_password=YES
 anon_root=$LAB_SRV
@@ -448,6 +600,8 @@ RequireValidShell off
 SystemLog $d/proftpd.log
 TransferLog $d/proftpd.xfer
 TimeoutIdle 60
+$([[ -n ${LAB_ANNOUNCE_PUBLIC:-} ]] && echo "MasqueradeAddress $LAB_PUBLIC4")
+$([[ -n ${LAB_PASV_PORTS:-} ]] && echo "PassivePorts ${LAB_PASV_PORTS%-*} ${LAB_PASV_PORTS#*-}")
 <Anonymous $LAB_SRV>
   User ftp
   Group nogroup
@@ -522,8 +676,11 @@ lab_client() {
         epsv) opts=(--ftp-pasv) ;;
         *) LAB_CLIENT_REASON=unsupported_mode; return 2 ;;
       esac
+      # LAB_CURL_EXTRA: more curl options, split at spaces (e.g. "--ssl-reqd --cacert FILE").
+      local -a extra=()
+      [[ -n ${LAB_CURL_EXTRA:-} ]] && read -ra extra <<<"$LAB_CURL_EXTRA"
       timeout -k 2 "$t" ip netns exec "$ns" curl -v -sS --connect-timeout "$ct" --max-time $((t - 3)) \
-        -u "$user:$pass" "${opts[@]}" \
+        -u "$user:$pass" "${opts[@]}" "${extra[@]}" \
         "ftp://$urlhost/pub/" -o "$out/list.txt" \
         "ftp://$urlhost/pub/test.bin" -o "$out/test.bin" >"$out/raw.log" 2>&1 || rc=$?
       sed -n -e 's/^> /> /p' -e 's/^< /< /p' "$out/raw.log" | tr -d '\r' >"$out/transcript"
@@ -637,8 +794,10 @@ lab_judge() {
 # lab_offloads_off: no checksum offload, TSO, GSO or GRO on any veth of the lab, so a capture
 # holds on-the-wire packets (full checksums, at most one MTU each), not the kernel's shortcuts.
 lab_offloads_off() {
-  local pair ns ifc
-  for pair in "$LAB_NS_C:eth0" "$LAB_NS_R:lan0" "$LAB_NS_R:wan0" "$LAB_NS_S:eth0"; do
+  local pair ns ifc link
+  local -a ends=("$LAB_NS_C:eth0" "$LAB_NS_R:lan0" "$LAB_NS_R:wan0" "$LAB_NS_S:eth0")
+  for link in "${LAB_WIRE_LINKS[@]}"; do ends+=("$LAB_NS_W:${link%%:*}" "$LAB_NS_W:${link#*:}"); done
+  for pair in "${ends[@]}"; do
     ns=${pair%%:*} ifc=${pair#*:}
     lab_in "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 ||
       { lab_fail "ethtool -K $ifc in $ns failed (is ethtool installed?)"; return 1; }

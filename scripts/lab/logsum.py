@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Summarise an ftpalg JSON-lines decision log for the lab.
 
-  logsum.py LOG            -> "rewrites=N pinholes=N rejects=N anomalies=N modes=live"
+  logsum.py LOG            -> "rewrites=N pinholes=N rejects=N anomalies=N pinhole_closes=N
+                               log_mode=live held=N retransmissions=N" (the last two from the
+                               last stats event: packets_held, retransmissions; 0 without one)
   logsum.py --decisions LOG -> one decision per line, with what varies from run to run removed
                                (timestamps, ephemeral ports, mode), so a live run and a dry-run
                                of the same session can be compared line by line.
-  logsum.py --events LOG EVENT -> the JSON lines of EVENT (one per line)
+  logsum.py --events LOG EVENT -> the JSON lines of EVENT (one per line, compact: "key":"value")
 Lines that are not JSON are counted as "unparsable" (and make the summary say so).
 """
 import json
@@ -74,14 +76,16 @@ def main(argv):
         events, _ = load(argv[2])
         for e in events:
             if e.get("event") == argv[3]:
-                print(json.dumps(e))
+                print(json.dumps(e, separators=(",", ":")))
         return 0
     events, bad = load(argv[1])
     count = lambda name: sum(1 for e in events if e.get("event") == name)
     modes = sorted({str(e.get("mode")) for e in events}) or ["none"]
+    stats = ([e for e in events if e.get("event") == "stats"] or [{}])[-1]
     print(f"rewrites={count('rewrite')} pinholes={count('pinhole')} rejects={count('reject')} "
           f"anomalies={count('anomaly')} pinhole_closes={count('pinhole_close')} "
-          f"log_mode={','.join(modes)}" + (f" unparsable={bad}" if bad else ""))
+          f"log_mode={','.join(modes)} held={stats.get('packets_held', 0)} "
+          f"retransmissions={stats.get('retransmissions', 0)}" + (f" unparsable={bad}" if bad else ""))
     return 0
 
 

@@ -16,6 +16,13 @@
 #   --ftplib-extra "ARGS"   extra arguments for scripts/lab/ftp_client.py (ftplib only)
 #   --big BYTES             also serve /pub/big.bin of BYTES; ftplib RETRs it first (sha256 checked)
 #   --connect-timeout S     the client's per-connection timeout (default 8; for expected failures)
+#   --impair SPEC           both router links on an imperfect wire: "loss=PCT,duplicate=PCT,
+#                           reorder=PCT,delay=MS,seed=S,target=0|1" (scripts/lab/lab.sh
+#                           LAB_IMPAIR, scripts/lab/wire.py); the control connection is then
+#                           captured on both router interfaces (WORKDIR/{lan0,wan0}.pcap: what
+#                           ftpalg received and sent, kept with the work dir of a failure)
+#   --announce-public       the server announces the router's public address in its 227 itself
+#                           (vsftpd pasv_address, proftpd MasqueradeAddress; dnat topology)
 #   --id ID                 lab ID (namespace prefix fa<ID>-; default: this PID)
 #   --keep                  keep the work dir even when the outcome is the expected one
 #   --expect pass|fail      the expected outcome (default pass): the work dir (logs, transcripts)
@@ -23,7 +30,11 @@
 # Output (last line of stdout):
 #   RESULT pass|fail|skip reason=R topo=T server=S client=C mode=M family=F ftpalg=X
 #          data_verbs=N (PORT/EPRT/PASV/EPSV the client sent) rewrites=N pinholes=N rejects=N anomalies=N pinhole_closes=N log_mode=M
-#          ftpalg_exit=N residue=clean|stale|n/a dir=WORKDIR
+#          held=N retransmissions=N (ftpalg's stats) ftpalg_exit=N residue=clean|stale|n/a
+#          [with --impair, frames the wire dropped, duplicated, delayed: wire_drop=N wire_dup=N
+#          wire_delay=N wire_control_drop=N wire_control_dup=N wire_control_delay=N
+#          wire_announcement_drop=N wire_announcement_dup=N wire_reply150_delay=N]
+#          dir=WORKDIR
 #   plus "DECISION ..." lines (scripts/lab/logsum.py --decisions) before it.
 # Exit status: 0 pass, 1 fail, 77 skip (ftpalg run unavailable, or the client cannot force MODE),
 # 2 usage error.
@@ -51,6 +62,8 @@ while (($#)); do
     --big) big=$2; shift 2 ;;
     --id) id=$2; shift 2 ;;
     --connect-timeout) export LAB_CONNECT_TIMEOUT=$2; shift 2 ;;
+    --impair) export LAB_IMPAIR=$2; shift 2 ;;
+    --announce-public) export LAB_ANNOUNCE_PUBLIC=1; shift ;;
     --keep) keep=1; shift ;;
     --expect) expect=$2; shift 2 ;;
     *) echo "run-scenario: unknown option $1" >&2; usage ;;
@@ -59,8 +72,8 @@ done
 case $ftpalg in live | dry-run | none) ;; *) usage ;; esac
 case $family in 4 | 6) ;; *) usage ;; esac
 
-counts="rewrites=0 pinholes=0 rejects=0 anomalies=0 pinhole_closes=0 log_mode=none"
-ftpalg_exit=n/a residue=n/a result_printed=
+counts="rewrites=0 pinholes=0 rejects=0 anomalies=0 pinhole_closes=0 log_mode=none held=0 retransmissions=0"
+ftpalg_exit=n/a residue=n/a result_printed= wire=
 result() {  # result pass|fail|skip REASON
   [[ -n $result_printed ]] && return
   result_printed=1
@@ -73,7 +86,16 @@ result() {  # result pass|fail|skip REASON
   [[ -f ${LAB_DIR:-/nonexistent}/client/transcript ]] &&
     verbs=$(grep -cE '^> (PORT|EPRT|PASV|EPSV)( |$)' "$LAB_DIR/client/transcript")
   echo "RESULT $1 reason=$2 topo=$topo server=$server client=$client mode=$mode family=$family" \
-    "ftpalg=$ftpalg data_verbs=$verbs $counts ftpalg_exit=$ftpalg_exit residue=$residue dir=$dir"
+    "ftpalg=$ftpalg data_verbs=$verbs $counts ftpalg_exit=$ftpalg_exit residue=$residue ${wire}dir=$dir"
+}
+
+# wire_counts: the wire's counters summed over both links and directions ("wire_drop=N ... ").
+wire_counts() {
+  awk '/^wire link=/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] } }
+    END { n = split("drop dup delay control_drop control_dup control_delay " \
+                    "announcement_drop announcement_dup reply150_delay", keys, " ")
+          for (i = 1; i <= n; i++) printf "wire_%s=%d ", keys[i], sum[keys[i]] }' \
+    "$LAB_WIRE_LOG"
 }
 
 if [[ $ftpalg != none ]] && ! lab_ftpalg_available "${FTPALG_BIN:-}"; then
@@ -112,10 +134,22 @@ if [[ $ftpalg != none ]]; then
   lab_ftpalg_start "${args[@]}" || { cp "$LAB_DIR/ftpalg.stderr" /dev/stderr 2>/dev/null; fail ftpalg_start_failed; }
 fi
 
+if [[ -n ${LAB_IMPAIR:-} ]]; then
+  lab_capture_start "$LAB_NS_R" lan0 "$LAB_DIR/lan0.pcap" tcp port 21 || fail capture_failed
+  capture_lan0=$LAB_PID_tcpdump
+  lab_capture_start "$LAB_NS_R" wan0 "$LAB_DIR/wan0.pcap" tcp port 21 || fail capture_failed
+fi
+
 LAB_FTPLIB_EXTRA=$ftplib_extra
 lab_client "$client" "$mode" "$family" "$LAB_DIR/client"
 crc=$?
 reason=$LAB_CLIENT_REASON
+if [[ -n ${LAB_IMPAIR:-} ]]; then
+  lab_capture_stop
+  lab_stop "$capture_lan0" INT 5
+  lab_wire_stop
+  wire=$(wire_counts)
+fi
 
 if [[ $ftpalg != none ]]; then
   lab_in "$LAB_NS_R" nft list table inet ftpalg >"$LAB_DIR/nft-after-client.txt" 2>&1 || true

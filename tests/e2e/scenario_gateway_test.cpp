@@ -12,16 +12,6 @@
 namespace ftpalg::e2e {
 namespace {
 
-std::string describe(const ScenarioResult& r) { return "runner output:\n" + r.output; }
-
-// Every CHECK line of a script must say ok, and there must be at least `minimum` of them.
-void expectAllChecksOk(const ScenarioResult& r, std::size_t minimum) {
-  EXPECT_GE(r.checks.size(), minimum) << describe(r);
-  for (const auto& c : r.checks) EXPECT_NE(c.find(" ok"), std::string::npos) << c;
-  EXPECT_EQ(r.status, "pass") << describe(r);
-  EXPECT_EQ(r.exitCode, 0) << describe(r);
-}
-
 TEST(LongSession, FiftyMegabyteRetrThenHundredCommandsOnOneControlConnection) {
   FTPALG_E2E_REQUIRE_FTPALG_RUN();
   const auto r = runScenario(

@@ -7,8 +7,6 @@
 namespace ftpalg::e2e {
 namespace {
 
-std::string describe(const ScenarioResult& r) { return "runner output:\n" + r.output; }
-
 // --- what must work without ftpalg ------------------------------------------------------------
 
 class RouteOnlyLab : public ::testing::TestWithParam<const char*> {};

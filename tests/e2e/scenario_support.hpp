@@ -70,7 +70,7 @@ struct ScenarioResult {
   std::string status;                         // pass | fail | skip | "" (no RESULT line)
   std::map<std::string, std::string> fields;  // reason, rewrites, pinholes, residue, dir, ...
   std::vector<std::string> decisions;         // DECISION lines, in order
-  std::vector<std::string> checks;            // CHECK lines (scenario-pinhole.sh, scenario-failmode.sh)
+  std::vector<std::string> checks;            // CHECK lines (scenario-pinhole.sh, check-lib.sh, ...)
   std::string output;                         // everything the runner printed
 
   std::string get(const std::string& key) const {
@@ -127,6 +127,17 @@ inline ScenarioResult runScript(const std::string& script, const std::string& ar
 // One scenario: "TOPOLOGY SERVER CLIENT MODE [options]" (see run-scenario.sh).
 inline ScenarioResult runScenario(const std::string& arguments, const std::string& env = "") {
   return runScript("run-scenario.sh", arguments, env);
+}
+
+inline std::string describe(const ScenarioResult& r) { return "runner output:\n" + r.output; }
+
+// A CHECK-style script (tests/e2e/check-lib.sh): every CHECK line must say ok, there must be at
+// least `minimum` of them, and the script must pass.
+inline void expectAllChecksOk(const ScenarioResult& r, std::size_t minimum) {
+  EXPECT_GE(r.checks.size(), minimum) << describe(r);
+  for (const auto& c : r.checks) EXPECT_NE(c.find(" ok"), std::string::npos) << c;
+  EXPECT_EQ(r.status, "pass") << describe(r);
+  EXPECT_EQ(r.exitCode, 0) << describe(r);
 }
 
 // Test-name suffix for a string parameter ("pure-ftpd" -> "pure_ftpd").
