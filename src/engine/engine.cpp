@@ -202,15 +202,16 @@ struct Engine::Impl final : AnnouncementSink {
       effects.observe(session.key, Rewrite{dir, parsed.verb, escapeLine(line.text, kLogLineCap),
                                            escapeLine(span.lineAfter, kLogLineCap)});
     }
-    openPinhole(session, decision.connector, decision.announced, decision.natTo, effects);
+    openPinhole(session, dir, decision.connector, decision.announced, decision.natTo, effects);
   }
 
-  // One pinhole per session: a new one replaces the session's previous one.
-  void openPinhole(Session& session, const IpAddress& from, const Endpoint& to, std::optional<Endpoint> natTo,
-                   Effects& effects) {
+  // One pinhole per session: a new one replaces the session's previous one. `dir` is the
+  // direction of the announcing line.
+  void openPinhole(Session& session, Direction dir, const IpAddress& from, const Endpoint& to,
+                   std::optional<Endpoint> natTo, Effects& effects) {
     if (session.pinholeId) closePinhole(*session.pinholeId, Reason::Replaced, effects);
-    const Pinhole& pinhole =
-        pinholes.open(session.key, from, to, natTo, config.policy.pinholeTimeout, effects.now());
+    const Pinhole& pinhole = pinholes.open(session.key, from, to, natTo, config.policy.pinholeTimeout,
+                                           effects.now(), session.nat, dir);
     session.pinholeId = pinhole.id;
     effects.count(Stat::PinholesOpened);
     effects.act(OpenPinhole{pinhole});
@@ -282,6 +283,39 @@ struct Engine::Impl final : AnnouncementSink {
             (!session.translates() || idleFor >= limits.translatedSessionIdleTimeout));
   }
 
+  // Conntrack-owned mode (engine.hpp: onConntrackDestroyed): the TCP connection is gone.
+  void onConntrackDestroyed(const FlowKey& key, Effects& effects) {
+    std::unique_ptr<Session>* found = sessions.find(key);
+    if (found == nullptr) return;
+    Session& session = **found;
+    if (!session.finished) {
+      session.finished = true;
+      session.finishedAt = effects.now();
+    }
+    if (!session.closed) closeSession(session, Reason::ConntrackDestroyed, effects);
+  }
+
+  // Engine::adopt. Until the engine takes sessions over at the next line start, a taken-over
+  // connection is a mid-stream session: its 220 greeting cannot be verified here, so it is never
+  // inspected (no rewrite, no pinhole), exactly like a flow first seen mid-stream; its sequence
+  // bases come from its first packets (no edits: the engine leaves seq/ack as they are).
+  void adopt(const KernelTakeover& takeover, Effects& effects) {
+    const FlowContext& flow = takeover.flow;
+    if (sessions.find(flow.key) != nullptr) return;
+    if (sessions.size() >= config.limits.maxSessions) {
+      effects.count(Stat::SessionsRefusedAtLimit);
+      effects.count(Stat::Anomalies);
+      effects.observe(flow.key, AnomalyObs{flow.direction, Reason::SessionLimit, true});
+      return;
+    }
+    auto created = std::make_unique<Session>(flow, config.limits, config.policy, effects.now());
+    Session& session = *created;
+    sessions.emplace(flow.key, std::move(created));
+    effects.count(Stat::SessionsOpened);
+    effects.observe(session.key, SessionOpened{});
+    recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+  }
+
   void shutdown(Effects& effects) {
     std::vector<FlowKey> keys;
     keys.reserve(sessions.size());
@@ -325,6 +359,16 @@ void Engine::onUninspected(const PacketMeta& meta, Uninspected why, Outcome& out
 void Engine::onTimer(Timestamp now, Outcome& out) {
   Effects effects(out, stats_, now);
   impl_->onTimer(effects);
+}
+
+void Engine::onConntrackDestroyed(const FlowKey& flow, Timestamp now, Outcome& out) {
+  Effects effects(out, stats_, now);
+  impl_->onConntrackDestroyed(flow, effects);
+}
+
+void Engine::adopt(const KernelTakeover& takeover, Timestamp now, Outcome& out) {
+  Effects effects(out, stats_, now);
+  impl_->adopt(takeover, effects);
 }
 
 void Engine::shutdown(Timestamp now, Outcome& out) {

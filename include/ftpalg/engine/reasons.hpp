@@ -44,15 +44,16 @@ namespace ftpalg {
 
 // Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
 // (event "pinhole_close"; Shutdown serves both).
-#define FTPALG_END_REASONS(X)                                            \
-  X(TlsNegotiated, "tls_negotiated")                                     \
-  X(CleartextResumed, "cleartext_resumed")                               \
-  X(Fin, "fin")                                                          \
-  X(Reset, "rst")                                                        \
-  X(IdleTimeout, "idle_timeout")                                         \
-  X(Shutdown, "shutdown")                                                \
-  X(Replaced, "replaced") /* pinhole replaced by a newer announcement */ \
-  X(Expired, "expired")                                                  \
+#define FTPALG_END_REASONS(X)                                                                 \
+  X(TlsNegotiated, "tls_negotiated")                                                          \
+  X(CleartextResumed, "cleartext_resumed")                                                    \
+  X(Fin, "fin")                                                                               \
+  X(Reset, "rst")                                                                             \
+  X(IdleTimeout, "idle_timeout")                                                              \
+  X(Shutdown, "shutdown")                                                                     \
+  X(ConntrackDestroyed, "conntrack_destroyed") /* conntrack-owned mode: entry destroyed */    \
+  X(Replaced, "replaced")                      /* pinhole replaced by a newer announcement */ \
+  X(Expired, "expired")                                                                       \
   X(SessionClosed, "session_closed")
 
 // Every reason, in this order (docs/log-schema.md lists them in the same order): why an
