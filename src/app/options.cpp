@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <charconv>
@@ -34,6 +35,7 @@
 #include <utility>
 
 #include "exit_code.hpp"
+#include "firewall/ct_marks.hpp"
 
 #ifndef FTPALG_VERSION
 #define FTPALG_VERSION "unknown"
@@ -399,6 +401,32 @@ Option controlPortOption() {
   return option;
 }
 
+// A ct mark bit: one bit of 32, written 0x00020000 (hexadecimal) or 131072; printed as nft does.
+template <typename Field>
+Option markBit(std::string_view name, unsigned commands, std::string help, Field field) {
+  Option option = row(name, Group::Run, commands, Arity::Single, "BIT", std::move(help));
+  option.store = [field](AppConfig& config, std::span<const Value> values) {
+    const Value& value = values.front();
+    std::string_view text = value.text;
+    int base = 10;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+      text.remove_prefix(2);
+      base = 16;
+    }
+    std::uint32_t mark = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mark, base);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      fail(value, "not a number (hexadecimal 0x00020000 or decimal)");
+    }
+    if (std::popcount(mark) != 1) fail(value, "not a single bit, e.g. 0x00020000");
+    field(config) = mark;
+  };
+  option.print = [field](const AppConfig& config) {
+    return std::vector<std::string>{firewall::nftMarkText(field(config))};
+  };
+  return option;
+}
+
 // What a NAT rule is matched by (a second rule with the same could never apply), and its text.
 const IpPrefix& matchedBy(const SnatRule& rule) { return rule.inside; }
 const Endpoint& matchedBy(const DnatRule& rule) { return rule.outside; }
@@ -486,11 +514,28 @@ std::vector<Option> buildTable() {
                            {{"nft", FirewallKind::Nft}, {"iptables", FirewallKind::Iptables}},
                            "print rules for this firewall", FIELD(rules.firewall)));
 
+  add(choice<SequenceOwner>(
+      "seq-owner", Group::Run, kRun, {{"kernel", SequenceOwner::Kernel}, {"engine", SequenceOwner::Engine}},
+      "kernel: conntrack adjusts the sequence numbers after a rewrite and holds each session, so a "
+      "restart keeps it (needs the kernel's sane helper for the anchor; without it the engine mode, with "
+      "a warning); engine: ftpalg translates them itself",
+      FIELD(run.seqOwner)));
   add(choice<PinholeBackendKind>(
       "pinhole-backend", Group::Run, kRun,
-      {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}},
-      "nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing",
+      {{"auto", PinholeBackendKind::Auto},
+       {"nft", PinholeBackendKind::Nft},
+       {"conntrack", PinholeBackendKind::Conntrack},
+       {"none", PinholeBackendKind::None}},
+      "conntrack: pinholes as conntrack expectations (needs --seq-owner kernel; no accept rule of "
+      "ftpalg's); nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing; auto: "
+      "conntrack with --seq-owner kernel, else nft",
       FIELD(run.pinholeBackend)));
+  add(markBit("control-mark", kRun | kRules,
+              "ct mark bit the anchor sets on every control connection (--seq-owner kernel)",
+              FIELD(run.controlMark)));
+  add(markBit("verified-mark", kRun | kRules,
+              "ct mark bit ftpalg sets once it verified a connection's FTP dialog (--seq-owner kernel)",
+              FIELD(run.verifiedMark)));
   add(flag("dry-run", Group::Run, kRun,
            "accept every packet unchanged and install no pinhole, but decide and log as live", true,
            FIELD(run.dryRun)));
@@ -659,7 +704,8 @@ std::string commandHelp(Command command) {
       break;
     case Command::Run:
       out << "Usage: ftpalg run [--config FILE] [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
-             "                  [--pinhole-backend nft|none] [--pinhole-timeout SECONDS] [--dry-run]\n"
+             "                  [--seq-owner kernel|engine] [--pinhole-backend auto|nft|conntrack|none]\n"
+             "                  [--pinhole-timeout SECONDS] [--dry-run]\n"
              "                  [--fail-open|--fail-closed] [--user NAME] [--log FILE|-]\n"
              "                  [--log-format json|text] [policy and limit options]\n"
              "\n"
@@ -669,10 +715,11 @@ std::string commandHelp(Command command) {
       break;
     case Command::Rules:
       out << "Usage: ftpalg rules [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
-             "                    [--firewall nft|iptables]\n"
+             "                    [--firewall nft|iptables] [--control-mark BIT] [--verified-mark BIT]\n"
              "\n"
-             "Prints the rule to add to your own firewall (accept connections carrying ftpalg's\n"
-             "pinhole mark) and the queue rules `ftpalg run` installs, for review.\n";
+             "Prints, for both sequence owners, what to add to your own firewall (conntrack-owned:\n"
+             "nothing of ftpalg's; engine-owned: accept connections carrying ftpalg's pinhole mark), and\n"
+             "the queue rules and the nft table `ftpalg run` installs, for review.\n";
       break;
     case Command::Help:
     case Command::Version: return globalHelp();
@@ -857,6 +904,22 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
       }
       throw std::logic_error("the default Limits have maxMultiLineReplyBytes < maxLineLength");
     }
+  }
+  if (config.command == Command::Run || config.command == Command::Rules) {
+    if (const auto problem = firewall::markBitsProblem(config.run.controlMark, config.run.verifiedMark)) {
+      const Value* blamed = storedValue(stored, "verified-mark");
+      if (blamed == nullptr) blamed = storedValue(stored, "control-mark");
+      if (blamed == nullptr) throw std::logic_error("the default mark bits clash: " + *problem);
+      fail(*blamed, *problem);
+    }
+  }
+  if (config.command == Command::Run && config.run.pinholeBackend == PinholeBackendKind::Conntrack &&
+      config.run.seqOwner == SequenceOwner::Engine) {
+    const Value* blamed = storedValue(stored, "pinhole-backend");
+    if (blamed == nullptr) throw std::logic_error("conntrack pinholes by default in the engine-owned mode");
+    fail(*blamed,
+         "needs --seq-owner kernel (a conntrack expectation needs the anchor's helper on its control "
+         "connection)");
   }
   if (config.command == Command::Run || config.command == Command::Rules) {
     const unsigned last = config.run.queueNum + config.run.queueCount - 1u;

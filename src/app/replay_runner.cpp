@@ -214,15 +214,16 @@ ExitCode runReplay(const AppConfig& config) {
 
   const auto resolver = makeReplayResolver(config);
   const auto pinholes = makeReplayPinholeBackend(config);
+  const auto kernel = makeReplayKernelSessionPort(config);
   // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
   EngineConfig engineConfig = config.engine;
   engineConfig.ackSpace = AckSpace::Original;
   Engine engine(engineConfig);
   ReplayCounters counters;
   PcapVerdictSink sink(writer.get(), counters);
-  OutcomeExecutor executor(OutcomePorts{*pinholes, sink, log, *resolver}, [](const std::string& message) {
-    std::cerr << "ftpalg replay: warning: " << message << '\n';
-  });
+  OutcomeExecutor executor(
+      OutcomePorts{*kernel, *pinholes, sink, log, *resolver},
+      [](const std::string& message) { std::cerr << "ftpalg replay: warning: " << message << '\n'; });
   io::PcapSource& input = *source.value();
 
   ExitCode status = ExitCode::Success;
