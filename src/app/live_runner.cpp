@@ -29,7 +29,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,10 +36,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <iostream>
-#include <mutex>
 #include <thread>
-#include <variant>
 
 #include "backend/nft_backend.hpp"
 #include "firewall/kernel_helper.hpp"
@@ -49,6 +45,9 @@
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/nfqueue_source.hpp"
+#include "live_clock.hpp"
+#include "live_log.hpp"
+#include "live_stats.hpp"
 #include "live_system.hpp"
 #include "outcome_executor.hpp"
 #include "rules_command.hpp"
@@ -58,71 +57,7 @@ namespace ftpalg::app {
 
 namespace {
 
-Timestamp clockNow(clockid_t clock) {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return Timestamp{static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec};
-}
-Timestamp monotonicNow() { return clockNow(CLOCK_MONOTONIC); }
-
-std::mutex stderrMutex;
-void say(const std::string& message) {
-  std::lock_guard lock(stderrMutex);
-  std::cerr << "ftpalg: " << message << '\n';
-}
-
-// The decision log, shared by the workers. The engine's timestamps are CLOCK_MONOTONIC (never
-// jumps); the log shows wall-clock time.
-class LiveLog final : public EventLog {
- public:
-  explicit LiveLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
-  void record(const Observation& observation) override {
-    Observation wall = observation;
-    wall.ts = toWall(observation.ts);
-    std::lock_guard lock(mutex_);
-    log_->record(wall);
-  }
-  void recordStats(Timestamp ts, const Stats& stats) override {
-    std::lock_guard lock(mutex_);
-    log_->recordStats(ts, stats);
-    log_->flush();
-  }
-  // A `stats` line stamped now (wall clock), flushed.
-  void recordStats(const Stats& stats) { recordStats(clockNow(CLOCK_REALTIME), stats); }
-  Status<> reopen() override {
-    std::lock_guard lock(mutex_);
-    return log_->reopen();
-  }
-  void flush() override {
-    std::lock_guard lock(mutex_);
-    log_->flush();
-  }
-
- private:
-  static Timestamp toWall(Timestamp monotonic) {
-    const Timestamp wall = clockNow(CLOCK_REALTIME);
-    const Timestamp mono = clockNow(CLOCK_MONOTONIC);
-    return Timestamp{monotonic.nanos + (wall.nanos - mono.nanos)};
-  }
-  std::mutex mutex_;
-  std::unique_ptr<EventLog> log_;
-};
-
 // --- workers -----------------------------------------------------------------------------------
-
-// Announcement packets only (a rewrite or a pinhole): microseconds from the packet's receipt to
-// its verdict, and the parts of it (engine, pinhole backend). Bounded samples.
-struct Latency {
-  std::vector<double> total, engine, pinhole;
-  std::uint64_t count = 0;
-  void add(double totalUs, double engineUs, double pinholeUs) {
-    ++count;
-    if (total.size() >= 100000) return;
-    total.push_back(totalUs);
-    engine.push_back(engineUs);
-    pinhole.push_back(pinholeUs);
-  }
-};
 
 enum class Phase { Running, Draining };
 
@@ -160,19 +95,16 @@ class Worker {
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  void requestStats() {
-    statsRequested_.store(true);
+  // Returns the ticket to wait for (stats().waitForAnswer); the snapshot is valid after the
+  // answer or after join().
+  std::uint64_t requestStats() {
+    const std::uint64_t ticket = stats_.request();
     wake();
+    return ticket;
   }
-  // Valid after a requestStats() was answered (statsGeneration() advanced) or after join().
-  Stats statsSnapshot() {
-    std::lock_guard lock(statsMutex_);
-    return statsSnapshot_;
-  }
-  std::uint64_t statsGeneration() const { return statsGeneration_.load(); }
+  StatsMailbox& stats() { return stats_; }
   bool failed() const { return failed_.load(); }
-  bool finished() const { return finished_.load(); }
-  const Latency& latency() const { return latency_; }
+  const AnnouncementLatency& latency() const { return latency_; }
   std::uint16_t queue() const { return queue_; }
 
  private:
@@ -213,11 +145,7 @@ class Worker {
       }
     }
     const auto decided = std::chrono::steady_clock::now();
-    const bool announcement =
-        std::any_of(out_.actions.begin(), out_.actions.end(),
-                    [](const Action& a) { return std::holds_alternative<OpenPinhole>(a); }) ||
-        std::any_of(out_.observations.begin(), out_.observations.end(),
-                    [](const Observation& o) { return std::holds_alternative<Rewrite>(o.body); });
+    const bool announcement = isAnnouncement(out_);
     const auto released = execute(out_);
     if (announcement) {
       latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
@@ -232,14 +160,6 @@ class Worker {
     out_.clear();
     engine_->onTimer(now, out_);
     execute(out_);
-  }
-
-  void publishStats() {
-    {
-      std::lock_guard lock(statsMutex_);
-      statsSnapshot_ = engine_->stats();
-    }
-    statsGeneration_.fetch_add(1);
   }
 
   // Reads what is queued now; false on a socket error.
@@ -278,7 +198,7 @@ class Worker {
         failed_.store(true);
         break;
       }
-      if (statsRequested_.exchange(false)) publishStats();
+      if (stats_.takeRequest()) stats_.publish(engine_->stats());
       if (auto warning = resolver_->takeWarning()) say("warning: " + *warning);
       if (source_->counters().overruns != reportedOverruns_) {
         reportedOverruns_ = source_->counters().overruns;
@@ -303,9 +223,8 @@ class Worker {
     out_.clear();
     engine_->shutdown(monotonicNow(), out_);
     execute(out_);
-    publishStats();
     log_.flush();
-    finished_.store(true);
+    stats_.close(engine_->stats());
   }
 
   std::uint16_t queue_;
@@ -320,68 +239,33 @@ class Worker {
   Outcome out_;
   std::thread thread_;
   std::atomic<Phase> phase_{Phase::Running};
-  std::atomic<bool> statsRequested_{false};
   std::atomic<bool> failed_{false};
-  std::atomic<bool> finished_{false};
-  std::atomic<std::uint64_t> statsGeneration_{0};
-  std::mutex statsMutex_;
-  Stats statsSnapshot_;
-  Latency latency_;
+  StatsMailbox stats_;
+  AnnouncementLatency latency_;
   std::size_t lastReceived_ = 0;
   double lastActionsUs_ = 0;
   std::uint64_t reportedKernelErrors_ = 0;
   std::uint64_t reportedOverruns_ = 0;
 };
 
-Stats sumStats(std::vector<std::unique_ptr<Worker>>& workers) {
-  Stats total;
-  for (auto& worker : workers) {
-    const Stats stats = worker->statsSnapshot();
-    for (std::size_t i = 0; i < total.values.size(); ++i) total.values[i] += stats.values[i];
-  }
-  return total;
+Stats totalStats(std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<Stats> perWorker;
+  for (auto& worker : workers) perWorker.push_back(worker->stats().snapshot());
+  return sumStats(perWorker);
 }
 
+// Every worker's snapshot, fresh (each has answered or ended, or 2 s have passed).
 void collectStats(std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<std::uint64_t> before;
-  for (auto& worker : workers) {
-    before.push_back(worker->statsGeneration());
-    worker->requestStats();
-  }
+  std::vector<std::uint64_t> tickets;
+  for (auto& worker : workers) tickets.push_back(worker->requestStats());
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (std::size_t i = 0; i < workers.size(); ++i) {
-    while (workers[i]->statsGeneration() == before[i] && !workers[i]->finished() &&
-           std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
+  for (std::size_t i = 0; i < workers.size(); ++i) workers[i]->stats().waitForAnswer(tickets[i], until);
 }
 
 void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<double> total, engine, pinhole;
-  std::uint64_t count = 0;
-  for (auto& worker : workers) {
-    const Latency& latency = worker->latency();
-    total.insert(total.end(), latency.total.begin(), latency.total.end());
-    engine.insert(engine.end(), latency.engine.begin(), latency.engine.end());
-    pinhole.insert(pinhole.end(), latency.pinhole.begin(), latency.pinhole.end());
-    count += latency.count;
-  }
-  if (total.empty()) return;
-  auto median = [](std::vector<double>& v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  const double engineMedian = median(engine);
-  const double pinholeMedian = median(pinhole);
-  const double totalMedian = median(total);
-  char line[320];
-  std::snprintf(line, sizeof line,
-                "%llu announcement packets; receive-to-verdict median %.1f us (engine %.1f us, pinhole "
-                "install %.1f us), p99 %.1f us, max %.1f us",
-                static_cast<unsigned long long>(count), totalMedian, engineMedian, pinholeMedian,
-                total[total.size() * 99 / 100], total.back());
-  say(line);
+  std::vector<const AnnouncementLatency*> perWorker;
+  for (auto& worker : workers) perWorker.push_back(&worker->latency());
+  if (const auto summary = latencySummary(perWorker)) say(*summary);
 }
 
 }  // namespace
@@ -553,7 +437,7 @@ ExitCode runLive(const AppConfig& config) {
         break;
       case SIGUSR1:
         collectStats(workers);
-        log.recordStats(sumStats(workers));
+        log.recordStats(totalStats(workers));
         break;
       default: break;
     }
@@ -566,7 +450,7 @@ ExitCode runLive(const AppConfig& config) {
   }
   for (auto& worker : workers) worker->drainAndStop();
   for (auto& worker : workers) worker->join();
-  log.recordStats(sumStats(workers));
+  log.recordStats(totalStats(workers));
   reportLatency(workers);
   workers.clear();  // their backends write to the table: gone before it
   if (table) {
