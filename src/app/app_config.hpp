@@ -40,6 +40,7 @@ struct RunConfig {
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup
   bool installQueueRules = true;    // --no-queue-rules: the admin installs them
+  bool syslog = false;              // --syslog: decisions and messages also to syslog(3)
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
 

@@ -1,17 +1,15 @@
-// What the live daemon writes: its messages on stderr (say) and the decision log its queue workers
-// share (LiveLog).
+// The decision log the live daemon's queue workers share (LiveLog). Its messages go through
+// log/diagnostics.hpp (report(), with a level on every line).
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg::app {
-
-// One line "ftpalg: <message>" on stderr; safe from any thread (lines never interleave).
-void say(const std::string& message);
 
 // The decision log, shared by the workers (every call takes a lock). Observations arrive stamped
 // with the engine's CLOCK_MONOTONIC time and are written with wall-clock time (toWallClock,
@@ -26,10 +24,16 @@ class LiveLog final : public EventLog {
   void recordStats(const Stats& stats);
   Status<> reopen() override;
   void flush() override;
+  std::optional<std::string> writeError() const override;
 
  private:
-  std::mutex mutex_;
+  // Reports a write failure once, when it starts (a full disk); a reopen that succeeds (SIGHUP
+  // after rotation) clears it, and a later failure is reported again. Called with mutex_ held.
+  void noticeWriteError();
+
+  mutable std::mutex mutex_;
   std::unique_ptr<EventLog> log_;
+  bool writeErrorReported_ = false;
 };
 
 }  // namespace ftpalg::app

@@ -48,13 +48,23 @@
 #include "live_log.hpp"
 #include "live_stats.hpp"
 #include "live_system.hpp"
+#include "log/diagnostics.hpp"
 #include "outcome_executor.hpp"
 #include "rules_command.hpp"
+#include "service_notifier.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
 
 namespace {
+
+using log::reportError;
+using log::reportInfo;
+using log::reportWarning;
+
+// A worker wakes at least once a second (its poll timeout); one that has not come round its loop
+// for this long is stuck (blocked in a system call, or looping): the watchdog pings stop.
+constexpr std::chrono::seconds kWorkerStallLimit{5};
 
 // --- workers -----------------------------------------------------------------------------------
 
@@ -75,7 +85,7 @@ class Worker {
         log_(log),
         executor_(
             OutcomePorts{*backend_, sink_.sink, log, *resolver_},
-            [](const std::string& message) { say("warning: " + message); }, /*timed=*/true),
+            [](const std::string& message) { reportWarning(message); }, /*timed=*/true),
         wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~Worker() {
     if (thread_.joinable()) thread_.join();
@@ -85,7 +95,11 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start() {
+    heartbeatNanos_.store(monotonicNow().nanos);
     thread_ = std::thread([this] { run(); });
+    // "ftpalg-q0": the thread in ps -L, top -H and /proc/PID/task/TID/comm (15 bytes at most).
+    const std::string name = "ftpalg-q" + std::to_string(queue_);
+    ::pthread_setname_np(thread_.native_handle(), name.c_str());
   }
   void drainAndStop() {
     phase_.store(Phase::Draining);
@@ -103,6 +117,9 @@ class Worker {
   }
   StatsMailbox& stats() { return stats_; }
   bool failed() const { return failed_.load(); }
+  // When the worker last went round its loop (CLOCK_MONOTONIC); it does so at least once a
+  // second unless it is stuck.
+  Timestamp lastHeartbeat() const { return Timestamp{heartbeatNanos_.load()}; }
   const AnnouncementLatency& latency() const { return latency_; }
   std::uint16_t queue() const { return queue_; }
 
@@ -165,7 +182,7 @@ class Worker {
   bool receive() {
     auto received = source_->receive([this](const io::QueuedPacket& queued) { onPacket(queued); });
     if (!received) {
-      say("queue " + std::to_string(queue_) + ": " + received.error());
+      reportError("queue " + std::to_string(queue_) + ": " + received.error());
       return false;
     }
     lastReceived_ = received.value();
@@ -177,6 +194,7 @@ class Worker {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     while (phase_.load() == Phase::Running) {
+      heartbeatNanos_.store(monotonicNow().nanos);
       int timeoutMs = 1000;
       if (const auto deadline = engine_->nextDeadline()) {
         const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
@@ -184,7 +202,7 @@ class Worker {
       }
       pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
       if (::poll(fds, 2, timeoutMs) < 0 && errno != EINTR) {
-        say("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
+        reportError("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
         failed_.store(true);
         break;
       }
@@ -198,17 +216,17 @@ class Worker {
         break;
       }
       if (stats_.takeRequest()) stats_.publish(engine_->stats());
-      if (auto warning = resolver_->takeWarning()) say("warning: " + *warning);
+      if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
       if (source_->counters().overruns != reportedOverruns_) {
         reportedOverruns_ = source_->counters().overruns;
-        say("warning: queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
-            "buffer full, " + std::to_string(reportedOverruns_) +
-            " times so far); their packets wait for the "
-            "queue's own limit");
+        reportWarning("queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
+                      "buffer full, " + std::to_string(reportedOverruns_) +
+                      " times so far); their packets wait for the "
+                      "queue's own limit");
       }
       if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
         reportedKernelErrors_ = source_->counters().kernelErrors;
-        say("warning: queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
+        reportWarning("queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
       }
     }
     // Draining: the queue rules are gone; process what is still queued (bounded), then shut down.
@@ -239,6 +257,7 @@ class Worker {
   std::thread thread_;
   std::atomic<Phase> phase_{Phase::Running};
   std::atomic<bool> failed_{false};
+  std::atomic<std::int64_t> heartbeatNanos_{0};
   StatsMailbox stats_;
   AnnouncementLatency latency_;
   std::size_t lastReceived_ = 0;
@@ -264,7 +283,7 @@ void collectStats(std::vector<std::unique_ptr<Worker>>& workers) {
 void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
   std::vector<const AnnouncementLatency*> perWorker;
   for (auto& worker : workers) perWorker.push_back(&worker->latency());
-  if (const auto summary = latencySummary(perWorker)) say(*summary);
+  if (const auto summary = latencySummary(perWorker)) reportInfo(*summary);
 }
 
 }  // namespace
@@ -272,6 +291,29 @@ void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
 ExitCode runLive(const AppConfig& config) {
   const RunConfig& run = config.run;
   const std::string_view mode = liveMode(config);
+  log::configureDiagnostics(run.syslog);
+
+  // systemd (Type=notify): STATUS= as set-up proceeds, READY=1 once the queues are bound and the
+  // table and rules are in place and checked, WATCHDOG=1 while every worker progresses,
+  // STOPPING=1 at stop. Without $NOTIFY_SOCKET these send nothing.
+  ServiceNotifier notifier;
+  if (auto fromEnvironment = ServiceNotifier::fromEnvironment(); fromEnvironment) {
+    notifier = std::move(fromEnvironment.value());
+  } else {
+    reportWarning("systemd notifications off: " + fromEnvironment.error());
+  }
+  bool notifyFailureReported = false;
+  const auto notify = [&](const std::string& state) {
+    auto sent = notifier.notify(state);
+    if (!sent && !notifyFailureReported) reportWarning("systemd notification: " + sent.error());
+    notifyFailureReported = notifyFailureReported || !sent;
+  };
+  // Reports `message` as an error, shows it as the service's status and returns `code`.
+  const auto fail = [&](ExitCode code, const std::string& message) {
+    reportError(message);
+    notify("STATUS=failed: " + message);
+    return code;
+  };
 
   // Signals are blocked from the start (and read from a signalfd once running): a SIGTERM that
   // arrives during setup is handled as soon as the rules and table exist, so they are removed.
@@ -281,54 +323,55 @@ ExitCode runLive(const AppConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  // 1. Preconditions.
+  // 1. Preconditions. The configuration first (--user: exit status 2, like every other
+  // configuration error), then the system.
+  notify("STATUS=starting: checking the configuration, the kernel and the firewall");
+  std::optional<Account> account;
+  if (run.user) {
+    auto found = lookUpAccount(*run.user);
+    if (!found) return fail(ExitCode::BadOptions, "run: " + found.error());
+    if (auto reopenable = checkAccountCanReopenLog(found.value(), config.logPath); !reopenable) {
+      return fail(ExitCode::BadOptions, "run: " + reopenable.error());
+    }
+    account = std::move(found.value());
+  }
   if (!hasNetAdminCapability()) {
-    say("run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
-        "ctnetlink and manages its nft table)");
-    return ExitCode::Failed;
+    return fail(ExitCode::Failed,
+                "run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
+                "ctnetlink and manages its nft table)");
   }
   auto runLock = RunLock::acquire();
-  if (!runLock) {
-    say("run: " + runLock.error());
-    return ExitCode::Failed;
-  }
+  if (!runLock) return fail(ExitCode::Failed, "run: " + runLock.error());
   if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
-    say("run: " + helper.error());
-    return ExitCode::Failed;
+    return fail(ExitCode::Failed, "run: " + helper.error());
   }
   const bool useNft = liveInstallsPinholes(config);
   const firewall::NftTableSpec tableSpec;
   if (useNft) {
     auto free = firewall::checkPinholeTableFree(tableSpec);
-    if (!free) {
-      say("run: " + free.error());
-      return ExitCode::Failed;
-    }
+    if (!free) return fail(ExitCode::Failed, "run: " + free.error());
     if (const auto stalePid = free.value()) {
-      say("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " +
-          std::to_string(*stalePid));
+      reportWarning("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " +
+                    std::to_string(*stalePid));
     }
   }
   std::optional<firewall::QueueRules> plannedRules;
   if (run.installQueueRules) {
     auto planned = firewall::QueueRules::plan(queueRuleSpec(config));
-    if (!planned) {
-      say("run: " + planned.error());
-      return ExitCode::Failed;
-    }
+    if (!planned) return fail(ExitCode::Failed, "run: " + planned.error());
     plannedRules.emplace(std::move(planned.value()));
-    for (const auto& warning : plannedRules->warnings()) say("warning: " + warning);
+    for (const auto& warning : plannedRules->warnings()) reportWarning(warning);
   }
 
   // 2. Log, queues, table, rules.
   auto eventLog = openEventLog(config, mode);
-  if (!eventLog) {
-    say(eventLog.error());
-    return ExitCode::BadOptions;
-  }
+  if (!eventLog) return fail(ExitCode::BadOptions, eventLog.error());
   LiveLog log(std::move(eventLog.value()));
 
   const std::uint16_t count = std::max<std::uint16_t>(1, run.queueCount);
+  notify("STATUS=starting: binding queue " + std::to_string(run.queueNum) +
+         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) +
+         ", creating the pinhole table, installing the queue rules");
   std::vector<std::unique_ptr<io::NfqueueSource>> sources;
   for (std::uint16_t i = 0; i < count; ++i) {
     io::NfqueueOptions options;
@@ -336,8 +379,8 @@ ExitCode runLive(const AppConfig& config) {
     options.failOpen = run.failOpen;
     auto source = io::NfqueueSource::open(options);
     if (!source) {
-      say("run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
-      return ExitCode::Failed;
+      return fail(ExitCode::Failed,
+                  "run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
     }
     sources.push_back(std::move(source.value()));
   }
@@ -348,27 +391,21 @@ ExitCode runLive(const AppConfig& config) {
   if (useNft) {
     // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
     auto created = firewall::PinholeTable::create(tableSpec);
-    if (!created) {
-      say("run: " + created.error());
-      return ExitCode::Failed;
-    }
+    if (!created) return fail(ExitCode::Failed, "run: " + created.error());
     table.emplace(std::move(created.value()));
   }
   std::vector<std::unique_ptr<PinholeBackend>> backends;
   for (std::uint16_t i = 0; i < count; ++i) {
     auto backend = makeLivePinholeBackend(table ? &*table : nullptr);
-    if (!backend) {
-      say("run: " + backend.error());
-      return ExitCode::Failed;
-    }
+    if (!backend) return fail(ExitCode::Failed, "run: " + backend.error());
     backends.push_back(std::move(backend.value()));
   }
 
   std::optional<firewall::QueueRules> queueRules = std::move(plannedRules);
   if (queueRules) {
+    // Installed, then listed back from the kernel: an error unless exactly these rules are there.
     if (auto installed = queueRules->install(); !installed) {
-      say("run: installing queue rules: " + installed.error());
-      return ExitCode::Failed;
+      return fail(ExitCode::Failed, "run: installing queue rules: " + installed.error());
     }
   }
 
@@ -378,10 +415,7 @@ ExitCode runLive(const AppConfig& config) {
     resolverOptions.controlPorts = config.controlPorts;
     resolverOptions.maxFlows = std::max<std::size_t>(1024, config.engine.limits.maxSessions);
     auto resolver = io::ConntrackResolver::open(resolverOptions);
-    if (!resolver) {
-      say("run: " + resolver.error());
-      return ExitCode::Failed;
-    }
+    if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(std::make_unique<Worker>(
         static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]), std::move(sink),
@@ -389,40 +423,77 @@ ExitCode runLive(const AppConfig& config) {
   }
 
   // 3. Least privilege.
-  if (auto dropped = dropPrivileges(run.user, queueRules && queueRules->needsNetRaw()); !dropped) {
-    say("run: dropping privileges: " + dropped.error());
-    return ExitCode::Failed;
+  if (auto dropped = dropPrivileges(account, queueRules && queueRules->needsNetRaw()); !dropped) {
+    return fail(ExitCode::Failed, "run: dropping privileges: " + dropped.error());
   }
 
   // 4. Signals (blocked since the start, read from a signalfd here), workers.
   const int signalFd = ::signalfd(-1, &signals, SFD_CLOEXEC);
-  if (signalFd < 0) {
-    say(std::string("run: signalfd: ") + std::strerror(errno));
-    return ExitCode::Failed;
-  }
+  if (signalFd < 0) return fail(ExitCode::Failed, std::string("run: signalfd: ") + std::strerror(errno));
   for (auto& worker : workers) worker->start();
 
+  std::string runningStatus;
   {
     std::string ports;
     for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
-    say("running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
+    runningStatus =
+        "running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " +
         ports + ", pinholes " + (table ? "nft table inet " + tableSpec.table : std::string("recorded only")) +
         ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
-        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)")));
+        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
   }
+  reportInfo(runningStatus);
+  notify("READY=1\nSTATUS=" + runningStatus);
+
+  // The watchdog: a ping every interval while every worker has gone round its loop within
+  // kWorkerStallLimit; a stuck worker withholds the pings, so systemd restarts ftpalg.
+  const auto pingInterval = notifier.watchdogPingInterval();
+  const auto pingNanos = pingInterval
+                             ? std::chrono::duration_cast<std::chrono::nanoseconds>(*pingInterval).count()
+                             : std::int64_t{0};
+  const std::int64_t stallNanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kWorkerStallLimit).count();
+  std::int64_t nextPing = monotonicNow().nanos;
+  bool stallReported = false;
 
   ExitCode status = ExitCode::Success;
   bool stop = false;
   while (!stop) {
+    int timeoutMs = 500;
+    if (pingInterval) {
+      const std::int64_t untilPing = std::max<std::int64_t>(0, nextPing - monotonicNow().nanos);
+      timeoutMs = static_cast<int>(std::min<std::int64_t>(timeoutMs, (untilPing + 999'999) / 1'000'000));
+    }
     pollfd fd{signalFd, POLLIN, 0};
-    const int ready = ::poll(&fd, 1, 500);
+    const int ready = ::poll(&fd, 1, timeoutMs);
     for (auto& worker : workers) {
       if (worker->failed()) {
-        say("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
+        reportError("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
         status = ExitCode::Failed;
         stop = true;
       }
+    }
+    const std::int64_t now = monotonicNow().nanos;
+    const Worker* stuck = nullptr;
+    for (const auto& worker : workers) {
+      if (!worker->failed() && now - worker->lastHeartbeat().nanos > stallNanos) stuck = worker.get();
+    }
+    if (stuck != nullptr && !stallReported) {
+      const std::string message = "the worker of queue " + std::to_string(stuck->queue()) +
+                                  " has made no progress for " +
+                                  std::to_string((now - stuck->lastHeartbeat().nanos) / 1'000'000'000) +
+                                  " s" + (pingInterval ? "; watchdog pings withheld" : "");
+      reportError(message);
+      notify("STATUS=stuck: " + message);
+    } else if (stuck == nullptr && stallReported) {
+      reportInfo("every worker progresses again");
+      notify("STATUS=" + runningStatus);
+    }
+    stallReported = stuck != nullptr;
+    if (pingInterval && !stop && stuck == nullptr && now >= nextPing) {
+      notify("WATCHDOG=1");
+      nextPing = now + pingNanos;
     }
     if (ready <= 0) continue;
     signalfd_siginfo info{};
@@ -431,8 +502,9 @@ ExitCode runLive(const AppConfig& config) {
       case SIGTERM:
       case SIGINT: stop = true; break;
       case SIGHUP:
-        if (auto reopened = log.reopen(); !reopened)
-          say("warning: SIGHUP: reopening the log: " + reopened.error());
+        if (auto reopened = log.reopen(); !reopened) {
+          reportWarning("SIGHUP: reopening the log: " + reopened.error() + "; still writing to the old file");
+        }
         break;
       case SIGUSR1:
         collectStats(workers);
@@ -444,8 +516,9 @@ ExitCode runLive(const AppConfig& config) {
   ::close(signalFd);
 
   // 5. Stop: rules first, then drain and shut the engines down, then the table.
+  notify("STOPPING=1\nSTATUS=stopping: removing the queue rules, closing the pinholes");
   if (queueRules) {
-    if (auto removed = queueRules->remove(); !removed) say("warning: " + removed.error());
+    if (auto removed = queueRules->remove(); !removed) reportWarning(removed.error());
   }
   for (auto& worker : workers) worker->drainAndStop();
   for (auto& worker : workers) worker->join();
@@ -453,10 +526,16 @@ ExitCode runLive(const AppConfig& config) {
   reportLatency(workers);
   workers.clear();  // their backends write to the table: gone before it
   if (table) {
-    if (auto removed = table->remove(); !removed) say("warning: " + removed.error());
+    if (auto removed = table->remove(); !removed) reportWarning(removed.error());
   }
   log.flush();
-  say(status == ExitCode::Success ? "stopped" : "stopped after an error");
+  if (const auto lost = log.writeError())
+    reportError("decision log: " + *lost + "; some decisions were not logged");
+  if (status == ExitCode::Success) {
+    reportInfo("stopped");
+  } else {
+    reportError("stopped after an error");
+  }
   return status;
 }
 

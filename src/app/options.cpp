@@ -137,8 +137,9 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
     const Value* in = storedValue(stored, "in");
     if (in == nullptr)
       throw UsageError("--in: missing; replay needs a capture (--in FILE, \"-\" for standard input)");
+    // --out or --log naming the capture itself (by any name, link or path) is refused by the
+    // replay runner, which compares the files (replay_runner.cpp: refuseInputAsOutput).
     const Value* out = storedValue(stored, "out");
-    if (out != nullptr && out->text != "-" && out->text == in->text) fail(*out, "the same file as --in");
     if (out != nullptr && out->text == "-" && config.logPath == "-") {
       fail(*out, "the decision log goes to standard output too; give --log a file");
     }
@@ -227,6 +228,29 @@ Result<AppConfig> parseCommandLine(int argc, const char* const argv[]) {
 
 std::string versionText() {
   return std::string("ftpalg ") + FTPALG_VERSION + "\nFTP application-layer gateway for Linux NAT routers\n";
+}
+
+std::vector<OptionDescription> describeOptions() {
+  std::vector<OptionDescription> descriptions;
+  for (const cli::Option& option : cli::optionTable()) {
+    OptionDescription description;
+    description.name = option.name;
+    for (const Command command : {Command::Replay, Command::Run, Command::Rules}) {
+      if (option.appliesTo(command)) description.commands.emplace_back(cli::commandName(command));
+    }
+    description.commandLineOnly = option.commandLineOnly;
+    description.isSwitch = option.arity == cli::Arity::Switch;
+    description.repeatable = option.arity == cli::Arity::Repeated;
+    description.range = option.range;
+    if (!option.commandLineOnly && option.print) {
+      description.defaults = option.print(AppConfig{});
+      if (description.isSwitch && description.defaults != std::vector<std::string>{"true"}) {
+        description.defaults = {"false"};
+      }
+    }
+    descriptions.push_back(std::move(description));
+  }
+  return descriptions;
 }
 
 std::string formatConfig(const AppConfig& config) {

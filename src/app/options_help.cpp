@@ -105,7 +105,7 @@ std::string commandHelp(Command command) {
       out << "Usage: ftpalg run [--config FILE] [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
              "                  [--pinhole-backend nft|none] [--pinhole-timeout SECONDS] [--dry-run]\n"
              "                  [--fail-open|--fail-closed] [--user NAME] [--log FILE|-]\n"
-             "                  [--log-format json|text] [policy and limit options]\n"
+             "                  [--log-format json|text] [--syslog] [policy and limit options]\n"
              "\n"
              "Runs the live gateway: queues FTP control packets (NFQUEUE), rewrites announcements,\n"
              "installs pinholes before the verdict. SIGTERM/SIGINT: clean up and exit; SIGHUP: reopen\n"

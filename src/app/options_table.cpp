@@ -298,6 +298,10 @@ std::vector<Option> buildTable() {
   add(choice<LogFormat>(
       "log-format", Group::Log, kEngine, {{"json", LogFormat::Json}, {"text", LogFormat::Text}},
       "JSON lines (docs/log-schema.md) or one human-readable line per decision", FIELD(logFormat)));
+  add(flag("syslog", Group::Log, kRun,
+           "also send each decision, at its level, to syslog (facility daemon), and the daemon's own "
+           "messages unless standard error is already the journal",
+           true, FIELD(run.syslog)));
 
   add(choice<AntiBounceMode>(
       "anti-bounce", Group::Policy, kEngine,
