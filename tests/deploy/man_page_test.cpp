@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -113,6 +115,24 @@ TEST(ConfManPage, ListsExactlyTheConfigFileOptionsWithTheirDefaults) {
     EXPECT_EQ(tableNames.count(name), 1u) << "ftpalg.conf(5) describes " << name << ", which is no option";
   }
   EXPECT_GT(entries.size(), 20u);
+}
+
+// Both pages as groff reads them: no warning (the installed, gzip'd pages are checked again by
+// package_test).
+TEST(ManPages, RenderWithoutWarnings) {
+  if (std::system("command -v man >/dev/null 2>&1") != 0) GTEST_SKIP() << "man (man-db) is not installed";
+  for (const std::string page : {"ftpalg.8", "ftpalg.conf.5"}) {
+    const std::string output = kSource + "/docs/man/" + page;
+    const std::string command = "{ man --warnings -l '" + output + "' >/dev/null; } 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string warnings;
+    char buffer[1024];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) warnings.append(buffer, n);
+    EXPECT_EQ(::pclose(pipe), 0) << page;
+    EXPECT_EQ(warnings, "") << page;
+  }
 }
 
 TEST(CommandManPage, ListsEveryExitStatus) {
