@@ -85,8 +85,9 @@ class Package : public ::testing::Test {
 
 TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
   // 1. Build the .deb from this build directory.
-  const CommandRun cpack = run("cpack -G DEB --config " + quote(std::string(FTPALG_BUILD_DIR) + "/CPackConfig.cmake") +
-                        " -B " + quote(dir_.string()));
+  const CommandRun cpack =
+      run("cpack -G DEB --config " + quote(std::string(FTPALG_BUILD_DIR) + "/CPackConfig.cmake") + " -B " +
+          quote(dir_.string()));
   ASSERT_EQ(cpack.status, 0) << cpack.output;
   std::vector<fs::path> debs;
   for (const auto& entry : fs::directory_iterator(dir_)) {
@@ -99,11 +100,13 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
   const std::string depends = run("dpkg-deb -f " + deb + " Depends").output;
   std::set<std::string> dependedOn;
   static const std::regex kName(R"((?:^|,\s*)([a-z0-9][a-z0-9.+-]+))");
-  for (auto it = std::sregex_iterator(depends.begin(), depends.end(), kName); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(depends.begin(), depends.end(), kName); it != std::sregex_iterator();
+       ++it) {
     dependedOn.insert((*it)[1]);
   }
   EXPECT_EQ(dependedOn.count("iptables"), 1u) << depends;
-  const CommandRun needed = run("objdump -p " + quote(FTPALG_BINARY) + " | awk '$1 == \"NEEDED\" { print $2 }'");
+  const CommandRun needed =
+      run("objdump -p " + quote(FTPALG_BINARY) + " | awk '$1 == \"NEEDED\" { print $2 }'");
   ASSERT_EQ(needed.status, 0) << needed.output;
   const CommandRun resolved = run("ldd " + quote(FTPALG_BINARY));
   std::size_t libraries = 0;
@@ -120,7 +123,8 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
     if (owner.status != 0) owner = run("dpkg -S " + quote("/usr" + path));
     ASSERT_EQ(owner.status, 0) << owner.output;
     const std::string package = owner.output.substr(0, owner.output.find_first_of(":,"));
-    EXPECT_EQ(dependedOn.count(package), 1u) << soname << " (" << package << ") missing from Depends: " << depends;
+    EXPECT_EQ(dependedOn.count(package), 1u)
+        << soname << " (" << package << ") missing from Depends: " << depends;
     ++libraries;
   }
   EXPECT_GE(libraries, 6u) << needed.output;
@@ -170,7 +174,8 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
   // 6. The unit: its paths are the installed files, and systemd-analyze accepts it.
   std::ifstream unitFile("/lib/systemd/system/ftpalg.service");
   std::string unit((std::istreambuf_iterator<char>(unitFile)), std::istreambuf_iterator<char>());
-  EXPECT_NE(unit.find("\nExecStart=/usr/sbin/ftpalg run --config /etc/ftpalg/ftpalg.conf\n"), std::string::npos)
+  EXPECT_NE(unit.find("\nExecStart=/usr/sbin/ftpalg run --config /etc/ftpalg/ftpalg.conf\n"),
+            std::string::npos)
       << unit;
   EXPECT_NE(unit.find("\nType=notify\n"), std::string::npos);
   EXPECT_NE(unit.find("\nRestartPreventExitStatus=2\n"), std::string::npos);
@@ -198,7 +203,8 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
   // 7. The installed binary reads the installed sample config.
   const CommandRun printed = run("/usr/sbin/ftpalg run --config /etc/ftpalg/ftpalg.conf --print-config");
   EXPECT_EQ(printed.status, 0) << printed.output;
-  EXPECT_NE(printed.output.find("log = /var/log/ftpalg/decisions.jsonl\n"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("log = /var/log/ftpalg/decisions.jsonl\n"), std::string::npos)
+      << printed.output;
 
   // 8. Purge: nothing of it is left.
   const CommandRun purge = run("dpkg --purge ftpalg");
