@@ -10,9 +10,12 @@
 // the runtime dependencies cover every shared library the binary needs (its DT_NEEDED entries,
 // each mapped to its package with dpkg -S) plus iptables; both man pages render without a groff
 // warning; `systemd-analyze verify` accepts the installed unit (whose Documentation= names the
-// installed pages); the installed binary reads the installed sample config.
+// installed pages); the installed binary reads the installed sample config, and runs with it in
+// a lab router (tests/e2e/run-scenario.sh) where active-mode FTP works through it.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +27,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "../e2e/scenario_support.hpp"
 
 namespace {
 
@@ -206,7 +211,40 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
   EXPECT_NE(printed.output.find("log = /var/log/ftpalg/decisions.jsonl\n"), std::string::npos)
       << printed.output;
 
-  // 8. Purge: nothing of it is left.
+  // 8. The installed binary with the installed configuration in a lab router, started the way the
+  //    unit starts it (its notification socket given): active-mode FTP behind masquerade works
+  //    through it, and it reported READY=1 and, at its stop, STOPPING=1. (The lab passes its own
+  //    --log, which replaces the sample's.)
+  {
+    const std::string socketPath = (dir_ / "notify.sock").string();
+    const int receiver = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(receiver, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socketPath.c_str());
+    ASSERT_EQ(::bind(receiver, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    ::setenv("FTPALG_BIN", "/usr/sbin/ftpalg", 1);
+    const auto scenario = ftpalg::e2e::runScenario(
+        "masq vsftpd curl port --ftpalg live --ftpalg-arg --config --ftpalg-arg "
+        "/etc/ftpalg/ftpalg.conf",
+        "NOTIFY_SOCKET=" + quote(socketPath));
+    ::unsetenv("FTPALG_BIN");
+    EXPECT_EQ(scenario.status, "pass") << scenario.output;
+    EXPECT_GE(scenario.num("rewrites"), 1) << scenario.output;
+    std::string notifications;
+    char buffer[4096];
+    for (ssize_t got; (got = ::recv(receiver, buffer, sizeof buffer, MSG_DONTWAIT)) > 0;) {
+      notifications.append(buffer, static_cast<std::size_t>(got)).push_back('\n');
+    }
+    ::close(receiver);
+    const auto ready = notifications.find("READY=1");
+    const auto stopping = notifications.find("STOPPING=1");
+    EXPECT_NE(ready, std::string::npos) << notifications;
+    EXPECT_NE(stopping, std::string::npos) << notifications;
+    EXPECT_LT(ready, stopping) << notifications;
+  }
+
+  // 9. Purge: nothing of it is left.
   const CommandRun purge = run("dpkg --purge ftpalg");
   EXPECT_EQ(purge.status, 0) << purge.output;
   installed_ = packageInstalled();
