@@ -41,6 +41,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+// When the kernel queued a datagram (SO_TIMESTAMPNS): the test's own scheduling delays do not
+// move it.
+using Wall = std::chrono::system_clock;
 using namespace std::chrono_literals;
 
 std::string shellOutput(const std::string& command, int* status = nullptr) {
@@ -63,10 +66,11 @@ std::string readFile(const fs::path& path) {
 struct Notification {
   std::string text;
   pid_t sender = 0;
-  Clock::time_point at;
+  Wall::time_point at;
 };
 
-// The service manager's end: a datagram socket with SO_PASSCRED (each datagram's sender pid).
+// The service manager's end: a datagram socket with SO_PASSCRED (each datagram's sender pid) and
+// SO_TIMESTAMPNS (when it arrived).
 class NotifyReceiver {
  public:
   // `name`: a path, or "@name" for the abstract namespace of the current thread's network
@@ -84,6 +88,7 @@ class NotifyReceiver {
     }
     const int one = 1;
     ok_ = fd_ >= 0 && ::setsockopt(fd_, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == 0 &&
+          ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0 &&
           ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) == 0;
     if (!ok_) error_ = std::strerror(errno);
   }
@@ -98,7 +103,7 @@ class NotifyReceiver {
     pollfd waiter{fd_, POLLIN, 0};
     if (::poll(&waiter, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
     char data[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(timespec))];
     iovec vector{data, sizeof data};
     msghdr message{};
     message.msg_iov = &vector;
@@ -107,13 +112,19 @@ class NotifyReceiver {
     message.msg_controllen = sizeof control;
     const ssize_t got = ::recvmsg(fd_, &message, 0);
     if (got < 0) return std::nullopt;
-    Notification notification{std::string(data, static_cast<std::size_t>(got)), 0, Clock::now()};
+    Notification notification{std::string(data, static_cast<std::size_t>(got)), 0, Wall::now()};
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header)) {
       if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_CREDENTIALS) {
         ucred credentials{};
         std::memcpy(&credentials, CMSG_DATA(header), sizeof credentials);
         notification.sender = credentials.pid;
+      }
+      if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec arrived{};
+        std::memcpy(&arrived, CMSG_DATA(header), sizeof arrived);
+        notification.at = Wall::time_point(std::chrono::duration_cast<Wall::duration>(
+            std::chrono::seconds(arrived.tv_sec) + std::chrono::nanoseconds(arrived.tv_nsec)));
       }
     }
     return notification;
@@ -248,7 +259,7 @@ TEST_F(SystemdNotify, ReadyAfterTheRulesWatchdogWhileWorkersProgressStoppingAtTe
   EXPECT_TRUE(receiver.seen.front().text.starts_with("STATUS=starting")) << receiver.seen.front().text;
 
   // Watchdog: WATCHDOG_USEC=1 s, so a ping every 0.5 s and never a gap of 1 s.
-  std::vector<Clock::time_point> pings;
+  std::vector<Wall::time_point> pings;
   const auto watchUntil = Clock::now() + 3500ms;
   while (Clock::now() < watchUntil) {
     auto notification = receiver.next(100ms);
@@ -271,11 +282,11 @@ TEST_F(SystemdNotify, ReadyAfterTheRulesWatchdogWhileWorkersProgressStoppingAtTe
   ASSERT_EQ(::ptrace(PTRACE_INTERRUPT, *worker, nullptr, nullptr), 0) << std::strerror(errno);
   int stopStatus = 0;
   ASSERT_EQ(::waitpid(*worker, &stopStatus, __WALL), *worker);
-  const auto stopped = Clock::now();
+  const auto stopped = Wall::now();
   receiver.seen.clear();
   const auto stuck = receiver.waitFor("STATUS=stuck: the worker of queue 0", 9s);
   EXPECT_TRUE(stuck.has_value()) << stderrText();
-  Clock::time_point lastPing = stopped;
+  Wall::time_point lastPing = stopped;
   for (const Notification& notification : receiver.seen) {
     if (notification.text == "WATCHDOG=1") lastPing = notification.at;
   }
