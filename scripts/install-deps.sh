@@ -1,42 +1,78 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that ftpalg's build, tests, demo and benchmarks need.
-# Idempotent: packages already present are skipped; safe to run again.
-# Usage (as root): scripts/install-deps.sh
+# Installs the Debian 12 packages ftpalg needs, in two sets:
+#
+#   install-deps.sh build   what building ftpalg and its .deb needs: compilers, CMake, the -dev
+#                           libraries, dpkg-dev and file (cpack's dpkg-shlibdeps). Safe on a router:
+#                           no server, no sniffer, no test tool is installed or started.
+#   install-deps.sh test    the build set plus the test lab: GoogleTest, Google Benchmark, clang
+#                           (fuzzing, clang-format), man-db (man page checks), the lab's tools,
+#                           servers (vsftpd, proftpd and pure-ftpd unpacked privately) and clients.
+#   install-deps.sh         both (what scripts/test.sh and CI run).
+#   install-deps.sh --list build|test|all   prints the set's Debian packages, installs nothing.
+#
+# Idempotent: packages already present are skipped; safe to run again. As root (apt-get).
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
+usage() { echo "usage: install-deps.sh [--list] [build|test]" >&2; exit 2; }
+list=
+if [[ ${1:-} == --list ]]; then list=1; shift; fi
+want=${1:-all}
+[[ $# -le 1 ]] || usage
+case $want in build | test | all) ;; *) usage ;; esac
+
+if [[ -z $list && $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: must run as root (apt-get install)" >&2
   exit 2
 fi
 
+# Building the daemon (cmake -DBUILD_TESTING=OFF) and its package (cpack -G DEB).
 build_packages=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build dpkg-dev file
   libnetfilter-queue-dev libmnl-dev libnetfilter-conntrack-dev libnftnl-dev libnftables-dev
   libpcap-dev libboost-program-options-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
-  clang libclang-rt-14-dev clang-format
 )
+# Building and running the tests.
+test_build_packages=(
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev clang-format man-db
+)
+# The lab: namespaces, firewall tools, captures, FTP servers and clients.
 lab_packages=(
   iproute2 iptables nftables conntrack tcpdump tshark procps psmisc ethtool
   vsftpd curl lftp wget python3 python3-scapy python3-pyftpdlib
   libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libwrap0 libsodium23
 )
 
+wanted=("${build_packages[@]}")
+if [[ $want != build ]]; then wanted+=("${test_build_packages[@]}" "${lab_packages[@]}"); fi
+if [[ -n $list ]]; then
+  printf '%s\n' "${wanted[@]}"
+  [[ $want == build ]] || printf '%s\n' proftpd-core pure-ftpd
+  exit 0
+fi
+
 missing=()
-for pkg in "${build_packages[@]}" "${lab_packages[@]}"; do
+for pkg in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$pkg")
   fi
 done
 
+export DEBIAN_FRONTEND=noninteractive
 if ((${#missing[@]})); then
   echo "install-deps.sh: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  if [[ $want != build ]]; then
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-  echo "install-deps.sh: all packages present"
+  echo "install-deps.sh: all packages present ($want)"
+fi
+
+if [[ $want == build ]]; then
+  echo "install-deps.sh: done (build)"
+  exit 0
 fi
 
 # proftpd and pure-ftpd conflict with vsftpd as Debian packages (all provide ftp-server), so the
@@ -53,7 +89,6 @@ unpack_server() {
   dpkg-deb -x "$tmp"/"$pkg"_*.deb "$lab_dir/$pkg"
   rm -rf "$tmp"
 }
-export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q --no-install-recommends libwrap0 libssl3 libcap2 libpam0g libsodium23 >/dev/null 2>&1 || true
 unpack_server proftpd-core usr/sbin/proftpd
 unpack_server pure-ftpd usr/sbin/pure-ftpd

@@ -19,17 +19,12 @@ cmake -S "$root" -B "$build" -DFTPALG_SANITIZE=ON -DFTPALG_BENCH=OFF -DFTPALG_FU
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 # Build only what the unit and golden tests need (not the e2e tests or benchmarks).
-targets=()
-for source in tests/unit/*_test.cpp; do
-  targets+=("$(basename "$source" .cpp)")
-done
+cmake --build "$build" -j"$jobs" --target unit_golden_tests
 labels=unit
 if [[ -f "$build/tests/golden/CTestTestfile.cmake" ]]; then
-  targets+=(golden_test ftpalg)
   labels='unit|golden'
 else
   echo "golden tests not built (the CLI is not part of this build): running unit tests only"
 fi
-cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 ctest --test-dir "$build" -L "$labels" --output-on-failure -j"$jobs" --timeout 300

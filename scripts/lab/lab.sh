@@ -149,7 +149,7 @@ lab_cleanup() {
 lab_bg() {
   local name=$1 ns=$2 log=$3; shift 3
   # LOGFILE is emptied here, before returning, not by the background job (which may not have run
-  # yet): a caller polling it (lab_ftpalg_start waits for "ftpalg: running") must never read what
+  # yet): a caller polling it (lab_ftpalg_start waits for "ftpalg: info: running") must never read what
   # an earlier process wrote there, such as the line of an instance killed before a restart.
   : >"$log"
   ip netns exec "$ns" "$@" >>"$log" 2>&1 </dev/null &
@@ -873,17 +873,17 @@ lab_ftpalg_start() {
       lab_fail "ftpalg run exited during start-up: $(tail -n 5 "$LAB_DIR/ftpalg.stderr")"
       return 1
     fi
-    # Ready = it says so ("ftpalg: running ...", printed once its queue is bound and its rules
+    # Ready = it says so ("ftpalg: info: running ...", printed once its queue is bound and its rules
     # and table are installed) and the rules are really there (after a crash, stale rules of
     # the previous instance exist until the new one replaces them: the message decides).
     # The running line names the sequence owner the daemon really uses (kernel may fall back).
-    if grep -q '^ftpalg: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then
+    if grep -q '^ftpalg: info: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then
       if lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-ct 2>/dev/null | grep -q NFQUEUE &&
         lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-ct &&
         lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1; then
         return 0
       fi
-    elif grep -q '^ftpalg: running' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
+    elif grep -q '^ftpalg: info: running' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
       lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-c2s 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t raw -S ftpalg-s2c 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-c2s &&

@@ -39,15 +39,18 @@ struct RunConfig {
   std::uint16_t queueNum = 0;
   std::uint16_t queueCount = 1;  // --queue-balance: queues queueNum..queueNum+count-1
   PinholeBackendKind pinholeBackend = PinholeBackendKind::Auto;
-  // --seq-owner: kernel where the kernel has the anchor's sane helper (probed at start, else the
-  // engine-owned mode with a warning); docs/design.md#conntrack-owned-mode.
-  SequenceOwner seqOwner = SequenceOwner::Kernel;
+  // --seq-owner: engine until the engine emits the kernel's sequence adjustment itself (the
+  // conntrack-owned mode needs it for every length-changing rewrite); kernel needs the kernel's
+  // sane helper for the anchor (probed at start, else the engine-owned mode with a warning).
+  // docs/design.md#conntrack-owned-mode.
+  SequenceOwner seqOwner = SequenceOwner::Engine;
   std::uint32_t controlMark = firewall::kDefaultControlMark;    // --control-mark
   std::uint32_t verifiedMark = firewall::kDefaultVerifiedMark;  // --verified-mark
   bool dryRun = false;
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup
   bool installQueueRules = true;    // --no-queue-rules: the admin installs them
+  bool syslog = false;              // --syslog: decisions and messages also to syslog(3)
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
 

@@ -42,19 +42,14 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <iostream>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
-#include <variant>
 
 #include "backend/nft_backend.hpp"
 #include "firewall/kernel_helper.hpp"
@@ -66,80 +61,29 @@
 #include "io/conntrack_resolver.hpp"
 #include "io/conntrack_takeover.hpp"
 #include "io/nfqueue_source.hpp"
+#include "live_clock.hpp"
+#include "live_log.hpp"
+#include "live_stats.hpp"
 #include "live_system.hpp"
+#include "log/diagnostics.hpp"
 #include "outcome_executor.hpp"
 #include "rules_command.hpp"
+#include "service_notifier.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
 
 namespace {
 
-Timestamp clockNow(clockid_t clock) {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return Timestamp{static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec};
-}
-Timestamp monotonicNow() { return clockNow(CLOCK_MONOTONIC); }
+using log::reportError;
+using log::reportInfo;
+using log::reportWarning;
 
-std::mutex stderrMutex;
-void say(const std::string& message) {
-  std::lock_guard lock(stderrMutex);
-  std::cerr << "ftpalg: " << message << '\n';
-}
-
-// The decision log, shared by the workers. The engine's timestamps are CLOCK_MONOTONIC (never
-// jumps); the log shows wall-clock time.
-class LiveLog final : public EventLog {
- public:
-  explicit LiveLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
-  void record(const Observation& observation) override {
-    Observation wall = observation;
-    wall.ts = toWall(observation.ts);
-    std::lock_guard lock(mutex_);
-    log_->record(wall);
-  }
-  void recordStats(Timestamp ts, const Stats& stats) override {
-    std::lock_guard lock(mutex_);
-    log_->recordStats(ts, stats);
-    log_->flush();
-  }
-  // A `stats` line stamped now (wall clock), flushed.
-  void recordStats(const Stats& stats) { recordStats(clockNow(CLOCK_REALTIME), stats); }
-  Status<> reopen() override {
-    std::lock_guard lock(mutex_);
-    return log_->reopen();
-  }
-  void flush() override {
-    std::lock_guard lock(mutex_);
-    log_->flush();
-  }
-
- private:
-  static Timestamp toWall(Timestamp monotonic) {
-    const Timestamp wall = clockNow(CLOCK_REALTIME);
-    const Timestamp mono = clockNow(CLOCK_MONOTONIC);
-    return Timestamp{monotonic.nanos + (wall.nanos - mono.nanos)};
-  }
-  std::mutex mutex_;
-  std::unique_ptr<EventLog> log_;
-};
+// A worker wakes at least once a second (its poll timeout); one that has not come round its loop
+// for this long is stuck (blocked in a system call, or looping): the watchdog pings stop.
+constexpr std::chrono::seconds kWorkerStallLimit{5};
 
 // --- workers -----------------------------------------------------------------------------------
-
-// Announcement packets only (a rewrite or a pinhole): microseconds from the packet's receipt to
-// its verdict, and the parts of it (engine, pinhole backend). Bounded samples.
-struct Latency {
-  std::vector<double> total, engine, pinhole;
-  std::uint64_t count = 0;
-  void add(double totalUs, double engineUs, double pinholeUs) {
-    ++count;
-    if (total.size() >= 100000) return;
-    total.push_back(totalUs);
-    engine.push_back(engineUs);
-    pinhole.push_back(pinholeUs);
-  }
-};
 
 enum class Phase { Running, Draining };
 
@@ -172,7 +116,7 @@ class Worker {
         log_(log),
         executor_(
             OutcomePorts{*session_, *backend_, sink_.sink, log, *resolver_},
-            [](const std::string& message) { say("warning: " + message); }, /*timed=*/true),
+            [](const std::string& message) { reportWarning(message); }, /*timed=*/true),
         wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~Worker() {
     if (thread_.joinable()) thread_.join();
@@ -182,7 +126,11 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start() {
+    heartbeatNanos_.store(monotonicNow().nanos);
     thread_ = std::thread([this] { run(); });
+    // "ftpalg-q0": the thread in ps -L, top -H and /proc/PID/task/TID/comm (15 bytes at most).
+    const std::string name = "ftpalg-q" + std::to_string(queue_);
+    ::pthread_setname_np(thread_.native_handle(), name.c_str());
   }
   void drainAndStop() {
     phase_.store(Phase::Draining);
@@ -191,19 +139,19 @@ class Worker {
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  void requestStats() {
-    statsRequested_.store(true);
+  // Returns the ticket to wait for (stats().waitForAnswer); the snapshot is valid after the
+  // answer or after join().
+  std::uint64_t requestStats() {
+    const std::uint64_t ticket = stats_.request();
     wake();
+    return ticket;
   }
-  // Valid after a requestStats() was answered (statsGeneration() advanced) or after join().
-  Stats statsSnapshot() {
-    std::lock_guard lock(statsMutex_);
-    return statsSnapshot_;
-  }
-  std::uint64_t statsGeneration() const { return statsGeneration_.load(); }
+  StatsMailbox& stats() { return stats_; }
   bool failed() const { return failed_.load(); }
-  bool finished() const { return finished_.load(); }
-  const Latency& latency() const { return latency_; }
+  // When the worker last went round its loop (CLOCK_MONOTONIC); it does so at least once a
+  // second unless it is stuck.
+  Timestamp lastHeartbeat() const { return Timestamp{heartbeatNanos_.load()}; }
+  const AnnouncementLatency& latency() const { return latency_; }
   std::uint16_t queue() const { return queue_; }
 
  private:
@@ -248,11 +196,7 @@ class Worker {
       }
     }
     const auto decided = std::chrono::steady_clock::now();
-    const bool announcement =
-        std::any_of(out_.actions.begin(), out_.actions.end(),
-                    [](const Action& a) { return std::holds_alternative<OpenPinhole>(a); }) ||
-        std::any_of(out_.observations.begin(), out_.observations.end(),
-                    [](const Observation& o) { return std::holds_alternative<Rewrite>(o.body); });
+    const bool announcement = isAnnouncement(out_);
     const auto released = execute(out_);
     if (announcement) {
       latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
@@ -267,14 +211,6 @@ class Worker {
     out_.clear();
     engine_->onTimer(now, out_);
     execute(out_);
-  }
-
-  void publishStats() {
-    {
-      std::lock_guard lock(statsMutex_);
-      statsSnapshot_ = engine_->stats();
-    }
-    statsGeneration_.fetch_add(1);
   }
 
   bool owns(const FlowKey& flow) const {
@@ -308,23 +244,23 @@ class Worker {
       if (owns(flow)) sessionEnded(flow);
     });
     if (!read) {
-      say("queue " + std::to_string(queue_) + ": " + read.error());
+      reportError("queue " + std::to_string(queue_) + ": " + read.error());
       return false;
     }
     if (!read->lost) return true;
-    say("warning: queue " + std::to_string(queue_) +
-        ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
+    reportWarning("queue " + std::to_string(queue_) +
+                  ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
     if (!resyncNetlink_) {
       auto opened = io::ConntrackNetlink::open();
       if (!opened) {
-        say("warning: queue " + std::to_string(queue_) + ": " + opened.error());
+        reportWarning("queue " + std::to_string(queue_) + ": " + opened.error());
         return true;
       }
       resyncNetlink_ = std::move(opened.value());
     }
     auto alive = io::dumpAnchoredConnections(*resyncNetlink_, kernel_->resync);
     if (!alive) {
-      say("warning: queue " + std::to_string(queue_) + ": " + alive.error());
+      reportWarning("queue " + std::to_string(queue_) + ": " + alive.error());
       return true;
     }
     std::unordered_set<FlowKey, FlowKeyHash> present;
@@ -341,7 +277,7 @@ class Worker {
   bool receive() {
     auto received = source_->receive([this](const io::QueuedPacket& queued) { onPacket(queued); });
     if (!received) {
-      say("queue " + std::to_string(queue_) + ": " + received.error());
+      reportError("queue " + std::to_string(queue_) + ": " + received.error());
       return false;
     }
     lastReceived_ = received.value();
@@ -354,6 +290,7 @@ class Worker {
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     if (kernel_) adoptTakeovers();
     while (phase_.load() == Phase::Running) {
+      heartbeatNanos_.store(monotonicNow().nanos);
       int timeoutMs = 1000;
       if (const auto deadline = engine_->nextDeadline()) {
         const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
@@ -362,7 +299,7 @@ class Worker {
       pollfd fds[3] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}};
       if (kernel_) fds[2].fd = kernel_->events->fd();
       if (::poll(fds, 3, timeoutMs) < 0 && errno != EINTR) {
-        say("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
+        reportError("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
         failed_.store(true);
         break;
       }
@@ -374,23 +311,23 @@ class Worker {
       if ((fds[0].revents & POLLIN) && !receive()) {
         failed_.store(true);
         break;
+        if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
+          failed_.store(true);
+          break;
+        }
       }
-      if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
-        failed_.store(true);
-        break;
-      }
-      if (statsRequested_.exchange(false)) publishStats();
-      if (auto warning = resolver_->takeWarning()) say("warning: " + *warning);
+      if (stats_.takeRequest()) stats_.publish(engine_->stats());
+      if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
       if (source_->counters().overruns != reportedOverruns_) {
         reportedOverruns_ = source_->counters().overruns;
-        say("warning: queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
-            "buffer full, " + std::to_string(reportedOverruns_) +
-            " times so far); their packets wait for the "
-            "queue's own limit");
+        reportWarning("queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
+                      "buffer full, " + std::to_string(reportedOverruns_) +
+                      " times so far); their packets wait for the "
+                      "queue's own limit");
       }
       if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
         reportedKernelErrors_ = source_->counters().kernelErrors;
-        say("warning: queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
+        reportWarning("queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
       }
     }
     // Draining: the queue rules are gone; process what is still queued (bounded), then shut down.
@@ -404,9 +341,8 @@ class Worker {
     out_.clear();
     engine_->shutdown(monotonicNow(), out_);
     execute(out_);
-    publishStats();
     log_.flush();
-    finished_.store(true);
+    stats_.close(engine_->stats());
   }
 
   std::uint16_t queue_;
@@ -427,68 +363,34 @@ class Worker {
   Outcome out_;
   std::thread thread_;
   std::atomic<Phase> phase_{Phase::Running};
-  std::atomic<bool> statsRequested_{false};
   std::atomic<bool> failed_{false};
-  std::atomic<bool> finished_{false};
-  std::atomic<std::uint64_t> statsGeneration_{0};
-  std::mutex statsMutex_;
-  Stats statsSnapshot_;
-  Latency latency_;
+  std::atomic<std::int64_t> heartbeatNanos_{0};
+  StatsMailbox stats_;
+  AnnouncementLatency latency_;
   std::size_t lastReceived_ = 0;
   double lastActionsUs_ = 0;
   std::uint64_t reportedKernelErrors_ = 0;
   std::uint64_t reportedOverruns_ = 0;
 };
 
-Stats sumStats(std::vector<std::unique_ptr<Worker>>& workers) {
-  Stats total;
-  for (auto& worker : workers) {
-    const Stats stats = worker->statsSnapshot();
-    for (std::size_t i = 0; i < total.values.size(); ++i) total.values[i] += stats.values[i];
-  }
-  return total;
+Stats totalStats(std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<Stats> perWorker;
+  for (auto& worker : workers) perWorker.push_back(worker->stats().snapshot());
+  return sumStats(perWorker);
 }
 
+// Every worker's snapshot, fresh (each has answered or ended, or 2 s have passed).
 void collectStats(std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<std::uint64_t> before;
-  for (auto& worker : workers) {
-    before.push_back(worker->statsGeneration());
-    worker->requestStats();
-  }
+  std::vector<std::uint64_t> tickets;
+  for (auto& worker : workers) tickets.push_back(worker->requestStats());
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (std::size_t i = 0; i < workers.size(); ++i) {
-    while (workers[i]->statsGeneration() == before[i] && !workers[i]->finished() &&
-           std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
+  for (std::size_t i = 0; i < workers.size(); ++i) workers[i]->stats().waitForAnswer(tickets[i], until);
 }
 
 void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<double> total, engine, pinhole;
-  std::uint64_t count = 0;
-  for (auto& worker : workers) {
-    const Latency& latency = worker->latency();
-    total.insert(total.end(), latency.total.begin(), latency.total.end());
-    engine.insert(engine.end(), latency.engine.begin(), latency.engine.end());
-    pinhole.insert(pinhole.end(), latency.pinhole.begin(), latency.pinhole.end());
-    count += latency.count;
-  }
-  if (total.empty()) return;
-  auto median = [](std::vector<double>& v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  const double engineMedian = median(engine);
-  const double pinholeMedian = median(pinhole);
-  const double totalMedian = median(total);
-  char line[320];
-  std::snprintf(line, sizeof line,
-                "%llu announcement packets; receive-to-verdict median %.1f us (engine %.1f us, pinhole "
-                "install %.1f us), p99 %.1f us, max %.1f us",
-                static_cast<unsigned long long>(count), totalMedian, engineMedian, pinholeMedian,
-                total[total.size() * 99 / 100], total.back());
-  say(line);
+  std::vector<const AnnouncementLatency*> perWorker;
+  for (auto& worker : workers) perWorker.push_back(&worker->latency());
+  if (const auto summary = latencySummary(perWorker)) reportInfo(*summary);
 }
 
 }  // namespace
@@ -496,6 +398,29 @@ void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
 ExitCode runLive(const AppConfig& config) {
   const RunConfig& run = config.run;
   const std::string_view mode = liveMode(config);
+  log::configureDiagnostics(run.syslog);
+
+  // systemd (Type=notify): STATUS= as set-up proceeds, READY=1 once the queues are bound and the
+  // table and rules are in place and checked, WATCHDOG=1 while every worker progresses,
+  // STOPPING=1 at stop. Without $NOTIFY_SOCKET these send nothing.
+  ServiceNotifier notifier;
+  if (auto fromEnvironment = ServiceNotifier::fromEnvironment(); fromEnvironment) {
+    notifier = std::move(fromEnvironment.value());
+  } else {
+    reportWarning("systemd notifications off: " + fromEnvironment.error());
+  }
+  bool notifyFailureReported = false;
+  const auto notify = [&](const std::string& state) {
+    auto sent = notifier.notify(state);
+    if (!sent && !notifyFailureReported) reportWarning("systemd notification: " + sent.error());
+    notifyFailureReported = notifyFailureReported || !sent;
+  };
+  // Reports `message` as an error, shows it as the service's status and returns `code`.
+  const auto fail = [&](ExitCode code, const std::string& message) {
+    reportError(message);
+    notify("STATUS=failed: " + message);
+    return code;
+  };
 
   // Signals are blocked from the start (and read from a signalfd once running): a SIGTERM that
   // arrives during setup is handled as soon as the rules and table exist, so they are removed.
@@ -505,67 +430,69 @@ ExitCode runLive(const AppConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  // 1. Preconditions.
+  // 1. Preconditions. The configuration first (--user: exit status 2, like every other
+  // configuration error), then the system.
+  notify("STATUS=starting: checking the configuration, the kernel and the firewall");
+  std::optional<Account> account;
+  if (run.user) {
+    auto found = lookUpAccount(*run.user);
+    if (!found) return fail(ExitCode::BadOptions, "run: " + found.error());
+    if (auto reopenable = checkAccountCanReopenLog(found.value(), config.logPath); !reopenable) {
+      return fail(ExitCode::BadOptions, "run: " + reopenable.error());
+    }
+    account = std::move(found.value());
+  }
   if (!hasNetAdminCapability()) {
-    say("run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
-        "ctnetlink and manages its nft table)");
-    return ExitCode::Failed;
+    return fail(ExitCode::Failed,
+                "run: needs root or CAP_NET_ADMIN (it binds NFQUEUE queues, reads conntrack through "
+                "ctnetlink and manages its nft table)");
   }
   auto runLock = RunLock::acquire();
-  if (!runLock) {
-    say("run: " + runLock.error());
-    return ExitCode::Failed;
-  }
+  if (!runLock) return fail(ExitCode::Failed, "run: " + runLock.error());
   if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
-    say("run: " + helper.error());
-    return ExitCode::Failed;
+    return fail(ExitCode::Failed, "run: " + helper.error());
   }
   // The sequence owner: --seq-owner kernel needs the anchor's sane helper.
   SequenceOwner owner = run.seqOwner;
   if (owner == SequenceOwner::Kernel) {
     if (auto probed = firewall::probeAnchorHelper(); !probed) {
       if (run.pinholeBackend == PinholeBackendKind::Conntrack) {
-        say("run: --pinhole-backend conntrack needs the conntrack-owned mode, which is not available: " +
-            probed.error());
-        return ExitCode::Failed;
+        return fail(
+            ExitCode::Failed,
+            "run: --pinhole-backend conntrack needs the conntrack-owned mode, which is not available: " +
+                probed.error());
       }
-      say("warning: --seq-owner kernel: " + probed.error() +
-          "; running in the engine-owned mode (--seq-owner engine) instead");
+      reportWarning("--seq-owner kernel: " + probed.error() +
+                    "; running in the engine-owned mode (--seq-owner engine) instead");
       owner = SequenceOwner::Engine;
     }
   }
   const std::optional<firewall::NftTableSpec> tableSpec = liveTableSpec(config, owner);
   if (tableSpec) {
     auto free = firewall::checkPinholeTableFree(*tableSpec);
-    if (!free) {
-      say("run: " + free.error());
-      return ExitCode::Failed;
-    }
+    if (!free) return fail(ExitCode::Failed, "run: " + free.error());
     if (const auto stalePid = free.value()) {
-      say("flushing a stale nft table inet " + tableSpec->table + " left by ftpalg pid " +
-          std::to_string(*stalePid));
+      reportWarning("flushing a stale nft table inet " + tableSpec->table + " left by ftpalg pid " +
+                    std::to_string(*stalePid));
     }
   }
   std::optional<firewall::QueueRules> plannedRules;
   if (run.installQueueRules) {
     auto planned = firewall::QueueRules::plan(queueRuleSpec(config, owner));
-    if (!planned) {
-      say("run: " + planned.error());
-      return ExitCode::Failed;
-    }
+    if (!planned) return fail(ExitCode::Failed, "run: " + planned.error());
     plannedRules.emplace(std::move(planned.value()));
-    for (const auto& warning : plannedRules->warnings()) say("warning: " + warning);
+    for (const auto& warning : plannedRules->warnings()) reportWarning(warning);
   }
 
   // 2. Log, queues, table, rules.
   auto eventLog = openEventLog(config, mode);
-  if (!eventLog) {
-    say(eventLog.error());
-    return ExitCode::BadOptions;
-  }
+  if (!eventLog) return fail(ExitCode::BadOptions, eventLog.error());
   LiveLog log(std::move(eventLog.value()));
 
   const std::uint16_t count = std::max<std::uint16_t>(1, run.queueCount);
+  notify("STATUS=starting: binding queue " + std::to_string(run.queueNum) +
+         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) +
+         ", creating the pinhole table, installing the queue rules");
   std::vector<std::unique_ptr<io::NfqueueSource>> sources;
   for (std::uint16_t i = 0; i < count; ++i) {
     io::NfqueueOptions options;
@@ -573,8 +500,8 @@ ExitCode runLive(const AppConfig& config) {
     options.failOpen = run.failOpen;
     auto source = io::NfqueueSource::open(options);
     if (!source) {
-      say("run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
-      return ExitCode::Failed;
+      return fail(ExitCode::Failed,
+                  "run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
     }
     sources.push_back(std::move(source.value()));
   }
@@ -585,34 +512,25 @@ ExitCode runLive(const AppConfig& config) {
   if (tableSpec) {
     // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
     auto created = firewall::PinholeTable::create(*tableSpec);
-    if (!created) {
-      say("run: " + created.error());
-      return ExitCode::Failed;
-    }
+    if (!created) return fail(ExitCode::Failed, "run: " + created.error());
     table.emplace(std::move(created.value()));
   }
   std::vector<std::unique_ptr<PinholeBackend>> backends;
   std::vector<std::unique_ptr<KernelSessionPort>> sessionPorts;
   for (std::uint16_t i = 0; i < count; ++i) {
     auto backend = makeLivePinholeBackend(config, owner, table ? &*table : nullptr);
-    if (!backend) {
-      say("run: " + backend.error());
-      return ExitCode::Failed;
-    }
+    if (!backend) return fail(ExitCode::Failed, "run: " + backend.error());
     backends.push_back(std::move(backend.value()));
     auto sessionPort = makeLiveKernelSessionPort(config, owner);
-    if (!sessionPort) {
-      say("run: " + sessionPort.error());
-      return ExitCode::Failed;
-    }
+    if (!sessionPort) return fail(ExitCode::Failed, "run: " + sessionPort.error());
     sessionPorts.push_back(std::move(sessionPort.value()));
   }
 
   std::optional<firewall::QueueRules> queueRules = std::move(plannedRules);
   if (queueRules) {
+    // Installed, then listed back from the kernel: an error unless exactly these rules are there.
     if (auto installed = queueRules->install(); !installed) {
-      say("run: installing queue rules: " + installed.error());
-      return ExitCode::Failed;
+      return fail(ExitCode::Failed, "run: installing queue rules: " + installed.error());
     }
   }
 
@@ -629,10 +547,7 @@ ExitCode runLive(const AppConfig& config) {
       eventsOptions.controlPorts = config.controlPorts;
       eventsOptions.controlMark = run.controlMark;
       auto events = io::ConntrackDestroyEvents::open(eventsOptions);
-      if (!events) {
-        say("run: " + events.error());
-        return ExitCode::Failed;
-      }
+      if (!events) return fail(ExitCode::Failed, "run: " + events.error());
       KernelOwnership ownership;
       ownership.events = std::move(events.value());
       ownership.resync = takeoverOptions;
@@ -642,15 +557,9 @@ ExitCode runLive(const AppConfig& config) {
       ownerships[i].emplace(std::move(ownership));
     }
     auto netlink = io::ConntrackNetlink::open();
-    if (!netlink) {
-      say("run: " + netlink.error());
-      return ExitCode::Failed;
-    }
+    if (!netlink) return fail(ExitCode::Failed, "run: " + netlink.error());
     auto running = io::dumpAnchoredConnections(*netlink.value(), takeoverOptions);
-    if (!running) {
-      say("run: takeover: " + running.error());
-      return ExitCode::Failed;
-    }
+    if (!running) return fail(ExitCode::Failed, "run: takeover: " + running.error());
     std::size_t adjusted = 0, verified = 0, pending = 0;
     for (KernelTakeover& takeover : running.value()) {
       if (takeover.clientToServer != SeqAdjRecord{} || takeover.serverToClient != SeqAdjRecord{}) ++adjusted;
@@ -660,10 +569,11 @@ ExitCode runLive(const AppConfig& config) {
       ownerships[firewall::queueIndexOfServer(bytes.back(), count)]->takeovers.push_back(std::move(takeover));
     }
     if (!running->empty()) {
-      say("takeover: " + std::to_string(running->size()) +
-          " anchored control connection(s) already running (" + std::to_string(adjusted) +
-          " with a kernel sequence adjustment, " + std::to_string(verified) + " with a verified dialog, " +
-          std::to_string(pending) + " with a pending expectation), handed to the engines");
+      reportInfo("takeover: " + std::to_string(running->size()) +
+                 " anchored control connection(s) already running (" + std::to_string(adjusted) +
+                 " with a kernel sequence adjustment, " + std::to_string(verified) +
+                 " with a verified dialog, " + std::to_string(pending) +
+                 " with a pending expectation), handed to the engines");
     }
   }
 
@@ -675,10 +585,7 @@ ExitCode runLive(const AppConfig& config) {
     resolverOptions.conntrackOwned = owner == SequenceOwner::Kernel;
     resolverOptions.controlMark = run.controlMark;
     auto resolver = io::ConntrackResolver::open(resolverOptions);
-    if (!resolver) {
-      say("run: " + resolver.error());
-      return ExitCode::Failed;
-    }
+    if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(
         std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
@@ -687,19 +594,16 @@ ExitCode runLive(const AppConfig& config) {
   }
 
   // 3. Least privilege.
-  if (auto dropped = dropPrivileges(run.user, queueRules && queueRules->needsNetRaw()); !dropped) {
-    say("run: dropping privileges: " + dropped.error());
-    return ExitCode::Failed;
+  if (auto dropped = dropPrivileges(account, queueRules && queueRules->needsNetRaw()); !dropped) {
+    return fail(ExitCode::Failed, "run: dropping privileges: " + dropped.error());
   }
 
   // 4. Signals (blocked since the start, read from a signalfd here), workers.
   const int signalFd = ::signalfd(-1, &signals, SFD_CLOEXEC);
-  if (signalFd < 0) {
-    say(std::string("run: signalfd: ") + std::strerror(errno));
-    return ExitCode::Failed;
-  }
+  if (signalFd < 0) return fail(ExitCode::Failed, std::string("run: signalfd: ") + std::strerror(errno));
   for (auto& worker : workers) worker->start();
 
+  std::string runningStatus;
   {
     std::string ports;
     for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
@@ -710,24 +614,64 @@ ExitCode runLive(const AppConfig& config) {
       case PinholeBackendKind::Auto:
       case PinholeBackendKind::None: break;
     }
-    say("running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
+    runningStatus =
+        "running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " +
         ports + ", sequence owner " + (owner == SequenceOwner::Kernel ? "kernel (conntrack)" : "engine") +
         ", pinholes " + pinholes + ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
-        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)")));
+        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
   }
+  reportInfo(runningStatus);
+  notify("READY=1\nSTATUS=" + runningStatus);
+
+  // The watchdog: a ping every interval while every worker has gone round its loop within
+  // kWorkerStallLimit; a stuck worker withholds the pings, so systemd restarts ftpalg.
+  const auto pingInterval = notifier.watchdogPingInterval();
+  const auto pingNanos = pingInterval
+                             ? std::chrono::duration_cast<std::chrono::nanoseconds>(*pingInterval).count()
+                             : std::int64_t{0};
+  const std::int64_t stallNanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kWorkerStallLimit).count();
+  std::int64_t nextPing = monotonicNow().nanos;
+  bool stallReported = false;
 
   ExitCode status = ExitCode::Success;
   bool stop = false;
   while (!stop) {
+    int timeoutMs = 500;
+    if (pingInterval) {
+      const std::int64_t untilPing = std::max<std::int64_t>(0, nextPing - monotonicNow().nanos);
+      timeoutMs = static_cast<int>(std::min<std::int64_t>(timeoutMs, (untilPing + 999'999) / 1'000'000));
+    }
     pollfd fd{signalFd, POLLIN, 0};
-    const int ready = ::poll(&fd, 1, 500);
+    const int ready = ::poll(&fd, 1, timeoutMs);
     for (auto& worker : workers) {
       if (worker->failed()) {
-        say("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
+        reportError("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
         status = ExitCode::Failed;
         stop = true;
       }
+    }
+    const std::int64_t now = monotonicNow().nanos;
+    const Worker* stuck = nullptr;
+    for (const auto& worker : workers) {
+      if (!worker->failed() && now - worker->lastHeartbeat().nanos > stallNanos) stuck = worker.get();
+    }
+    if (stuck != nullptr && !stallReported) {
+      const std::string message = "the worker of queue " + std::to_string(stuck->queue()) +
+                                  " has made no progress for " +
+                                  std::to_string((now - stuck->lastHeartbeat().nanos) / 1'000'000'000) +
+                                  " s" + (pingInterval ? "; watchdog pings withheld" : "");
+      reportError(message);
+      notify("STATUS=stuck: " + message);
+    } else if (stuck == nullptr && stallReported) {
+      reportInfo("every worker progresses again");
+      notify("STATUS=" + runningStatus);
+    }
+    stallReported = stuck != nullptr;
+    if (pingInterval && !stop && stuck == nullptr && now >= nextPing) {
+      notify("WATCHDOG=1");
+      nextPing = now + pingNanos;
     }
     if (ready <= 0) continue;
     signalfd_siginfo info{};
@@ -736,12 +680,13 @@ ExitCode runLive(const AppConfig& config) {
       case SIGTERM:
       case SIGINT: stop = true; break;
       case SIGHUP:
-        if (auto reopened = log.reopen(); !reopened)
-          say("warning: SIGHUP: reopening the log: " + reopened.error());
+        if (auto reopened = log.reopen(); !reopened) {
+          reportWarning("SIGHUP: reopening the log: " + reopened.error() + "; still writing to the old file");
+        }
         break;
       case SIGUSR1:
         collectStats(workers);
-        log.recordStats(sumStats(workers));
+        log.recordStats(totalStats(workers));
         break;
       default: break;
     }
@@ -749,19 +694,26 @@ ExitCode runLive(const AppConfig& config) {
   ::close(signalFd);
 
   // 5. Stop: rules first, then drain and shut the engines down, then the table.
+  notify("STOPPING=1\nSTATUS=stopping: removing the queue rules, closing the pinholes");
   if (queueRules) {
-    if (auto removed = queueRules->remove(); !removed) say("warning: " + removed.error());
+    if (auto removed = queueRules->remove(); !removed) reportWarning(removed.error());
   }
   for (auto& worker : workers) worker->drainAndStop();
   for (auto& worker : workers) worker->join();
-  log.recordStats(sumStats(workers));
+  log.recordStats(totalStats(workers));
   reportLatency(workers);
   workers.clear();  // their backends write to the table: gone before it
   if (table) {
-    if (auto removed = table->remove(); !removed) say("warning: " + removed.error());
+    if (auto removed = table->remove(); !removed) reportWarning(removed.error());
   }
   log.flush();
-  say(status == ExitCode::Success ? "stopped" : "stopped after an error");
+  if (const auto lost = log.writeError())
+    reportError("decision log: " + *lost + "; some decisions were not logged");
+  if (status == ExitCode::Success) {
+    reportInfo("stopped");
+  } else {
+    reportError("stopped after an error");
+  }
   return status;
 }
 

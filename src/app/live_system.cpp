@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -56,7 +57,42 @@ bool hasNetAdminCapability() {
   return (sets.data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
 }
 
-Status<> dropPrivileges(const std::optional<std::string>& user, bool keepNetRaw) {
+Result<Account> lookUpAccount(const std::string& name) {
+  errno = 0;
+  const passwd* account = ::getpwnam(name.c_str());
+  if (account == nullptr) {
+    return Err("--user: \"" + name + "\": no such account" +
+               (errno != 0 ? " (" + errnoText() + ")" : std::string("; `getent passwd` lists them")));
+  }
+  return Account{name, account->pw_uid, account->pw_gid};
+}
+
+Status<> checkAccountCanReopenLog(const Account& account, const std::string& logPath) {
+  if (account.uid == 0 || logPath == "-") return okStatus();
+  const std::size_t slash = logPath.rfind('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : logPath.substr(0, slash));
+  struct stat info {};
+  if (::stat(directory.c_str(), &info) != 0) {
+    return Err("--log: \"" + logPath + "\": directory " + directory + ": " + errnoText());
+  }
+  mode_t needed = S_IWOTH | S_IXOTH;
+  if (info.st_uid == account.uid) {
+    needed = S_IWUSR | S_IXUSR;
+  } else if (info.st_gid == account.gid) {
+    needed = S_IWGRP | S_IXGRP;
+  }
+  if ((info.st_mode & needed) == needed) return okStatus();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  return Err("--user " + account.name + " cannot create files in " + directory + " (owner uid " +
+             std::to_string(info.st_uid) + ", gid " + std::to_string(info.st_gid) + ", mode " + mode +
+             "), so it could not reopen --log " + logPath +
+             " after log rotation (SIGHUP); make the directory writable by " + account.name + " (chown " +
+             account.name + " " + directory + ") or log elsewhere");
+}
+
+Status<> dropPrivileges(const std::optional<Account>& account, bool keepNetRaw) {
   std::vector<int> keep{CAP_NET_ADMIN};
   if (keepNetRaw) keep.push_back(CAP_NET_RAW);
 
@@ -75,20 +111,15 @@ Status<> dropPrivileges(const std::optional<std::string>& user, bool keepNetRaw)
     }
   }
 
-  if (user) {
-    errno = 0;
-    const passwd* account = ::getpwnam(user->c_str());
-    if (!account) {
-      return Err("--user " + *user + ": no such account" +
-                 (errno ? " (" + errnoText() + ")" : std::string()));
-    }
-    const uid_t uid = account->pw_uid;
-    const gid_t gid = account->pw_gid;
+  if (account) {
+    const uid_t uid = account->uid;
+    const gid_t gid = account->gid;
+    const std::string& user = account->name;
     // Keep the permitted set across setuid; the effective set is restored with capset below.
     if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return Err("prctl(PR_SET_KEEPCAPS): " + errnoText());
-    if (::setgroups(0, nullptr) != 0) return Err("--user " + *user + ": setgroups: " + errnoText());
-    if (::setresgid(gid, gid, gid) != 0) return Err("--user " + *user + ": setresgid: " + errnoText());
-    if (::setresuid(uid, uid, uid) != 0) return Err("--user " + *user + ": setresuid: " + errnoText());
+    if (::setgroups(0, nullptr) != 0) return Err("--user " + user + ": setgroups: " + errnoText());
+    if (::setresgid(gid, gid, gid) != 0) return Err("--user " + user + ": setresgid: " + errnoText());
+    if (::setresuid(uid, uid, uid) != 0) return Err("--user " + user + ": setresuid: " + errnoText());
   }
 
   CapSets sets;

@@ -2,6 +2,8 @@
 // and the per-network-namespace run lock (one `ftpalg run` per namespace).
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 
@@ -12,11 +14,27 @@ namespace ftpalg::app {
 // True when CAP_NET_ADMIN is in the effective set (root normally has it).
 bool hasNetAdminCapability();
 
+// The account of --user, looked up once, before anything is installed.
+struct Account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;  // its primary group, the only group ftpalg keeps
+};
+
+// --user NAME: the account exists (the error names it and says how to find accounts).
+Result<Account> lookUpAccount(const std::string& name);
+
+// --user with --log FILE: the account may create FILE anew in its directory (write and search
+// permission by owner, primary group or others; ACLs are not consulted), which reopening the log
+// after rotation (SIGHUP, after the privilege drop) needs. The error names the directory, its
+// owner and mode, and the fix. Nothing to check for root or for standard output ("-").
+Status<> checkAccountCanReopenLog(const Account& account, const std::string& logPath);
+
 // After setup: keep only CAP_NET_ADMIN (and CAP_NET_RAW when `keepNetRaw`, for iptables-legacy
 // at shutdown) in the permitted, effective, inheritable, ambient and bounding sets, set
-// no_new_privs, and switch to `user` when given (its primary group, no supplementary groups).
+// no_new_privs, and switch to `account` when given (its primary group, no supplementary groups).
 // Commands run at shutdown (iptables) inherit the kept capabilities through the ambient set.
-Status<> dropPrivileges(const std::optional<std::string>& user, bool keepNetRaw);
+Status<> dropPrivileges(const std::optional<Account>& account, bool keepNetRaw);
 
 // An exclusive lock, per network namespace, held for the life of the daemon:
 // /run/ftpalg/run-<netns inode>.lock with the holder's pid inside.

@@ -1,9 +1,11 @@
 // ftpalg: parse the command line, then hand over to one command. Nothing else lives here.
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "exit_code.hpp"
 #include "live_runner.hpp"
+#include "log/diagnostics.hpp"
 #include "options.hpp"
 #include "replay_runner.hpp"
 #include "rules_command.hpp"
@@ -13,7 +15,7 @@ int main(int argc, char* argv[]) {
   try {
     const auto parsed = parseCommandLine(argc, argv);
     if (!parsed) {
-      std::cerr << "ftpalg: " << parsed.error() << '\n';
+      ftpalg::log::reportError(parsed.error());
       return exitStatus(ExitCode::BadOptions);
     }
     const AppConfig& config = parsed.value();
@@ -37,7 +39,7 @@ int main(int argc, char* argv[]) {
     }
     return exitStatus(ExitCode::Success);
   } catch (const std::exception& error) {
-    std::cerr << "ftpalg: internal error: " << error.what() << '\n';
+    ftpalg::log::reportError(std::string("internal error: ") + error.what());
     return exitStatus(ExitCode::Failed);
   }
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "app_config.hpp"
 #include "ftpalg/core/result.hpp"
@@ -37,5 +38,22 @@ std::string versionText();
 // with --config. Used by --print-config. A value that begins or ends with a blank, or holds a
 // blank followed by '#', cannot be read back unchanged.
 std::string formatConfig(const AppConfig& config);
+
+// One row of the option table as documentation states it: ftpalg.conf(5) and the sample
+// /etc/ftpalg/ftpalg.conf are checked against these (tests/deploy/man_page_test.cpp).
+struct OptionDescription {
+  std::string name;                   // the long name, without "--"
+  std::vector<std::string> commands;  // of "replay", "run", "rules", in this order
+  bool commandLineOnly = false;       // help, config, print-config: not in a config file
+  bool isSwitch = false;              // no value on the command line; true or false in a file
+  bool repeatable = false;
+  std::string range;  // accepted numbers, "0-65535"; empty for other kinds
+  // The default as --print-config writes it (one entry per value of a repeatable option); a
+  // switch: {"true"} when it is in effect by default, else {"false"}; empty: no default.
+  std::vector<std::string> defaults;
+};
+
+// Every option, in the table's order.
+std::vector<OptionDescription> describeOptions();
 
 }  // namespace ftpalg::app

@@ -11,6 +11,9 @@
 // capture.
 #include "replay_runner.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -20,12 +23,16 @@
 #include "../io/pcap_source.hpp"
 #include "../io/pcap_writer.hpp"
 #include "ftpalg/engine/engine.hpp"
+#include "log/diagnostics.hpp"
 #include "outcome_executor.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
 
 namespace {
+
+using log::reportError;
+using log::reportWarning;
 
 struct ReplayCounters {
   std::uint64_t read = 0;
@@ -186,28 +193,76 @@ class EngineTimers {
   std::optional<Timestamp> deadline_;  // Engine::nextDeadline() after the last engine call
 };
 
+// A file's identity: what two names (paths, symbolic or hard links, standard input) share when
+// they are one file.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
+// The identity of `path` ("-": standard input) when it is a regular file; none when it does
+// not exist (yet) or is not a regular file (/dev/null as --out and --log is fine).
+std::optional<FileIdentity> identityOf(const std::string& path) {
+  struct stat info {};
+  const int status = path == "-" ? ::fstat(STDIN_FILENO, &info) : ::stat(path.c_str(), &info);
+  if (status != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  return FileIdentity{info.st_dev, info.st_ino};
+}
+
+// Refuses an output (`option` names it: "--out", "--log") that is one of the files already in use
+// (`inUse`: the option and its identity), before the output is opened, which truncates it.
+// Standard output ("-") is not checked: the shell opened it before ftpalg ran.
+Status<> refuseInputAsOutput(std::string_view option, const std::string& path,
+                             const std::vector<std::pair<std::string, std::optional<FileIdentity>>>& inUse) {
+  if (path == "-") return okStatus();
+  const auto identity = identityOf(path);
+  if (!identity) return okStatus();
+  for (const auto& [other, otherIdentity] : inUse) {
+    if (otherIdentity && *otherIdentity == *identity) {
+      return Err{std::string(option) + ": \"" + path + "\" is the same file as " + other +
+                 " (refusing to overwrite it)"};
+    }
+  }
+  return okStatus();
+}
+
 }  // namespace
 
 ExitCode runReplay(const AppConfig& config) {
   const ReplayConfig& replay = config.replay;
   auto source = io::PcapSource::open(replay.inputPath);
   if (!source) {
-    std::cerr << "ftpalg: --in: " << source.error() << '\n';
+    reportError("--in: " + source.error());
     return ExitCode::BadOptions;
   }
+  // --in's identity, taken after opening it (so it is the file being read); then each output is
+  // compared with every file before it, just before it is opened (so --out and --log naming one
+  // new file are caught too: --out exists by then).
+  std::vector<std::pair<std::string, std::optional<FileIdentity>>> inUse{
+      {"--in \"" + replay.inputPath + "\"", identityOf(replay.inputPath)}};
   std::unique_ptr<io::PcapWriter> writer;
   if (replay.outputPath) {
+    if (auto refused = refuseInputAsOutput("--out", *replay.outputPath, inUse); !refused) {
+      reportError(refused.error());
+      return ExitCode::BadOptions;
+    }
     auto created =
         io::PcapWriter::create(*replay.outputPath, source.value()->linkType(), source.value()->precision());
     if (!created) {
-      std::cerr << "ftpalg: --out: " << created.error() << '\n';
+      reportError("--out: " + created.error());
       return ExitCode::BadOptions;
     }
     writer = std::move(created.value());
+    inUse.emplace_back("--out \"" + *replay.outputPath + "\"", identityOf(*replay.outputPath));
+  }
+  if (auto refused = refuseInputAsOutput("--log", config.logPath, inUse); !refused) {
+    reportError(refused.error());
+    return ExitCode::BadOptions;
   }
   auto eventLog = openEventLog(config, kModeReplay);
   if (!eventLog) {
-    std::cerr << "ftpalg: " << eventLog.error() << '\n';
+    reportError(eventLog.error());
     return ExitCode::BadOptions;
   }
   EventLog& log = *eventLog.value();
@@ -221,9 +276,8 @@ ExitCode runReplay(const AppConfig& config) {
   Engine engine(engineConfig);
   ReplayCounters counters;
   PcapVerdictSink sink(writer.get(), counters);
-  OutcomeExecutor executor(
-      OutcomePorts{*kernel, *pinholes, sink, log, *resolver},
-      [](const std::string& message) { std::cerr << "ftpalg replay: warning: " << message << '\n'; });
+  OutcomeExecutor executor(OutcomePorts{*kernel, *pinholes, sink, log, *resolver},
+                           [](const std::string& message) { reportWarning("replay: " + message); });
   io::PcapSource& input = *source.value();
 
   ExitCode status = ExitCode::Success;
@@ -234,8 +288,8 @@ ExitCode runReplay(const AppConfig& config) {
   for (;;) {
     auto next = input.next();
     if (!next) {
-      std::cerr << "ftpalg: " << replay.inputPath << ": " << next.error()
-                << "; processing stopped, packets before it were written\n";
+      reportError(replay.inputPath + ": " + next.error() +
+                  "; processing stopped, packets before it were written");
       status = ExitCode::Failed;
       break;
     }
@@ -274,10 +328,14 @@ ExitCode runReplay(const AppConfig& config) {
   const std::size_t leftovers = sink.flushLeftovers();
   log.recordStats(now, engine.stats());
   log.flush();
+  if (const auto lost = log.writeError()) {
+    reportError("--log: " + *lost + "; the decision log is incomplete");
+    status = ExitCode::Failed;
+  }
 
   if (writer) {
     if (auto flushed = writer->flush(); !flushed) {
-      std::cerr << "ftpalg: --out: " << flushed.error() << '\n';
+      reportError("--out: " + flushed.error());
       status = ExitCode::Failed;
     }
   }

@@ -25,6 +25,12 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
   }
   std::unique_ptr<EventLog> eventLog =
       std::make_unique<log::FileEventLog>(format, std::move(file.value()), std::string(mode));
+  if (!replay && config.run.syslog) {
+    std::vector<std::unique_ptr<EventLog>> logs;
+    logs.push_back(std::move(eventLog));
+    logs.push_back(std::make_unique<log::SyslogEventLog>(std::string(mode)));
+    eventLog = std::make_unique<log::TeeEventLog>(std::move(logs));
+  }
   return eventLog;
 }
 

@@ -24,9 +24,9 @@ inline constexpr std::string_view kModeLive = "live";
 inline constexpr std::string_view kModeDryRun = "dry-run";
 inline constexpr std::string_view kModeReplay = "replay";
 
-// The decision log chosen by --log (file or "-") and --log-format (json | text). Replay
-// truncates the file (it holds exactly one run) and writes it in blocks; live modes append, flush
-// every line and reopen on SIGHUP.
+// The decision log chosen by --log (file or "-") and --log-format (json | text), plus a copy
+// to syslog with `run --syslog`. Replay truncates the file (it holds exactly one run) and writes
+// it in blocks; live modes append, flush every line and reopen on SIGHUP.
 Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::string_view mode);
 
 // The live mode name for config.run.dryRun.

@@ -22,6 +22,7 @@
 #include <variant>
 
 #include "ftpalg/engine/outcome.hpp"
+#include "severity.hpp"
 
 namespace ftpalg::log {
 
@@ -34,6 +35,19 @@ static_assert(std::variant_size_v<ObservationBody> == std::size(kEventNames),
 inline constexpr std::string_view kStatsEvent = "stats";
 
 constexpr std::string_view eventName(const ObservationBody& body) { return kEventNames[body.index()]; }
+
+// The level of each event (docs/log-schema.md, "Levels"), in the variant's order: the text
+// format's second word and the syslog priority. A refused announcement (reject) or a stream
+// anomaly means an FTP transfer may fail, or someone tried something: warning. A session ftpalg
+// stops reading (opaque: TLS) is notice. The rest is the normal life of a session: info.
+inline constexpr Severity kEventSeverities[] = {Severity::Info,    Severity::Info,  Severity::Info,
+                                                Severity::Info,    Severity::Info,  Severity::Warning,
+                                                Severity::Warning, Severity::Notice};
+static_assert(std::size(kEventSeverities) == std::size(kEventNames), "every event needs a level");
+// The stats line's level.
+inline constexpr Severity kStatsSeverity = Severity::Info;
+
+constexpr Severity eventSeverity(const ObservationBody& body) { return kEventSeverities[body.index()]; }
 
 template <typename Fields>
 void describeFields(const SessionOpened&, Fields&) {}

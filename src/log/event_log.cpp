@@ -1,5 +1,7 @@
 #include "event_log.hpp"
 
+#include <syslog.h>
+
 #include "event_fields.hpp"
 #include "log_text.hpp"
 
@@ -10,7 +12,8 @@ namespace {
 // {"ts":...,"event":...,"flow":...,"mode":..., then ,"key":value per field, then }.
 class JsonLine {
  public:
-  JsonLine(Timestamp ts, std::string_view event, const FlowKey* flow, std::string_view mode) {
+  JsonLine(Timestamp ts, Severity /*level: derived from the event, docs/log-schema.md*/,
+           std::string_view event, const FlowKey* flow, std::string_view mode, bool /*withTimeAndLevel*/) {
     out_.reserve(256);
     out_.append("{\"ts\":");
     out_.append(formatSeconds(ts));
@@ -56,13 +59,19 @@ class JsonLine {
   std::string out_;
 };
 
-// <ts> <mode> <event> <flow or ->, then " key=value" per field.
+// <ts> <level> <mode> <event> <flow or ->, then " key=value" per field; for syslog, which records
+// the time and the level itself, without "<ts> <level> ".
 class TextLine {
  public:
-  TextLine(Timestamp ts, std::string_view event, const FlowKey* flow, std::string_view mode) {
+  TextLine(Timestamp ts, Severity level, std::string_view event, const FlowKey* flow, std::string_view mode,
+           bool withTimeAndLevel) {
     out_.reserve(200);
-    out_.append(formatSeconds(ts));
-    out_.push_back(' ');
+    if (withTimeAndLevel) {
+      out_.append(formatSeconds(ts));
+      out_.push_back(' ');
+      out_.append(severityName(level));
+      out_.push_back(' ');
+    }
     out_.append(mode);
     out_.push_back(' ');
     out_.append(event);
@@ -97,33 +106,40 @@ class TextLine {
 };
 
 template <typename Line>
-std::string render(const Observation& observation, std::string_view mode) {
-  Line line(observation.ts, eventName(observation.body), &observation.flow, mode);
+std::string render(const Observation& observation, std::string_view mode, bool withTimeAndLevel) {
+  Line line(observation.ts, eventSeverity(observation.body), eventName(observation.body), &observation.flow,
+            mode, withTimeAndLevel);
   describeFields(observation.body, line);
   return std::move(line).finish();
 }
 
 template <typename Line>
-std::string render(Timestamp ts, const Stats& stats, std::string_view mode) {
-  Line line(ts, kStatsEvent, nullptr, mode);
+std::string render(Timestamp ts, const Stats& stats, std::string_view mode, bool withTimeAndLevel) {
+  Line line(ts, kStatsSeverity, kStatsEvent, nullptr, mode, withTimeAndLevel);
   describeFields(stats, line);
   return std::move(line).finish();
+}
+
+void sendToSyslog(Severity level, const std::string& line) {
+  ::syslog(LOG_DAEMON | severityNumber(level), "%s", line.c_str());
 }
 
 }  // namespace
 
 std::string observationLine(LineFormat format, const Observation& observation, std::string_view mode) {
   switch (format) {
-    case LineFormat::Json: return render<JsonLine>(observation, mode);
-    case LineFormat::Text: return render<TextLine>(observation, mode);
+    case LineFormat::Json: return render<JsonLine>(observation, mode, true);
+    case LineFormat::Text: return render<TextLine>(observation, mode, true);
+    case LineFormat::Syslog: return render<TextLine>(observation, mode, false);
   }
   return {};
 }
 
 std::string statsLine(LineFormat format, Timestamp ts, const Stats& stats, std::string_view mode) {
   switch (format) {
-    case LineFormat::Json: return render<JsonLine>(ts, stats, mode);
-    case LineFormat::Text: return render<TextLine>(ts, stats, mode);
+    case LineFormat::Json: return render<JsonLine>(ts, stats, mode, true);
+    case LineFormat::Text: return render<TextLine>(ts, stats, mode, true);
+    case LineFormat::Syslog: return render<TextLine>(ts, stats, mode, false);
   }
   return {};
 }
@@ -138,6 +154,42 @@ void FileEventLog::recordStats(Timestamp ts, const Stats& stats) {
   std::string line = statsLine(format_, ts, stats, mode_);
   line.push_back('\n');
   file_->write(line);
+}
+
+void SyslogEventLog::record(const Observation& observation) {
+  sendToSyslog(eventSeverity(observation.body), observationLine(LineFormat::Syslog, observation, mode_));
+}
+
+void SyslogEventLog::recordStats(Timestamp ts, const Stats& stats) {
+  sendToSyslog(kStatsSeverity, statsLine(LineFormat::Syslog, ts, stats, mode_));
+}
+
+void TeeEventLog::record(const Observation& observation) {
+  for (const auto& log : logs_) log->record(observation);
+}
+
+void TeeEventLog::recordStats(Timestamp ts, const Stats& stats) {
+  for (const auto& log : logs_) log->recordStats(ts, stats);
+}
+
+void TeeEventLog::flush() {
+  for (const auto& log : logs_) log->flush();
+}
+
+Status<> TeeEventLog::reopen() {
+  Status<> result = okStatus();
+  for (const auto& log : logs_) {
+    auto reopened = log->reopen();
+    if (!reopened && result) result = std::move(reopened);
+  }
+  return result;
+}
+
+std::optional<std::string> TeeEventLog::writeError() const {
+  for (const auto& log : logs_) {
+    if (auto error = log->writeError()) return error;
+  }
+  return std::nullopt;
 }
 
 }  // namespace ftpalg::log

@@ -35,16 +35,26 @@ LogFile::~LogFile() {
   }
 }
 
+void LogFile::noteWriteError(int error) {
+  if (!writeError_) {
+    writeError_ =
+        "write error on \"" + path_ + "\": " + (error != 0 ? std::strerror(error) : "unknown error");
+  }
+}
+
 void LogFile::write(std::string_view line) {
   if (file_ == nullptr) return;
+  errno = 0;
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
       (flush_ == Flush::EachLine && std::fflush(file_) != 0)) {
-    writeError_ = true;
+    noteWriteError(errno);
   }
 }
 
 void LogFile::flush() {
-  if (file_ != nullptr && std::fflush(file_) != 0) writeError_ = true;
+  if (file_ == nullptr) return;
+  errno = 0;
+  if (std::fflush(file_) != 0) noteWriteError(errno);
 }
 
 Status<> LogFile::reopen() {
@@ -54,6 +64,7 @@ Status<> LogFile::reopen() {
   if (!file) return Err{file.error()};
   if (file_ != nullptr) std::fclose(file_);
   file_ = file.value();
+  writeError_.reset();
   return okStatus();
 }
 

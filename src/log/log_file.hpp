@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,25 +36,29 @@ class LogFile {
   LogFile(const LogFile&) = delete;
   LogFile& operator=(const LogFile&) = delete;
 
-  // Writes `line` (which should end in '\n'), flushed per the Flush policy. Write errors are
-  // remembered: the decision log must not stop packet processing, but the runner reports them at
-  // exit.
+  // Writes `line` (which should end in '\n'), flushed per the Flush policy. The first write
+  // error is remembered (writeError()): the decision log must not stop packet processing, but
+  // the runner reports it.
   void write(std::string_view line);
   void flush();
+  // Closes and reopens the path; a successful reopen forgets an earlier write error.
   Status<> reopen();
 
-  bool hadWriteError() const { return writeError_; }
+  // "write error on \"PATH\": REASON" (PATH "-" is standard output) after the first failed
+  // write or flush since open or reopen.
+  const std::optional<std::string>& writeError() const { return writeError_; }
   const std::string& path() const { return path_; }
 
  private:
   LogFile(std::string path, Flush flush, std::FILE* file)
       : path_(std::move(path)), flush_(flush), file_(file) {}
   bool isStdout() const { return path_ == "-"; }
+  void noteWriteError(int error);
 
   std::string path_;
   Flush flush_;
   std::FILE* file_;
-  bool writeError_ = false;
+  std::optional<std::string> writeError_;
 };
 
 }  // namespace ftpalg::log

@@ -137,12 +137,12 @@ TEST(JsonEventLog, IPv6FlowsAndEndpointsAreBracketed) {
 TEST(TextEventLog, TheSchemaExampleLines) {
   EXPECT_EQ(
       text(fixtureRewrite(), kT0 + 14000),
-      R"(1700000000.014000 replay rewrite 192.168.77.10:40000-203.0.113.10:21 dir=c2s verb=PORT before="PORT 192,168,77,10,195,80" after="PORT 203,0,113,1,195,80")");
+      R"(1700000000.014000 info replay rewrite 192.168.77.10:40000-203.0.113.10:21 dir=c2s verb=PORT before="PORT 192,168,77,10,195,80" after="PORT 203,0,113,1,195,80")");
   EXPECT_EQ(text(PinholeOpened{fixturePinhole()}, kT0 + 14000),
-            "1700000000.014000 replay pinhole 192.168.77.10:40000-203.0.113.10:21 from=203.0.113.10 "
+            "1700000000.014000 info replay pinhole 192.168.77.10:40000-203.0.113.10:21 from=203.0.113.10 "
             "to=203.0.113.1:50000 nat_to=192.168.77.10:50000 timeout_s=30");
   EXPECT_EQ(log::statsLine(log::LineFormat::Text, at(kT0 + 38000), fixtureStats(), "replay"),
-            "1700000000.038000 replay stats - packets_seen=30 packets_modified=9 packets_held=0 "
+            "1700000000.038000 info replay stats - packets_seen=30 packets_modified=9 packets_held=0 "
             "packets_dropped=0 packets_malformed=0 payload_bytes=284 lines_parsed=12 sessions_opened=1 "
             "sessions_closed=1 sessions_refused_at_limit=0 rewrites=1 pinholes_opened=1 pinholes_closed=1 "
             "rejects=0 anomalies=0 flows_uninspected=0 retransmissions=0 segments_trimmed=0");
@@ -150,30 +150,40 @@ TEST(TextEventLog, TheSchemaExampleLines) {
 
 TEST(TextEventLog, EveryOtherEventWithTheSameFactsAsJson) {
   const std::string flow = " 192.168.77.10:40000-203.0.113.10:21";
-  EXPECT_EQ(text(SessionOpened{}, kT0, "live"), "1700000000.000000 live session_open" + flow);
+  EXPECT_EQ(text(SessionOpened{}, kT0, "live"), "1700000000.000000 info live session_open" + flow);
   EXPECT_EQ(text(SessionClosedObs{Reason::IdleTimeout}, kT0),
-            "1700000000.000000 replay session_close" + flow + " reason=idle_timeout");
+            "1700000000.000000 info replay session_close" + flow + " reason=idle_timeout");
   EXPECT_EQ(text(PinholeClosed{fixturePinhole(), Reason::Expired}, kT0),
-            "1700000000.000000 replay pinhole_close" + flow +
+            "1700000000.000000 info replay pinhole_close" + flow +
                 " from=203.0.113.10 to=203.0.113.1:50000 reason=expired");
   EXPECT_EQ(text(Reject{Direction::ClientToServer, AddressVerb::Port, Reason::NonPrintable,
                         R"(P\xff\xf4ORT 192,168,77,10,195,80)"},
                  kT0, "dry-run"),
-            "1700000000.000000 dry-run reject" + flow +
+            "1700000000.000000 warning dry-run reject" + flow +
                 R"( dir=c2s verb=PORT reason=nonprintable_bytes line="P\\xff\\xf4ORT 192,168,77,10,195,80")");
-  EXPECT_EQ(
-      text(AnomalyObs{Direction::ServerToClient, Reason::HoldTimeout, true}, kT0),
-      "1700000000.000000 replay anomaly" + flow + " dir=s2c reason=hold_timeout inspection_stopped=yes");
+  EXPECT_EQ(text(AnomalyObs{Direction::ServerToClient, Reason::HoldTimeout, true}, kT0),
+            "1700000000.000000 warning replay anomaly" + flow +
+                " dir=s2c reason=hold_timeout inspection_stopped=yes");
   EXPECT_EQ(text(AnomalyObs{Direction::ClientToServer, Reason::SegmentTrimmed, false}, kT0),
-            "1700000000.000000 replay anomaly" + flow +
+            "1700000000.000000 warning replay anomaly" + flow +
                 " dir=c2s reason=segment_trimmed_for_mss inspection_stopped=no");
   EXPECT_EQ(text(OpaqueObs{Reason::CleartextResumed}, kT0),
-            "1700000000.000000 replay opaque" + flow + " reason=cleartext_resumed");
+            "1700000000.000000 notice replay opaque" + flow + " reason=cleartext_resumed");
   Pinhole pinhole = fixturePinhole();
   pinhole.natTo.reset();
   EXPECT_EQ(text(PinholeOpened{pinhole}, kT0),
-            "1700000000.000000 replay pinhole" + flow +
+            "1700000000.000000 info replay pinhole" + flow +
                 " from=203.0.113.10 to=203.0.113.1:50000 nat_to=none timeout_s=30");
+}
+
+TEST(SyslogEventLine, IsTheTextLineWithoutTimeAndLevel) {
+  // docs/log-schema.md, "Syslog": the text line without "<ts> <level> ", which syslog records.
+  EXPECT_EQ(
+      log::observationLine(log::LineFormat::Syslog, Observation{at(kT0), kFlow, SessionOpened{}}, "live"),
+      "live session_open 192.168.77.10:40000-203.0.113.10:21");
+  EXPECT_EQ(log::observationLine(log::LineFormat::Syslog,
+                                 Observation{at(kT0), kFlow, OpaqueObs{Reason::TlsNegotiated}}, "live"),
+            "live opaque 192.168.77.10:40000-203.0.113.10:21 reason=tls_negotiated");
 }
 
 // The events table of docs/log-schema.md ("| `event` | extra keys | when |") against the one
@@ -231,6 +241,27 @@ TEST(EventFields, TheSchemasEventsTableListsEveryEventWithItsKeysInOrder) {
     if (event == log::kStatsEvent) keys.clear();
   }
   EXPECT_EQ(documented, described);
+}
+
+// The levels table of docs/log-schema.md ("| `event` | level |") against eventSeverity().
+TEST(EventFields, TheSchemasLevelsTableGivesEveryEventItsLevel) {
+  std::ifstream in(std::string(FTPALG_SOURCE_DIR) + "/docs/log-schema.md");
+  ASSERT_TRUE(in.good());
+  static const std::regex kRow(R"(^\| `([a-z_]+)` \| ([a-z]+) \|)");
+  std::vector<std::pair<std::string, std::string>> documented;
+  bool inLevels = false;
+  for (std::string row; std::getline(in, row);) {
+    if (row.starts_with("#")) inLevels = row == "## Levels";
+    std::smatch match;
+    if (inLevels && std::regex_search(row, match, kRow)) documented.emplace_back(match[1], match[2]);
+  }
+  std::vector<std::pair<std::string, std::string>> coded;
+  for (const ObservationBody& body :
+       oneOfEachEvent(std::make_index_sequence<std::variant_size_v<ObservationBody>>())) {
+    coded.emplace_back(log::eventName(body), log::severityName(log::eventSeverity(body)));
+  }
+  coded.emplace_back(log::kStatsEvent, log::severityName(log::kStatsSeverity));
+  EXPECT_EQ(documented, coded);
 }
 
 }  // namespace

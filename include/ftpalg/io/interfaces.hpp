@@ -83,6 +83,10 @@ class EventLog {
   virtual void flush() = 0;
   // SIGHUP: reopen the file (no-op for stdout).
   virtual Status<> reopen() { return okStatus(); }
+  // The first write failure since the log was opened or reopened ("write error on \"FILE\": No
+  // space left on device"), if any. Writing goes on (the decision log never stops packet
+  // processing); the runner reports the failure, and replay exits with status 1.
+  virtual std::optional<std::string> writeError() const { return std::nullopt; }
 };
 
 }  // namespace ftpalg
