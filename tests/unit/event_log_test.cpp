@@ -1,5 +1,5 @@
 // The decision log's two formats, line by line. Every expected line is written out from
-// docs/log-schema.md (its JSON example is the replay log of pcap-fixtures/nat-active-port-snat; its
+// docs/log-schema.md (its JSON example is pcap-fixtures/nat-active-port-snat/expected.jsonl; its
 // text example and rules: "nat_to=none stands for null", "inspection_stopped is yes or no",
 // "line text is quoted with the JSON escaping", "flow is null on the stats line"), not from the
 // code's own output.
