@@ -59,6 +59,7 @@ namespace {
 
 const fs::path kFixtures = FTPALG_FIXTURES_DIR;
 const std::string kBinary = FTPALG_BINARY;
+const std::string kGoldenCheck = FTPALG_GOLDEN_CHECK;
 
 // ---- helpers: files, processes --------------------------------------------------------------
 
@@ -67,10 +68,11 @@ struct ProcessResult {
   std::string standardError;
 };
 
-ProcessResult runBinary(const std::vector<std::string>& arguments, const fs::path& scratch) {
+ProcessResult runProgram(const std::string& program, const std::vector<std::string>& arguments,
+                         const fs::path& scratch) {
   const fs::path stdoutPath = scratch / "stdout.txt";
   const fs::path stderrPath = scratch / "stderr.txt";
-  std::vector<std::string> argvStorage{kBinary};
+  std::vector<std::string> argvStorage{program};
   argvStorage.insert(argvStorage.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
   for (std::string& argument : argvStorage) argv.push_back(argument.data());
@@ -82,7 +84,7 @@ ProcessResult runBinary(const std::vector<std::string>& arguments, const fs::pat
   posix_spawn_file_actions_addopen(&actions, 2, stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
   ProcessResult result;
-  const int spawnError = posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int spawnError = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawnError != 0) {
     result.standardError = "posix_spawn failed: " + std::to_string(spawnError);
@@ -93,6 +95,10 @@ ProcessResult runBinary(const std::vector<std::string>& arguments, const fs::pat
   result.exitStatus = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.standardError = readFile(stderrPath);
   return result;
+}
+
+ProcessResult runBinary(const std::vector<std::string>& arguments, const fs::path& scratch) {
+  return runProgram(kBinary, arguments, scratch);
 }
 
 class ScratchDirectory {
@@ -378,6 +384,141 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
 // No GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST: with no case at all, GoogleTest's
 // UninstantiatedParameterizedTestSuite check fails too.
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenReplay, ::testing::ValuesIn(fixtureCases()), testName);
+
+// ---- the statement check itself ----------------------------------------------------------------
+
+// Lines of a log, each a decision in the log's own notation.
+std::vector<std::string> logOf(std::initializer_list<const char*> lines) {
+  return {lines.begin(), lines.end()};
+}
+
+const char* const kRewrite =
+    R"({"ts":1.0,"event":"rewrite","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","dir":"c2s",)"
+    R"("verb":"PORT","before":"PORT 192,168,77,10,195,80","after":"PORT 203,0,113,1,195,80"})";
+const char* const kPinhole =
+    R"({"ts":1.0,"event":"pinhole","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay",)"
+    R"("from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000","timeout_s":30})";
+const char* const kClose =
+    R"({"ts":2.0,"event":"session_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay",)"
+    R"("reason":"fin"})";
+const char* const kStats =
+    R"({"ts":2.0,"event":"stats","flow":null,"mode":"replay","rewrites":1,"rejects":0})";
+
+StatedDecisions statementOf(std::initializer_list<const char*> lines) {
+  StatedDecisions stated;
+  for (const char* line : lines) {
+    const auto object = parseFlatJson(line);
+    EXPECT_TRUE(object.has_value()) << line;
+    if (!object) continue;
+    if (textOf(*object, "event") == "stats") {
+      stated.stats = *object;
+    } else {
+      stated.events.push_back(*object);
+    }
+  }
+  return stated;
+}
+
+const StatedDecisions kStated = statementOf({
+    R"({"event":"rewrite","dir":"c2s","verb":"PORT","before":"PORT 192,168,77,10,195,80",)"
+    R"("after":"PORT 203,0,113,1,195,80"})",
+    R"({"event":"pinhole","from":"203.0.113.10","to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000"})",
+    R"({"event":"session_close","reason":"fin"})",
+    R"({"event":"stats","rewrites":1})",
+});
+
+std::vector<std::string> check(const std::vector<std::string>& log, bool statsRequired = true) {
+  return checkDecisions(kStated, log, CaptureContents{}, LogCheck{.statsLineRequired = statsRequired});
+}
+
+TEST(StatedDecisionsCheck, AgreesWhenEveryDecisionIsStatedInOrderAndIgnoresUnstatedKeys) {
+  // session_open is no decision; ts, flow, mode, timeout_s and the other counters are not stated.
+  const char* open = R"({"ts":0.5,"event":"session_open","flow":"192.168.77.10:40000-203.0.113.10:21"})";
+  EXPECT_TRUE(check(logOf({open, kRewrite, kPinhole, kClose, kStats})).empty());
+}
+
+TEST(StatedDecisionsCheck, AnUnstatedMissingOrReorderedDecisionIsAProblem) {
+  const char* reject =
+      R"({"ts":1.5,"event":"reject","flow":"f","mode":"replay","dir":"c2s","verb":"PORT","reason":"port_zero",)"
+      R"("line":"PORT 0"})";
+  EXPECT_EQ(check(logOf({kRewrite, kPinhole, reject, kClose, kStats})).size(), 1u);
+  EXPECT_EQ(check(logOf({kRewrite, kClose, kStats})).size(), 1u);
+  EXPECT_EQ(check(logOf({kPinhole, kRewrite, kClose, kStats})).size(), 1u);
+}
+
+TEST(StatedDecisionsCheck, AStatedValueThatDiffersInTextOrTypeIsAProblem) {
+  std::string otherTarget = kPinhole;
+  otherTarget.replace(otherTarget.find("192.168.77.10:50000"), 19, "192.168.77.10:50001");
+  EXPECT_EQ(check({kRewrite, otherTarget, kClose, kStats}).size(), 1u);
+  std::string noNat = kPinhole;
+  noNat.replace(noNat.find(R"("192.168.77.10:50000")"), 21, "null");
+  EXPECT_EQ(check({kRewrite, noNat, kClose, kStats}).size(), 1u);
+}
+
+TEST(StatedDecisionsCheck, OnlyTheStatedCountersArePinned) {
+  EXPECT_TRUE(check(logOf({kRewrite, kPinhole, kClose,
+                           R"({"event":"stats","flow":null,"rewrites":1,"rejects":7,"packets_seen":99})"}))
+                  .empty());
+  EXPECT_EQ(
+      check(logOf({kRewrite, kPinhole, kClose, R"({"event":"stats","flow":null,"rewrites":2})"})).size(), 1u);
+  // expected.jsonl has no stats line: not required there, required in a fresh replay log.
+  EXPECT_TRUE(check(logOf({kRewrite, kPinhole, kClose}), /*statsRequired=*/false).empty());
+  EXPECT_EQ(check(logOf({kRewrite, kPinhole, kClose})).size(), 1u);
+}
+
+TEST(StatedDecisionsCheck, AStatementLackingARequiredKeyOrNamingAnUnknownOneIsRefused) {
+  ScratchDirectory scratch;
+  const auto refusedStatement = [&](const std::string& line) {
+    std::ofstream(scratch.path() / "decisions.jsonl") << line << "\n";
+    std::vector<std::string> problems;
+    const bool loaded = loadStatedDecisions(scratch.path(), problems).has_value();
+    return !loaded && !problems.empty();
+  };
+  EXPECT_FALSE(refusedStatement(R"({"event":"session_close","reason":"fin"})"));
+  EXPECT_TRUE(refusedStatement(R"({"event":"pinhole","from":"a","to":"b"})"));
+  EXPECT_TRUE(refusedStatement(R"({"event":"session_close","reason":"fin","why":"x"})"));
+  EXPECT_TRUE(refusedStatement(R"({"event":"no_such_event"})"));
+  EXPECT_TRUE(refusedStatement(R"({"rule":"each_announcement","dir":"c2s","verb":"PORT","count":2})"));
+  std::error_code ignored;
+  fs::remove(scratch.path() / "decisions.jsonl", ignored);
+  std::vector<std::string> problems;
+  EXPECT_FALSE(loadStatedDecisions(scratch.path(), problems).has_value());
+  EXPECT_EQ(problems.size(), 1u);
+}
+
+TEST(StatedDecisionsCheck, ARuleCountsTheAnnouncementsOfTheInputCapture) {
+  // real-vsftpd-curl-port: curl sends two PORTs (LIST, RETR); the rule must find exactly those.
+  const fs::path caseDir = kFixtures / "real-vsftpd-curl-port";
+  std::vector<std::string> problems;
+  auto stated = loadStatedDecisions(caseDir, problems);
+  ASSERT_TRUE(stated.has_value()) << (problems.empty() ? "" : problems.front());
+  ASSERT_TRUE(stated->rule.has_value());
+  const CaptureContents input = readCapture(caseDir / "input.pcap", {21});
+  const std::vector<std::string> expected = readLines(caseDir / "expected.jsonl");
+  EXPECT_TRUE(checkDecisions(*stated, expected, input, LogCheck{.statsLineRequired = false}).empty());
+  stated->rule->at("count").text = "3";
+  EXPECT_EQ(checkDecisions(*stated, expected, input, LogCheck{.statsLineRequired = false}).size(), 1u);
+}
+
+// scripts/update-golden.sh's gate: golden_check exits 0 for a log that agrees with the case's
+// statement and 1 (naming the problem) for one that contradicts it.
+TEST(GoldenCheckTool, ExitsOneForALogThatContradictsTheStatement) {
+  ScratchDirectory scratch;
+  const fs::path caseDir = kFixtures / "refuse-port-below-floor";
+  std::string log = readFile(caseDir / "expected.jsonl");
+  const fs::path agreeing = scratch.path() / "agreeing.jsonl";
+  std::ofstream(agreeing) << log;
+  EXPECT_EQ(runProgram(kGoldenCheck, {caseDir.string(), agreeing.string()}, scratch.path()).exitStatus, 0);
+  const std::size_t at = log.find("port_below_floor");
+  ASSERT_NE(at, std::string::npos);
+  log.replace(at, std::string("port_below_floor").size(), "port_zero");
+  const fs::path contradicting = scratch.path() / "contradicting.jsonl";
+  std::ofstream(contradicting) << log;
+  const ProcessResult run =
+      runProgram(kGoldenCheck, {caseDir.string(), contradicting.string()}, scratch.path());
+  EXPECT_EQ(run.exitStatus, 1);
+  EXPECT_NE(run.standardError.find("port_zero"), std::string::npos) << run.standardError;
+}
 
 // ---- command-line behaviour that needs the binary ---------------------------------------------
 
