@@ -530,5 +530,21 @@ def reply_227_floor_boundary(capture):
     flow.close()
 
 
+@fixture("refuse-not-ftp-greeting",
+         "A server whose first line is a final reply other than 220 ('554 Access denied', a "
+         "service that is not an FTP server, or one refusing the client) never proves FTP "
+         "(not_ftp_greeting, RFC 959 section 5.4): the flow is not inspected and the client's "
+         "PORT opens nothing.",
+         flags=[SNAT],
+         decisions=[anomaly("s2c", "not_ftp_greeting", True), session_close("fin")])
+def not_ftp_greeting(capture):
+    flow = Flow(capture, CLIENT, SERVER)
+    flow.handshake()
+    flow.server("554 Access denied\r\n")
+    flow.client(PORT_LINE)
+    flow.server("500 Unknown command.\r\n")
+    flow.close()
+
+
 if __name__ == "__main__":
     main(__file__)
