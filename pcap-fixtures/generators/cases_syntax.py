@@ -111,5 +111,21 @@ def multiline_227_first_line(capture):
     flow.close()
 
 
+@fixture("syntax-6yz-reply-answers-its-command",
+         "A 6yz protected reply (RFC 2228 section 4: '631' answering a MIC command) is a final "
+         "reply: it answers its command, so the 227 after the next PASV still answers that PASV and "
+         "is rewritten once.",
+         flags=[DNAT],
+         decisions=forwarded_227("227 Entering Passive Mode (192,168,78,10,195,90).",
+                                 "227 Entering Passive Mode (203,0,113,1,195,90).", 50010))
+def reply_6yz_answers_its_command(capture):
+    flow = forwarded_session(capture)
+    flow.client("MIC Zm9vIGJhciBiYXo=\r\n")
+    flow.server("631 cXV1eCBxdXV4\r\n")
+    passive_list(flow, "PASV\r\n", "227 Entering Passive Mode (192,168,78,10,195,90).\r\n",
+                 data_to=("192.168.78.10", 50010))
+    flow.close()
+
+
 if __name__ == "__main__":
     main(__file__)
