@@ -119,9 +119,10 @@ mutation S2 $S 'if (index < edits_.size() && edits_[index].offset < x) {' \
   'toOutput: the start of a span maps to the end of its replacement'
 mutation S3 $S '    if (outputEnd <= y) {' '    if (outputEnd < y) {' \
   'toOriginal: an ACK exactly at a replacement'"'"'s end counts it unacknowledged'
-mutation S4 $S 'if (lo < edits_.size() && edits_[lo].offset + delta < y) {' \
-  'if (lo < edits_.size() && edits_[lo].offset + delta <= y) {' \
-  'toOriginal: an ACK at a replacement'"'"'s start maps to the edit'
+# (Not "edits_[lo].offset + delta < y" -> "<=": at equality both branches return the same offset,
+# an equivalent mutant.)
+mutation S4 $S 'return edits_[lo].offset;  // strictly inside' 'return y - delta;  // strictly inside' \
+  'toOriginal: an ACK inside a replacement acknowledges part of it'
 mutation S5 $S 'if (edit.replacement.size() > maxOutput - produced) break;' 'if (false) break;' \
   'a replacement may grow a segment past the receiver'"'"'s MSS'
 mutation S6 $S 'return index < edits_.size() && edits_[index].offset < b;' \
