@@ -15,6 +15,9 @@
 #   --out FILE   also write the result table (Markdown) to FILE
 #   --keep       keep the scratch tree (printed) instead of deleting it
 # Environment: MUTATION_JOBS (build and ctest parallelism, default 2).
+# The whole script is one compound command, read before it runs: editing the file during a run
+# (it takes an hour) cannot change the running one.
+{
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${MUTATION_JOBS:-2}
@@ -277,3 +280,5 @@ build || true  # leave the scratch build unmutated
 echo
 cat "$scratch/table.md"
 if [[ -n $out ]]; then cp "$scratch/table.md" "$out"; fi
+exit 0
+}
