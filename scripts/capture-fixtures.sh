@@ -205,7 +205,7 @@ for c in "${cases[@]}"; do
     echo
     describe $c
     echo
-    echo "Captured by \`scripts/capture-fixtures.sh\` (real $server and $client in network namespaces, tcpdump on the router's inside interface, $packets packets); expected.jsonl by \`scripts/update-golden.sh\`, reviewed."
+    echo "Captured by \`scripts/capture-fixtures.sh\` (real $server and $client in network namespaces, tcpdump on the router's inside interface, $packets packets), which also states the decisions the replay must log (decisions.jsonl, from the lab topology); expected.jsonl by \`scripts/update-golden.sh\`, checked against them and reviewed."
   } >"$dir/README.md"
   flags_for "$topo" "$fam" >"$dir/flags"
   decisions_for $c >"$dir/decisions.jsonl"
