@@ -16,7 +16,7 @@
 #   --keep       keep the scratch tree (printed) instead of deleting it
 # Environment: MUTATION_JOBS (build and ctest parallelism, default 2).
 # The whole script is one compound command, read before it runs: editing the file during a run
-# (it takes an hour) cannot change the running one.
+# (about 40 minutes on 2 cores) cannot change the running one.
 {
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
