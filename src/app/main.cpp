@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "check_command.hpp"
 #include "exit_code.hpp"
 #include "live_runner.hpp"
 #include "log/diagnostics.hpp"
@@ -24,7 +25,9 @@ int main(int argc, char* argv[]) {
       case Command::Version: std::cout << versionText(); return exitStatus(ExitCode::Success);
       case Command::Replay:
       case Command::Run:
-      case Command::Rules: break;
+      case Command::Rules:
+      case Command::Check:
+      case Command::Status: break;
     }
     if (config.printConfig) {
       std::cout << formatConfig(config);
@@ -34,6 +37,8 @@ int main(int argc, char* argv[]) {
       case Command::Replay: return exitStatus(runReplay(config));
       case Command::Run: return exitStatus(runLive(config));
       case Command::Rules: return exitStatus(printRules(config, std::cout));
+      case Command::Check: return exitStatus(runCheck(config, std::cout));
+      case Command::Status: break;
       case Command::Help:
       case Command::Version: break;
     }

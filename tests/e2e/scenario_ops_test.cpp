@@ -1,0 +1,16 @@
+// The operations commands against a real router namespace (tests/e2e/scenario-ops.sh):
+//   - `ftpalg check` passes with the lab's strict firewall and changes nothing; without the
+//     pinhole accept rule it fails, naming the policy and printing the fix, which makes it pass;
+//     a kernel ftp helper in the map syntax is found.
+#include "scenario_support.hpp"
+
+namespace ftpalg::e2e {
+namespace {
+
+TEST(OpsCheck, PassesWithTheLabsRulesExplainsAMissingAcceptRuleAndFindsAMapSyntaxHelper) {
+  FTPALG_E2E_REQUIRE_FTPALG_RUN();
+  expectAllChecksOk(runScript("scenario-ops.sh", "check"), 17);
+}
+
+}  // namespace
+}  // namespace ftpalg::e2e
