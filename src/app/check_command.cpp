@@ -57,7 +57,8 @@ CheckLine kernelFeature(const std::string& name, const std::string& module, cons
   if (fileContains(dir + "/modules.dep", "/" + module + ".ko")) {
     return line(Level::Ok, name, what + " (" + module + ") is a module, loaded on first use");
   }
-  return line(Level::Fail, name, what + " (" + module + ") is neither in the kernel nor in " + dir + "/modules.dep",
+  return line(Level::Fail, name,
+              what + " (" + module + ") is neither in the kernel nor in " + dir + "/modules.dep",
               "modprobe " + module + ", or a kernel with " + config);
 }
 
@@ -67,7 +68,8 @@ CheckLine queueFeature() {
   std::error_code error;
   const bool present = std::filesystem::exists("/proc/net/netfilter/nfnetlink_queue", error);
   return kernelFeature("kernel nfnetlink_queue", "nfnetlink_queue", "NFQUEUE, how run receives packets",
-                       "CONFIG_NETFILTER_NETLINK_QUEUE", present, "/proc/net/netfilter/nfnetlink_queue exists");
+                       "CONFIG_NETFILTER_NETLINK_QUEUE", present,
+                       "/proc/net/netfilter/nfnetlink_queue exists");
 }
 
 // ctnetlink: a GET of a conntrack entry that does not exist (TEST-NET addresses, port 0) is
@@ -82,7 +84,8 @@ CheckLine ctnetlinkFeature() {
   probe.dst = *Endpoint::parse("192.0.2.2:0");
   auto got = netlink.value()->get(probe, io::ConntrackDir::Original);
   if (got) return line(Level::Ok, name, what + " (nf_conntrack_netlink): answers a conntrack GET");
-  return kernelFeature(name, "nf_conntrack_netlink", what + " (a conntrack GET failed: " + got.error().message + ")",
+  return kernelFeature(name, "nf_conntrack_netlink",
+                       what + " (a conntrack GET failed: " + got.error().message + ")",
                        "CONFIG_NF_CT_NETLINK", false, "");
 }
 
@@ -155,8 +158,9 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
   SequenceOwner owner = run.seqOwner;
   if (owner == SequenceOwner::Kernel) {
     if (auto probed = firewall::probeAnchorHelper(); probed) {
-      checks.add(line(Level::Ok, "kernel helper anchor",
-                      "the kernel accepts the ct helper object of type \"sane\" the anchor uses (--seq-owner kernel)"));
+      checks.add(line(
+          Level::Ok, "kernel helper anchor",
+          "the kernel accepts the ct helper object of type \"sane\" the anchor uses (--seq-owner kernel)"));
     } else if (run.pinholeBackend == PinholeBackendKind::Conntrack) {
       checks.add(line(Level::Fail, "kernel helper anchor",
                       probed.error() + "; --pinhole-backend conntrack needs it",
@@ -200,10 +204,11 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
                     "longer is not safe yet (docs/admin-guide.md, limits)",
                     "--seq-owner engine, or sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1"));
   } else {
-    checks.add(line(Level::Ok, "conntrack tcp_be_liberal",
-                    "nf_conntrack_tcp_be_liberal = " + *liberal +
-                        (owner == SequenceOwner::Engine ? " (the engine keeps conntrack's window in step either way)"
-                                                        : "")));
+    checks.add(
+        line(Level::Ok, "conntrack tcp_be_liberal",
+             "nf_conntrack_tcp_be_liberal = " + *liberal +
+                 (owner == SequenceOwner::Engine ? " (the engine keeps conntrack's window in step either way)"
+                                                 : "")));
   }
 
   // ftpalg's own nft table and queue rules.
@@ -229,8 +234,9 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
       checks.add(line(warnings.empty() ? Level::Ok : Level::Warn, "queue rules",
                       "run installs them as " + planned->description() + warnings));
     } else {
-      checks.add(line(Level::Fail, "queue rules", planned.error(),
-                      "install iptables (with iptables-save/-restore) or use a kernel with CONFIG_NFT_QUEUE"));
+      checks.add(
+          line(Level::Fail, "queue rules", planned.error(),
+               "install iptables (with iptables-save/-restore) or use a kernel with CONFIG_NFT_QUEUE"));
     }
   } else {
     checks.add(line(Level::Skip, "queue rules", "--no-queue-rules: the admin installs them (ftpalg rules)"));
@@ -256,12 +262,14 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
       checks.add(firewall::forwardAdmissionCheck(kernelRuleset->ruleset, kernelRuleset->texts, spec, family));
     }
     const std::uint32_t bits = firewall::markBitsInUse(spec);
-    auto uses = firewall::markUsersFromNft(kernelRuleset->ruleset, kernelRuleset->texts, bits, spec.ownTables);
+    auto uses =
+        firewall::markUsersFromNft(kernelRuleset->ruleset, kernelRuleset->texts, bits, spec.ownTables);
     for (const char* tool : {"iptables-save", "ip6tables-save"}) {
       if (const auto program = firewall::findProgram(tool)) {
         const auto dump = firewall::runCommand(*program, {});
         if (dump.exitStatus == 0) {
-          for (auto& use : firewall::markUsersFromIptablesSave(dump.output, tool, bits)) uses.push_back(std::move(use));
+          for (auto& use : firewall::markUsersFromIptablesSave(dump.output, tool, bits))
+            uses.push_back(std::move(use));
         }
       }
     }

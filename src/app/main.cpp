@@ -10,6 +10,7 @@
 #include "options.hpp"
 #include "replay_runner.hpp"
 #include "rules_command.hpp"
+#include "status_command.hpp"
 
 int main(int argc, char* argv[]) {
   using namespace ftpalg::app;
@@ -35,10 +36,12 @@ int main(int argc, char* argv[]) {
     }
     switch (config.command) {
       case Command::Replay: return exitStatus(runReplay(config));
-      case Command::Run: return exitStatus(runLive(config));
+      case Command::Run:
+        // SIGHUP reads the same command line and --config file again.
+        return exitStatus(runLive(config, [argc, argv] { return parseCommandLine(argc, argv); }));
       case Command::Rules: return exitStatus(printRules(config, std::cout));
       case Command::Check: return exitStatus(runCheck(config, std::cout));
-      case Command::Status: break;
+      case Command::Status: return exitStatus(runStatus(config, std::cout));
       case Command::Help:
       case Command::Version: break;
     }

@@ -135,6 +135,13 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
       fail(*blamed, *problem);
     }
   }
+  if (config.command == Command::Run && config.status.metricsListen) {
+    const auto endpoint = Endpoint::parse(*config.status.metricsListen);
+    if (!endpoint || endpoint->port == 0) {
+      fail(*storedValue(stored, "metrics-listen"),
+           "not ADDRESS:PORT with a port, e.g. 127.0.0.1:9721 or [::1]:9721");
+    }
+  }
   if (runLike && config.run.nftTable == config.run.nftQueueTable) {
     const Value* blamed = storedValue(stored, "nft-queue-table");
     if (blamed == nullptr) blamed = storedValue(stored, "nft-table");
@@ -181,14 +188,15 @@ Command commandNamed(std::string_view name) {
   if (name == "run") return Command::Run;
   if (name == "rules") return Command::Rules;
   if (name == "check") return Command::Check;
+  if (name == "status") return Command::Status;
   throw UsageError("unknown command \"" + std::string(name) +
-                   "\"; expected replay, run, rules or check (see ftpalg --help)");
+                   "\"; expected replay, run, rules, check or status (see ftpalg --help)");
 }
 
 AppConfig parse(int argc, const char* const argv[]) {
   AppConfig config;
   if (argc < 2)
-    throw UsageError("no command given; expected replay, run, rules or check (see ftpalg --help)");
+    throw UsageError("no command given; expected replay, run, rules, check or status (see ftpalg --help)");
   const std::string_view first = argv[1];
   if (first == "--help" || first == "-h" || first == "help") {
     config.command = Command::Help;
@@ -281,6 +289,25 @@ std::vector<OptionDescription> describeOptions() {
     descriptions.push_back(std::move(description));
   }
   return descriptions;
+}
+
+std::vector<SettingChange> changedSettings(const AppConfig& running, const AppConfig& reread) {
+  std::vector<SettingChange> changes;
+  for (const cli::Option& option : cli::optionTable()) {
+    if (option.commandLineOnly || !option.appliesTo(running.command)) continue;
+    const auto before = option.print(running);
+    const auto after = option.print(reread);
+    if (before == after) continue;
+    const auto joined = [](const std::vector<std::string>& values) {
+      std::string text;
+      for (const std::string& value : values) text += (text.empty() ? "" : ",") + value;
+      return text.empty() ? std::string("(unset)") : text;
+    };
+    changes.push_back(
+        SettingChange{std::string(option.name), joined(before), joined(after),
+                      option.group == cli::Group::Policy || option.group == cli::Group::Limits});
+  }
+  return changes;
 }
 
 std::string formatConfig(const AppConfig& config) {

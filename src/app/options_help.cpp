@@ -85,6 +85,7 @@ std::string globalHelp() {
          "  run      the live gateway (NFQUEUE, conntrack, nft pinholes; --dry-run to observe)\n"
          "  rules    print the firewall rules an admin adds, and the queue rules `run` installs\n"
          "  check    preflight of `run` with the same options: kernel, sysctls, firewall; changes nothing\n"
+         "  status   ask the running `run`: sessions, pinholes, counters (--json)\n"
 
          "\n" +
          exitStatusHelp();

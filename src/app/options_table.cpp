@@ -352,6 +352,14 @@ std::vector<Option> buildTable() {
                    "the nft table (family inet) of the queue rules, where the kernel has the nft queue "
                    "expression (--seq-owner engine)",
                    FIELD(run.nftQueueTable)));
+  add(text("status-socket", Group::Run, kRun | kStatus, "PATH",
+           "unix socket where run answers `ftpalg status` (mode 0600, owned by root)", "empty path",
+           FIELD(status.socketPath)));
+  add(text("metrics-listen", Group::Run, kRun, "ADDRESS:PORT",
+           "serve Prometheus metrics over HTTP at ADDRESS:PORT (e.g. 127.0.0.1:9721, [::1]:9721); off unless "
+           "given",
+           "empty address", FIELD(status.metricsListen)));
+  add(flag("json", Group::General, kStatus, "print the status as one JSON object", true, FIELD(status.json)));
   add(flag("dry-run", Group::Run, kRun,
            "accept every packet unchanged and install no pinhole, but decide and log as live", true,
            FIELD(run.dryRun)));

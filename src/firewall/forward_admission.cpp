@@ -233,8 +233,8 @@ class Evaluator {
                    name != "TOS" && name != "TTL" && name != "HL" && name != "SECMARK" &&
                    name != "CONNSECMARK") {
           Outcome unknown;
-          unknown.add(kAccept | kDrop | kContinue, describeRule(rule, texts_) + " (iptables target " +
-                                                      std::string(name) + ")");
+          unknown.add(kAccept | kDrop | kContinue,
+                      describeRule(rule, texts_) + " (iptables target " + std::string(name) + ")");
           return finish(unknown);
         }
       } else if (key == "limit" || key == "quota" || key == "ct count" || key == "meter" ||
@@ -253,7 +253,8 @@ class Evaluator {
     const Value* keyExpression = body.find("key");
     const Value* data = body.find("data");
     if (keyExpression == nullptr || data == nullptr) {
-      out.add(kAccept | kDrop | kContinue, describeRule(rule, texts_) + " (a verdict map ftpalg cannot read)");
+      out.add(kAccept | kDrop | kContinue,
+              describeRule(rule, texts_) + " (a verdict map ftpalg cannot read)");
       return out;
     }
     const Abstract key = abstractOf(*keyExpression);
@@ -304,10 +305,9 @@ class Evaluator {
     } else if (value.isString()) {
       c.kind = Constant::Kind::Text;
       c.text = value.asString();
-    } else if (const Value* range = value.find("range"); range != nullptr && range->isArray() &&
-                                                          range->items().size() == 2 &&
-                                                          range->items()[0].isInteger() &&
-                                                          range->items()[1].isInteger()) {
+    } else if (const Value* range = value.find("range");
+               range != nullptr && range->isArray() && range->items().size() == 2 &&
+               range->items()[0].isInteger() && range->items()[1].isInteger()) {
       c.kind = Constant::Kind::Range;
       c.lo = static_cast<std::uint64_t>(range->items()[0].asInteger());
       c.hi = static_cast<std::uint64_t>(range->items()[1].asInteger());
@@ -530,7 +530,8 @@ class Evaluator {
   Truth compareOrder(std::string_view op, const Abstract& value, const Value& right) const {
     const Constant constant = constantOf(right);
     if (value.kind == Abstract::Kind::Absent) return Truth::False;
-    if (value.kind != Abstract::Kind::Range || constant.kind != Constant::Kind::Integer) return Truth::Unknown;
+    if (value.kind != Abstract::Kind::Range || constant.kind != Constant::Kind::Integer)
+      return Truth::Unknown;
     const std::uint64_t n = constant.integer;
     const auto test = [&](std::uint64_t x) {
       if (op == "<") return x < n;
@@ -552,8 +553,8 @@ class Evaluator {
     const Abstract value = abstractOf(*left);
     if (value.kind == Abstract::Kind::Absent) return Truth::False;  // the implicit protocol test fails
     if (op == "in") {
-      if (const Value* set = right->find("set"); set != nullptr || (right->isString() &&
-                                                                    right->asString().starts_with("@")))
+      if (const Value* set = right->find("set");
+          set != nullptr || (right->isString() && right->asString().starts_with("@")))
         return equalsAny(value, constantsOf(*right, rule));
       return anyFlag(value, *right);
     }

@@ -34,10 +34,10 @@ enum class PacketFamily : std::uint8_t { V4, V6 };
 // What is known about the first packet of a data connection ftpalg admits.
 struct DataConnectionPacket {
   PacketFamily family = PacketFamily::V4;
-  std::string ctState = "new";     // "new" (engine-owned) or "related" (conntrack-owned)
-  bool expected = false;           // ct status expected (an expectation's connection)
-  std::uint32_t markKnownBits = 0;  // the ct mark bits whose value is known
-  std::uint32_t markValue = 0;      // their values
+  std::string ctState = "new";         // "new" (engine-owned) or "related" (conntrack-owned)
+  bool expected = false;               // ct status expected (an expectation's connection)
+  std::uint32_t markKnownBits = 0;     // the ct mark bits whose value is known
+  std::uint32_t markValue = 0;         // their values
   std::uint16_t dataPortFloor = 1024;  // tcp dport >= this (--data-port-floor)
 };
 

@@ -269,7 +269,10 @@ class Parser {
           appendUtf8(out, codePoint);
           break;
         }
-        default: --pos_; fail("bad escape"); return std::nullopt;
+        default:
+          --pos_;
+          fail("bad escape");
+          return std::nullopt;
       }
     }
     fail("unterminated string");

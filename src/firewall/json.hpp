@@ -46,7 +46,7 @@ class Value {
   std::int64_t asInteger() const { return integer_; }
   double asReal() const { return kind_ == Kind::Integer ? static_cast<double>(integer_) : real_; }
   const std::string& asString() const { return string_; }
-  const std::vector<Value>& items() const { return items_; }      // Array
+  const std::vector<Value>& items() const { return items_; }       // Array
   const std::vector<Member>& members() const { return members_; }  // Object
 
   // Object member `key`, or null when this is not an object or has no such member.

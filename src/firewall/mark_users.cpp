@@ -173,7 +173,8 @@ std::vector<std::string> splitWords(const std::string& line) {
 
 }  // namespace
 
-std::vector<MarkUse> markUsersFromIptablesSave(std::string_view dump, std::string_view tool, std::uint32_t bits) {
+std::vector<MarkUse> markUsersFromIptablesSave(std::string_view dump, std::string_view tool,
+                                               std::uint32_t bits) {
   std::vector<MarkUse> out;
   std::istringstream in{std::string(dump)};
   std::string line, table;

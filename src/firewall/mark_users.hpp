@@ -40,6 +40,7 @@ std::vector<MarkUse> markUsersFromNft(const NftRuleset& ruleset, const RuleTexts
                                       const std::vector<std::string>& ownTables);
 
 // The same from `iptables-save` text (all tables); `tool` names the program in MarkUse::where.
-std::vector<MarkUse> markUsersFromIptablesSave(std::string_view dump, std::string_view tool, std::uint32_t bits);
+std::vector<MarkUse> markUsersFromIptablesSave(std::string_view dump, std::string_view tool,
+                                               std::uint32_t bits);
 
 }  // namespace ftpalg::firewall

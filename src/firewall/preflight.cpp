@@ -62,8 +62,8 @@ std::string formatCheckLine(const CheckLine& line) {
   return text;
 }
 
-CheckLine forwardAdmissionCheck(const NftRuleset& ruleset, const RuleTexts& texts, const RulesetCheckSpec& spec,
-                                PacketFamily family) {
+CheckLine forwardAdmissionCheck(const NftRuleset& ruleset, const RuleTexts& texts,
+                                const RulesetCheckSpec& spec, PacketFamily family) {
   CheckLine line;
   line.name = "forward-chain " + familyText(family);
   if (spec.dataPath == DataPath::None) {
@@ -119,8 +119,9 @@ CheckLine kernelHelperCheck(const std::vector<HelperAssignment>& conflicts,
   for (const HelperAssignment& conflict : conflicts) where.push_back(conflict.where);
   line.detail = "the kernel's ftp helper is assigned to control port " + joined(ports, ",") + " by " +
                 joined(where, " | ") + " (both would rewrite the same connections; run refuses to start)";
-  line.fix = "remove that assignment (nft delete rule FAMILY TABLE CHAIN handle N; nft -a list ruleset shows "
-             "the handle), or serve other --control-port values";
+  line.fix =
+      "remove that assignment (nft delete rule FAMILY TABLE CHAIN handle N; nft -a list ruleset shows "
+      "the handle), or serve other --control-port values";
   return line;
 }
 
@@ -144,7 +145,9 @@ CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits) {
     switch (use.kind) {
       case MarkUse::Kind::Sets: writers.push_back("sets " + bitsText(use.bits) + ": " + use.where); break;
       case MarkUse::Kind::Clears: writers.push_back("clears " + bitsText(use.bits) + ": " + use.where); break;
-      case MarkUse::Kind::Changes: writers.push_back("changes " + bitsText(use.bits) + ": " + use.where); break;
+      case MarkUse::Kind::Changes:
+        writers.push_back("changes " + bitsText(use.bits) + ": " + use.where);
+        break;
       case MarkUse::Kind::Reads:
         if (!use.acceptsBit) readers.push_back("reads " + bitsText(use.bits) + ": " + use.where);
         break;
@@ -153,14 +156,17 @@ CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits) {
   const std::string options = "--pinhole-mark, --control-mark, --verified-mark";
   if (!writers.empty()) {
     line.level = CheckLine::Level::Fail;
-    line.detail = "ftpalg's ct mark bits (" + bitsText(bits) + ") are written elsewhere: " +
-                  joined(writers, " | ") + (readers.empty() ? "" : " | " + joined(readers, " | "));
-    line.fix = "give ftpalg bits nobody else uses (" + options + "), or change those rules to leave them alone";
+    line.detail = "ftpalg's ct mark bits (" + bitsText(bits) +
+                  ") are written elsewhere: " + joined(writers, " | ") +
+                  (readers.empty() ? "" : " | " + joined(readers, " | "));
+    line.fix =
+        "give ftpalg bits nobody else uses (" + options + "), or change those rules to leave them alone";
     return line;
   }
   if (!readers.empty()) {
     line.level = CheckLine::Level::Warn;
-    line.detail = "ftpalg's ct mark bits (" + bitsText(bits) + ") are tested elsewhere: " + joined(readers, " | ");
+    line.detail =
+        "ftpalg's ct mark bits (" + bitsText(bits) + ") are tested elsewhere: " + joined(readers, " | ");
     line.fix = "make sure these rules mean to act on ftpalg's connections, or give ftpalg other bits (" +
                options + ")";
     return line;

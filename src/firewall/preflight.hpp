@@ -54,8 +54,8 @@ struct RulesetCheckSpec {
 // `family`? Dropped: Fail, with the rule that drops it and the accept rule to insert in that
 // chain. Uncertain: Warn, naming the rule that may drop it. Accepted: Ok, naming the accepting
 // rules.
-CheckLine forwardAdmissionCheck(const NftRuleset& ruleset, const RuleTexts& texts, const RulesetCheckSpec& spec,
-                                PacketFamily family);
+CheckLine forwardAdmissionCheck(const NftRuleset& ruleset, const RuleTexts& texts,
+                                const RulesetCheckSpec& spec, PacketFamily family);
 
 // The kernel ftp helper on a control port (kernel_helper.hpp found `conflicts`): Fail, naming
 // each assignment.

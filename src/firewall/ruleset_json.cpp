@@ -80,7 +80,8 @@ RulesetResult readRulesetJson(std::string_view text) {
       NftRule rule;
       rule.chain = nameOf(*object, "chain");
       rule.handle = object->integerAt("handle").value_or(0);
-      if (const json::Value* expressions = object->find("expr"); expressions != nullptr && expressions->isArray()) {
+      if (const json::Value* expressions = object->find("expr");
+          expressions != nullptr && expressions->isArray()) {
         rule.expressions = *expressions;
       } else {
         rule.expressions = json::Value::array({});
@@ -117,7 +118,8 @@ namespace {
 
 std::string_view trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 

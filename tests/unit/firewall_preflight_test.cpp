@@ -81,11 +81,13 @@ RulesetCheckSpec expectations() {
 }
 
 TEST(ForwardAdmission, TheLabsStrictFirewallAdmitsPinholesThroughTheMarkRule) {
-  const auto ruleset = read({kTable, kForwardDrop, kInvalidDrop, kEstablishedAccept, kControlAccept, kMarkAccept});
+  const auto ruleset =
+      read({kTable, kForwardDrop, kInvalidDrop, kEstablishedAccept, kControlAccept, kMarkAccept});
   for (const auto family : {PacketFamily::V4, PacketFamily::V6}) {
     const CheckLine line = forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), family);
     EXPECT_EQ(line.level, CheckLine::Level::Ok) << formatCheckLine(line);
-    EXPECT_NE(line.detail.find("ct mark & 0x00010000 == 0x00010000 accept"), std::string::npos) << line.detail;
+    EXPECT_NE(line.detail.find("ct mark & 0x00010000 == 0x00010000 accept"), std::string::npos)
+        << line.detail;
   }
   // An expectation's connection is RELATED: the established,related rule admits it.
   const CheckLine related = forwardAdmissionCheck(ruleset, kTexts, expectations(), PacketFamily::V4);
@@ -97,10 +99,11 @@ TEST(ForwardAdmission, WithoutTheMarkRuleThePolicyDropsAndTheFixIsTheRule) {
   const auto ruleset = read({kTable, kForwardDrop, kInvalidDrop, kEstablishedAccept, kControlAccept});
   const CheckLine line = forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V4);
   EXPECT_EQ(line.level, CheckLine::Level::Fail);
-  EXPECT_EQ(formatCheckLine(line),
-            "FAIL  forward-chain ipv4: a data connection through an nft pinhole (ct state new, ct mark "
-            "0x00010000) is dropped by table inet filter chain forward: policy drop; fix: nft insert rule inet "
-            "filter forward ct mark and 0x00010000 == 0x00010000 accept");
+  EXPECT_EQ(
+      formatCheckLine(line),
+      "FAIL  forward-chain ipv4: a data connection through an nft pinhole (ct state new, ct mark "
+      "0x00010000) is dropped by table inet filter chain forward: policy drop; fix: nft insert rule inet "
+      "filter forward ct mark and 0x00010000 == 0x00010000 accept");
   // Another pinhole bit: the fix names it.
   RulesetCheckSpec other = nftPinholes();
   other.pinholeMark = 0x00800000;
@@ -138,8 +141,10 @@ TEST(ForwardAdmission, EveryBaseChainMustAccept) {
   // The inet chain accepts, then the ip chain (priority 10) drops everything: IPv4 fails, IPv6
   // (which the ip table does not see) passes.
   const auto ruleset = read({kTable, kForwardDrop, kMarkAccept, kIpTable, kIpForwardDrop});
-  EXPECT_EQ(forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V4).level, CheckLine::Level::Fail);
-  EXPECT_EQ(forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V6).level, CheckLine::Level::Ok);
+  EXPECT_EQ(forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V4).level,
+            CheckLine::Level::Fail);
+  EXPECT_EQ(forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V6).level,
+            CheckLine::Level::Ok);
   const CheckLine ipv4 = forwardAdmissionCheck(ruleset, kTexts, nftPinholes(), PacketFamily::V4);
   EXPECT_EQ(ipv4.fix, "nft insert rule ip legacy fwd ct mark and 0x00010000 == 0x00010000 accept");
 }
@@ -150,7 +155,8 @@ TEST(ForwardAdmission, NoForwardChainAdmitsEverything) {
   EXPECT_NE(line.detail.find("no filter chain at hook forward"), std::string::npos);
   RulesetCheckSpec none = nftPinholes();
   none.dataPath = DataPath::None;
-  EXPECT_EQ(forwardAdmissionCheck(read({kTable}), kTexts, none, PacketFamily::V4).level, CheckLine::Level::Skip);
+  EXPECT_EQ(forwardAdmissionCheck(read({kTable}), kTexts, none, PacketFamily::V4).level,
+            CheckLine::Level::Skip);
 }
 
 // table inet filter { chain mangle { type filter hook prerouting priority mangle; policy accept;
@@ -215,11 +221,11 @@ TEST(MarkUsers, IptablesConnmarkRules) {
 TEST(KernelHelperCheck, AConflictFailsWithTheRule) {
   const CheckLine none = kernelHelperCheck({}, {21});
   EXPECT_EQ(none.level, CheckLine::Level::Ok);
-  const CheckLine found =
-      kernelHelperCheck({HelperAssignment{"nft table inet filter chain pre: ct helper set tcp dport map { 21 : "
-                                          "\"ftp-std\" }",
-                                          {{21, 21}}}},
-                        {21, 2121});
+  const CheckLine found = kernelHelperCheck(
+      {HelperAssignment{"nft table inet filter chain pre: ct helper set tcp dport map { 21 : "
+                        "\"ftp-std\" }",
+                        {{21, 21}}}},
+      {21, 2121});
   EXPECT_EQ(found.level, CheckLine::Level::Fail);
   EXPECT_NE(found.detail.find("ct helper set tcp dport map { 21 : \"ftp-std\" }"), std::string::npos);
   EXPECT_NE(found.detail.find("control port 21,2121"), std::string::npos);

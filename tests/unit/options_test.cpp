@@ -176,6 +176,10 @@ const RoundTrip kRoundTrips[] = {
       "gw_ftpalg",
       "--nft-queue-table",
       "gw_ftpalg_queue",
+      "--status-socket",
+      "/run/gw/status.sock",
+      "--metrics-listen",
+      "[::1]:9721",
       "--dry-run",
       "--fail-closed",
       "--user",
@@ -222,6 +226,7 @@ const RoundTrip kRoundTrips[] = {
                    "--firewall",      "iptables", "--control-mark",    "0x80000000",
                    "--verified-mark", "1",        "--pinhole-mark",    "2",
                    "--nft-table",     "t1",       "--nft-queue-table", "t2"}},
+    {"status", {}, {"--status-socket", "/run/gw/status.sock", "--json"}},
 };
 
 // The option names a command's help lists, parsed from the help text.
@@ -359,6 +364,9 @@ std::map<std::string, std::optional<std::string>> expectedDefaults() {
       {"pinhole-mark", "0x00010000"},
       {"nft-table", "ftpalg"},
       {"nft-queue-table", "ftpalg_queue"},
+      {"status-socket", "/run/ftpalg/status.sock"},
+      {"metrics-listen", std::nullopt},
+      {"json", std::nullopt},
       {"dry-run", on(run.dryRun)},
       {"fail-open", on(run.failOpen)},
       {"fail-closed", on(!run.failOpen)},
@@ -646,6 +654,36 @@ TEST(OptionErrors, CombinationsNameTheOffendingOption) {
       "--nft-queue-table: \"a b\": only letters, digits, '_', '-', '.' and '/' may follow the first letter");
   EXPECT_EQ(refusal({"run", "--nft-table", "ftpalg_queue"}),
             "--nft-table: \"ftpalg_queue\": the same table as --nft-queue-table");
+}
+
+TEST(Commands, StatusTakesItsSocketAndJson) {
+  const auto status = parseArgs({"status", "--json", "--status-socket", "/tmp/s.sock"});
+  ASSERT_TRUE(status.ok()) << status.error();
+  EXPECT_EQ(status.value().command, Command::Status);
+  EXPECT_TRUE(status.value().status.json);
+  EXPECT_EQ(status.value().status.socketPath, "/tmp/s.sock");
+  EXPECT_FALSE(parseArgs({"status", "--queue", "3"}).ok());  // run's
+  EXPECT_EQ(refusal({"run", "--metrics-listen", "localhost:9721"}),
+            "--metrics-listen: \"localhost:9721\": not ADDRESS:PORT with a port, e.g. 127.0.0.1:9721 or "
+            "[::1]:9721");
+  EXPECT_TRUE(parseArgs({"run", "--metrics-listen", "127.0.0.1:9721"}).ok());
+}
+
+TEST(Commands, ChangedSettingsSaysWhatAReloadCanApply) {
+  const AppConfig running = parseArgs({"run", "--max-sessions", "10", "--queue", "1"}).value();
+  const AppConfig reread =
+      parseArgs({"run", "--max-sessions", "20", "--queue", "2", "--anti-bounce", "peer"}).value();
+  const auto changes = changedSettings(running, reread);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].name, "queue");
+  EXPECT_FALSE(changes[0].reloadable);
+  EXPECT_EQ(changes[0].before, "1");
+  EXPECT_EQ(changes[0].after, "2");
+  EXPECT_EQ(changes[1].name, "anti-bounce");
+  EXPECT_TRUE(changes[1].reloadable);
+  EXPECT_EQ(changes[2].name, "max-sessions");
+  EXPECT_TRUE(changes[2].reloadable);
+  EXPECT_TRUE(changedSettings(running, running).empty());
 }
 
 TEST(Commands, CheckTakesEveryOptionOfRun) {
