@@ -17,8 +17,11 @@
 //   3. drop to CAP_NET_ADMIN (and --user);
 //   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
 //      handle and socket (docs/design.md#threading: single-threaded engines, no locks in the core); the main
-//      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log,
-//      SIGUSR1 writes a `stats` event;
+//      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log and
+//      reloads the policy and limits (reload(): the workers apply them between packets; other
+//      changes are named as needing a restart), SIGUSR1 writes a `stats` event; the status
+//      thread (status_server.hpp, bound in step 2 while still root) answers `ftpalg status` and
+//      the metrics with snapshots each worker takes between packets (live_status.hpp);
 //   5. stop: remove the queue rules first (new packets pass unhelped or wait, per fail-open),
 //      let each worker drain what is already queued, Engine::shutdown (pinholes closed, held
 //      packets released), then the PinholeTable deletes the table; unbind, exit 0. Leaving

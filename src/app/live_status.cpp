@@ -59,7 +59,9 @@ std::string real(double value) {
   return text;
 }
 
-std::int64_t millis(Duration duration) { return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count(); }
+std::int64_t millis(Duration duration) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+}
 
 // "inspecting", "awaiting_greeting", "tls", "not_ftp", "uninspected", "closed".
 std::string sessionState(const SessionSnapshot& session) {
@@ -90,8 +92,9 @@ LatencyHistogram totalLatency(const std::vector<WorkerStatus>& workers) {
 
 std::string directionJson(const DirectionSnapshot& dir) {
   std::ostringstream out;
-  out << "{\"delivered\":" << dir.delivered << ",\"emitted\":" << dir.emitted << ",\"output_delta\":" << dir.outputDelta
-      << ",\"edits\":" << dir.edits << ",\"out_of_order_bytes\":" << dir.outOfOrderBytes
+  out << "{\"delivered\":" << dir.delivered << ",\"emitted\":" << dir.emitted
+      << ",\"output_delta\":" << dir.outputDelta << ",\"edits\":" << dir.edits
+      << ",\"out_of_order_bytes\":" << dir.outOfOrderBytes
       << ",\"partial_line_bytes\":" << dir.partialLineBytes << ",\"isn_known\":" << boolean(dir.baseKnown)
       << ",\"fin\":" << boolean(dir.finSeen) << ",\"tls\":" << boolean(dir.inTls) << "}";
   return out.str();
@@ -116,10 +119,11 @@ std::string statusJson(const DaemonStatus& daemon, const std::vector<WorkerStatu
   bool first = true;
   for (const WorkerStatus& worker : workers) {
     for (const SessionSnapshot& session : worker.engine.sessions) {
-      out << (first ? "" : ",") << "{\"queue\":" << worker.queue << ",\"flow\":" << quoted(session.flow.toString())
-          << ",\"state\":" << quoted(sessionState(session)) << ",\"finished\":" << boolean(session.finished)
-          << ",\"idle_ms\":" << millis(session.idle) << ",\"pending_announcement\":{\"awaiting_passive_reply\":"
-          << boolean(session.awaitingPassiveReply) << ",\"pending_commands\":" << session.pendingCommands
+      out << (first ? "" : ",") << "{\"queue\":" << worker.queue
+          << ",\"flow\":" << quoted(session.flow.toString()) << ",\"state\":" << quoted(sessionState(session))
+          << ",\"finished\":" << boolean(session.finished) << ",\"idle_ms\":" << millis(session.idle)
+          << ",\"pending_announcement\":{\"awaiting_passive_reply\":" << boolean(session.awaitingPassiveReply)
+          << ",\"pending_commands\":" << session.pendingCommands
           << ",\"held_packets\":" << session.heldPackets << ",\"held_bytes\":" << session.heldBytes
           << "},\"pinhole\":" << optionalId(session.pinholeId)
           << ",\"client_to_server\":" << directionJson(session.clientToServer)
@@ -132,18 +136,19 @@ std::string statusJson(const DaemonStatus& daemon, const std::vector<WorkerStatu
   for (const WorkerStatus& worker : workers) {
     for (const Pinhole& pinhole : worker.engine.pinholes) {
       out << (first ? "" : ",") << "{\"queue\":" << worker.queue << ",\"id\":" << pinhole.id
-          << ",\"control\":" << quoted(pinhole.control.toString()) << ",\"from\":" << quoted(pinhole.from.toString())
-          << ",\"to\":" << quoted(pinhole.to.toString())
+          << ",\"control\":" << quoted(pinhole.control.toString())
+          << ",\"from\":" << quoted(pinhole.from.toString()) << ",\"to\":" << quoted(pinhole.to.toString())
           << ",\"nat_to\":" << (pinhole.natTo ? quoted(pinhole.natTo->toString()) : std::string("null"))
           << ",\"announced_by\":"
           << quoted(pinhole.announcedBy == Direction::ClientToServer ? "client" : "server")
-          << ",\"expires_in_ms\":" << std::max<std::int64_t>(0, millis(pinhole.expires - worker.engine.taken)) << "}";
+          << ",\"expires_in_ms\":" << std::max<std::int64_t>(0, millis(pinhole.expires - worker.engine.taken))
+          << "}";
       first = false;
     }
   }
   const LatencyHistogram latency = totalLatency(workers);
-  out << "],\"verdict_latency\":{\"count\":" << latency.count << ",\"sum_seconds\":" << real(latency.sumSeconds)
-      << ",\"buckets\":[";
+  out << "],\"verdict_latency\":{\"count\":" << latency.count
+      << ",\"sum_seconds\":" << real(latency.sumSeconds) << ",\"buckets\":[";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < latency.counts.size(); ++i) {
     cumulative += latency.counts[i];
@@ -171,13 +176,14 @@ std::string statusText(const DaemonStatus& daemon, const std::vector<WorkerStatu
   out << "\nsessions: " << sessions << "\n";
   for (const WorkerStatus& worker : workers) {
     for (const SessionSnapshot& s : worker.engine.sessions) {
-      out << "  q" << worker.queue << " " << s.flow.toString() << " " << sessionState(s) << (s.finished ? " finished" : "")
-          << " idle " << millis(s.idle) << " ms; c2s delivered " << s.clientToServer.delivered << " emitted "
-          << s.clientToServer.emitted << " delta " << s.clientToServer.outputDelta << "; s2c delivered "
-          << s.serverToClient.delivered << " emitted " << s.serverToClient.emitted << " delta "
-          << s.serverToClient.outputDelta;
+      out << "  q" << worker.queue << " " << s.flow.toString() << " " << sessionState(s)
+          << (s.finished ? " finished" : "") << " idle " << millis(s.idle) << " ms; c2s delivered "
+          << s.clientToServer.delivered << " emitted " << s.clientToServer.emitted << " delta "
+          << s.clientToServer.outputDelta << "; s2c delivered " << s.serverToClient.delivered << " emitted "
+          << s.serverToClient.emitted << " delta " << s.serverToClient.outputDelta;
       if (s.awaitingPassiveReply) out << "; awaiting 227/229";
-      if (s.heldPackets != 0) out << "; holding " << s.heldPackets << " packet(s), " << s.heldBytes << " bytes";
+      if (s.heldPackets != 0)
+        out << "; holding " << s.heldPackets << " packet(s), " << s.heldBytes << " bytes";
       if (s.pinholeId) out << "; pinhole " << *s.pinholeId;
       out << "\n";
     }
@@ -187,14 +193,15 @@ std::string statusText(const DaemonStatus& daemon, const std::vector<WorkerStatu
     for (const Pinhole& p : worker.engine.pinholes) {
       out << "  q" << worker.queue << " #" << p.id << " " << p.from.toString() << " -> " << p.to.toString();
       if (p.natTo) out << " (to " << p.natTo->toString() << ")";
-      out << ", announced by the " << (p.announcedBy == Direction::ClientToServer ? "client" : "server") << " of "
-          << p.control.toString() << ", expires in "
+      out << ", announced by the " << (p.announcedBy == Direction::ClientToServer ? "client" : "server")
+          << " of " << p.control.toString() << ", expires in "
           << std::max<std::int64_t>(0, millis(p.expires - worker.engine.taken)) << " ms\n";
     }
   }
   const LatencyHistogram latency = totalLatency(workers);
   out << "verdict latency: " << latency.count << " packets";
-  if (latency.count != 0) out << ", mean " << real(latency.sumSeconds / static_cast<double>(latency.count) * 1e6) << " us";
+  if (latency.count != 0)
+    out << ", mean " << real(latency.sumSeconds / static_cast<double>(latency.count) * 1e6) << " us";
   out << "\n";
   return out.str();
 }
@@ -224,7 +231,8 @@ std::string metricsText(const std::vector<WorkerStatus>& workers) {
       << workers.size() << "\n";
   const LatencyHistogram latency = totalLatency(workers);
   const std::string name = "ftpalg_verdict_latency_seconds";
-  out << "# HELP " << name << " From a queued packet's receipt to its verdict.\n# TYPE " << name << " histogram\n";
+  out << "# HELP " << name << " From a queued packet's receipt to its verdict.\n# TYPE " << name
+      << " histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < latency.counts.size(); ++i) {
     cumulative += latency.counts[i];

@@ -26,9 +26,8 @@ namespace ftpalg::app {
 
 // Upper bounds of the latency buckets, in seconds (Prometheus `le`); a last bucket, +Inf, holds
 // the rest.
-inline constexpr std::array<double, 14> kLatencyBucketBounds{0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-                                                             0.0005,  0.001,    0.0025,  0.005,  0.01,
-                                                             0.025,   0.05,     0.1,     0.25};
+inline constexpr std::array<double, 14> kLatencyBucketBounds{
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25};
 
 // Receive-to-verdict latency of every packet a worker received: from its receipt to the moment
 // its verdict was handed to the kernel (a held packet: when it was released). Plain counts,

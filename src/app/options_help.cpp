@@ -109,11 +109,13 @@ std::string commandHelp(Command command) {
              "                  [--seq-owner kernel|engine] [--pinhole-backend auto|nft|conntrack|none]\n"
              "                  [--pinhole-timeout SECONDS] [--dry-run]\n"
              "                  [--fail-open|--fail-closed] [--user NAME] [--log FILE|-]\n"
-             "                  [--log-format json|text] [--syslog] [policy and limit options]\n"
+             "                  [--log-format json|text] [--syslog] [--status-socket PATH]\n"
+             "                  [--metrics-listen ADDRESS:PORT] [policy and limit options]\n"
              "\n"
              "Runs the live gateway: queues FTP control packets (NFQUEUE), rewrites announcements,\n"
              "installs pinholes before the verdict. SIGTERM/SIGINT: clean up and exit; SIGHUP: reopen\n"
-             "the log; SIGUSR1: log the counters.\n";
+             "the log and reload the policy and limits (other changes need a restart); SIGUSR1: log\n"
+             "the counters. `ftpalg status` asks it over --status-socket.\n";
       break;
     case Command::Rules:
       out << "Usage: ftpalg rules [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"

@@ -56,7 +56,8 @@ Result<sockaddr_un> unixAddress(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return Err("--status-socket " + path + ": longer than " + std::to_string(sizeof address.sun_path - 1) + " bytes");
+    return Err("--status-socket " + path + ": longer than " + std::to_string(sizeof address.sun_path - 1) +
+               " bytes");
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   return address;
@@ -72,19 +73,22 @@ Result<std::unique_ptr<StatusServer>> StatusServer::open(const std::string& sock
   const std::filesystem::path directory = std::filesystem::path(socketPath).parent_path();
   if (!directory.empty()) {
     std::error_code error;
-    if (!std::filesystem::exists(directory, error) && ::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (!std::filesystem::exists(directory, error) && ::mkdir(directory.c_str(), 0755) != 0 &&
+        errno != EEXIST) {
       return Err("--status-socket " + socketPath + ": creating " + directory.string() + ": " + errnoText());
     }
   }
   // A socket file already there: a live daemon answers on it (refused), or it is stale (replaced).
-  struct stat existing{};
+  struct stat existing {};
   if (::lstat(socketPath.c_str(), &existing) == 0) {
-    if (!S_ISSOCK(existing.st_mode)) return Err("--status-socket " + socketPath + ": exists and is not a socket");
+    if (!S_ISSOCK(existing.st_mode))
+      return Err("--status-socket " + socketPath + ": exists and is not a socket");
     const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const bool live = probe >= 0 && ::connect(probe, reinterpret_cast<const sockaddr*>(&address.value()),
                                               sizeof(sockaddr_un)) == 0;
     if (probe >= 0) ::close(probe);
-    if (live) return Err("--status-socket " + socketPath + ": another process answers on it (another ftpalg run?)");
+    if (live)
+      return Err("--status-socket " + socketPath + ": another process answers on it (another ftpalg run?)");
     ::unlink(socketPath.c_str());
   }
   server->unixFd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -97,7 +101,8 @@ Result<std::unique_ptr<StatusServer>> StatusServer::open(const std::string& sock
   ::umask(previous);
   if (bound != 0) return Err("--status-socket " + socketPath + ": bind: " + std::strerror(bindErrno));
   server->socketPath_ = socketPath;
-  if (::listen(server->unixFd_, 8) != 0) return Err("--status-socket " + socketPath + ": listen: " + errnoText());
+  if (::listen(server->unixFd_, 8) != 0)
+    return Err("--status-socket " + socketPath + ": listen: " + errnoText());
 
   if (metrics) {
     const bool v6 = metrics->address.family() == IpFamily::V6;
@@ -125,7 +130,8 @@ Result<std::unique_ptr<StatusServer>> StatusServer::open(const std::string& sock
     if (::bind(server->tcpFd_, reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
       return Err("--metrics-listen " + metrics->toString() + ": bind: " + errnoText());
     }
-    if (::listen(server->tcpFd_, 16) != 0) return Err("--metrics-listen " + metrics->toString() + ": listen: " + errnoText());
+    if (::listen(server->tcpFd_, 16) != 0)
+      return Err("--metrics-listen " + metrics->toString() + ": listen: " + errnoText());
   }
   server->stopFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (server->stopFd_ < 0) return Err("status: eventfd: " + errnoText());
@@ -189,7 +195,8 @@ void StatusServer::run() {
 void StatusServer::answerUnix(int fd) {
   ucred peer{};
   socklen_t length = sizeof peer;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || (peer.uid != 0 && peer.uid != ::geteuid())) {
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+      (peer.uid != 0 && peer.uid != ::geteuid())) {
     sendAll(fd, "error: ftpalg status is for root\n");
     return;
   }
@@ -218,7 +225,8 @@ void StatusServer::answerHttp(int fd) {
     status = "404 Not Found";
     body = "ftpalg serves /metrics\n";
   }
-  const std::string contentType = status.starts_with("200") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain";
+  const std::string contentType =
+      status.starts_with("200") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain";
   sendAll(fd, "HTTP/1.1 " + status + "\r\nContent-Type: " + contentType + "\r\nContent-Length: " +
                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
 }

@@ -33,7 +33,7 @@ class StatusServer {
   // stale socket file left by a dead instance is replaced; one a live process answers on is
   // refused) and, when given, the TCP listener at `metrics`. Starts nothing yet.
   static Result<std::unique_ptr<StatusServer>> open(const std::string& socketPath,
-                                                     const std::optional<Endpoint>& metrics);
+                                                    const std::optional<Endpoint>& metrics);
   ~StatusServer();
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;

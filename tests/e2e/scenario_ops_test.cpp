@@ -16,7 +16,7 @@ TEST(OpsCheck, PassesWithTheLabsRulesExplainsAMissingAcceptRuleAndFindsAMapSynta
 
 TEST(OpsStatus, StatusJsonAndMetricsShowARealSessionAndSighupKeepsIt) {
   FTPALG_E2E_REQUIRE_FTPALG_RUN();
-  expectAllChecksOk(runScript("scenario-ops.sh", "status"), 19);
+  expectAllChecksOk(runScript("scenario-ops.sh", "status"), 18);
 }
 
 }  // namespace

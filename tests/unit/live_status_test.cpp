@@ -1,11 +1,11 @@
 // The status and metrics text (src/app/live_status.hpp): the JSON `ftpalg status --json` prints
 // and the Prometheus text exposition format (version 0.0.4: `# TYPE`, cumulative `_bucket{le=}`
 // ending with +Inf equal to `_count`), from a hand-built snapshot of two workers.
+#include "app/live_status.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "app/live_status.hpp"
 
 namespace ftpalg::app {
 namespace {
@@ -49,22 +49,29 @@ std::vector<WorkerStatus> twoWorkers() {
 }
 
 TEST(StatusJson, CountersSessionsPinholesAndLatency) {
-  const std::string json = statusJson(DaemonStatus{42, "live", "running", std::chrono::seconds(5)}, twoWorkers());
-  EXPECT_EQ(json.rfind(R"({"daemon":{"pid":42,"mode":"live","status":"running","uptime_seconds":5,"queues":[0,1]},)", 0),
-            0u)
+  const std::string json =
+      statusJson(DaemonStatus{42, "live", "running", std::chrono::seconds(5)}, twoWorkers());
+  EXPECT_EQ(
+      json.rfind(
+          R"({"daemon":{"pid":42,"mode":"live","status":"running","uptime_seconds":5,"queues":[0,1]},)", 0),
+      0u)
       << json;
   EXPECT_NE(json.find(R"("packets_seen":15,)"), std::string::npos) << json;  // summed over the workers
-  EXPECT_NE(json.find(R"({"queue":0,"flow":"192.168.77.10:40000-203.0.113.10:21","state":"inspecting","finished":false,)"
-                      R"("idle_ms":250,"pending_announcement":{"awaiting_passive_reply":true,"pending_commands":1,)"
-                      R"("held_packets":0,"held_bytes":0},"pinhole":null,)"),
+  EXPECT_NE(
+      json.find(
+          R"({"queue":0,"flow":"192.168.77.10:40000-203.0.113.10:21","state":"inspecting","finished":false,)"
+          R"("idle_ms":250,"pending_announcement":{"awaiting_passive_reply":true,"pending_commands":1,)"
+          R"("held_packets":0,"held_bytes":0},"pinhole":null,)"),
+      std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("server_to_client":{"delivered":100,"emitted":97,"output_delta":-3,)"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find(R"("server_to_client":{"delivered":100,"emitted":97,"output_delta":-3,)"), std::string::npos)
-      << json;
-  EXPECT_NE(json.find(R"({"queue":0,"id":7,"control":"192.168.77.10:40000-203.0.113.10:21","from":"203.0.113.10",)"
-                      R"("to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000","announced_by":"client",)"
-                      R"("expires_in_ms":2500})"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(R"({"queue":0,"id":7,"control":"192.168.77.10:40000-203.0.113.10:21","from":"203.0.113.10",)"
+                R"("to":"203.0.113.1:50000","nat_to":"192.168.77.10:50000","announced_by":"client",)"
+                R"("expires_in_ms":2500})"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("verdict_latency":{"count":3,)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"({"le":2.5e-05,"count":1})"), std::string::npos) << json;
@@ -74,7 +81,8 @@ TEST(StatusJson, CountersSessionsPinholesAndLatency) {
 
 TEST(Metrics, PrometheusTextWithCountersGaugesAndACumulativeHistogram) {
   const std::string text = metricsText(twoWorkers());
-  EXPECT_NE(text.find("# TYPE ftpalg_packets_seen_total counter\nftpalg_packets_seen_total 15\n"), std::string::npos)
+  EXPECT_NE(text.find("# TYPE ftpalg_packets_seen_total counter\nftpalg_packets_seen_total 15\n"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("ftpalg_pinholes_opened_total 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE ftpalg_sessions gauge\nftpalg_sessions 1\n"), std::string::npos) << text;
@@ -107,7 +115,8 @@ TEST(Mailbox, AnAnswerAfterTheRequestAndNoneAfterClose) {
   EXPECT_EQ(box.waitForAnswer(ticket, std::chrono::steady_clock::now()), std::optional<int>(5));
   const auto later = box.request();
   box.close();
-  EXPECT_EQ(box.waitForAnswer(later, std::chrono::steady_clock::now() + std::chrono::seconds(5)), std::nullopt);
+  EXPECT_EQ(box.waitForAnswer(later, std::chrono::steady_clock::now() + std::chrono::seconds(5)),
+            std::nullopt);
 }
 
 }  // namespace

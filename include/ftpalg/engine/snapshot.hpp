@@ -21,11 +21,11 @@
 namespace ftpalg {
 
 struct DirectionSnapshot {
-  bool baseKnown = false;       // the sender's ISN is known (its SYN, or mid-stream pickup)
-  std::int64_t delivered = 0;   // bytes delivered in order to the parser (SegmentTracker)
-  std::int64_t emitted = 0;     // bytes released to the receiver (PacketEmitter)
-  std::int64_t outputDelta = 0; // output offset minus original offset after the last edit
-  std::size_t edits = 0;        // rewrites still kept for retransmissions
+  bool baseKnown = false;        // the sender's ISN is known (its SYN, or mid-stream pickup)
+  std::int64_t delivered = 0;    // bytes delivered in order to the parser (SegmentTracker)
+  std::int64_t emitted = 0;      // bytes released to the receiver (PacketEmitter)
+  std::int64_t outputDelta = 0;  // output offset minus original offset after the last edit
+  std::size_t edits = 0;         // rewrites still kept for retransmissions
   std::size_t outOfOrderBytes = 0;
   std::size_t partialLineBytes = 0;  // an incomplete line waiting for its end
   bool finSeen = false;
@@ -46,7 +46,7 @@ struct SessionSnapshot {
   std::size_t heldPackets = 0;
   std::size_t heldBytes = 0;
   std::optional<std::uint64_t> pinholeId;  // the session's pending pinhole
-  Duration idle{};                          // since its last packet
+  Duration idle{};                         // since its last packet
   DirectionSnapshot clientToServer, serverToClient;
 };
 
