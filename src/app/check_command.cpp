@@ -273,7 +273,8 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
         }
       }
     }
-    checks.add(firewall::markUsersCheck(uses, bits));
+    checks.add(firewall::markUsersCheck(
+        uses, bits, spec.dataPath == firewall::DataPath::NftPinholes ? spec.pinholeMark : 0));
   }
 
   out << "check: " << checks.failures() << " failure(s), " << checks.warnings() << " warning(s)\n";

@@ -132,7 +132,7 @@ std::uint32_t markBitsInUse(const RulesetCheckSpec& spec) {
   return bits;
 }
 
-CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits) {
+CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits, std::uint32_t pinholeMark) {
   CheckLine line;
   line.name = "mark-bits";
   if (bits == 0) {
@@ -149,7 +149,8 @@ CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits) {
         writers.push_back("changes " + bitsText(use.bits) + ": " + use.where);
         break;
       case MarkUse::Kind::Reads:
-        if (!use.acceptsBit) readers.push_back("reads " + bitsText(use.bits) + ": " + use.where);
+        if (!(use.acceptsBit && pinholeMark != 0 && use.bits == pinholeMark))
+          readers.push_back("reads " + bitsText(use.bits) + ": " + use.where);
         break;
     }
   }

@@ -68,7 +68,8 @@ std::uint32_t markBitsInUse(const RulesetCheckSpec& spec);
 
 // Other users of those bits (mark_users.hpp found `uses`): a rule that sets, clears or changes
 // one is Fail (it admits connections as if ftpalg had, or erases ftpalg's marks); one that reads
-// one is Warn (it acts on ftpalg's connections), except the accept rule ftpalg asks for.
-CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits);
+// one is Warn (it acts on ftpalg's connections), except the accept rule ftpalg asks for: one
+// that accepts exactly `pinholeMark` (0: none is asked for).
+CheckLine markUsersCheck(const std::vector<MarkUse>& uses, std::uint32_t bits, std::uint32_t pinholeMark);
 
 }  // namespace ftpalg::firewall

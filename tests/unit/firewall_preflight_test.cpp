@@ -185,7 +185,7 @@ TEST(MarkUsers, WritersOfFtpalgsBitsFailAndTheAcceptRuleIsNotAUser) {
   // The pinhole bit alone: `ct mark set 0x5` clears it, `ct mark set meta mark` changes it; the
   // OR of 0x00020000 leaves it; the accept rule and ftpalg's own table do not count.
   const auto pinhole = markUsersFromNft(ruleset, kTexts, 0x00010000, {"ftpalg", "ftpalg_queue"});
-  const CheckLine line = markUsersCheck(pinhole, 0x00010000);
+  const CheckLine line = markUsersCheck(pinhole, 0x00010000, 0x00010000);
   EXPECT_EQ(line.level, CheckLine::Level::Fail) << formatCheckLine(line);
   EXPECT_NE(line.detail.find("clears 0x00010000: nft table inet filter chain mangle"), std::string::npos)
       << line.detail;
@@ -200,7 +200,12 @@ TEST(MarkUsers, WritersOfFtpalgsBitsFailAndTheAcceptRuleIsNotAUser) {
 
   // Only the accept rule: nothing to report.
   const auto clean = markUsersFromNft(read({kTable, kForwardDrop, kMarkAccept}), kTexts, 0x00010000, {});
-  EXPECT_EQ(markUsersCheck(clean, 0x00010000).level, CheckLine::Level::Ok);
+  EXPECT_EQ(markUsersCheck(clean, 0x00010000, 0x00010000).level, CheckLine::Level::Ok);
+  // In the conntrack-owned mode with expectations no accept rule is asked for: one that tests
+  // the control bit acts on every control connection and is named.
+  const auto control2 = markUsersFromNft(read({kTable, kForwardDrop, kMarkAccept}), kTexts, 0x00010000, {});
+  const CheckLine noPinholes = markUsersCheck(control2, 0x00010000, 0);
+  EXPECT_EQ(noPinholes.level, CheckLine::Level::Warn) << formatCheckLine(noPinholes);
 }
 
 TEST(MarkUsers, IptablesConnmarkRules) {
