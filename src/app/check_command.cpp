@@ -140,6 +140,18 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
     return ExitCode::Failed;
   }
   checks.add(line(Level::Ok, "privileges", "CAP_NET_ADMIN"));
+  if (run.user) {
+    // The same checks run makes before it installs anything (its exit status 2).
+    auto account = lookUpAccount(*run.user);
+    if (!account) {
+      checks.add(line(Level::Fail, "user", account.error(), "create the account, or change --user"));
+    } else if (auto reopenable = checkAccountCanReopenLog(account.value(), config.logPath); !reopenable) {
+      checks.add(line(Level::Fail, "user", reopenable.error(),
+                      "give the account write access to the log's directory"));
+    } else {
+      checks.add(line(Level::Ok, "user", "run drops to account " + *run.user + " after set-up"));
+    }
+  }
 
   // Kernel features.
   checks.add(queueFeature());
