@@ -47,6 +47,7 @@ struct RunConfig {
   std::uint32_t controlMark = firewall::kDefaultControlMark;    // --control-mark
   std::uint32_t verifiedMark = firewall::kDefaultVerifiedMark;  // --verified-mark
   bool dryRun = false;
+  std::uint16_t nflogGroup = 0;     // --nflog-group: where --dry-run reads its packet copies
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup
   bool installQueueRules = true;    // --no-queue-rules: the admin installs them

@@ -327,8 +327,12 @@ std::vector<Option> buildTable() {
               "ct mark bit ftpalg sets once it verified a connection's FTP dialog (--seq-owner kernel)",
               FIELD(run.verifiedMark)));
   add(flag("dry-run", Group::Run, kRun,
-           "accept every packet unchanged and install no pinhole, but decide and log as live", true,
-           FIELD(run.dryRun)));
+           "read copies of the control packets through NFLOG (nothing waits for ftpalg, nothing is "
+           "changed, no pinhole is installed; may run next to the kernel's ftp helper), but decide and "
+           "log as live",
+           true, FIELD(run.dryRun)));
+  add(number("nflog-group", Group::Run, kRun, "N", 0, 65535,
+             "the NFLOG group --dry-run reads its copies from", FIELD(run.nflogGroup)));
   add(alternative("fail-mode", "fail-open", Group::Run, kRun,
                   "control traffic passes unhelped while ftpalg is down, through queue bypass", true,
                   FIELD(run.failOpen)));

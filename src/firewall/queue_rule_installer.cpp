@@ -111,16 +111,7 @@ Status<> QueueRules::install() {
     // A previous instance of the other layout may have left iptables rules: they go now that
     // the new rules are in place.
     if (auto stale = removeIptables(); !stale) return stale;
-    std::string listing;
-    // nft list table inet ftpalg_queue
-    if (auto listed = runNftScript("list table inet " + std::string(kQueueTable), &listing); !listed) {
-      return Err("queue rules not in place after installing them: " + listed.error());
-    }
-    if (const auto problems = nftQueueTableProblems(listing); !problems.empty()) {
-      return Err("queue rules not in place after installing them (nft list table inet " +
-                 std::string(kQueueTable) + "): " + joined(problems, "; "));
-    }
-    return okStatus();
+    return verify();
   }
   for (const IptablesFamily& family : families_) {
     auto current = list(family);
@@ -137,6 +128,22 @@ Status<> QueueRules::install() {
       return removed;
     }
   }
+  return verify();
+}
+
+Status<> QueueRules::verify() const {
+  if (kind_ == Kind::Nft) {
+    std::string listing;
+    // nft list table inet ftpalg_queue
+    if (auto listed = runNftScript("list table inet " + std::string(kQueueTable), &listing); !listed) {
+      return Err("queue rules not in place after installing them: " + listed.error());
+    }
+    if (const auto problems = nftQueueTableProblems(listing); !problems.empty()) {
+      return Err("queue rules not in place after installing them (nft list table inet " +
+                 std::string(kQueueTable) + "): " + joined(problems, "; "));
+    }
+    return okStatus();
+  }
   // Listed back only after every family is installed: what the kernel holds now.
   for (const IptablesFamily& family : families_) {
     auto listed = list(family);
@@ -147,6 +154,23 @@ Status<> QueueRules::install() {
     }
   }
   return okStatus();
+}
+
+std::vector<WatchedTable> QueueRules::watched() const {
+  std::vector<WatchedTable> tables;
+  if (kind_ == Kind::Nft) {
+    tables.push_back(WatchedTable{FirewallPart::QueueRules, kFamilyInet, std::string(kQueueTable), {}});
+    return tables;
+  }
+  for (const IptablesFamily& family : families_) {
+    for (const QueuePoint& point : queuePoints(spec_.layout)) {
+      tables.push_back(WatchedTable{FirewallPart::QueueRules,
+                                    family.family == IpFamily::V4 ? kFamilyIpv4 : kFamilyIpv6,
+                                    std::string(point.table),
+                                    {std::string(point.chain), std::string(point.hook)}});
+    }
+  }
+  return tables;
 }
 
 Status<> QueueRules::remove() {
