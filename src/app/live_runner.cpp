@@ -680,6 +680,7 @@ ExitCode runLive(const AppConfig& config) {
     resolverOptions.maxFlows = std::max<std::size_t>(1024, config.engine.limits.maxSessions);
     resolverOptions.conntrackOwned = owner == SequenceOwner::Kernel;
     resolverOptions.controlMark = run.controlMark;
+    resolverOptions.observeHelperFlows = copies;
     auto resolver = io::ConntrackResolver::open(resolverOptions);
     if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
     LiveVerdictSink sink = makeLiveVerdictSink(config, queueSinks[i]);

@@ -16,5 +16,10 @@ TEST(FirewallReload, ReinstallsQueueRulesTableAndPendingPinholeAndDoesNotLoop) {
   expectAllChecksOk(runScript("scenario-reload.sh", ""), 20);
 }
 
+TEST(DryRun, ShadowsTheKernelHelperWithTheSameRewriteAndAStoppedInstanceDelaysNothing) {
+  FTPALG_E2E_REQUIRE_FTPALG_RUN();
+  expectAllChecksOk(runScript("scenario-shadow.sh", ""), 9);
+}
+
 }  // namespace
 }  // namespace ftpalg::e2e
