@@ -25,7 +25,8 @@ std::string joined(const std::vector<std::string>& items) {
 
 }  // namespace
 
-FirewallGuard::FirewallGuard(std::unique_ptr<firewall::RulesetMonitor> monitor, std::vector<GuardedPart> parts)
+FirewallGuard::FirewallGuard(std::unique_ptr<firewall::RulesetMonitor> monitor,
+                             std::vector<GuardedPart> parts)
     : monitor_(std::move(monitor)), parts_(std::move(parts)), due_(parts_.size()) {}
 
 Status<> FirewallGuard::arm() {
@@ -69,7 +70,8 @@ bool FirewallGuard::onReadable() {
 void FirewallGuard::verifyAll(const std::string& why) {
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     if (auto verified = parts_[i].verify(); !verified) {
-      due_[i].hits.push_back(firewall::WatchHit{{}, parts_[i].name, parts_[i].name + " (" + verified.error() + ")", false});
+      due_[i].hits.push_back(
+          firewall::WatchHit{{}, parts_[i].name, parts_[i].name + " (" + verified.error() + ")", false});
       due_[i].by = why;
       due_[i].pending = true;
     }
@@ -93,8 +95,8 @@ void FirewallGuard::reinstallDue() {
   std::erase_if(recent_, [&](Clock::time_point at) { return now - at > kBurstWindow; });
   if (static_cast<int>(recent_.size()) >= kBurst) {
     notBefore_ = now + backoff_;
-    reportError("firewall: ftpalg's objects were removed " + std::to_string(recent_.size()) + " times within " +
-                std::to_string(kBurstWindow.count()) +
+    reportError("firewall: ftpalg's objects were removed " + std::to_string(recent_.size()) +
+                " times within " + std::to_string(kBurstWindow.count()) +
                 " s; something keeps removing them (a firewall manager that owns these tables or chains?); "
                 "next reinstall in " +
                 std::to_string(backoff_.count()) + " s");

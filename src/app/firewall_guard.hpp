@@ -36,9 +36,9 @@ namespace ftpalg::app {
 struct GuardedPart {
   std::string name;  // "nft table inet ftpalg", "queue rules (iptables chains ftpalg-c2s/ftpalg-s2c)"
   std::vector<firewall::WatchedTable> watched;
-  std::function<Status<>()> reinstall;     // replaces the part in one transaction and checks it
-  std::function<Status<>()> verify;        // lists it back; changes nothing
-  std::function<void()> afterReinstall;    // optional: e.g. re-add the pending pinholes
+  std::function<Status<>()> reinstall;   // replaces the part in one transaction and checks it
+  std::function<Status<>()> verify;      // lists it back; changes nothing
+  std::function<void()> afterReinstall;  // optional: e.g. re-add the pending pinholes
 };
 
 class FirewallGuard {
@@ -69,7 +69,7 @@ class FirewallGuard {
  private:
   struct Due {
     std::vector<firewall::WatchHit> hits;  // what was deleted, distinct, in order (at most 64)
-    std::string by;                 // "nft (pid 1234, ruleset generation 57)"
+    std::string by;                        // "nft (pid 1234, ruleset generation 57)"
     bool pending = false;
   };
   void reinstallDue();

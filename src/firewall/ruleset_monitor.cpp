@@ -28,7 +28,7 @@ constexpr int kReceiveBufferBytes = 8 * 1024 * 1024;
 constexpr std::size_t kReadBufferBytes = 256 * 1024;
 constexpr int kMaxAttribute = 32;
 
-using Attributes = const nlattr* [kMaxAttribute + 1];
+using Attributes = const nlattr * [kMaxAttribute + 1];
 
 int storeAttribute(const nlattr* attribute, void* data) {
   const int type = mnl_attr_get_type(attribute);

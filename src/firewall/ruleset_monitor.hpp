@@ -26,9 +26,9 @@
 namespace ftpalg::firewall {
 
 struct RulesetTransaction {
-  std::uint32_t generation = 0;  // NFTA_GEN_ID after the commit
-  std::uint32_t pid = 0;         // NFTA_GEN_PROC_PID
-  std::string process;           // NFTA_GEN_PROC_NAME ("nft", "iptables-nft-re", "firewalld", ...)
+  std::uint32_t generation = 0;        // NFTA_GEN_ID after the commit
+  std::uint32_t pid = 0;               // NFTA_GEN_PROC_PID
+  std::string process;                 // NFTA_GEN_PROC_NAME ("nft", "iptables-nft-re", "firewalld", ...)
   std::vector<RulesetChange> changes;  // deletions other than of set elements, in order
 };
 

@@ -32,7 +32,8 @@ std::optional<WatchHit> concernedPart(const RulesetChange& change, const std::ve
       default: break;
     }
     if (table.chains.empty()) return hit;  // ftpalg owns all of it
-    const bool inChain = change.object == RulesetChange::Object::Chain || change.object == RulesetChange::Object::Rule;
+    const bool inChain =
+        change.object == RulesetChange::Object::Chain || change.object == RulesetChange::Object::Rule;
     if (inChain && std::find(table.chains.begin(), table.chains.end(), change.chain) != table.chains.end()) {
       return hit;
     }

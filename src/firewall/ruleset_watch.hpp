@@ -41,9 +41,9 @@ struct RulesetChange {
 
 // What ftpalg has in place, by what reinstalls it.
 enum class FirewallPart : std::uint8_t {
-  OwnTable,     // ftpalg's nft table (pinhole maps, anchor): firewall::PinholeTable
-  QueueRules,   // the queue rules (iptables chains or the nft queue table): firewall::QueueRules
-  CopyRules,    // --dry-run's NFLOG rules (nft table inet ftpalg_dryrun)
+  OwnTable,    // ftpalg's nft table (pinhole maps, anchor): firewall::PinholeTable
+  QueueRules,  // the queue rules (iptables chains or the nft queue table): firewall::QueueRules
+  CopyRules,   // --dry-run's NFLOG rules (nft table inet ftpalg_dryrun)
 };
 
 struct WatchedTable {
@@ -57,9 +57,9 @@ struct WatchedTable {
 
 struct WatchHit {
   FirewallPart part = FirewallPart::OwnTable;
-  std::string table;         // "nft table ip mangle"
-  std::string what;          // `table`, or `table` + ": chain FORWARD", ": a rule of chain FORWARD", ...
-  bool wholeTable = false;   // the table itself was deleted
+  std::string table;        // "nft table ip mangle"
+  std::string what;         // `table`, or `table` + ": chain FORWARD", ": a rule of chain FORWARD", ...
+  bool wholeTable = false;  // the table itself was deleted
   friend bool operator==(const WatchHit&, const WatchHit&) = default;
 };
 

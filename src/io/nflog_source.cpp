@@ -98,13 +98,13 @@ Result<std::unique_ptr<NflogSource>> NflogSource::open(const NflogOptions& optio
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
     (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
-  if (const int error = impl->configure([](nlmsghdr* header) {
-        mnl_attr_put_u8(header, NFULA_CFG_CMD, NFULNL_CFG_CMD_BIND);
-      });
+  if (const int error = impl->configure(
+          [](nlmsghdr* header) { mnl_attr_put_u8(header, NFULA_CFG_CMD, NFULNL_CFG_CMD_BIND); });
       error != 0) {
     if (error == EBUSY || error == EEXIST) {
-      return Err(where + " is bound by another process (another ftpalg --dry-run, ulogd?): choose another with "
-                         "--nflog-group");
+      return Err(where +
+                 " is bound by another process (another ftpalg --dry-run, ulogd?): choose another with "
+                 "--nflog-group");
     }
     if (error == EPERM) return Err(where + ": binding needs CAP_NET_ADMIN");
     return Err(where + ": binding: " + std::strerror(error));
@@ -175,7 +175,7 @@ Result<std::size_t> NflogSource::receive(const std::function<void(const QueuedPa
         const auto* packetHeader =
             static_cast<const nfulnl_msg_packet_hdr*>(mnl_attr_get_payload(attributes[NFULA_PACKET_HDR]));
         queued.hook = packetHeader->hook <= NF_INET_POST_ROUTING ? static_cast<QueueHook>(packetHeader->hook)
-                                                                  : QueueHook::Unknown;
+                                                                 : QueueHook::Unknown;
       }
       const auto* payload = static_cast<const std::uint8_t*>(mnl_attr_get_payload(attributes[NFULA_PAYLOAD]));
       const std::size_t length = mnl_attr_get_payload_len(attributes[NFULA_PAYLOAD]);
@@ -188,8 +188,8 @@ Result<std::size_t> NflogSource::receive(const std::function<void(const QueuedPa
         queued.truncated = length < 40 + (static_cast<std::size_t>(payload[4]) << 8 | payload[5]);
       }
       // A truncated copy is handed on as not-a-candidate, as NfqueueSource does.
-    queued.packet.controlCandidate =
-        !queued.truncated && length > 0 && ((payload[0] >> 4) == 4 || (payload[0] >> 4) == 6);
+      queued.packet.controlCandidate =
+          !queued.truncated && length > 0 && ((payload[0] >> 4) == 4 || (payload[0] >> 4) == 6);
       onPacket(queued);
       ++delivered;
     }

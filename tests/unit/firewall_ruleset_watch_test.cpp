@@ -21,7 +21,8 @@ std::vector<WatchedTable> watched() {
 }
 
 TEST(RulesetWatch, AnyDeletionInsideAnOwnTableConcernsIt) {
-  for (const Object object : {Object::Table, Object::Chain, Object::Rule, Object::Set, Object::StatefulObject}) {
+  for (const Object object :
+       {Object::Table, Object::Chain, Object::Rule, Object::Set, Object::StatefulObject}) {
     const auto hit = concernedPart(deleted(object, kFamilyInet, "ftpalg", "pre_dnat"), watched());
     ASSERT_TRUE(hit) << static_cast<int>(object);
     EXPECT_EQ(hit->part, FirewallPart::OwnTable);
