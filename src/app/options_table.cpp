@@ -331,7 +331,7 @@ std::vector<Option> buildTable() {
            "changed, no pinhole is installed; may run next to the kernel's ftp helper), but decide and "
            "log as live",
            true, FIELD(run.dryRun)));
-  add(number("nflog-group", Group::Run, kRun, "N", 0, 65535,
+  add(number("nflog-group", Group::Run, kRun | kRules, "N", 0, 65535,
              "the NFLOG group --dry-run reads its copies from", FIELD(run.nflogGroup)));
   add(alternative("fail-mode", "fail-open", Group::Run, kRun,
                   "control traffic passes unhelped while ftpalg is down, through queue bypass", true,

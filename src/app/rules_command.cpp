@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "firewall/copy_rules.hpp"
 #include "firewall/rules_report.hpp"
 
 namespace ftpalg::app {
@@ -40,6 +41,13 @@ ExitCode printRules(const AppConfig& config, std::ostream& out) {
       << "\n# Engine-owned mode (--seq-owner engine"
       << (saneHelper && !*saneHelper ? ", and what run uses on this kernel" : "") << ").\n"
       << firewall::rulesReport(queueRuleSpec(config, SequenceOwner::Engine), syntax, nftQueue);
+  firewall::CopyRuleSpec copies;
+  copies.controlPorts = config.controlPorts;
+  copies.group = config.run.nflogGroup;
+  out << "\n# --dry-run: no queue rules, no pinhole table; run creates this table, which sends a copy of\n"
+         "# each control packet to NFLOG group "
+      << copies.group << " (--nflog-group) and holds nothing:\n"
+      << firewall::nftCopyTableScript(copies, "PID");
   return ExitCode::Success;
 }
 

@@ -216,7 +216,8 @@ const RoundTrip kRoundTrips[] = {
     {"rules",
      {},
      {"--queue", "65000", "--queue-balance", "64", "--control-port", "21", "--control-port", "2121",
-      "--firewall", "iptables", "--control-mark", "0x80000000", "--verified-mark", "1"}},
+      "--firewall", "iptables", "--control-mark", "0x80000000", "--verified-mark", "1", "--nflog-group",
+      "9"}},
 };
 
 // The option names a command's help lists, parsed from the help text.
