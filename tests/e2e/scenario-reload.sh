@@ -11,9 +11,11 @@
 #      (curl, active mode) works;
 #   2. a reload in two transactions (`nft flush ruleset`, then the admin's rules 0.3 s later, as a
 #      firewall manager may do): reinstalled again, a new session works;
+#      Then `iptables-restore` (without --noflush) of an empty mangle table: only the queue rules
+#      are reinstalled, a new session works;
 #   3. no loop: `nft monitor` (watching the whole time) sees no table change for 3 s after the
-#      second reinstall, exactly two reinstalls are logged, and ftpalg's table was created once per
-#      reload.
+#      last reinstall, exactly three reinstalls are logged, and ftpalg's table was created once
+#      per reload that deleted it.
 # Usage: tests/e2e/scenario-reload.sh [--id ID] [--keep]
 # Output: CHECK lines, DECISION lines, RESULT (tests/e2e/check-lib.sh).
 set -uo pipefail
@@ -119,15 +121,31 @@ check in_place_after_two_step_reload $? "queue rules and table"
 lab_client curl port 4 "$LAB_DIR/client3"
 check new_session_after_two_step_reload $? "curl port: $LAB_CLIENT_REASON"
 
+# 2b. iptables-restore without --noflush, as an iptables-based firewall script loads its rules:
+# the mangle table is replaced without ftpalg's chain and jump; only the queue rules are
+# reinstalled (the pinhole table was not touched).
+printf '*mangle\nCOMMIT\n' | lab_in "$LAB_NS_R" iptables-restore -w
+check iptables_restore_applied $? "iptables-restore of an empty mangle table"
+ms=$(wait_reinstalls 3)
+line=$(grep 'firewall: ' "$stderr" | tail -n 1)
+[[ $ms -lt 1000 && $line == *'deleted by iptables'* && $line == *'reinstalled queue rules ('* && $line != *'reinstalled nft table'* ]]
+check only_queue_rules_reinstalled $? "${ms} ms: $line"
+for ((i = 0; i < 20; i++)); do in_place && break; sleep 0.05; done
+in_place
+check in_place_after_iptables_restore $? "queue rules and table"
+lab_client curl port 4 "$LAB_DIR/client4"
+check new_session_after_iptables_restore $? "curl port: $LAB_CLIENT_REASON"
+
 # 3. No loop: nothing changes any table for 3 s after the last reinstall. ftpalg's table is
 # created by one transaction of `add table`, `delete table`, `table {...}` (pinhole_table.hpp),
-# which `nft monitor` shows as two "add table" lines: 2 per reinstall, 4 for the two reloads.
+# which `nft monitor` shows as two "add table" lines: 2 per reinstall of the table, 4 for the
+# two reloads that deleted it.
 before=$(grep -c . "$LAB_DIR/monitor.txt")
 sleep 3
 after=$(grep -c . "$LAB_DIR/monitor.txt")
 check ruleset_quiet_after_reinstall "$((after == before ? 0 : 1))" "nft monitor: $before lines, 3 s later $after"
 n=$(reinstalls)
-check no_reinstall_loop "$((n == 2 ? 0 : 1))" "$n reinstalls logged for 2 reloads"
+check no_reinstall_loop "$((n == 3 ? 0 : 1))" "$n reinstalls logged for 3 reloads"
 lab_stop "$LAB_PID_monitor" TERM 2
 created=$(grep -c '^add table inet ftpalg$' "$LAB_DIR/monitor.txt")
 check table_created_once_per_reload "$((created == 4 ? 0 : 1))" "nft monitor: $created x 'add table inet ftpalg'"

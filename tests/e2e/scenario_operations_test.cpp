@@ -13,7 +13,7 @@ namespace {
 
 TEST(FirewallReload, ReinstallsQueueRulesTableAndPendingPinholeAndDoesNotLoop) {
   FTPALG_E2E_REQUIRE_FTPALG_RUN();
-  expectAllChecksOk(runScript("scenario-reload.sh", ""), 20);
+  expectAllChecksOk(runScript("scenario-reload.sh", ""), 24);
 }
 
 TEST(DryRun, ShadowsTheKernelHelperWithTheSameRewriteAndAStoppedInstanceDelaysNothing) {
