@@ -882,7 +882,7 @@ lab_ftpalg_start() {
     # --dry-run: copies through NFLOG, from its own table (no queue rules).
     if [[ -n $dry ]]; then
       if grep -q '^ftpalg: info: running (dry-run)' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
-        lab_in "$LAB_NS_R" nft list table inet ftpalg_dryrun 2>/dev/null | grep -q 'log group'; then
+        [[ $(lab_in "$LAB_NS_R" nft list table inet ftpalg_dryrun 2>/dev/null) == *'log group'* ]]; then
         return 0
       fi
     elif grep -q '^ftpalg: info: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then

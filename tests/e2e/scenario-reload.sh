@@ -50,12 +50,21 @@ lab_bg monitor "$LAB_NS_R" "$LAB_DIR/monitor.txt" nft monitor tables
 sleep 0.3
 
 stderr=$LAB_DIR/ftpalg.stderr
+# lists REGEX CMD...: CMD's output (in the router) matches REGEX. The output is read whole before
+# it is matched: `CMD | grep -q` under pipefail fails when grep exits before CMD has written all
+# (SIGPIPE), whatever grep found.
+lists() {
+  local regex=$1 out
+  shift
+  out=$(lab_in "$LAB_NS_R" "$@" 2>&1) || return 1
+  grep -qE -- "$regex" <<<"$out"
+}
 reinstalls() { grep -c '^ftpalg: warning: firewall: .* reinstalled ' "$stderr"; }
 in_place() {
-  lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-c2s 2>/dev/null | grep -q NFQUEUE &&
-    lab_in "$LAB_NS_R" iptables -w -t raw -S ftpalg-s2c 2>/dev/null | grep -q NFQUEUE &&
-    lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q -- '-j ftpalg-c2s' &&
-    lab_in "$LAB_NS_R" iptables -w -t raw -S PREROUTING 2>/dev/null | grep -q -- '-j ftpalg-s2c' &&
+  lists NFQUEUE iptables -w -t mangle -S ftpalg-c2s &&
+    lists NFQUEUE iptables -w -t raw -S ftpalg-s2c &&
+    lists '-j ftpalg-c2s' iptables -w -t mangle -S FORWARD &&
+    lists '-j ftpalg-s2c' iptables -w -t raw -S PREROUTING &&
     lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1
 }
 # wait_reinstalls N: until N reinstalls are logged (at most 3 s); prints the milliseconds waited.
@@ -78,23 +87,23 @@ lab_bg client "$LAB_NS_C" "$log" "$LAB_PY" "$LAB_HERE/hold_session.py" --host "$
 line=$(wait_for_line "$log" '^announced ') || { cat "$log" >&2; fail announcement_failed; }
 read -r _ host port _ <<<"$line"
 check warmup_list_before_reload "$(grep -q '^warmup list ok' "$log"; echo $?)" "$(grep '^warmup' "$log")"
-lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 | grep -q "\. $port "
+lists "\. $port " nft list map inet ftpalg pinholes4
 check pinhole_before_reload $? "port $port in pinholes4"
 
 lab_in "$LAB_NS_R" nft -f "$LAB_DIR/nftables.conf"
 check reload_applied $? "nft -f nftables.conf (flush ruleset + the admin's rules)"
 ms=$(wait_reinstalls 1)
 check reinstall_logged_within_1s "$((ms < 1000 ? 0 : 1))" "${ms} ms: $(grep -m1 'firewall: ' "$stderr")"
-grep -m1 'firewall: ' "$stderr" | grep -q 'deleted by nft (pid'
+[[ $(grep -m1 'firewall: ' "$stderr") == *'deleted by nft (pid'* ]]
 check reinstall_names_the_committer $? "$(grep -m1 'firewall: ' "$stderr")"
 for ((i = 0; i < 20; i++)); do in_place && break; sleep 0.05; done
 in_place
 check queue_rules_and_table_back $? "ftpalg-c2s, ftpalg-s2c, their jumps, table inet ftpalg"
 for ((i = 0; i < 20; i++)); do
-  lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | grep -q "\. $port " && break
+  lists "\. $port " nft list map inet ftpalg pinholes4 && break
   sleep 0.05
 done
-lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | grep -q "\. $port "
+lists "\. $port " nft list map inet ftpalg pinholes4
 check pending_pinhole_back $? "port $port in pinholes4: $(grep 'pending pinhole' "$stderr" | head -1)"
 
 touch "$go"
