@@ -16,7 +16,10 @@
 #   3. no loop: `nft monitor` (watching the whole time) sees no table change for 3 s after the
 #      last reinstall, exactly three reinstalls are logged, and ftpalg's table was created once
 #      per reload that deleted it.
-# Usage: tests/e2e/scenario-reload.sh [--id ID] [--keep]
+# With --seq-owner kernel (the conntrack-owned mode) the queue rules are the one chain ftpalg-ct,
+# the table holds the anchor, and the pinholes are conntrack expectations, which a ruleset flush
+# does not touch: the same checks, the pinhole looked up with `conntrack -L expect`.
+# Usage: tests/e2e/scenario-reload.sh [--seq-owner engine|kernel] [--id ID] [--keep]
 # Output: CHECK lines, DECISION lines, RESULT (tests/e2e/check-lib.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +33,8 @@ while (($#)); do
   case $1 in
     --id) id=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) echo "usage: $0 [--id ID] [--keep]" >&2; exit 2 ;;
+    --seq-owner) export LAB_SEQ_OWNER=$2; shift 2 ;;
+    *) echo "usage: $0 [--seq-owner engine|kernel] [--id ID] [--keep]" >&2; exit 2 ;;
   esac
 done
 
@@ -61,11 +65,26 @@ lists() {
 }
 reinstalls() { grep -c '^ftpalg: warning: firewall: .* reinstalled ' "$stderr"; }
 in_place() {
+  if [[ $LAB_SEQ_OWNER == kernel ]]; then
+    lists NFQUEUE iptables -w -t mangle -S ftpalg-ct &&
+      lists '-j ftpalg-ct' iptables -w -t mangle -S FORWARD &&
+      lists 'ct helper ftp-anchor' nft list table inet ftpalg
+    return
+  fi
   lists NFQUEUE iptables -w -t mangle -S ftpalg-c2s &&
     lists NFQUEUE iptables -w -t raw -S ftpalg-s2c &&
     lists '-j ftpalg-c2s' iptables -w -t mangle -S FORWARD &&
     lists '-j ftpalg-s2c' iptables -w -t raw -S PREROUTING &&
     lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1
+}
+# has_pinhole PORT: the pinhole for data port PORT is in place (an element of ftpalg's map, or in
+# the conntrack-owned mode a conntrack expectation).
+has_pinhole() {
+  if [[ $LAB_SEQ_OWNER == kernel ]]; then
+    lists "dport=$1 " conntrack -L expect
+  else
+    lists "\. $1 " nft list map inet ftpalg pinholes4
+  fi
 }
 # wait_reinstalls N: until N reinstalls are logged (at most 3 s); prints the milliseconds waited.
 wait_reinstalls() {
@@ -87,8 +106,8 @@ lab_bg client "$LAB_NS_C" "$log" "$LAB_PY" "$LAB_HERE/hold_session.py" --host "$
 line=$(wait_for_line "$log" '^announced ') || { cat "$log" >&2; fail announcement_failed; }
 read -r _ host port _ <<<"$line"
 check warmup_list_before_reload "$(grep -q '^warmup list ok' "$log"; echo $?)" "$(grep '^warmup' "$log")"
-lists "\. $port " nft list map inet ftpalg pinholes4
-check pinhole_before_reload $? "port $port in pinholes4"
+has_pinhole "$port"
+check pinhole_before_reload $? "port $port"
 
 lab_in "$LAB_NS_R" nft -f "$LAB_DIR/nftables.conf"
 check reload_applied $? "nft -f nftables.conf (flush ruleset + the admin's rules)"
@@ -98,13 +117,13 @@ check reinstall_logged_within_1s "$((ms < 1000 ? 0 : 1))" "${ms} ms: $(grep -m1 
 check reinstall_names_the_committer $? "$(grep -m1 'firewall: ' "$stderr")"
 for ((i = 0; i < 20; i++)); do in_place && break; sleep 0.05; done
 in_place
-check queue_rules_and_table_back $? "ftpalg-c2s, ftpalg-s2c, their jumps, table inet ftpalg"
+check queue_rules_and_table_back $? "queue chains, their jumps, table inet ftpalg"
 for ((i = 0; i < 20; i++)); do
-  lists "\. $port " nft list map inet ftpalg pinholes4 && break
+  has_pinhole "$port" && break
   sleep 0.05
 done
-lists "\. $port " nft list map inet ftpalg pinholes4
-check pending_pinhole_back $? "port $port in pinholes4: $(grep 'pending pinhole' "$stderr" | head -1)"
+has_pinhole "$port"
+check pending_pinhole_back $? "port $port: $(grep 'pending pinhole' "$stderr" | head -1)"
 
 touch "$go"
 wait_pid "$LAB_PID_client" 20
