@@ -419,7 +419,7 @@ ExitCode runLive(const AppConfig& config) {
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(std::make_unique<Worker>(
         static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]), std::move(sink),
-        std::move(resolver.value()), std::move(backends[i]), config.engine, log));
+        std::move(resolver.value()), std::move(backends[i]), liveEngineConfig(config), log));
   }
 
   // 3. Least privilege.

@@ -33,6 +33,12 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
 
 std::string_view liveMode(const AppConfig& config) { return config.run.dryRun ? kModeDryRun : kModeLive; }
 
+EngineConfig liveEngineConfig(const AppConfig& config) {
+  EngineConfig engine = config.engine;
+  engine.ackSpace = config.run.dryRun ? AckSpace::Original : AckSpace::Output;
+  return engine;
+}
+
 bool liveInstallsPinholes(const AppConfig& config) {
   return !config.run.dryRun && config.run.pinholeBackend == PinholeBackendKind::Nft;
 }

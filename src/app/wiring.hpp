@@ -31,6 +31,11 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
 // The live mode name for config.run.dryRun.
 std::string_view liveMode(const AppConfig& config);
 
+// The engine configuration of live mode. With --dry-run every packet leaves as it came, so the
+// peers never see a rewrite and acknowledge the original stream: AckSpace::Original (as in
+// replay); otherwise AckSpace::Output (docs/architecture.md "Sequence spaces").
+EngineConfig liveEngineConfig(const AppConfig& config);
+
 // True when live mode installs pinholes in the kernel (nft table inet ftpalg): not with
 // --dry-run, not with --pinhole-backend none.
 bool liveInstallsPinholes(const AppConfig& config);

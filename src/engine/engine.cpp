@@ -2,12 +2,14 @@
 //
 //   session: find, start (client SYN or server SYN-ACK), restart (a new SYN on a closed
 //            session's 4-tuple), pick up mid-stream (never inspected) or refuse (session limit)
-//   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS each peer advertises
+//   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS and window scale each peer advertises,
+//      each direction's window (tcp_window.hpp): an RST or FIN counts only when its receiver
+//      would accept it, and only plausible segments move that state
 //   -> StreamInspector: reassembly, framing or TLS, the FTP state machine; an announcement comes
 //      back through onAnnouncement: decideAnnouncement, then the edit and the pinhole
 //   -> PacketEmitter: release what is decided, hold or emit this packet (payload through the
 //      edit log, then seq/ack/SACK translation)
-//   -> connection end: RST, or FIN from both sides, closes the session.
+//   -> connection end: an accepted RST, or accepted FINs from both sides, closes the session.
 //
 // Per timer call: pinhole expiry, then the sliced sweep (hold timeouts, idle close, forgetting).
 // The conductor owns the session table and the pinhole table: every session close and forget and
@@ -27,6 +29,7 @@
 #include "ftpalg/engine/pinhole_table.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/tcp/tcp_window.hpp"
 
 namespace ftpalg {
 
@@ -65,17 +68,36 @@ struct Engine::Impl final : AnnouncementSink {
       effects.accept(id);
       return;
     }
-    session->lastSeen = effects.now();
     const Direction dir = flow.direction;
-    const std::int64_t offset = trackSequenceBases(*session, dir, packet);
+    DirectionState& me = session->dir(dir);
+    DirectionState& other = session->dir(opposite(dir));
+    trackHandshake(*session, dir, packet);
+    const TcpSegmentInfo segment = describeSegment(*session, dir, packet);
+    const bool plausible = tcpSegmentPlausible(segment, me.window, other.window);
+    const bool reset = packet.hasFlag(tcp_flags::kRst);
+    const bool fin = !reset && packet.hasFlag(tcp_flags::kFin);
+    // Only an RST or FIN its receiver will accept ends anything (tcp_window.hpp).
+    const bool resetAccepted = reset && tcpResetAcceptable(segment, me.window, other.window);
+    const bool finAccepted = fin && tcpFinAcceptable(segment, me.window, other.window);
+    if (reset && !resetAccepted) recordAnomaly(*session, dir, Reason::RstOutOfWindow, false, effects);
+    if (fin && !finAccepted) recordAnomaly(*session, dir, Reason::FinOutOfWindow, false, effects);
+    if (plausible && !reset) {
+      // Only a plausible segment moves the window state and the unwrapping reference: guessed
+      // sequence numbers must not widen what the next guess has to hit.
+      tcpRecordSegment(segment, me.window, other.window);
+      me.unwrap.unwrap(packet.seq());
+    }
+    if (plausible || resetAccepted) session->lastSeen = effects.now();
+    // Stream offset of the first payload byte (a SYN occupies the offset before it).
+    const std::int64_t offset = segment.seq + (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
     if (!payload.empty() && session->inspecting && !session->closed) {
       inspector.inspect(*session, dir, offset, payload, effects);
     }
-    if (packet.hasFlag(tcp_flags::kFin)) session->dir(dir).finSeen = true;
-    emitter.submit(*session, dir, id, packet, bytes, offset, effects);
-    noteConnectionEnd(*session, dir, packet, effects);
+    if (finAccepted) me.finSeen = true;
+    emitter.submit(*session, dir, id, packet, bytes, offset, finAccepted, effects);
+    if (resetAccepted || finAccepted) noteConnectionEnd(*session, dir, resetAccepted, effects);
   }
 
   // The packet's session; nullptr when the packet is to pass without one (an RST for an unknown
@@ -122,19 +144,29 @@ struct Engine::Impl final : AnnouncementSink {
     return &session;
   }
 
-  // Learns the sequence bases from SYNs (RFC 793 §3.3: the SYN occupies ISN; data starts at
-  // ISN + 1) and the MSS the sender will accept; returns the original stream offset of the
-  // packet's first payload byte.
-  std::int64_t trackSequenceBases(Session& session, Direction dir, const PacketView& packet) {
+  // Learns from SYNs (RFC 9293 §3.4: the SYN occupies the ISN; data starts at ISN + 1) the
+  // sequence bases, the MSS the sender will accept and its Window Scale option. The server's
+  // SYN-ACK fixes both directions' window scaling (RFC 7323 §2.2: in effect only when both SYNs
+  // carry the option; when the client's SYN was not seen, the server's option says whether it
+  // carried one, but not its shift).
+  void trackHandshake(Session& session, Direction dir, const PacketView& packet) {
     DirectionState& me = session.dir(dir);
     DirectionState& other = session.dir(opposite(dir));
     if (packet.hasFlag(tcp_flags::kSyn)) {
       me.baseKnown = true;
       me.unwrap = SeqUnwrapper(packet.seq() + 1);
+      me.offeredWindowShift = packet.options().windowScale;
       if (packet.options().mss) other.receiverMss = *packet.options().mss;
-      if (packet.hasFlag(tcp_flags::kAck) && !other.baseKnown) {
-        other.baseKnown = true;
-        other.unwrap = SeqUnwrapper(packet.ack());
+      if (!packet.hasFlag(tcp_flags::kAck) && dir == Direction::ClientToServer) {
+        session.clientSynSeen = true;
+        session.clientSynWindow = packet.window();
+      }
+      if (packet.hasFlag(tcp_flags::kAck) && dir == Direction::ServerToClient) {
+        if (!other.baseKnown) {
+          other.baseKnown = true;
+          other.unwrap = SeqUnwrapper(packet.ack());
+        }
+        fixWindowScaling(session);
       }
     }
     if (!me.baseKnown) {
@@ -142,13 +174,56 @@ struct Engine::Impl final : AnnouncementSink {
       me.baseKnown = true;
       me.unwrap = SeqUnwrapper(packet.seq());
     }
-    return packet.hasFlag(tcp_flags::kSyn) ? 0 : me.unwrap.unwrap(packet.seq());
   }
 
-  // RST, or FIN seen from both sides: the TCP connection ended; the session closes (its state
-  // lingers for stragglers, Limits::closedSessionLinger).
-  void noteConnectionEnd(Session& session, Direction dir, const PacketView& packet, Effects& effects) {
-    const bool reset = packet.hasFlag(tcp_flags::kRst);
+  static void fixWindowScaling(Session& session) {
+    DirectionState& c2s = session.dir(Direction::ClientToServer);
+    DirectionState& s2c = session.dir(Direction::ServerToClient);
+    if (session.clientSynSeen) {
+      const bool scaling = c2s.offeredWindowShift && s2c.offeredWindowShift;
+      for (DirectionState* d : {&c2s, &s2c}) {
+        d->windowShiftKnown = true;
+        d->windowShift = scaling ? std::min(*d->offeredWindowShift, kMaxWindowShift) : std::uint8_t{0};
+      }
+      // What the server may send before the client's first ACK: the client SYN's window.
+      s2c.window.windowEnd = session.clientSynWindow;
+      s2c.window.maxWindow = session.clientSynWindow;
+      return;
+    }
+    s2c.windowShiftKnown = true;
+    s2c.windowShift = s2c.offeredWindowShift ? std::min(*s2c.offeredWindowShift, kMaxWindowShift) : 0;
+    // Without the server's option no scaling; with it, the client's shift is unknown.
+    c2s.windowShiftKnown = !s2c.offeredWindowShift;
+    c2s.windowShift = 0;
+  }
+
+  // The packet's sequence numbers as tcp_window.hpp judges them: its seq in its own original
+  // space, its ACK and window edge mapped into the other direction's original space.
+  TcpSegmentInfo describeSegment(const Session& session, Direction dir, const PacketView& packet) const {
+    const DirectionState& me = session.dir(dir);
+    const DirectionState& other = session.dir(opposite(dir));
+    TcpSegmentInfo segment;
+    segment.seq = me.unwrap.peek(packet.seq());
+    segment.fin = packet.hasFlag(tcp_flags::kFin);
+    segment.length = static_cast<std::int64_t>(packet.payload().size()) +
+                     (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0) + (segment.fin ? 1 : 0);
+    // Some stacks send RST+ACK with an acknowledgement of 0 (conntrack ignores it too).
+    const bool brokenResetAck = packet.hasFlag(tcp_flags::kRst) && packet.ack().raw() == 0;
+    if (!packet.hasFlag(tcp_flags::kAck) || !other.baseKnown || brokenResetAck) return segment;
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    const std::uint8_t shift = packet.hasFlag(tcp_flags::kSyn) ? 0
+                               : me.windowShiftKnown           ? me.windowShift
+                                                               : kMaxWindowShift;
+    segment.window = static_cast<std::int64_t>(packet.window()) << shift;
+    const std::int64_t ack = other.unwrap.peek(packet.ack());
+    segment.ack = receivedToOriginal(other, ack, config.ackSpace);
+    segment.windowEnd = receivedToOriginal(other, ack + segment.window, config.ackSpace);
+    return segment;
+  }
+
+  // An accepted RST, or accepted FINs from both sides: the TCP connection ended; the session
+  // closes (its state lingers for stragglers, Limits::closedSessionLinger).
+  void noteConnectionEnd(Session& session, Direction dir, bool reset, Effects& effects) {
     const bool ended = reset || (session.dir(dir).finSeen && session.dir(opposite(dir)).finSeen);
     if (!ended || session.finished) return;
     session.finished = true;

@@ -22,13 +22,15 @@ bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier
 }  // namespace
 
 void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                           std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects) {
+                           std::span<const std::uint8_t> bytes, std::int64_t offset, bool acceptedFin,
+                           Effects& effects) {
   releaseDecided(session, effects);
   const std::int64_t frontier = decidedFrontier(session, dir);
   const std::size_t payloadSize = packet.payload().size();
-  // A FIN with no payload waits for the bytes before it; any other payload-free packet goes.
-  const bool needsHold = payloadSize == 0 ? (packet.hasFlag(tcp_flags::kFin) && offset > frontier)
-                                          : !decided(offset, payloadSize, frontier);
+  // An accepted FIN with no payload waits for the bytes before it; any other payload-free packet
+  // goes (one its receiver discards waits for nothing).
+  const bool needsHold =
+      payloadSize == 0 ? (acceptedFin && offset > frontier) : !decided(offset, payloadSize, frontier);
   if (needsHold && hold(session, dir, id, offset, payloadSize, bytes, effects)) return;
   emit(session, dir, id, packet, offset, effects);
 }
@@ -144,9 +146,10 @@ inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction 
 
   // seq: original -> output in this direction. The seq of a payload-free packet beyond the
   // decided frontier is not yet known exactly; the frontier's output offset is a valid (not yet
-  // received) sequence number for it.
+  // received) sequence number for it. Never for an RST or FIN: moved to the frontier, one its
+  // receiver would discard could become one it accepts (an accepted one waits instead).
   std::int64_t seqOffset = start;
-  if (!emitsPayload && !packet.hasFlag(tcp_flags::kFin)) {
+  if (!emitsPayload && !packet.hasFlag(tcp_flags::kFin) && !packet.hasFlag(tcp_flags::kRst)) {
     seqOffset = std::min(seqOffset, decidedFrontier(session, dir));
   }
   const std::int64_t outOffset = me.adjuster.toOutput(seqOffset);

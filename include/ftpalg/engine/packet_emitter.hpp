@@ -36,8 +36,10 @@ class PacketEmitter {
   // A packet of `dir` (payload at original offset `offset`) after its bytes were inspected:
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
   // `bytes`, the buffer `packet` was parsed from) while its bytes reach past the frontier.
+  // `acceptedFin`: the packet is a FIN its receiver will accept (tcp_window.hpp): even without
+  // payload it must not overtake the bytes before it, so it waits while they are held.
   void submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-              std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects);
+              std::span<const std::uint8_t> bytes, std::int64_t offset, bool acceptedFin, Effects& effects);
 
   // Releases, in arrival order, every held packet whose bytes are now decided (all of them
   // once the session is closed or no longer inspected).

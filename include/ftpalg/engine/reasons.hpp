@@ -26,7 +26,9 @@ namespace ftpalg {
   X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */ \
   X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
 
-// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
+// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow. The TCP
+// ones (an RST or FIN its receiver would not accept) never do: the packet is ignored and passes
+// as it is (docs/security.md).
 #define FTPALG_ANOMALY_REASONS(X)                      \
   X(RetransmissionConflict, "retransmission_conflict") \
   X(OutOfOrderLimit, "out_of_order_limit")             \
@@ -40,6 +42,8 @@ namespace ftpalg {
   X(MidstreamPickup, "midstream_pickup")               \
   X(SegmentTrimmed, "segment_trimmed_for_mss")         \
   X(MalformedPacket, "malformed_packet")               \
+  X(RstOutOfWindow, "rst_out_of_window")               \
+  X(FinOutOfWindow, "fin_out_of_window")               \
   X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
 
 // Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes

@@ -1,0 +1,447 @@
+// The engine at the TCP level: which RST, FIN, SYN and SYN-ACK end, keep or restart a session, how
+// long a silent session stays inspected, and in which order a reset and held data leave.
+//
+// Packets are built by hand (tests/support/packet_builder) and handed to Engine::onPacket with the
+// FlowContext a live shell would give, in AckSpace::Output as live mode runs: each peer
+// acknowledges what it received, in the receiver's (output) space, so a length-changing rewrite
+// shows in every sequence number a peer sees. A "blind" packet is one whose sequence number the
+// sender guessed (docs/security.md "Threat model": anyone who can reach the router can send it).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ftpalg/engine/engine.hpp"
+#include "packet_builder.hpp"
+
+namespace ftpalg {
+
+// Readable reasons in assertion messages.
+void PrintTo(Reason reason, std::ostream* out) { *out << reasonName(reason); }
+
+namespace {
+
+using testing::ep;
+using testing::ip;
+using testing::TcpPacketSpec;
+
+constexpr std::uint8_t kData = tcp_flags::kAck | tcp_flags::kPsh;
+
+// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10
+// (docs/adversarial-cases.md#example-network).
+FlowContext snatFlow() {
+  FlowContext flow;
+  flow.key = FlowKey{ep("192.168.77.10:40000"), ep("203.0.113.10:21")};
+  flow.nat = NatMapping{ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"),
+                        ep("203.0.113.10:21")};
+  return flow;
+}
+
+// One endpoint of the control connection. It sends in its own (original) sequence space and
+// acknowledges, in order, what it received (the other direction's output space).
+struct Peer {
+  Endpoint wire;  // its address on the packets (as at the queue point)
+  std::uint32_t isn = 0;
+  std::uint32_t sent = 0;  // payload bytes sent
+  bool finSent = false;
+  std::uint16_t window = 65535;
+  std::optional<std::uint32_t> peerIsn;  // from the SYN it received
+  std::string received;                  // payload received in order
+  bool finReceived = false;
+
+  std::uint32_t nextSeq() const { return isn + 1 + sent + (finSent ? 1 : 0); }
+  std::uint32_t ackNumber() const {
+    return *peerIsn + 1 + static_cast<std::uint32_t>(received.size()) + (finReceived ? 1 : 0);
+  }
+};
+
+// A packet as one peer received it.
+struct Delivered {
+  bool toServer = false;
+  std::vector<std::uint8_t> bytes;
+  PacketView view() const { return *PacketView::parse(bytes); }
+};
+
+class Wire {
+ public:
+  explicit Wire(FlowContext flow, EngineConfig config = {}, std::uint32_t clientIsn = 0x11223344u,
+                std::uint32_t serverIsn = 0xfffff000u)
+      : flow_(std::move(flow)), engine_(config) {
+    client_.wire = flow_.key.client;
+    client_.isn = clientIsn;
+    server_.wire = flow_.key.server;
+    server_.isn = serverIsn;
+  }
+
+  Engine& engine() { return engine_; }
+  Peer& client() { return client_; }
+  Peer& server() { return server_; }
+  Peer& peer(bool fromClient) { return fromClient ? client_ : server_; }
+
+  // A segment of `fromClient`'s side at its next sequence number, acknowledging what it received.
+  TcpPacketSpec segment(bool fromClient, std::string payload = {}, std::uint8_t flags = kData) {
+    Peer& sender = peer(fromClient);
+    TcpPacketSpec spec;
+    spec.seq = sender.nextSeq();
+    spec.flags = flags;
+    if (sender.peerIsn) {
+      spec.ack = sender.ackNumber();
+    } else {
+      spec.flags &= static_cast<std::uint8_t>(~tcp_flags::kAck);
+    }
+    spec.window = sender.window;
+    spec.payload = std::move(payload);
+    return spec;
+  }
+
+  // Hands one packet of `fromClient`'s side to the engine (as a shell does after resolving it)
+  // and delivers every verdict of the call to its receiver.
+  void send(bool fromClient, TcpPacketSpec spec) {
+    spec.src = peer(fromClient).wire;
+    spec.dst = peer(!fromClient).wire;
+    const std::vector<std::uint8_t> bytes = testing::buildTcpPacket(spec);
+    const PacketId id = nextId_++;
+    pending_[id] = {bytes, fromClient};
+    FlowContext flow = flow_;
+    flow.direction = fromClient ? Direction::ClientToServer : Direction::ServerToClient;
+    const auto view = PacketView::parse(bytes);
+    ASSERT_TRUE(view.has_value());
+    Outcome out;
+    engine_.onTimer(now_, out);
+    engine_.onPacket(PacketMeta{id}, bytes, *view, flow, now_, out);
+    absorb(out);
+  }
+
+  TcpPacketSpec syn(std::optional<std::uint8_t> windowScale = std::nullopt) {
+    TcpPacketSpec spec = segment(true, {}, tcp_flags::kSyn);
+    spec.seq = client_.isn;
+    spec.mss = 1460;
+    if (windowScale) spec.rawTcpOptions = {1, 3, 3, *windowScale};
+    return spec;
+  }
+  TcpPacketSpec synAck(std::optional<std::uint8_t> windowScale = std::nullopt) {
+    TcpPacketSpec spec = segment(false, {}, tcp_flags::kSyn | tcp_flags::kAck);
+    spec.seq = server_.isn;
+    spec.mss = 1460;
+    if (windowScale) spec.rawTcpOptions = {1, 3, 3, *windowScale};
+    return spec;
+  }
+
+  void handshake() {
+    send(true, syn());
+    send(false, synAck());
+    send(true, segment(true, {}, tcp_flags::kAck));
+  }
+  // `fromClient`'s side sends `text` in one segment; the other side acknowledges it.
+  void says(bool fromClient, const std::string& text) {
+    sendData(fromClient, text);
+    send(!fromClient, segment(!fromClient, {}, tcp_flags::kAck));
+  }
+  // The same without the acknowledgement.
+  void sendData(bool fromClient, const std::string& text) {
+    send(fromClient, segment(fromClient, text));
+    peer(fromClient).sent += static_cast<std::uint32_t>(text.size());
+  }
+
+  void login() {
+    handshake();
+    says(false, "220 (vsFTPd 3.0.3)\r\n");
+    says(true, "USER anonymous\r\n");
+    says(false, "331 Please specify the password.\r\n");
+    says(true, "PASS secret\r\n");
+    says(false, "230 Login successful.\r\n");
+  }
+
+  void advance(Duration d) { now_ = now_ + d; }
+  void timer() {
+    Outcome out;
+    engine_.onTimer(now_, out);
+    absorb(out);
+  }
+
+  const std::vector<Delivered>& delivered() const { return delivered_; }
+  // The last packet the server (or client) received.
+  const Delivered& lastTo(bool server) const {
+    for (auto it = delivered_.rbegin(); it != delivered_.rend(); ++it) {
+      if (it->toServer == server) return *it;
+    }
+    static const Delivered none;
+    ADD_FAILURE() << "nothing was delivered";
+    return none;
+  }
+  std::size_t heldNow() const { return pending_.size(); }
+
+  template <typename T>
+  std::vector<T> observed() const {
+    std::vector<T> result;
+    for (const Observation& observation : observations_) {
+      if (const auto* body = std::get_if<T>(&observation.body)) result.push_back(*body);
+    }
+    return result;
+  }
+  std::vector<Reason> anomalies() const {
+    std::vector<Reason> reasons;
+    for (const AnomalyObs& anomaly : observed<AnomalyObs>()) reasons.push_back(anomaly.reason);
+    return reasons;
+  }
+  std::vector<Reason> sessionCloses() const {
+    std::vector<Reason> reasons;
+    for (const SessionClosedObs& closed : observed<SessionClosedObs>()) reasons.push_back(closed.reason);
+    return reasons;
+  }
+  std::size_t sessionOpens() const { return observed<SessionOpened>().size(); }
+  std::vector<Pinhole> opened() const {
+    std::vector<Pinhole> result;
+    for (const Action& action : actions_) {
+      if (const auto* open = std::get_if<OpenPinhole>(&action)) result.push_back(open->pinhole);
+    }
+    return result;
+  }
+
+ private:
+  void absorb(Outcome& out) {
+    actions_.insert(actions_.end(), out.actions.begin(), out.actions.end());
+    observations_.insert(observations_.end(), out.observations.begin(), out.observations.end());
+    for (PacketVerdict& verdict : out.verdicts) {
+      const auto it = pending_.find(verdict.id);
+      ASSERT_NE(it, pending_.end()) << "a verdict for a packet that has none pending";
+      const bool fromClient = it->second.second;
+      if (verdict.kind == VerdictKind::Accept) deliver(it->second.first, fromClient);
+      if (verdict.kind == VerdictKind::AcceptModified) deliver(verdict.bytes, fromClient);
+      pending_.erase(it);
+    }
+  }
+
+  void deliver(const std::vector<std::uint8_t>& bytes, bool fromClient) {
+    ASSERT_TRUE(testing::independentChecksumsValid(bytes));
+    delivered_.push_back(Delivered{fromClient, bytes});
+    const auto view = PacketView::parse(bytes);
+    ASSERT_TRUE(view.has_value());
+    Peer& receiver = peer(!fromClient);
+    if (view->hasFlag(tcp_flags::kSyn)) {
+      // An endpoint with the connection established ignores a SYN (RFC 5961 §4 challenge ACK).
+      if (!receiver.peerIsn) receiver.peerIsn = view->seq().raw();
+      return;
+    }
+    if (!receiver.peerIsn || view->hasFlag(tcp_flags::kRst)) return;
+    // In order only (what these tests send arrives in order, or is meant to be ignored).
+    const std::uint32_t expected =
+        *receiver.peerIsn + 1 + static_cast<std::uint32_t>(receiver.received.size());
+    const auto payload = view->payload();
+    const std::int32_t skip = static_cast<std::int32_t>(expected - view->seq().raw());
+    if (skip >= 0 && static_cast<std::size_t>(skip) <= payload.size()) {
+      receiver.received.append(payload.begin() + skip, payload.end());
+      if (view->hasFlag(tcp_flags::kFin)) receiver.finReceived = true;
+    }
+  }
+
+  FlowContext flow_;
+  Engine engine_;
+  Peer client_;
+  Peer server_;
+  Timestamp now_{1'000'000'000};
+  PacketId nextId_ = 1;
+  std::map<PacketId, std::pair<std::vector<std::uint8_t>, bool>> pending_;  // bytes, fromClient
+  std::vector<Delivered> delivered_;
+  std::vector<Observation> observations_;
+  std::vector<Action> actions_;
+};
+
+const std::string kPort = "PORT 192,168,77,10,195,80\r\n";
+const std::string kPortRewritten = "PORT 203,0,113,1,195,80\r\n";
+// The rewrite shortens the client's stream by this many bytes.
+const std::uint32_t kPortShrink = static_cast<std::uint32_t>(kPort.size() - kPortRewritten.size());
+
+// Logged in, then a PORT rewritten (shorter) with its pinhole open.
+void loginAndRewritePort(Wire& wire) {
+  wire.login();
+  wire.says(true, kPort);
+  wire.says(false, "200 PORT command successful.\r\n");
+  ASSERT_EQ(wire.opened().size(), 1u);
+  ASSERT_EQ(wire.server().received.substr(wire.server().received.size() - kPortRewritten.size() - 0),
+            kPortRewritten);
+}
+
+bool endsWith(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// --- 1. Only an acceptable RST or FIN ends a session ----------------------------------------------
+
+// Server-to-client packets are queued before conntrack (docs/decisions/0006-live-shell.md), so
+// nothing but the engine judges this RST.
+TEST(EngineConnectionEnd, BlindRstFromTheServerLeavesTheSessionTranslating) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq = wire.server().nextSeq() + 1'000'000;
+  wire.send(false, rst);
+
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.engine().pinholeCount(), 1u) << "a blind RST closed the pinhole";
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::RstOutOfWindow});
+  EXPECT_EQ(wire.lastTo(false).view().seq().raw(), rst.seq) << "passed unchanged: the client discards it";
+  EXPECT_EQ(wire.heldNow(), 0u);
+  wire.advance(std::chrono::seconds(60));  // past --closed-session-linger
+  wire.timer();
+  EXPECT_EQ(wire.engine().sessionCount(), 1u) << "the session was forgotten";
+  wire.says(true, "LIST\r\n");
+  EXPECT_TRUE(endsWith(wire.server().received, "LIST\r\n"))
+      << "the client's next command left untranslated: its seq is off by the rewrite's " << kPortShrink
+      << " bytes";
+}
+
+TEST(EngineConnectionEnd, RstAtTheReceiversNextSequenceNumberClosesTheSession) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(false, wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+  EXPECT_EQ(wire.engine().pinholeCount(), 0u);
+  EXPECT_TRUE(wire.anomalies().empty());
+}
+
+// RFC 5961 §3.2: a receiver resets only at exactly RCV.NXT; one inside its window elsewhere gets
+// a challenge ACK and the connection lives on.
+TEST(EngineConnectionEnd, RstInsideTheWindowButPastWhatTheSenderSentIsIgnored) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq = wire.server().nextSeq() + 100;
+  wire.send(false, rst);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::RstOutOfWindow});
+}
+
+// The client's own RST is in its original space; what the server acknowledged is in the output
+// space and must be mapped back through the rewrite before the two are compared.
+TEST(EngineConnectionEnd, ClientRstAtItsNextSequenceNumberAfterAShrinkingRewriteClosesTheSession) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kRst | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+  EXPECT_EQ(wire.lastTo(true).view().seq().raw(), wire.server().ackNumber())
+      << "the RST reaches the server at exactly the sequence number it expects";
+}
+
+TEST(EngineConnectionEnd, ClientRstJustBeforeWhatTheServerAcknowledgedIsIgnored) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec rst = wire.segment(true, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq -= 1;
+  wire.send(true, rst);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::RstOutOfWindow});
+}
+
+// A sender aborting with data in flight sends its RST at its own next sequence number, which the
+// receiver reaches once the data arrives (conntrack's "RST train").
+TEST(EngineConnectionEnd, RstRightAfterUnacknowledgedDataClosesTheSession) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.sendData(false, "150 Here comes the directory listing.\r\n");
+  wire.send(false, wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+}
+
+TEST(EngineConnectionEnd, BlindFinsFromBothSidesLeaveTheSessionTranslating) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec serverFin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  serverFin.seq += 1'000'000;
+  wire.send(false, serverFin);
+  TcpPacketSpec clientFin = wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck);
+  clientFin.seq += 1'000'000;
+  wire.send(true, clientFin);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.anomalies(), (std::vector<Reason>{Reason::FinOutOfWindow, Reason::FinOutOfWindow}));
+  EXPECT_EQ(wire.heldNow(), 0u) << "an unacceptable FIN is not held for bytes that never come";
+  wire.advance(std::chrono::seconds(60));
+  wire.timer();
+  wire.says(true, "LIST\r\n");
+  EXPECT_TRUE(endsWith(wire.server().received, "LIST\r\n"));
+}
+
+// RFC 5961 §5: a segment acknowledging data its receiver never sent is discarded.
+TEST(EngineConnectionEnd, FinAcknowledgingUnsentDataIsIgnored) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.ack += 1'000'000;
+  const TcpPacketSpec clientFin = wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck);
+  wire.send(false, fin);
+  wire.send(true, clientFin);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
+}
+
+TEST(EngineConnectionEnd, FinsAtTheNextSequenceNumbersEndTheSession) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck));
+  wire.client().finSent = true;
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  wire.send(false, wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+  EXPECT_TRUE(wire.anomalies().empty());
+}
+
+// A FIN after a gap (the segment before it was lost upstream of the router) still ends the
+// sender's stream once the gap is filled: it counts while it lies inside the receiver's window.
+TEST(EngineConnectionEnd, FinAfterALostSegmentInsideTheWindowCounts) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  const std::string lost = "221 Goodbye.\r\n";
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += static_cast<std::uint32_t>(lost.size());
+  wire.send(false, fin);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+}
+
+// Window scaling (RFC 7323 §2.2): in effect only when both SYNs carry the option; the shift each
+// side announced applies to every window it advertises after its SYN.
+void scaledLogin(Wire& wire, std::optional<std::uint8_t> clientShift,
+                 std::optional<std::uint8_t> serverShift) {
+  wire.client().window = 1000;  // 128 000 bytes with a shift of 7
+  wire.send(true, wire.syn(clientShift));
+  wire.send(false, wire.synAck(serverShift));
+  wire.send(true, wire.segment(true, {}, tcp_flags::kAck));
+  wire.says(false, "220 hello\r\n");
+  wire.says(true, "USER anonymous\r\n");
+}
+
+TEST(EngineConnectionEnd, FinInsideTheScaledWindowCounts) {
+  Wire wire(snatFlow());
+  scaledLogin(wire, 7, 7);
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += 100'000;  // beyond 1000 bytes, inside 128 000
+  wire.send(false, fin);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+}
+
+TEST(EngineConnectionEnd, FinBeyondTheScaledWindowIsIgnored) {
+  Wire wire(snatFlow());
+  scaledLogin(wire, 7, 7);
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += 200'000;
+  wire.send(false, fin);
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
+}
+
+TEST(EngineConnectionEnd, WindowScaleOfferedByOneSideOnlyIsNotApplied) {
+  Wire wire(snatFlow());
+  scaledLogin(wire, 7, std::nullopt);
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += 100'000;
+  wire.send(false, fin);
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
+}
+
+}  // namespace
+}  // namespace ftpalg
