@@ -9,7 +9,8 @@
 //      back through onAnnouncement: decideAnnouncement, then the edit and the pinhole
 //   -> PacketEmitter: release what is decided, hold or emit this packet (payload through the
 //      edit log, then seq/ack/SACK translation)
-//   -> connection end: an accepted RST, or accepted FINs from both sides, closes the session.
+//   -> connection end: an accepted RST (before it leaves, so held bytes go first), or accepted
+//      FINs from both sides, closes the session.
 //
 // Per timer call: pinhole expiry, then the sliced sweep (hold timeouts, idle close, forgetting).
 // The conductor owns the session table and the pinhole table: every session close and forget and
@@ -92,12 +93,18 @@ struct Engine::Impl final : AnnouncementSink {
     const std::int64_t offset = segment.seq + (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
-    if (!payload.empty() && session->inspecting && !session->closed) {
+    // An RST's payload is no part of the stream (RFC 9293 §3.5.3: diagnostic text at most).
+    if (!payload.empty() && !reset && session->inspecting && !session->closed) {
       inspector.inspect(*session, dir, offset, payload, effects);
+    }
+    if (resetAccepted) {
+      // The connection ends before the RST leaves: closing releases the held packets, in arrival
+      // order, so the RST follows the bytes it was sent after (and its seq fits them exactly).
+      noteConnectionEnd(*session, dir, true, effects);
     }
     if (finAccepted) me.finSeen = true;
     emitter.submit(*session, dir, id, packet, bytes, offset, finAccepted, effects);
-    if (resetAccepted || finAccepted) noteConnectionEnd(*session, dir, resetAccepted, effects);
+    if (finAccepted) noteConnectionEnd(*session, dir, false, effects);
   }
 
   // The packet's session; nullptr when the packet is to pass without one (an RST for an unknown

@@ -28,9 +28,11 @@ void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const P
   const std::int64_t frontier = decidedFrontier(session, dir);
   const std::size_t payloadSize = packet.payload().size();
   // An accepted FIN with no payload waits for the bytes before it; any other payload-free packet
-  // goes (one its receiver discards waits for nothing).
-  const bool needsHold =
-      payloadSize == 0 ? (acceptedFin && offset > frontier) : !decided(offset, payloadSize, frontier);
+  // goes, and so does every RST (an accepted one closed the session first, which released the
+  // held bytes before it; any other must pass at once).
+  const bool needsHold = packet.hasFlag(tcp_flags::kRst) ? false
+                         : payloadSize == 0              ? (acceptedFin && offset > frontier)
+                                                         : !decided(offset, payloadSize, frontier);
   if (needsHold && hold(session, dir, id, offset, payloadSize, bytes, effects)) return;
   emit(session, dir, id, packet, offset, effects);
 }
@@ -79,7 +81,9 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
 
   PacketEdit edit;
   bool changed = false;
-  std::span<const std::uint8_t> body = payload;
+  // An RST's payload is no part of the stream (RFC 9293 §3.5.3): it passes as it is.
+  std::span<const std::uint8_t> body =
+      packet.hasFlag(tcp_flags::kRst) ? std::span<const std::uint8_t>() : payload;
   std::int64_t start = offset;
 
   // 1. Payload. Bytes before the prune floor are acknowledged already; strip them (their exact

@@ -42,6 +42,15 @@ FlowContext snatFlow() {
   return flow;
 }
 
+// Client 198.51.100.20 outside; server 192.168.78.10 port-forwarded from 203.0.113.1:21.
+FlowContext dnatFlow() {
+  FlowContext flow;
+  flow.key = FlowKey{ep("198.51.100.20:40001"), ep("192.168.78.10:21")};
+  flow.nat = NatMapping{ep("198.51.100.20:40001"), ep("198.51.100.20:40001"), ep("192.168.78.10:21"),
+                        ep("203.0.113.1:21")};
+  return flow;
+}
+
 // One endpoint of the control connection. It sends in its own (original) sequence space and
 // acknowledges, in order, what it received (the other direction's output space).
 struct Peer {
@@ -441,6 +450,65 @@ TEST(EngineConnectionEnd, WindowScaleOfferedByOneSideOnlyIsNotApplied) {
   fin.seq += 100'000;
   wire.send(false, fin);
   EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
+}
+
+// --- 6. A reset never overtakes held data -------------------------------------------------------
+
+// The first half of a PORT line is held (it may still become an announcement); the client then
+// aborts. The server must get the held bytes first and the RST right after them, at exactly the
+// sequence number that follows them.
+TEST(EngineHeldData, RstLeavesAfterTheHeldBytesItFollows) {
+  Wire wire(snatFlow());
+  wire.login();
+  wire.sendData(true, "PORT 192,168,");
+  ASSERT_EQ(wire.heldNow(), 1u);
+  const std::size_t before = wire.delivered().size();
+  wire.send(true, wire.segment(true, {}, tcp_flags::kRst | tcp_flags::kAck));
+  ASSERT_EQ(wire.delivered().size(), before + 2);
+  const Delivered& first = wire.delivered()[before];
+  const Delivered& second = wire.delivered()[before + 1];
+  EXPECT_FALSE(first.view().hasFlag(tcp_flags::kRst)) << "the RST overtook the held data";
+  EXPECT_TRUE(endsWith(wire.server().received, "PORT 192,168,"));
+  ASSERT_TRUE(second.view().hasFlag(tcp_flags::kRst));
+  EXPECT_EQ(second.view().seq().raw(), wire.server().ackNumber());
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+}
+
+// The same from the server, with a half-received 227 held: a blind RST is passed at once and
+// exactly as sent. It must not be moved to the held line's start, where it would be exactly the
+// sequence number the client expects (and so accepted by it).
+TEST(EngineHeldData, BlindRstIsNeitherHeldNorMovedIntoTheWindow) {
+  Wire wire(dnatFlow());
+  wire.login();
+  wire.says(true, "PASV\r\n");
+  wire.sendData(false, "227 Entering Passive Mode (192,168,");
+  ASSERT_EQ(wire.heldNow(), 1u);
+  TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq += 1'000'000;
+  wire.send(false, rst);
+  ASSERT_TRUE(wire.lastTo(false).view().hasFlag(tcp_flags::kRst));
+  EXPECT_EQ(wire.lastTo(false).view().seq().raw(), rst.seq);
+  EXPECT_EQ(wire.heldNow(), 1u) << "the held line was released by a blind RST";
+  wire.says(false, "78,10,156,64).\r\n");
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_TRUE(endsWith(wire.client().received, "227 Entering Passive Mode (203,0,113,1,156,64).\r\n"));
+}
+
+// An RST's payload is no part of the stream: a blind RST carrying a PORT line is neither held
+// (which would end inspection when the hold times out) nor read.
+TEST(EngineHeldData, BlindRstCarryingALineIsNeitherHeldNorRead) {
+  Wire wire(snatFlow());
+  wire.login();
+  TcpPacketSpec rst = wire.segment(true, "PORT 192,168,77,10,195,80\r\n", tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq += 1'000'000;
+  wire.send(true, rst);
+  EXPECT_EQ(wire.heldNow(), 0u);
+  EXPECT_TRUE(wire.opened().empty());
+  wire.advance(std::chrono::seconds(5));  // past --hold-timeout-ms
+  wire.timer();
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::RstOutOfWindow});
+  wire.says(true, kPort);
+  EXPECT_EQ(wire.opened().size(), 1u) << "inspection stopped";
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ class PacketEmitter {
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
   // `bytes`, the buffer `packet` was parsed from) while its bytes reach past the frontier.
   // `acceptedFin`: the packet is a FIN its receiver will accept (tcp_window.hpp): even without
-  // payload it must not overtake the bytes before it, so it waits while they are held.
+  // payload it must not overtake the bytes before it, so it waits while they are held. An RST is
+  // never held (the conductor closes the session before an accepted one, releasing what it held).
   void submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
               std::span<const std::uint8_t> bytes, std::int64_t offset, bool acceptedFin, Effects& effects);
 
