@@ -2,7 +2,7 @@
 docs/adversarial-cases.md "TCP connection"): which RST, FIN and SYN-ACK end or start a session,
 and a long silence."""
 
-from common import PORT_LINE, PORT_OK, SNAT, masqueraded_session
+from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, masqueraded_session
 from ftpgen import Flow, fixture, main
 
 BLIND_OFFSET = 1_000_000  # how far past the receiver's window the blind segments land
@@ -43,6 +43,39 @@ def blind_fins_keep_session(capture):
     flow.client("LIST\r\n")
     flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
     flow.close()
+
+
+@fixture("tcp-port-reuse-new-handshake",
+         "A client reuses its port for a new connection (new ISNs, SYN then SYN-ACK) while the "
+         "old session was never closed: the old session closes (reopened, its pinhole with it) and "
+         "the new connection is a fresh session whose PORT is rewritten and opens a pinhole.",
+         flags=[SNAT])
+def port_reuse_new_handshake(capture):
+    after_rewritten_port(capture)
+    capture.advance(5)
+    flow = Flow(capture, CLIENT, SERVER, client_isn=0x5000_0000, server_isn=0x6000_0000, ip_id=500)
+    flow.handshake()
+    flow.login()
+    flow.client("PORT 192,168,77,10,195,81\r\n")
+    flow.server(PORT_OK)
+    flow.close()
+
+
+@fixture("tcp-syn-ack-without-syn",
+         "A flow whose client spoke before the greeting (slipstreaming) is forgotten after the "
+         "server's RST and the linger; a SYN-ACK from the server that acknowledges no SYN then "
+         "starts no inspected session (midstream_pickup): the 220 and the client's PORT that "
+         "follow open nothing.",
+         flags=[SNAT])
+def syn_ack_without_syn(capture):
+    flow = Flow(capture, CLIENT, SERVER)
+    flow.handshake()
+    flow.client("POST / HTTP/1.1\r\nHost: example.org\r\nContent-Length: 27\r\n\r\n")
+    flow.reset(Flow.SERVER)
+    capture.advance(60)
+    flow.packet(Flow.SERVER, "SA", seq=flow.next_seq(Flow.SERVER) - 1, options=[("MSS", 1460)])
+    flow.server("220 (vsFTPd 3.0.3)\r\n")
+    flow.client(PORT_LINE)
 
 
 if __name__ == "__main__":

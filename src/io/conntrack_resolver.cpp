@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -84,6 +85,8 @@ std::optional<ConntrackTuple> parseTuple(const nlattr* nest) {
   return tuple;
 }
 
+void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry);
+
 std::optional<ConntrackEntry> parseEntry(const nlmsghdr* header) {
   const nlattr* top[CTA_MAX + 1] = {};
   if (mnl_attr_parse(header, sizeof(nfgenmsg), collect<CTA_MAX + 1>, top) < 0) return std::nullopt;
@@ -91,14 +94,52 @@ std::optional<ConntrackEntry> parseEntry(const nlmsghdr* header) {
   auto original = parseTuple(top[CTA_TUPLE_ORIG]);
   auto reply = parseTuple(top[CTA_TUPLE_REPLY]);
   if (!original || !reply) return std::nullopt;
-  ConntrackEntry entry{*original, *reply, {}};
+  ConntrackEntry entry;
+  entry.original = *original;
+  entry.reply = *reply;
   if (top[CTA_HELP]) {
     const nlattr* help[CTA_HELP_MAX + 1] = {};
     if (mnl_attr_parse_nested(top[CTA_HELP], collect<CTA_HELP_MAX + 1>, help) >= 0 && help[CTA_HELP_NAME]) {
       entry.helper = mnl_attr_get_str(help[CTA_HELP_NAME]);
     }
   }
+  parseTcpInfo(top[CTA_PROTOINFO], entry);
   return entry;
+}
+
+// CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE u8, WSCALE_ORIGINAL u8, FLAGS_ORIGINAL
+// struct nf_ct_tcp_flags, ... } } (the kernel's ctnetlink tcp_to_nlattr).
+void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry) {
+  if (!protoinfo) return;
+  const nlattr* protocols[CTA_PROTOINFO_MAX + 1] = {};
+  if (mnl_attr_parse_nested(protoinfo, collect<CTA_PROTOINFO_MAX + 1>, protocols) < 0 ||
+      !protocols[CTA_PROTOINFO_TCP]) {
+    return;
+  }
+  const nlattr* tcp[CTA_PROTOINFO_TCP_MAX + 1] = {};
+  if (mnl_attr_parse_nested(protocols[CTA_PROTOINFO_TCP], collect<CTA_PROTOINFO_TCP_MAX + 1>, tcp) < 0)
+    return;
+  const auto u8 = [](const nlattr* attribute) -> std::optional<std::uint8_t> {
+    if (!attribute || mnl_attr_get_payload_len(attribute) < 1) return std::nullopt;
+    return mnl_attr_get_u8(attribute);
+  };
+  entry.tcpState = u8(tcp[CTA_PROTOINFO_TCP_STATE]);
+  const nlattr* flags = tcp[CTA_PROTOINFO_TCP_FLAGS_ORIGINAL];
+  if (flags && mnl_attr_get_payload_len(flags) >= sizeof(nf_ct_tcp_flags)) {
+    nf_ct_tcp_flags value{};
+    std::memcpy(&value, mnl_attr_get_payload(flags), sizeof value);
+    if (value.flags & IP_CT_TCP_FLAG_WINDOW_SCALE) {
+      entry.originalWindowShift = u8(tcp[CTA_PROTOINFO_TCP_WSCALE_ORIGINAL]);
+    }
+  }
+}
+
+// The engine's proof that a server's SYN-ACK answers a client SYN: conntrack saw that SYN and has
+// not yet seen the handshake end (the SYN-ACK is queued before conntrack processes it).
+std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry) {
+  if (entry.tcpState != TCP_CONNTRACK_SYN_SENT && entry.tcpState != TCP_CONNTRACK_SYN_RECV)
+    return std::nullopt;
+  return ClientSynSeen{entry.originalWindowShift};
 }
 
 }  // namespace
@@ -324,7 +365,11 @@ std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, D
     if (!entry) return failed(entry.error());
     if (!entry.value()) return std::nullopt;
     ++counters_.resolvedByReply;
-    return contextFor(**entry, direction);
+    auto context = contextFor(**entry, direction);
+    if (context && packet.hasFlag(tcp_flags::kSyn) && packet.hasFlag(tcp_flags::kAck)) {
+      context->clientSyn = clientSynSeen(**entry);  // this SYN-ACK only; never cached
+    }
+    return context;
   }
   // mangle FORWARD: src = client real, dst = server real.
   if (auto entry = getByOriginal(ConntrackTuple{src, dst}); !entry) {

@@ -19,7 +19,11 @@
 //   A client's first SYN is never looked up: at mangle FORWARD its conntrack is not yet
 //   confirmed (ctnetlink cannot see it) and SNAT is not yet chosen. It resolves to nullopt (the
 //   engine accepts it untouched); the session starts at the server's SYN-ACK, whose reply-tuple
-//   GET always succeeds and caches both views.
+//   GET always succeeds and caches both views. The SYN-ACK is queued before conntrack sees it, so
+//   for a real handshake its entry is still in SYN_SENT (SYN_RECV for a retransmission): only then
+//   does its context carry FlowContext::clientSyn, the engine's proof that a SYN was sent
+//   (docs/security.md "Sessions start at a real handshake"). A SYN-ACK injected into an
+//   established connection finds the entry ESTABLISHED (or closing) and starts nothing.
 //
 // A connection that carries the kernel's own "ftp" helper is not ours (both would rewrite):
 // resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows).
@@ -58,6 +62,10 @@ struct ConntrackEntry {
   ConntrackTuple original;
   ConntrackTuple reply;
   std::string helper;  // CTA_HELP_NAME, empty when none
+  // CTA_PROTOINFO_TCP: conntrack's TCP state (enum tcp_conntrack), and the Window Scale shift of
+  // the original direction's SYN when it carried the option. nullopt when not reported.
+  std::optional<std::uint8_t> tcpState = std::nullopt;
+  std::optional<std::uint8_t> originalWindowShift = std::nullopt;
 };
 
 struct ConntrackResolverOptions {

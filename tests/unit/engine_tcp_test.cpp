@@ -109,8 +109,9 @@ class Wire {
   }
 
   // Hands one packet of `fromClient`'s side to the engine (as a shell does after resolving it)
-  // and delivers every verdict of the call to its receiver.
-  void send(bool fromClient, TcpPacketSpec spec) {
+  // and delivers every verdict of the call to its receiver. `clientSyn`: what a live shell's
+  // resolver reports on a SYN-ACK whose SYN conntrack saw.
+  void send(bool fromClient, TcpPacketSpec spec, std::optional<ClientSynSeen> clientSyn = std::nullopt) {
     spec.src = peer(fromClient).wire;
     spec.dst = peer(!fromClient).wire;
     const std::vector<std::uint8_t> bytes = testing::buildTcpPacket(spec);
@@ -118,12 +119,20 @@ class Wire {
     pending_[id] = {bytes, fromClient};
     FlowContext flow = flow_;
     flow.direction = fromClient ? Direction::ClientToServer : Direction::ServerToClient;
+    flow.clientSyn = clientSyn;
     const auto view = PacketView::parse(bytes);
     ASSERT_TRUE(view.has_value());
     Outcome out;
     engine_.onTimer(now_, out);
     engine_.onPacket(PacketMeta{id}, bytes, *view, flow, now_, out);
     absorb(out);
+  }
+
+  // The packet goes straight to the other peer: the engine never sees it.
+  void bypass(bool fromClient, TcpPacketSpec spec) {
+    spec.src = peer(fromClient).wire;
+    spec.dst = peer(!fromClient).wire;
+    deliver(testing::buildTcpPacket(spec), fromClient);
   }
 
   TcpPacketSpec syn(std::optional<std::uint8_t> windowScale = std::nullopt) {
@@ -146,6 +155,15 @@ class Wire {
     send(false, synAck());
     send(true, segment(true, {}, tcp_flags::kAck));
   }
+  // As live mode sees it: the client's first SYN never reaches the engine (the resolver cannot
+  // resolve it, docs/decisions/0006-live-shell.md); the SYN-ACK comes with conntrack's word.
+  void liveHandshake(std::optional<std::uint8_t> clientShift = std::nullopt,
+                     std::optional<std::uint8_t> serverShift = std::nullopt) {
+    bypass(true, syn(clientShift));
+    send(false, synAck(serverShift), ClientSynSeen{clientShift});
+    send(true, segment(true, {}, tcp_flags::kAck));
+  }
+
   // `fromClient`'s side sends `text` in one segment; the other side acknowledges it.
   void says(bool fromClient, const std::string& text) {
     sendData(fromClient, text);
@@ -164,6 +182,17 @@ class Wire {
     says(false, "331 Please specify the password.\r\n");
     says(true, "PASS secret\r\n");
     says(false, "230 Login successful.\r\n");
+  }
+
+  // Both peers forget the connection and take new initial sequence numbers (same 4-tuple).
+  void newConnection(std::uint32_t clientIsn, std::uint32_t serverIsn) {
+    for (Peer* p : {&client_, &server_}) {
+      const Endpoint wire = p->wire;
+      *p = Peer{};
+      p->wire = wire;
+    }
+    client_.isn = clientIsn;
+    server_.isn = serverIsn;
   }
 
   void advance(Duration d) { now_ = now_ + d; }
@@ -509,6 +538,194 @@ TEST(EngineHeldData, BlindRstCarryingALineIsNeitherHeldNorRead) {
   EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::RstOutOfWindow});
   wire.says(true, kPort);
   EXPECT_EQ(wire.opened().size(), 1u) << "inspection stopped";
+}
+
+// --- 3. A new handshake on the 4-tuple, and only a real one, starts a fresh session --------------
+
+TEST(EnginePortReuse, NewHandshakeOnAnUnclosedSessionStartsAFreshSession) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  // The client host restarted and reuses the port; the server had dropped the old connection.
+  wire.newConnection(0x55667788u, 0x01020304u);
+  wire.handshake();
+  wire.says(false, "220 (vsFTPd 3.0.3)\r\n");
+  wire.says(true, "USER anonymous\r\n");
+  EXPECT_EQ(wire.server().received, "USER anonymous\r\n") << "the new connection's first command was lost";
+  EXPECT_EQ(wire.client().received, "220 (vsFTPd 3.0.3)\r\n");
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reopened});
+  EXPECT_EQ(wire.sessionOpens(), 2u);
+  EXPECT_EQ(wire.engine().pinholeCount(), 0u) << "the old session's pinhole outlived it";
+  EXPECT_EQ(wire.engine().sessionCount(), 1u);
+  wire.says(true, kPort);
+  EXPECT_EQ(wire.opened().size(), 2u) << "the fresh session is inspected";
+}
+
+TEST(EnginePortReuse, RetransmittedSynAndSynAckRestartNothing) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.syn());
+  TcpPacketSpec synAck = wire.synAck();
+  synAck.ack = wire.client().isn + 1;
+  wire.send(false, synAck);
+  EXPECT_EQ(wire.sessionOpens(), 1u);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_TRUE(wire.anomalies().empty());
+  wire.says(true, "LIST\r\n");
+  EXPECT_TRUE(endsWith(wire.server().received, "LIST\r\n"));
+  EXPECT_EQ(wire.engine().pinholeCount(), 1u);
+}
+
+// A SYN with another ISN alone proves nothing (anyone may send one; a server with the connection
+// established answers it with a challenge ACK, RFC 5961 §4): the session goes on unchanged.
+TEST(EnginePortReuse, SynWithANewIsnButNoSynAckChangesNothing) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec syn = wire.syn();
+  syn.seq = wire.client().nextSeq() - 10;  // a new ISN close below the old stream's position
+  wire.send(true, syn);
+  wire.says(true, "LIST\r\n");
+  EXPECT_TRUE(endsWith(wire.server().received, "LIST\r\n"));
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.engine().pinholeCount(), 1u);
+}
+
+TEST(EnginePortReuse, BlindSynAckOrSynFromTheServerSideChangesNothing) {
+  Wire wire(dnatFlow());
+  wire.login();
+  TcpPacketSpec synAck = wire.synAck();
+  synAck.seq = 0x0badf00du;
+  synAck.ack = 0x12345678u;
+  wire.send(false, synAck);
+  TcpPacketSpec syn = wire.synAck();
+  syn.flags = tcp_flags::kSyn;
+  syn.seq = 0x0dedbeefu;
+  wire.send(false, syn);
+  EXPECT_EQ(wire.anomalies(), (std::vector<Reason>{Reason::UnexpectedSyn, Reason::UnexpectedSyn}));
+  wire.says(true, "PASV\r\n");
+  wire.says(false, "227 Entering Passive Mode (192,168,78,10,156,64).\r\n");
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_TRUE(endsWith(wire.client().received, "227 Entering Passive Mode (203,0,113,1,156,64).\r\n"));
+  EXPECT_EQ(wire.sessionOpens(), 1u);
+}
+
+// Found by fuzz_engine: after the connection ended, a new one whose ISNs happen to equal the old
+// ones is still a new connection, not a retransmission of the old handshake.
+TEST(EnginePortReuse, NewHandshakeAfterAnRstStartsAFreshSessionEvenWithTheSameIsns) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kRst | tcp_flags::kAck));
+  ASSERT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+  wire.newConnection(wire.client().isn, wire.server().isn);
+  wire.handshake();
+  wire.says(false, "220 hello\r\n");
+  wire.says(true, "USER anonymous\r\n");
+  EXPECT_EQ(wire.server().received, "USER anonymous\r\n") << "the old session's rewrite shifted it";
+  EXPECT_EQ(wire.sessionOpens(), 2u);
+}
+
+// Found by fuzz_engine: a new connection whose client ISN happens to equal the unfinished old
+// one's. Not a retransmission of the old SYN once the old connection is established: the
+// server's SYN-ACK with a new ISN proves the new connection.
+TEST(EnginePortReuse, NewConnectionReusingTheOldClientIsnRestartsAtItsSynAck) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.newConnection(wire.client().isn, 0x01020304u);
+  wire.handshake();
+  wire.says(false, "220 hello\r\n");
+  wire.says(true, "USER anonymous\r\n");
+  EXPECT_EQ(wire.server().received, "USER anonymous\r\n") << "the old session's rewrite shifted it";
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reopened});
+}
+
+TEST(EnginePortReuse, NewHandshakeAfterBothFinsStartsAFreshSessionAtItsSyn) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck));
+  wire.client().finSent = true;
+  wire.send(false, wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck));
+  ASSERT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+  wire.newConnection(0x55667788u, 0x01020304u);
+  wire.handshake();
+  wire.says(false, "220 hello\r\n");
+  wire.says(true, "USER anonymous\r\n");
+  EXPECT_EQ(wire.server().received, "USER anonymous\r\n");
+  EXPECT_EQ(wire.sessionOpens(), 2u);
+}
+
+// docs/security.md "Known issues" (now closed): a flow whose client spoke first (NAT
+// slipstreaming, docs/adversarial-cases.md#10-slipstreaming) is never inspected. Once the engine
+// has forgotten it (here: the server's RST, which never reached the client, and the linger), a
+// SYN-ACK that acknowledges no SYN must not start a fresh, inspected session: the client's
+// connection is still the slipstreamed one.
+TEST(EnginePortReuse, SynAckWithoutASynDoesNotReinspectAForgottenSlipstreamedFlow) {
+  Wire wire(snatFlow());
+  wire.handshake();
+  wire.says(true, "POST / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(wire.anomalies(), std::vector<Reason>{Reason::ClientSpokeFirst});
+  wire.send(false, wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck));
+  wire.advance(std::chrono::seconds(60));
+  wire.timer();
+  ASSERT_EQ(wire.engine().sessionCount(), 0u);
+  // The malicious server "restarts" the connection it still shares with the victim's browser.
+  TcpPacketSpec synAck = wire.synAck();
+  synAck.seq = wire.server().nextSeq() - 1;
+  wire.send(false, synAck);
+  wire.says(false, "220 hi\r\n");
+  wire.says(true, kPort);
+  EXPECT_TRUE(wire.opened().empty()) << "a pinhole opened on a slipstreamed connection";
+}
+
+TEST(EnginePortReuse, LiveSessionStartsAtASynAckWhoseSynConntrackSaw) {
+  Wire wire(snatFlow());
+  wire.liveHandshake();
+  wire.says(false, "220 hi\r\n");
+  wire.says(true, kPort);
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_TRUE(endsWith(wire.server().received, kPortRewritten));
+  EXPECT_TRUE(wire.anomalies().empty());
+}
+
+// Live, the same SYN-ACK without conntrack's word (its entry was established: an injected one).
+TEST(EnginePortReuse, LiveSynAckWithoutConntracksWitnessIsNeverInspected) {
+  Wire wire(snatFlow());
+  wire.bypass(true, wire.syn());
+  wire.send(false, wire.synAck());
+  wire.send(true, wire.segment(true, {}, tcp_flags::kAck));
+  wire.says(false, "220 hi\r\n");
+  wire.says(true, kPort);
+  EXPECT_TRUE(wire.opened().empty());
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::MidstreamPickup});
+}
+
+// Live: the client reused the port and the resolver's cache no longer knew the flow, so the
+// engine never saw the new SYN; conntrack did.
+TEST(EnginePortReuse, LivePortReuseTheEngineDidNotSeeRestartsAtAWitnessedSynAck) {
+  Wire wire(snatFlow());
+  wire.liveHandshake();
+  wire.says(false, "220 hi\r\n");
+  wire.says(true, kPort);
+  wire.newConnection(0x55667788u, 0x01020304u);
+  wire.liveHandshake();
+  wire.says(false, "220 hi\r\n");
+  wire.says(true, "USER anonymous\r\n");
+  EXPECT_EQ(wire.server().received, "USER anonymous\r\n");
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reopened});
+  EXPECT_EQ(wire.engine().pinholeCount(), 0u);
+}
+
+// Live, the client's Window Scale option comes from conntrack (the engine never saw its SYN).
+TEST(EngineConnectionEnd, LiveWindowScaleOfTheClientComesFromConntrack) {
+  for (const bool clientOffered : {true, false}) {
+    SCOPED_TRACE(clientOffered);
+    Wire wire(snatFlow());
+    wire.client().window = 1000;
+    wire.liveHandshake(clientOffered ? std::optional<std::uint8_t>(7) : std::nullopt, 7);
+    wire.says(false, "220 hello\r\n");
+    TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+    fin.seq += 100'000;  // inside 1000 << 7
+    wire.send(false, fin);
+    EXPECT_EQ(wire.anomalies().empty(), clientOffered);
+  }
 }
 
 }  // namespace

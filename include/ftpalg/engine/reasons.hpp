@@ -26,9 +26,9 @@ namespace ftpalg {
   X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */ \
   X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
 
-// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow. The TCP
-// ones (an RST or FIN its receiver would not accept) never do: the packet is ignored and passes
-// as it is (docs/security.md).
+// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow. The three
+// TCP ones (an RST or FIN its receiver would not accept, a SYN or SYN-ACK that starts nothing)
+// never do: the packet is ignored and passes as it is (docs/security.md).
 #define FTPALG_ANOMALY_REASONS(X)                      \
   X(RetransmissionConflict, "retransmission_conflict") \
   X(OutOfOrderLimit, "out_of_order_limit")             \
@@ -44,16 +44,19 @@ namespace ftpalg {
   X(MalformedPacket, "malformed_packet")               \
   X(RstOutOfWindow, "rst_out_of_window")               \
   X(FinOutOfWindow, "fin_out_of_window")               \
+  X(UnexpectedSyn, "unexpected_syn")                   \
   X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
 
-// Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
-// (event "pinhole_close"; Shutdown serves both).
+// Opaque sections (event "opaque"), ends of sessions (event "session_close"; Reopened: a new
+// handshake on the 4-tuple replaced it) and of pinholes (event "pinhole_close"; Shutdown serves
+// both).
 #define FTPALG_END_REASONS(X)                                            \
   X(TlsNegotiated, "tls_negotiated")                                     \
   X(CleartextResumed, "cleartext_resumed")                               \
   X(Fin, "fin")                                                          \
   X(Reset, "rst")                                                        \
   X(IdleTimeout, "idle_timeout")                                         \
+  X(Reopened, "reopened")                                                \
   X(Shutdown, "shutdown")                                                \
   X(Replaced, "replaced") /* pinhole replaced by a newer announcement */ \
   X(Expired, "expired")                                                  \

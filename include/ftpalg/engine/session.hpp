@@ -67,6 +67,14 @@ struct HeldPacket {
   std::vector<std::uint8_t> bytes;  // the packet as received (IP header first)
 };
 
+// A client's SYN, as far as a session needs it.
+struct ClientSyn {
+  SeqNum isn;
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> windowShift;  // its Window Scale option
+  std::uint16_t window = 0;
+};
+
 // The per-session pinhole rate limit (Limits::pinholesPerSecond, pinholeBurst): a token bucket
 // refilled continuously by the engine's clock.
 struct TokenBucket {
@@ -97,9 +105,14 @@ struct Session {
   bool finished = false;  // the TCP connection ended (an accepted RST, or accepted FINs both ways)
   Timestamp finishedAt;
   Timestamp lastSeen;
-  bool clientSynSeen = false;
+  // The handshake this session began with: the ISNs (of the SYN and of the SYN-ACK) once known.
+  std::optional<SeqNum> clientIsn;
+  std::optional<SeqNum> serverIsn;
   std::uint16_t clientSynWindow = 0;  // the client SYN's (unscaled) window, until the SYN-ACK
-  std::vector<HeldPacket> held;       // in arrival order
+  // A client SYN with another ISN on this unfinished session: a new connection on the 4-tuple if
+  // the server's SYN-ACK acknowledges it (the session then restarts), else nothing.
+  std::optional<ClientSyn> reopening;
+  std::vector<HeldPacket> held;  // in arrival order
   std::size_t heldBytes = 0;
   std::optional<std::uint64_t> pinholeId;  // the session's one pending pinhole
   TokenBucket rate;
