@@ -2,7 +2,8 @@
 docs/adversarial-cases.md "TCP connection"): which RST, FIN and SYN-ACK end or start a session,
 and a long silence."""
 
-from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, masqueraded_session
+from common import (CLIENT, DNAT, PORT_LINE, PORT_OK, SERVER, SNAT, forwarded_session,
+                    masqueraded_session)
 from ftpgen import Flow, fixture, main
 
 BLIND_OFFSET = 1_000_000  # how far past the receiver's window the blind segments land
@@ -76,6 +77,19 @@ def syn_ack_without_syn(capture):
     flow.packet(Flow.SERVER, "SA", seq=flow.next_seq(Flow.SERVER) - 1, options=[("MSS", 1460)])
     flow.server("220 (vsFTPd 3.0.3)\r\n")
     flow.client(PORT_LINE)
+
+
+@fixture("tcp-idle-two-hours-pasv",
+         "A control connection silent for two hours (a long transfer of an mget) is still "
+         "inspected: the PASV that follows gets its 227 rewritten to the public address and a "
+         "pinhole.",
+         flags=[DNAT])
+def idle_two_hours_pasv(capture):
+    flow = forwarded_session(capture)
+    capture.advance(2 * 3600)
+    flow.client("PASV\r\n")
+    flow.server("227 Entering Passive Mode (192,168,78,10,156,64).\r\n")
+    flow.close()
 
 
 if __name__ == "__main__":

@@ -728,5 +728,20 @@ TEST(EngineConnectionEnd, LiveWindowScaleOfTheClientComesFromConntrack) {
   }
 }
 
+// --- 5. Idle is not dead ------------------------------------------------------------------------
+
+// An `mget` of large files leaves the control connection silent for as long as a transfer takes.
+TEST(EngineIdle, SessionSilentForTwoHoursStillRewritesThePasvReplyAndOpensAPinhole) {
+  Wire wire(dnatFlow());
+  wire.login();
+  wire.advance(std::chrono::hours(2));
+  wire.timer();
+  wire.says(true, "PASV\r\n");
+  wire.says(false, "227 Entering Passive Mode (192,168,78,10,156,64).\r\n");
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_TRUE(endsWith(wire.client().received, "227 Entering Passive Mode (203,0,113,1,156,64).\r\n"));
+  EXPECT_TRUE(wire.sessionCloses().empty());
+}
+
 }  // namespace
 }  // namespace ftpalg
