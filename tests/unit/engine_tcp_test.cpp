@@ -481,6 +481,63 @@ TEST(EngineConnectionEnd, WindowScaleOfferedByOneSideOnlyIsNotApplied) {
   EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
 }
 
+// Only a plausible segment moves the window state: a blind data segment far ahead must not make
+// the next blind RST at its end look like one right after unacknowledged data.
+TEST(EngineConnectionEnd, BlindSegmentDoesNotWidenWhereAnRstIsAccepted) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec data = wire.segment(false, "150 x\r\n");
+  data.seq += 1'000'000;
+  wire.send(false, data);
+  TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq = data.seq + static_cast<std::uint32_t>(data.payload.size());
+  wire.send(false, rst);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_EQ(wire.engine().pinholeCount(), 1u);
+}
+
+// Nor the reference point of sequence unwrapping: two blind FINs half the sequence space apart
+// would otherwise move every later offset into the next 2^32 epoch.
+TEST(EngineConnectionEnd, BlindSegmentsFarAheadDoNotMoveTheSequenceEpoch) {
+  Wire wire(snatFlow());
+  wire.login();
+  for (const std::uint32_t ahead : {0x60000000u, 0xc0000000u}) {
+    TcpPacketSpec fin = wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck);
+    fin.seq += ahead;
+    wire.send(true, fin);
+  }
+  wire.says(true, kPort);
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_TRUE(endsWith(wire.server().received, kPortRewritten));
+}
+
+// Nor the session's activity: guessed packets do not keep a silent session from its idle close.
+TEST(EngineConnectionEnd, BlindPacketsDoNotKeepASilentSessionAlive) {
+  EngineConfig config;
+  config.limits.sessionIdleTimeout = std::chrono::seconds(60);
+  Wire wire(snatFlow(), config);
+  wire.login();
+  for (int i = 0; i < 6; ++i) {
+    wire.advance(std::chrono::seconds(20));
+    TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+    rst.seq += 1'000'000;
+    wire.send(false, rst);
+  }
+  wire.timer();
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::IdleTimeout});
+}
+
+// Some stacks send RST+ACK with an acknowledgement number of 0; conntrack judges it by its
+// sequence number alone, and so does the engine.
+TEST(EngineConnectionEnd, RstWithAnAcknowledgementOfZeroIsJudgedByItsSequenceNumber) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  TcpPacketSpec rst = wire.segment(false, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.ack = 0;
+  wire.send(false, rst);
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+}
+
 // --- 6. A reset never overtakes held data -------------------------------------------------------
 
 // The first half of a PORT line is held (it may still become an announcement); the client then
@@ -540,6 +597,15 @@ TEST(EngineHeldData, BlindRstCarryingALineIsNeitherHeldNorRead) {
   EXPECT_EQ(wire.opened().size(), 1u) << "inspection stopped";
 }
 
+// Even an accepted RST's payload is not read: a PORT line in it opens nothing.
+TEST(EngineHeldData, TheLineInAnAcceptedRstIsNeverRead) {
+  Wire wire(snatFlow());
+  wire.login();
+  wire.send(true, wire.segment(true, kPort, tcp_flags::kRst | tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Reset});
+  EXPECT_TRUE(wire.opened().empty());
+}
+
 // --- 3. A new handshake on the 4-tuple, and only a real one, starts a fresh session --------------
 
 TEST(EnginePortReuse, NewHandshakeOnAnUnclosedSessionStartsAFreshSession) {
@@ -573,6 +639,18 @@ TEST(EnginePortReuse, RetransmittedSynAndSynAckRestartNothing) {
   wire.says(true, "LIST\r\n");
   EXPECT_TRUE(endsWith(wire.server().received, "LIST\r\n"));
   EXPECT_EQ(wire.engine().pinholeCount(), 1u);
+}
+
+// A client retransmits its SYN before the SYN-ACK arrives: one handshake, one session.
+TEST(EnginePortReuse, SynRetransmittedBeforeTheSynAckRestartsNothing) {
+  Wire wire(snatFlow());
+  wire.send(true, wire.syn());
+  wire.send(true, wire.syn());
+  wire.send(false, wire.synAck());
+  wire.send(true, wire.segment(true, {}, tcp_flags::kAck));
+  EXPECT_EQ(wire.sessionOpens(), 1u);
+  EXPECT_TRUE(wire.sessionCloses().empty());
+  EXPECT_TRUE(wire.anomalies().empty());
 }
 
 // A SYN with another ISN alone proves nothing (anyone may send one; a server with the connection
@@ -713,6 +791,18 @@ TEST(EnginePortReuse, LivePortReuseTheEngineDidNotSeeRestartsAtAWitnessedSynAck)
   EXPECT_EQ(wire.engine().pinholeCount(), 0u);
 }
 
+// RFC 7323 §2.2: the window in a SYN or SYN-ACK is never scaled, even when scaling is agreed.
+TEST(EngineConnectionEnd, TheWindowOfTheSynAckIsNeverScaled) {
+  Wire wire(snatFlow());
+  wire.server().window = 1000;  // 128 000 bytes once scaled by 7, but not in the SYN-ACK
+  wire.send(true, wire.syn(7));
+  wire.send(false, wire.synAck(7));
+  TcpPacketSpec fin = wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += 100'000;  // before the server advertised any scaled window
+  wire.send(true, fin);
+  EXPECT_EQ(wire.anomalies(), std::vector<Reason>{Reason::FinOutOfWindow});
+}
+
 // Live, the client's Window Scale option comes from conntrack (the engine never saw its SYN).
 TEST(EngineConnectionEnd, LiveWindowScaleOfTheClientComesFromConntrack) {
   for (const bool clientOffered : {true, false}) {
@@ -741,6 +831,77 @@ TEST(EngineIdle, SessionSilentForTwoHoursStillRewritesThePasvReplyAndOpensAPinho
   EXPECT_EQ(wire.opened().size(), 1u);
   EXPECT_TRUE(endsWith(wire.client().received, "227 Entering Passive Mode (203,0,113,1,156,64).\r\n"));
   EXPECT_TRUE(wire.sessionCloses().empty());
+}
+
+// --- 10. Policy through the engine (tests/unit/announcement_test.cpp has the pure function) -------
+
+TEST(EnginePolicy, PassiveRepliesBelowThePortFloorFromADnatServerAreRefused) {
+  for (const std::string& reply : {std::string("227 Entering Passive Mode (192,168,78,10,0,22).\r\n"),
+                                   std::string("229 Entering Extended Passive Mode (|||22|)\r\n")}) {
+    SCOPED_TRACE(reply);
+    Wire wire(dnatFlow());
+    wire.login();
+    wire.says(true, reply[2] == '7' ? "PASV\r\n" : "EPSV\r\n");
+    wire.says(false, reply);
+    EXPECT_TRUE(wire.opened().empty()) << "a pinhole to the inside server's SSH port";
+    ASSERT_EQ(wire.observed<Reject>().size(), 1u);
+    EXPECT_EQ(wire.observed<Reject>()[0].reason, Reason::PortBelowFloor);
+    EXPECT_TRUE(endsWith(wire.client().received, reply)) << "a refused reply passes unmodified";
+  }
+}
+
+// The floor (--data-port-floor 1024) is the first accepted port, for every verb.
+TEST(EnginePolicy, Port1023IsRefusedAnd1024AcceptedThroughTheEngine) {
+  struct Case {
+    bool dnat;
+    const char* request;  // nullptr: the line is itself the client's announcement
+    const char* below;
+    const char* at;
+  };
+  const Case cases[] = {
+      {false, nullptr, "PORT 192,168,77,10,3,255\r\n", "PORT 192,168,77,10,4,0\r\n"},
+      {false, nullptr, "EPRT |1|192.168.77.10|1023|\r\n", "EPRT |1|192.168.77.10|1024|\r\n"},
+      {true, "PASV\r\n", "227 Entering Passive Mode (192,168,78,10,3,255).\r\n",
+       "227 Entering Passive Mode (192,168,78,10,4,0).\r\n"},
+      {true, "EPSV\r\n", "229 Entering Extended Passive Mode (|||1023|)\r\n",
+       "229 Entering Extended Passive Mode (|||1024|)\r\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.at);
+    Wire wire(c.dnat ? dnatFlow() : snatFlow());
+    wire.login();
+    for (const char* line : {c.below, c.at}) {
+      if (c.request) {
+        wire.says(true, c.request);
+        wire.says(false, line);
+      } else {
+        wire.says(true, line);
+        wire.says(false, "200 OK\r\n");
+      }
+    }
+    ASSERT_EQ(wire.observed<Reject>().size(), 1u);
+    EXPECT_EQ(wire.observed<Reject>()[0].reason, Reason::PortBelowFloor);
+    ASSERT_EQ(wire.opened().size(), 1u);
+    EXPECT_EQ(wire.opened()[0].to, ep("203.0.113.1:1024"));
+  }
+}
+
+// A port-forwarded server configured to announce its public address (vsftpd pasv_address,
+// proftpd MasqueradeAddress; docs/decisions/0005-anti-bounce.md) is accepted as it is: nothing to
+// rewrite, and the pinhole forwards only to that server.
+TEST(EnginePolicy, Reply227NamingThePortForwardedServersPublicAddressOpensAPinholeToTheServer) {
+  Wire wire(dnatFlow());
+  wire.login();
+  wire.says(true, "PASV\r\n");
+  const std::string reply = "227 Entering Passive Mode (203,0,113,1,156,64).\r\n";
+  wire.says(false, reply);
+  EXPECT_TRUE(wire.observed<Reject>().empty());
+  EXPECT_TRUE(wire.observed<Rewrite>().empty());
+  ASSERT_EQ(wire.opened().size(), 1u);
+  EXPECT_EQ(wire.opened()[0].from, ip("198.51.100.20"));
+  EXPECT_EQ(wire.opened()[0].to, ep("203.0.113.1:40000"));
+  EXPECT_EQ(wire.opened()[0].natTo, ep("192.168.78.10:40000"));
+  EXPECT_TRUE(endsWith(wire.client().received, reply));
 }
 
 }  // namespace
