@@ -468,12 +468,18 @@ void Harness::opRestart() {
   checkStream(server_, client_, Direction::ServerToClient);
   ++epoch_;
   const Endpoint clientWire = client_.wire, serverWire = server_.wire;
+  const std::uint32_t oldClientIsn = client_.isn, oldServerIsn = server_.isn;
   client_ = Peer{};
   server_ = Peer{};
   client_.wire = clientWire;
   server_.wire = serverWire;
   client_.isn = in_.ConsumeIntegral<std::uint32_t>();
   server_.isn = in_.ConsumeIntegral<std::uint32_t>();
+  // A new connection never repeats both ISNs (RFC 9293 §3.4.1: they move with a clock). With
+  // both equal it would be indistinguishable from a retransmitted handshake, which must restart
+  // nothing when the RST above did not end the old connection (it lies past what the engine saw
+  // when segments were lost; docs/security.md "Sessions start at a real handshake").
+  if (client_.isn == oldClientIsn && server_.isn == oldServerIsn) ++server_.isn;
   clientSpokeFirst_ = false;
   greetingDelivered_ = false;
   forgotten_ = false;
