@@ -1,6 +1,7 @@
 // Engine: the conductor (docs/architecture.md "The life of a packet"). Per packet:
 //
-//   session: find, start (client SYN or server SYN-ACK), restart (a new SYN on a closed
+//   checksums: a packet that fails them passes uninspected, changing nothing
+//   -> session: find, start (client SYN or server SYN-ACK), restart (a new SYN on a closed
 //            session's 4-tuple), pick up mid-stream (never inspected) or refuse (session limit)
 //   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS each peer advertises
 //   -> StreamInspector: reassembly, framing or TLS, the FTP state machine; an announcement comes
@@ -27,6 +28,7 @@
 #include "ftpalg/engine/pinhole_table.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/packet/checksum.hpp"
 
 namespace ftpalg {
 
@@ -42,7 +44,7 @@ struct Engine::Impl final : AnnouncementSink {
       : config(owner.config_),
         stats(owner.stats_),
         inspector(config.limits, *this),
-        emitter(config.limits, config.ackSpace) {}
+        emitter(config.limits, config.ackSpace, config.checksums) {}
 
   const EngineConfig& config;
   Stats& stats;
@@ -60,6 +62,10 @@ struct Engine::Impl final : AnnouncementSink {
   void onPacket(PacketId id, std::span<const std::uint8_t> bytes, const PacketView& packet,
                 const FlowContext& flow, Effects& effects) {
     effects.count(Stat::PacketsSeen);
+    if (!checksumsUsable(packet)) {
+      passCorrupt(id, packet, flow, effects);
+      return;
+    }
     Session* session = findOrStartSession(flow, packet, effects);
     if (session == nullptr) {
       effects.accept(id);
@@ -76,6 +82,28 @@ struct Engine::Impl final : AnnouncementSink {
     if (packet.hasFlag(tcp_flags::kFin)) session->dir(dir).finSeen = true;
     emitter.submit(*session, dir, id, packet, bytes, offset, effects);
     noteConnectionEnd(*session, dir, packet, effects);
+  }
+
+  // Whether the packet's checksums let it be believed (checksum::checkPacket; an Offloaded TCP
+  // checksum only where the input may carry one, EngineConfig::checksums).
+  bool checksumsUsable(const PacketView& packet) const {
+    const checksum::ChecksumState state = checksum::checkPacket(packet);
+    return state == checksum::ChecksumState::Valid ||
+           (state == checksum::ChecksumState::Offloaded && config.checksums == ChecksumInput::MayBeOffloaded);
+  }
+
+  // A packet whose checksums fail is one its receiver drops (RFC 9293 §3.1): like conntrack
+  // (nf_conntrack_checksum), the engine neither inspects it nor lets it start, move or end
+  // anything. Counted, logged for its session, and passed on (emitCorrupt).
+  void passCorrupt(PacketId id, const PacketView& packet, const FlowContext& flow, Effects& effects) {
+    effects.count(Stat::PacketsBadChecksum);
+    std::unique_ptr<Session>* found = sessions.find(flow.key);
+    if (found == nullptr) {
+      effects.accept(id);
+      return;
+    }
+    recordAnomaly(**found, flow.direction, Reason::BadChecksum, false, effects);
+    emitter.emitCorrupt(**found, flow.direction, id, packet, effects);
   }
 
   // The packet's session; nullptr when the packet is to pass without one (an RST for an unknown

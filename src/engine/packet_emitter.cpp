@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/packet/checksum.hpp"
 
 namespace ftpalg {
 
@@ -123,6 +124,11 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     effects.accept(id);
     return;
   }
+  // A segment captured before its NIC completed the checksum leaves with a real one.
+  if (checksums_ == ChecksumInput::MayBeOffloaded &&
+      checksum::checkPacket(packet) == checksum::ChecksumState::Offloaded) {
+    edit.checksums = ChecksumUpdate::Recompute;
+  }
   std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
   if (rewritten.empty()) {
     // Only when the result would overflow the IP length field: never for real control
@@ -138,19 +144,32 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
 inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,
                                                     std::int64_t start, bool emitsPayload, PacketEdit& edit,
                                                     SackBlock (&sack)[4]) {
-  DirectionState& me = session.dir(dir);
-  DirectionState& other = session.dir(opposite(dir));
-  bool changed = false;
-
-  // seq: original -> output in this direction. The seq of a payload-free packet beyond the
-  // decided frontier is not yet known exactly; the frontier's output offset is a valid (not yet
-  // received) sequence number for it.
+  // The seq of a payload-free packet beyond the decided frontier is not yet known exactly; the
+  // frontier's output offset is a valid (not yet received) sequence number for it.
   std::int64_t seqOffset = start;
   if (!emitsPayload && !packet.hasFlag(tcp_flags::kFin)) {
     seqOffset = std::min(seqOffset, decidedFrontier(session, dir));
   }
-  const std::int64_t outOffset = me.adjuster.toOutput(seqOffset);
-  const SeqNum newSeq = packet.hasFlag(tcp_flags::kSyn) ? packet.seq() : me.unwrap.wrap(outOffset);
+  std::optional<std::int64_t> ackOriginal;
+  const bool changed = mapSequenceNumbers(session, dir, packet, seqOffset, edit, sack, ackOriginal);
+  // The receiver has every edit before its ACK: forget them. Never prune past what was emitted:
+  // a capture's ACK (AckSpace::Original) may cover bytes the engine cut (MSS) and will transform
+  // again from the retransmission.
+  DirectionState& other = session.dir(opposite(dir));
+  if (ackOriginal) other.adjuster.prune(std::min(*ackOriginal, other.emittedEnd));
+  return changed;
+}
+
+inline bool PacketEmitter::mapSequenceNumbers(const Session& session, Direction dir, const PacketView& packet,
+                                              std::int64_t seqOffset, PacketEdit& edit, SackBlock (&sack)[4],
+                                              std::optional<std::int64_t>& ackOriginal) const {
+  const DirectionState& me = session.dir(dir);
+  const DirectionState& other = session.dir(opposite(dir));
+  bool changed = false;
+
+  // seq: original -> output in this direction.
+  const SeqNum newSeq =
+      packet.hasFlag(tcp_flags::kSyn) ? packet.seq() : me.unwrap.wrap(me.adjuster.toOutput(seqOffset));
   if (newSeq != packet.seq()) {
     edit.seq = newSeq;
     changed = true;
@@ -158,20 +177,16 @@ inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction 
 
   if (!packet.hasFlag(tcp_flags::kAck) || !other.baseKnown) return changed;
   if (ackSpace_ == AckSpace::Original) {
-    // Never prune past what was emitted: a capture's ACK may cover bytes the engine cut
-    // (MSS) and will transform again from the retransmission.
-    other.adjuster.prune(std::min(other.unwrap.peek(packet.ack()), other.emittedEnd));
+    ackOriginal = other.unwrap.peek(packet.ack());
     return changed;
   }
   // ACK and SACK edges: output -> original in the other direction.
-  const std::int64_t ackOut = other.unwrap.peek(packet.ack());
-  const std::int64_t ackOriginal = other.adjuster.toOriginal(ackOut);
-  const SeqNum newAck = other.unwrap.wrap(ackOriginal);
+  ackOriginal = other.adjuster.toOriginal(other.unwrap.peek(packet.ack()));
+  const SeqNum newAck = other.unwrap.wrap(*ackOriginal);
   if (newAck != packet.ack()) {
     edit.ack = newAck;
     changed = true;
   }
-  other.adjuster.prune(std::min(ackOriginal, other.emittedEnd));
   const auto& options = packet.options();
   bool sackChanged = false;
   for (std::uint8_t i = 0; i < options.sackBlockCount && i < 4; ++i) {
@@ -185,6 +200,27 @@ inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction 
     changed = true;
   }
   return changed;
+}
+
+void PacketEmitter::emitCorrupt(const Session& session, Direction dir, PacketId id, const PacketView& packet,
+                                Effects& effects) const {
+  const DirectionState& me = session.dir(dir);
+  PacketEdit edit;  // ChecksumUpdate::KeepError: it leaves as corrupt as it came
+  SackBlock sack[4];
+  std::optional<std::int64_t> ackOriginal;
+  // Its seq where its sender put it (peek: a corrupt number must not move the unwrapper).
+  if (!me.baseKnown ||
+      !mapSequenceNumbers(session, dir, packet, me.unwrap.peek(packet.seq()), edit, sack, ackOriginal)) {
+    effects.accept(id);
+    return;
+  }
+  std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
+  if (rewritten.empty()) {
+    effects.accept(id);
+    return;
+  }
+  effects.count(Stat::PacketsModified);
+  effects.acceptModified(id, std::move(rewritten));
 }
 
 }  // namespace ftpalg

@@ -27,20 +27,21 @@ namespace ftpalg {
   X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
 
 // Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
-#define FTPALG_ANOMALY_REASONS(X)                      \
-  X(RetransmissionConflict, "retransmission_conflict") \
-  X(OutOfOrderLimit, "out_of_order_limit")             \
-  X(LineTooLong, "line_too_long")                      \
-  X(MultiLineReplyTooLong, "multiline_reply_too_long") \
-  X(HoldLimit, "hold_limit")                           \
-  X(HoldTimeout, "hold_timeout")                       \
-  X(ClientSpokeFirst, "client_spoke_first")            \
-  X(NotFtpGreeting, "not_ftp_greeting")                \
-  X(SessionLimit, "session_limit")                     \
-  X(MidstreamPickup, "midstream_pickup")               \
-  X(SegmentTrimmed, "segment_trimmed_for_mss")         \
-  X(MalformedPacket, "malformed_packet")               \
-  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
+#define FTPALG_ANOMALY_REASONS(X)                                                      \
+  X(RetransmissionConflict, "retransmission_conflict")                                 \
+  X(OutOfOrderLimit, "out_of_order_limit")                                             \
+  X(LineTooLong, "line_too_long")                                                      \
+  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                 \
+  X(HoldLimit, "hold_limit")                                                           \
+  X(HoldTimeout, "hold_timeout")                                                       \
+  X(ClientSpokeFirst, "client_spoke_first")                                            \
+  X(NotFtpGreeting, "not_ftp_greeting")                                                \
+  X(SessionLimit, "session_limit")                                                     \
+  X(MidstreamPickup, "midstream_pickup")                                               \
+  X(SegmentTrimmed, "segment_trimmed_for_mss")                                         \
+  X(MalformedPacket, "malformed_packet")                                               \
+  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */ \
+  X(BadChecksum, "bad_checksum")        /* passed uninspected: its receiver drops it */
 
 // Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
 // (event "pinhole_close"; Shutdown serves both).
@@ -107,7 +108,8 @@ Reason reasonFromRefusal(const LineMeaning& meaning);
   X(Anomalies, "anomalies")                              \
   X(FlowsUninspected, "flows_uninspected")               \
   X(Retransmissions, "retransmissions")                  \
-  X(SegmentsTrimmed, "segments_trimmed")
+  X(SegmentsTrimmed, "segments_trimmed")                 \
+  X(PacketsBadChecksum, "packets_bad_checksum")
 
 enum class Stat : std::uint8_t {
 #define FTPALG_X(name, text) name,

@@ -1,5 +1,5 @@
 // StreamInspector: the engine's reading of a control connection's byte streams
-// (docs/architecture.md, steps 4-6 and 8):
+// (docs/architecture.md, steps 5-7 and 9):
 //   reassembly (SegmentTracker: each byte once, in order; first-seen bytes win) ->
 //   framing (LineFramer) or, after AUTH + 234, TLS records (TlsRecordTracker) ->
 //   meaning (ControlChannel, the FTP state machine).

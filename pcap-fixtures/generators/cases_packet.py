@@ -1,0 +1,96 @@
+"""Generated cases: what the engine must check or respect in each packet before and after it reads
+the stream (category "packet"): checksums verified before inspection, the MSS cap counting the
+options a segment carries, out-of-order segments forwarded when nothing can be decided behind
+them (docs/decisions/0001-hold-undecided-packets.md, 0002-mss-growth.md)."""
+
+import struct
+
+from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, masqueraded_session
+from ftpgen import Flow, fixture, main
+
+
+def _fold(total):
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def _tcp_start(ip_bytes):
+    """Offset of the TCP header (IPv4 without options, or IPv6 without extension headers)."""
+    return (ip_bytes[0] & 0x0F) * 4 if ip_bytes[0] >> 4 == 4 else 40
+
+
+def _replace_last(capture, ip_bytes):
+    """Replaces the IP bytes of the packet added last."""
+    timestamp, header, _, snap = capture.records[-1]
+    capture.records[-1] = (timestamp, header, bytes(ip_bytes), snap)
+
+
+def corrupt_last(capture, payload_index, bit):
+    """Flips one bit of the last packet's payload, leaving its checksums as they were."""
+    ip_bytes = bytearray(capture.records[-1][2])
+    tcp = _tcp_start(ip_bytes)
+    payload = tcp + (ip_bytes[tcp + 12] >> 4) * 4
+    ip_bytes[payload + payload_index] ^= 1 << bit
+    _replace_last(capture, ip_bytes)
+
+
+def offload_last(capture):
+    """Gives the last packet (IPv4) the TCP checksum field a Linux sender leaves for its NIC to
+    complete (CHECKSUM_PARTIAL): the folded pseudo-header sum, not inverted."""
+    ip_bytes = bytearray(capture.records[-1][2])
+    tcp = _tcp_start(ip_bytes)
+    tcp_length = len(ip_bytes) - tcp
+    pseudo = ip_bytes[12:20] + struct.pack("!BBH", 0, 6, tcp_length)
+    total = sum(struct.unpack("!%dH" % (len(pseudo) // 2), pseudo))
+    ip_bytes[tcp + 16:tcp + 18] = struct.pack("!H", _fold(total))
+    _replace_last(capture, ip_bytes)
+
+
+class OffloadingClient(Flow):
+    """A connection captured on the client host: every segment the client sends carries the
+    pseudo-header sum its NIC would complete."""
+
+    def packet(self, side, flags, **options):
+        ip_bytes = super().packet(side, flags, **options)
+        if side == Flow.CLIENT:
+            offload_last(self.capture)
+        return ip_bytes
+
+
+@fixture("packet-corrupt-port-then-good-retransmission",
+         "A PORT segment with one flipped bit ('195,80' read as '195,81') and the checksum of the "
+         "good segment is passed on uninspected (bad_checksum, packets_bad_checksum 1): it opens "
+         "nothing and is no first-seen copy; the sender's good retransmission is rewritten once, "
+         "opens the pinhole to port 50000 and is no retransmission_conflict.",
+         flags=[SNAT])
+def corrupt_port_then_good_retransmission(capture):
+    flow = masqueraded_session(capture)
+    start = flow.sent[Flow.CLIENT]
+    flow.segment_at(Flow.CLIENT, start, PORT_LINE)
+    corrupt_last(capture, PORT_LINE.index(",80") + 2, 0)
+    flow.client(PORT_LINE)  # the retransmission, acknowledged by the server
+    flow.server(PORT_OK)
+    flow.client("LIST\r\n")
+    flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
+    flow.close()
+
+
+@fixture("packet-offloaded-client-checksums",
+         "A capture taken on the client host, whose segments carry the pseudo-header sum its NIC "
+         "completes: replay accepts them (packets_bad_checksum 0), the PORT is rewritten once and "
+         "opens its pinhole, and every rewritten segment leaves with a computed checksum.",
+         flags=[SNAT])
+def offloaded_client_checksums(capture):
+    flow = OffloadingClient(capture, CLIENT, SERVER)
+    flow.handshake()
+    flow.login()
+    flow.client(PORT_LINE)
+    flow.server(PORT_OK)
+    flow.client("LIST\r\n")
+    flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
+    flow.close()
+
+
+if __name__ == "__main__":
+    main(__file__)

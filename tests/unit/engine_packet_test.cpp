@@ -1,0 +1,321 @@
+// Engine behaviour on packets built by hand (tests/support/packet_builder.hpp), given to the engine
+// one at a time as live mode gives them (AckSpace::Output: every ACK and SACK edge is in the
+// receiver's space), each verdict checked field by field: checksums verified before inspection,
+// the MSS cap, out-of-order segments and SACK edges.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ftpalg/engine/engine.hpp"
+#include "ftpalg/packet/packet_view.hpp"
+#include "packet_builder.hpp"
+#include "session_sim.hpp"
+
+namespace ftpalg {
+namespace {
+
+using testing::ep;
+using testing::TcpPacketSpec;
+
+// One control connection driven packet by packet. Offsets are stream offsets (ISN + 1 + offset):
+// a peer's seq is always in its own ORIGINAL space (what it sent), its ACK in its receive space
+// (the other direction's OUTPUT space), as real endpoints behind the gateway do.
+class Wire {
+ public:
+  static constexpr std::uint32_t kClientIsn = 0x11223344;
+  static constexpr std::uint32_t kServerIsn = 0xfffff000;  // wraps after 4 KiB of server data
+
+  Wire(FlowKey key, NatMapping nat, EngineConfig config = {})
+      : key_(key), resolver_(key, nat), engine_(config) {}
+
+  Engine& engine() { return engine_; }
+  std::uint64_t stat(Stat stat) const { return engine_.stats().get(stat); }
+
+  // A segment of the client (fromClient) or the server with `payload` at stream offset `offset`,
+  // acknowledging `ack` bytes of the other side; flags ACK|PSH (just ACK without payload).
+  TcpPacketSpec segment(bool fromClient, std::uint32_t offset, std::string payload, std::uint32_t ack) const {
+    TcpPacketSpec spec;
+    spec.src = fromClient ? key_.client : key_.server;
+    spec.dst = fromClient ? key_.server : key_.client;
+    spec.seq = (fromClient ? kClientIsn : kServerIsn) + 1 + offset;
+    spec.ack = (fromClient ? kServerIsn : kClientIsn) + 1 + ack;
+    spec.flags = payload.empty() ? tcp_flags::kAck : tcp_flags::kAck | tcp_flags::kPsh;
+    spec.payload = std::move(payload);
+    return spec;
+  }
+
+  // Gives the engine one packet; returns what it decided in that call.
+  Outcome submit(const std::vector<std::uint8_t>& bytes) {
+    Outcome out;
+    testing::submitPacket(engine_, resolver_, nextId_++, bytes, now_, out);
+    for (const Action& action : out.actions) actions_.push_back(action);
+    for (const Observation& observation : out.observations) observations_.push_back(observation);
+    return out;
+  }
+  Outcome submit(const TcpPacketSpec& spec) { return submit(testing::buildTcpPacket(spec)); }
+  PacketId lastId() const { return nextId_ - 1; }
+
+  // SYN (client MSS, SACK permitted), SYN-ACK (server MSS), ACK; then the greeting and a login,
+  // each line acknowledged. Leaves both streams at the offsets clientSent/serverSent.
+  void handshakeAndLogin(std::uint16_t clientMss = 1460, std::uint16_t serverMss = 1460) {
+    TcpPacketSpec syn = segment(true, 0, "", 0);
+    syn.seq = kClientIsn;
+    syn.ack = 0;
+    syn.flags = tcp_flags::kSyn;
+    syn.mss = clientMss;
+    syn.sackPermitted = true;
+    submit(syn);
+    TcpPacketSpec synAck = segment(false, 0, "", 0);
+    synAck.seq = kServerIsn;
+    synAck.flags = tcp_flags::kSyn | tcp_flags::kAck;
+    synAck.mss = serverMss;
+    synAck.sackPermitted = true;
+    submit(synAck);
+    submit(segment(true, 0, "", 0));
+    exchange(false, "220 (vsFTPd 3.0.3)\r\n");
+    exchange(true, "USER anonymous\r\n");
+    exchange(false, "331 Please specify the password.\r\n");
+    exchange(true, "PASS secret\r\n");
+    exchange(false, "230 Login successful.\r\n");
+  }
+
+  // What `fromClient`'s peer has received from the other side, in its receive (output) space.
+  std::uint32_t received(bool fromClient) const {
+    return fromClient ? serverSent + static_cast<std::uint32_t>(serverDelta)
+                      : clientSent + static_cast<std::uint32_t>(clientDelta);
+  }
+  // The next segment of a peer: its whole unsent `message`, acknowledging what it received.
+  TcpPacketSpec next(bool fromClient, std::string message) const {
+    return segment(fromClient, fromClient ? clientSent : serverSent, std::move(message), received(fromClient));
+  }
+  // One whole message in one segment, then the receiver's pure ACK. Returns the outcome of the
+  // message's segment.
+  Outcome exchange(bool fromClient, const std::string& message) {
+    Outcome out = submit(next(fromClient, message));
+    (fromClient ? clientSent : serverSent) += static_cast<std::uint32_t>(message.size());
+    submit(next(!fromClient, ""));
+    return out;
+  }
+
+  template <typename T>
+  std::vector<T> observed() const {
+    std::vector<T> result;
+    for (const Observation& observation : observations_) {
+      if (const auto* body = std::get_if<T>(&observation.body)) result.push_back(*body);
+    }
+    return result;
+  }
+  std::vector<Pinhole> opened() const {
+    std::vector<Pinhole> result;
+    for (const Action& action : actions_) {
+      if (const auto* open = std::get_if<OpenPinhole>(&action)) result.push_back(open->pinhole);
+    }
+    return result;
+  }
+
+  // Bytes each peer sent (original space), and how much longer (or shorter) the edits made each
+  // direction's stream so far (set by the tests that make a rewrite).
+  std::uint32_t clientSent = 0;
+  std::uint32_t serverSent = 0;
+  std::int32_t clientDelta = 0;
+  std::int32_t serverDelta = 0;
+
+ private:
+  FlowKey key_;
+  testing::FixedFlowResolver resolver_;
+  Engine engine_;
+  Timestamp now_{1'000'000'000};
+  PacketId nextId_ = 1;
+  std::vector<Action> actions_;
+  std::vector<Observation> observations_;
+};
+
+// Client 192.168.77.10 masqueraded to 203.0.113.1; server 203.0.113.10
+// (docs/adversarial-cases.md#example-network). "PORT 192,168,77,10,..." becomes
+// "PORT 203,0,113,1,...": 2 bytes shorter.
+FlowKey snatKey() { return FlowKey{ep("192.168.77.10:40000"), ep("203.0.113.10:21")}; }
+NatMapping snatMapping() {
+  return NatMapping{ep("192.168.77.10:40000"), ep("203.0.113.1:40000"), ep("203.0.113.10:21"),
+                    ep("203.0.113.10:21")};
+}
+const std::string kPortLine = "PORT 192,168,77,10,195,80\r\n";
+const std::string kPortRewritten = "PORT 203,0,113,1,195,80\r\n";
+constexpr std::int32_t kPortDelta = -2;
+
+// The verdict of packet `id` in `out`; nullopt when the engine gave none (held).
+std::optional<PacketVerdict> verdictOf(const Outcome& out, PacketId id) {
+  for (const PacketVerdict& verdict : out.verdicts) {
+    if (verdict.id == id) return verdict;
+  }
+  return std::nullopt;
+}
+
+// The bytes the packet leaves with: the original for Accept, the new bytes for AcceptModified.
+std::vector<std::uint8_t> leaving(const PacketVerdict& verdict, const std::vector<std::uint8_t>& original) {
+  return verdict.kind == VerdictKind::AcceptModified ? verdict.bytes : original;
+}
+
+std::string payloadText(const std::vector<std::uint8_t>& packet) {
+  const auto view = PacketView::parse(packet);
+  if (!view) return "<unparseable>";
+  return std::string(view->payload().begin(), view->payload().end());
+}
+
+// The packet with bit `bit` of payload byte `index` flipped; its checksums are left as they were.
+std::vector<std::uint8_t> flipPayloadBit(std::vector<std::uint8_t> packet, std::size_t index, int bit) {
+  const auto view = PacketView::parse(packet);
+  packet[view->payloadOffset() + index] ^= static_cast<std::uint8_t>(1u << bit);
+  return packet;
+}
+
+// --- Checksums are verified before inspection ---------------------------------------------------
+// A segment that fails its checksum is what its receiver drops (RFC 9293 §3.1, RFC 791 §3.1): it
+// must change nothing, open nothing, and leave as corrupt as it came (never with a fresh valid
+// checksum over the corrupt bytes).
+
+TEST(EngineChecksum, CorruptSegmentIsPassedUninspectedAndTheGoodRetransmissionIsRewrittenOnce) {
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  const auto good = testing::buildTcpPacket(wire.next(true, kPortLine));
+  // "...,195,80" -> "...,195,81": one flipped bit, the checksum of the good segment.
+  const auto corrupt = flipPayloadBit(good, kPortLine.find(",80") + 2, 0);
+  ASSERT_EQ(payloadText(corrupt), "PORT 192,168,77,10,195,81\r\n");
+  ASSERT_FALSE(testing::independentChecksumsValid(corrupt));
+
+  const Outcome first = wire.submit(corrupt);
+  const auto firstVerdict = verdictOf(first, wire.lastId());
+  ASSERT_TRUE(firstVerdict) << "a corrupt segment is never held";
+  EXPECT_EQ(leaving(*firstVerdict, corrupt), corrupt) << "it leaves byte for byte as it came";
+  EXPECT_TRUE(wire.opened().empty());
+  EXPECT_TRUE(wire.observed<Rewrite>().empty());
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 1u);
+  ASSERT_EQ(wire.observed<AnomalyObs>().size(), 1u);
+  EXPECT_EQ(wire.observed<AnomalyObs>()[0].reason, Reason::BadChecksum);
+  EXPECT_FALSE(wire.observed<AnomalyObs>()[0].inspectionStopped);
+
+  // The receiver dropped it; the sender retransmits the segment it really sent.
+  const Outcome second = wire.submit(good);
+  const auto secondVerdict = verdictOf(second, wire.lastId());
+  ASSERT_TRUE(secondVerdict);
+  const auto sent = leaving(*secondVerdict, good);
+  EXPECT_EQ(payloadText(sent), kPortRewritten);
+  EXPECT_TRUE(testing::independentChecksumsValid(sent));
+  ASSERT_EQ(wire.opened().size(), 1u);
+  EXPECT_EQ(wire.opened()[0].to, ep("203.0.113.1:50000"));
+  EXPECT_EQ(wire.observed<AnomalyObs>().size(), 1u) << "the good copy is no retransmission_conflict";
+  EXPECT_EQ(wire.observed<Rewrite>().size(), 1u);
+}
+
+TEST(EngineChecksum, CorruptSegmentOfAnEditedFlowIsTranslatedAndKeepsItsChecksumError) {
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  wire.exchange(true, kPortLine);
+  wire.clientDelta = kPortDelta;
+  wire.exchange(false, "200 PORT command successful.\r\n");
+
+  const auto good = testing::buildTcpPacket(wire.next(true, "LIST\r\n"));
+  const auto corrupt = flipPayloadBit(good, 1, 3);  // "LIST" -> "LAST"
+  const Outcome out = wire.submit(corrupt);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  ASSERT_EQ(verdict->kind, VerdictKind::AcceptModified) << "its seq must still be translated";
+  const auto view = PacketView::parse(verdict->bytes);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->seq(), SeqNum(Wire::kClientIsn + 1 + wire.clientSent + kPortDelta));
+  EXPECT_EQ(std::string(view->payload().begin(), view->payload().end()), "LAST\r\n") << "payload untouched";
+  EXPECT_FALSE(testing::independentChecksumsValid(verdict->bytes)) << "a corrupt packet must stay corrupt";
+  // The error is exactly the one it came with: undoing the flipped bit makes it valid.
+  EXPECT_TRUE(testing::independentChecksumsValid(flipPayloadBit(verdict->bytes, 1, 3)));
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 1u);
+}
+
+TEST(EngineChecksum, BadIpv4HeaderChecksumIsPassedUninspected) {
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  auto packet = testing::buildTcpPacket(wire.next(true, kPortLine));
+  packet[8] ^= 0x01;  // TTL: only the IPv4 header checksum covers it
+  ASSERT_FALSE(testing::independentChecksumsValid(packet));
+  const Outcome out = wire.submit(packet);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(leaving(*verdict, packet), packet);
+  EXPECT_TRUE(wire.opened().empty());
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 1u);
+}
+
+TEST(EngineChecksum, CorruptSynStartsNoSessionAndCorruptRstEndsNone) {
+  Wire wire(snatKey(), snatMapping());
+  TcpPacketSpec syn = wire.segment(true, 0, "", 0);
+  syn.seq = Wire::kClientIsn;
+  syn.ack = 0;
+  syn.flags = tcp_flags::kSyn;
+  auto corruptSyn = testing::buildTcpPacket(syn);
+  corruptSyn[corruptSyn.size() - 1] ^= 0x10;  // the last TCP header byte (urgent pointer)
+  wire.submit(corruptSyn);
+  EXPECT_EQ(wire.engine().sessionCount(), 0u);
+
+  wire.handshakeAndLogin();
+  wire.exchange(true, kPortLine);
+  ASSERT_EQ(wire.engine().pinholeCount(), 1u);
+  // An RST at exactly the server's next sequence number, one bit of its window flipped.
+  TcpPacketSpec rst = wire.next(false, "");
+  rst.flags = tcp_flags::kRst | tcp_flags::kAck;
+  auto corruptRst = testing::buildTcpPacket(rst);
+  corruptRst[PacketView::parse(corruptRst)->tcpOffset() + 15] ^= 0x01;
+  wire.submit(corruptRst);
+  EXPECT_EQ(wire.engine().pinholeCount(), 1u) << "a corrupt RST closed the session";
+  EXPECT_TRUE(wire.observed<SessionClosedObs>().empty());
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 2u);
+}
+
+// A capture taken on a sending host shows its outgoing segments before the NIC completed their
+// checksum (Linux CHECKSUM_PARTIAL: the field holds the pseudo-header sum). Live mode never sees
+// that form (the NFQUEUE source completes such packets, src/io/nfqueue_source.hpp): there it is a
+// corrupt segment. Replay accepts it, and a rewrite gives the segment a real checksum.
+TEST(EngineChecksum, OffloadedChecksumIsAcceptedOnlyWhereTheInputMayCarryIt) {
+  const auto offloadedPort = [](Wire& wire) {
+    return testing::withOffloadedChecksum(testing::buildTcpPacket(wire.next(true, kPortLine)));
+  };
+  {
+    Wire live(snatKey(), snatMapping());
+    live.handshakeAndLogin();
+    const auto packet = offloadedPort(live);
+    ASSERT_FALSE(testing::independentChecksumsValid(packet));
+    const Outcome out = live.submit(packet);
+    EXPECT_EQ(leaving(*verdictOf(out, live.lastId()), packet), packet);
+    EXPECT_TRUE(live.opened().empty());
+    EXPECT_EQ(live.stat(Stat::PacketsBadChecksum), 1u);
+  }
+  EngineConfig replay;
+  replay.ackSpace = AckSpace::Original;
+  replay.checksums = ChecksumInput::MayBeOffloaded;
+  Wire wire(snatKey(), snatMapping(), replay);
+  wire.handshakeAndLogin();
+  const auto packet = offloadedPort(wire);
+  const Outcome out = wire.submit(packet);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(payloadText(leaving(*verdict, packet)), kPortRewritten);
+  EXPECT_TRUE(testing::independentChecksumsValid(leaving(*verdict, packet)));
+  EXPECT_EQ(wire.opened().size(), 1u);
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 0u);
+  wire.clientSent += static_cast<std::uint32_t>(kPortLine.size());
+  // A later offloaded segment needs only its seq translated: it leaves with a real checksum too.
+  const auto list = testing::withOffloadedChecksum(testing::buildTcpPacket(wire.next(true, "LIST\r\n")));
+  const Outcome listOut = wire.submit(list);
+  const auto listVerdict = verdictOf(listOut, wire.lastId());
+  ASSERT_TRUE(listVerdict);
+  ASSERT_EQ(listVerdict->kind, VerdictKind::AcceptModified);
+  EXPECT_TRUE(testing::independentChecksumsValid(listVerdict->bytes));
+  // A corrupt segment is still corrupt where offloaded ones are accepted.
+  const auto corrupt = flipPayloadBit(testing::buildTcpPacket(wire.next(true, "NOOP\r\n")), 0, 1);
+  wire.submit(corrupt);
+  EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 1u);
+}
+
+}  // namespace
+}  // namespace ftpalg
