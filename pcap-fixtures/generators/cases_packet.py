@@ -58,6 +58,16 @@ class OffloadingClient(Flow):
         return ip_bytes
 
 
+class TimestampFlow(Flow):
+    """A connection whose segments after the handshake all carry RFC 7323 timestamps as Linux
+    sends them (NOP NOP TS: 12 bytes of TCP options)."""
+
+    def packet(self, side, flags, **options):
+        if "S" not in flags:
+            options["options"] = [("NOP", None), ("NOP", None), ("Timestamp", (1000 + len(self.capture.records), 0))]
+        return super().packet(side, flags, **options)
+
+
 @fixture("packet-corrupt-port-then-good-retransmission",
          "A PORT segment with one flipped bit ('195,80' read as '195,81') and the checksum of the "
          "good segment is passed on uninspected (bad_checksum, packets_bad_checksum 1): it opens "
@@ -87,6 +97,30 @@ def offloaded_client_checksums(capture):
     flow.login()
     flow.client(PORT_LINE)
     flow.server(PORT_OK)
+    flow.client("LIST\r\n")
+    flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
+    flow.close()
+
+
+@fixture("packet-mss-cap-counts-timestamps",
+         "A full segment (1448 payload bytes + 12 bytes of timestamps = a 1500-byte packet, MSS "
+         "1460) ending in a PORT that grows by 5 bytes is cut before the edit "
+         "(segment_trimmed_for_mss): the MSS counts no options (RFC 6691), so growing it would make "
+         "a 1505-byte packet; the sender's retransmission of the rest carries the rewritten PORT.",
+         flags=["--snat=10.0.0.0/8=203.0.113.200"])
+def mss_cap_counts_timestamps(capture):
+    flow = TimestampFlow(capture, ("10.1.2.3", 40000), SERVER)
+    flow.handshake()
+    flow.login()
+    port_line = "PORT 10,1,2,3,195,80\r\n"           # grows by 5 bytes: 203,0,113,200
+    filler = "NOOP\r\n" * 236 + "NOOP    \r\n"    # 1426 bytes
+    assert len(filler) + len(port_line) == 1448
+    start = flow.sent[Flow.CLIENT]
+    flow.client(filler + port_line)
+    flow.server("200 NOOP ok.\r\n" * 237 + PORT_OK)
+    # The sender retransmits what the receiver did not acknowledge: from the address on.
+    address = start + len(filler) + len("PORT ")
+    flow.segment_at(Flow.CLIENT, address, port_line[len("PORT "):])
     flow.client("LIST\r\n")
     flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
     flow.close()

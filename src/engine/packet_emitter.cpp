@@ -11,8 +11,15 @@ namespace ftpalg {
 
 namespace {
 
-constexpr std::uint16_t kDefaultMssV4 = 536;   // RFC 1122 §4.2.2.6
-constexpr std::uint16_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 - 60
+constexpr std::size_t kDefaultMssV4 = 536;   // RFC 1122 §4.2.2.6
+constexpr std::size_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 - 60
+// Packets every path carries: IPv4 576 (RFC 1122 §3.3.3, the datagram the default MSS assumes),
+// IPv6 1280 (RFC 8200 §5).
+constexpr std::size_t kPathFloorV4 = 576;
+constexpr std::size_t kPathFloorV6 = 1280;
+// IP and TCP headers without options (RFC 791, RFC 8200, RFC 9293).
+constexpr std::size_t kPlainHeadersV4 = 20 + 20;
+constexpr std::size_t kPlainHeadersV6 = 40 + 20;
 
 // A packet is decided when its payload lies wholly before the frontier; a payload-free one when
 // its sequence number does not lie past it.
@@ -20,10 +27,32 @@ bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier
   return payloadSize == 0 ? offset <= frontier : offset + static_cast<std::int64_t>(payloadSize) <= frontier;
 }
 
+// The most payload `packet` may carry after a rewrite (docs/decisions/0002-mss-growth.md): never
+// less than `bodySize` (what it carries now), otherwise no more than
+//  - the receiver's MSS less the options the packet carries: RFC 6691 §2, the MSS counts neither
+//    IP options (IPv6 extension headers) nor TCP options, and a sender sending them sends less;
+//  - the payload that fits a packet as large as the largest one its sender has sent, or as the
+//    size every path carries: the sender's path MTU may be below the MSS, and a grown packet with
+//    DF set would then be dropped on every retransmission.
+std::size_t growthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
+                        std::size_t bodySize) {
+  const bool v4 = session.family == IpFamily::V4;
+  const std::size_t headers = packet.payloadOffset();
+  const std::size_t optionBytes = headers - std::min(headers, v4 ? kPlainHeadersV4 : kPlainHeadersV6);
+  const std::size_t mss = me.receiverMss != 0 ? me.receiverMss : (v4 ? kDefaultMssV4 : kDefaultMssV6);
+  const std::size_t mssLimit = mss - std::min(mss, optionBytes);
+  const std::size_t pathPacket = std::max<std::size_t>(me.largestPacket, v4 ? kPathFloorV4 : kPathFloorV6);
+  const std::size_t pathLimit = pathPacket - std::min(pathPacket, headers);
+  return std::max(bodySize, std::min(mssLimit, pathLimit));
+}
+
 }  // namespace
 
 void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
                            std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects) {
+  DirectionState& me = session.dir(dir);
+  me.largestPacket =
+      static_cast<std::uint16_t>(std::max<std::size_t>(me.largestPacket, packet.ipPacket().size()));
   releaseDecided(session, effects);
   const std::int64_t frontier = decidedFrontier(session, dir);
   const std::size_t payloadSize = packet.payload().size();
@@ -91,9 +120,7 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     changed = true;
     edit.payload = body;
   }
-  const std::size_t limit = std::max<std::size_t>(
-      body.size(), me.receiverMss != 0 ? me.receiverMss
-                                       : (session.family == IpFamily::V4 ? kDefaultMssV4 : kDefaultMssV6));
+  const std::size_t limit = growthLimit(session, me, packet, body.size());
   if (!body.empty() && me.adjuster.touches(start, start + static_cast<std::int64_t>(body.size()))) {
     scratchPayload_.clear();
     const std::size_t consumed = me.adjuster.transform(start, body, limit, scratchPayload_);

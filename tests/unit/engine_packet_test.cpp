@@ -90,7 +90,8 @@ class Wire {
   }
   // The next segment of a peer: its whole unsent `message`, acknowledging what it received.
   TcpPacketSpec next(bool fromClient, std::string message) const {
-    return segment(fromClient, fromClient ? clientSent : serverSent, std::move(message), received(fromClient));
+    return segment(fromClient, fromClient ? clientSent : serverSent, std::move(message),
+                   received(fromClient));
   }
   // One whole message in one segment, then the receiver's pure ACK. Returns the outcome of the
   // message's segment.
@@ -315,6 +316,127 @@ TEST(EngineChecksum, OffloadedChecksumIsAcceptedOnlyWhereTheInputMayCarryIt) {
   const auto corrupt = flipPayloadBit(testing::buildTcpPacket(wire.next(true, "NOOP\r\n")), 0, 1);
   wire.submit(corrupt);
   EXPECT_EQ(wire.stat(Stat::PacketsBadChecksum), 1u);
+}
+
+// --- The MSS cap counts the options a segment carries (docs/decisions/0002) ---------------------
+// RFC 6691 §2: the MSS a receiver advertises is the payload of a segment without IP or TCP
+// options; a sender carrying options sends that much less. A rewrite must not grow a segment past
+// that, nor past the largest packet its sender has sent (its path MTU may be smaller than the MSS).
+
+// Client 10.1.2.3 masqueraded to 203.0.113.200: "PORT 10,1,2,3,..." grows by 5 bytes.
+FlowKey growKey() { return FlowKey{ep("10.1.2.3:40000"), ep("203.0.113.10:21")}; }
+NatMapping growMapping() {
+  return NatMapping{ep("10.1.2.3:40000"), ep("203.0.113.200:40000"), ep("203.0.113.10:21"),
+                    ep("203.0.113.10:21")};
+}
+const std::string kGrowingPort = "PORT 10,1,2,3,195,80\r\n";
+const std::string kGrownPort = "PORT 203,0,113,200,195,80\r\n";
+
+// Client [fd00:77::10] behind NAT66 as [2001:db8:ffff::1:2:3]: its EPRT grows by 9 bytes.
+FlowKey growKeyV6() { return FlowKey{ep("[fd00:77::10]:40000"), ep("[2001:db8:1::10]:21")}; }
+NatMapping growMappingV6() {
+  return NatMapping{ep("[fd00:77::10]:40000"), ep("[2001:db8:ffff::1:2:3]:40000"), ep("[2001:db8:1::10]:21"),
+                    ep("[2001:db8:1::10]:21")};
+}
+const std::string kGrowingEprt = "EPRT |2|fd00:77::10|50000|\r\n";
+const std::string kGrownEprt = "EPRT |2|2001:db8:ffff::1:2:3|50000|\r\n";
+
+// NOOP lines of exactly `size` bytes (size >= 6).
+std::string noops(std::size_t size) {
+  std::string text;
+  while (size - text.size() >= 12) text += "NOOP\r\n";
+  text += "NOOP" + std::string(size - text.size() - 6, ' ') + "\r\n";
+  return text;
+}
+
+// RFC 7323 §3 timestamps, as Linux sends them: NOP NOP TS (12 bytes).
+std::vector<std::uint8_t> timestampOption() { return {1, 1, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0x56, 0x78}; }
+
+// A segment ending in an announcement that grows, filling exactly `ipLength` bytes with options
+// `tcpOptions`, is cut before the edit so that the packet stays within `maxIpLength`; the
+// sender's retransmission of the rest then carries the rewritten line.
+void expectFullSegmentIsCutNotGrown(Wire& wire, const std::string& announcement, const std::string& rewritten,
+                                    std::size_t ipLength, std::size_t maxIpLength,
+                                    const std::vector<std::uint8_t>& tcpOptions) {
+  TcpPacketSpec spec = wire.next(true, "");
+  spec.rawTcpOptions = tcpOptions;
+  const std::size_t headers = testing::buildTcpPacket(spec).size();
+  ASSERT_GT(ipLength, headers + announcement.size() + 12);
+  spec.payload = noops(ipLength - headers - announcement.size()) + announcement;
+  spec.flags = tcp_flags::kAck | tcp_flags::kPsh;
+  const auto packet = testing::buildTcpPacket(spec);
+  ASSERT_EQ(packet.size(), ipLength);
+  const Outcome out = wire.submit(packet);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  const auto sent = leaving(*verdict, packet);
+  EXPECT_LE(sent.size(), maxIpLength) << "grown past the cap: dropped on every retransmission with DF set";
+  EXPECT_EQ(wire.stat(Stat::SegmentsTrimmed), 1u);
+  EXPECT_TRUE(testing::independentChecksumsValid(sent));
+  // Cut just before the edit (the address), which is emitted whole or not at all.
+  const std::string sentPayload = payloadText(sent);
+  const std::size_t lineStart = spec.payload.size() - announcement.size();
+  ASSERT_GT(sentPayload.size(), lineStart);
+  EXPECT_EQ(sentPayload, spec.payload.substr(0, sentPayload.size()));
+  EXPECT_LT(sentPayload.size(), spec.payload.size());
+
+  // The receiver acknowledges what it got; the sender retransmits the rest, which is rewritten.
+  const std::size_t pinholesBefore = wire.opened().size();
+  const std::size_t cut = sentPayload.size();
+  TcpPacketSpec rest = wire.segment(true, wire.clientSent + static_cast<std::uint32_t>(cut),
+                                    spec.payload.substr(cut), wire.received(true));
+  rest.rawTcpOptions = tcpOptions;
+  const auto restPacket = testing::buildTcpPacket(rest);
+  const Outcome restOut = wire.submit(restPacket);
+  const auto restVerdict = verdictOf(restOut, wire.lastId());
+  ASSERT_TRUE(restVerdict);
+  EXPECT_EQ(payloadText(leaving(*restVerdict, restPacket)), rewritten.substr(cut - lineStart));
+  EXPECT_EQ(wire.opened().size(), pinholesBefore) << "the pinhole opened when the line was read";
+  EXPECT_EQ(wire.observed<Rewrite>().back().after + "\r\n", rewritten);
+}
+
+TEST(EngineMss, FullSegmentWithTimestampsIsNotGrownPastTheMssLessItsOptions) {
+  // MSS 1460: a 1448-byte payload with 12 bytes of timestamps is a 1500-byte packet, full.
+  Wire wire(growKey(), growMapping());
+  wire.handshakeAndLogin();
+  expectFullSegmentIsCutNotGrown(wire, kGrowingPort, kGrownPort, 1500, 1500, timestampOption());
+}
+
+TEST(EngineMss, FullIpv6SegmentWithTimestampsIsNotGrownPastTheMssLessItsOptions) {
+  // MSS 1440 (1500 - 60): a 1428-byte payload with timestamps fills a 1500-byte packet.
+  Wire wire(growKeyV6(), growMappingV6());
+  wire.handshakeAndLogin(1440, 1440);
+  expectFullSegmentIsCutNotGrown(wire, kGrowingEprt, kGrownEprt, 1500, 1500, timestampOption());
+}
+
+TEST(EngineMss, IpOptionsCountAgainstTheMssToo) {
+  Wire wire(growKey(), growMapping());
+  wire.handshakeAndLogin();
+  TcpPacketSpec spec = wire.next(true, "");
+  spec.ipv4Options = {1, 1, 1, 1, 1, 1, 1, 0};  // 8 bytes of NOP/EOL
+  const std::size_t headers = testing::buildTcpPacket(spec).size();
+  spec.payload = noops(1500 - headers - kGrowingPort.size()) + kGrowingPort;
+  const auto packet = testing::buildTcpPacket(spec);
+  ASSERT_EQ(packet.size(), 1500u);
+  const Outcome out = wire.submit(packet);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  EXPECT_LE(leaving(*verdict, packet).size(), 1500u);
+}
+
+TEST(EngineMss, SegmentIsNotGrownPastTheLargestPacketItsSenderSent) {
+  // The client's path MTU is 1400 (its segments never exceed it) while the server's MSS is 1460.
+  Wire wire(growKey(), growMapping());
+  wire.handshakeAndLogin();
+  // A small announcement still grows: every path carries 576 bytes (RFC 1122 §3.3.3).
+  const Outcome small = wire.exchange(true, kGrowingPort);
+  ASSERT_EQ(small.verdicts.size(), 1u);
+  EXPECT_EQ(payloadText(small.verdicts[0].bytes), kGrownPort);
+  wire.clientDelta = 5;
+  wire.exchange(false, "200 PORT command successful.\r\n");
+  wire.exchange(true, noops(1360));  // a full 1400-byte packet
+  wire.exchange(false, std::string("200 NOOP ok.\r\n"));
+  expectFullSegmentIsCutNotGrown(wire, kGrowingPort, kGrownPort, 1400, 1400, {});
 }
 
 }  // namespace

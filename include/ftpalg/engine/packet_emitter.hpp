@@ -8,7 +8,8 @@
 // Emitting builds one packet's verdict in two steps:
 //   1. payload: bytes the receiver already acknowledged (before the edit log's prune floor) are
 //      stripped, then the payload goes through the direction's edit log (SeqAdjuster::transform),
-//      cut where it would exceed the receiver's MSS;
+//      cut where it would grow past the receiver's MSS less the packet's own options, or past the
+//      largest packet its sender has sent (docs/decisions/0002-mss-growth.md);
 //   2. sequence translation (translateSequenceNumbers, the one place that changes TCP sequence
 //      numbers): seq from the packet's own original space into its output space, ACK and SACK
 //      edges from the other direction's output space back into its original space (live), or

@@ -39,12 +39,13 @@ struct DirectionState {
   bool baseKnown = false;
   bool inTls = false;  // bytes are TLS records (after AUTH + 234)
   bool finSeen = false;
-  std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
-  std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
-  SeqUnwrapper unwrap;            // sender's sequence numbers -> stream offsets (both spaces)
-  SegmentTracker tracker;         // original space
-  LineFramer framer;              // original space
-  SeqAdjuster adjuster;           // original <-> output
+  std::uint16_t receiverMss = 0;    // MSS the receiver of this direction advertised (0: unknown)
+  std::uint16_t largestPacket = 0;  // largest IP packet (total length) the sender has sent
+  std::int64_t emittedEnd = 0;      // original offset up to which payload has been emitted
+  SeqUnwrapper unwrap;              // sender's sequence numbers -> stream offsets (both spaces)
+  SegmentTracker tracker;           // original space
+  LineFramer framer;                // original space
+  SeqAdjuster adjuster;             // original <-> output
   TlsRecordTracker tls;
 };
 
