@@ -5,7 +5,7 @@ them (docs/decisions/0001-hold-undecided-packets.md, 0002-mss-growth.md)."""
 
 import struct
 
-from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, masqueraded_session
+from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, active_list, masqueraded_session
 from ftpgen import Flow, fixture, main
 
 
@@ -123,6 +123,43 @@ def mss_cap_counts_timestamps(capture):
     flow.segment_at(Flow.CLIENT, address, port_line[len("PORT "):])
     flow.client("LIST\r\n")
     flow.server("150 Here comes the directory listing.\r\n226 Directory send OK.\r\n")
+    flow.close()
+
+
+FEATURES = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n SIZE\r\n211 End\r\n"
+
+
+@fixture("packet-out-of-order-reply-forwarded",
+         "A FEAT reply whose first segment is lost upstream and arrives last: with no PASV/EPSV "
+         "awaiting a reply none of its bytes can be an announcement, so the later segments are "
+         "forwarded at once (packets_held 0; the client can SACK them), every line is read once "
+         "when the gap fills, and the PORT that follows is rewritten as usual.",
+         flags=[SNAT])
+def out_of_order_reply_forwarded(capture):
+    flow = masqueraded_session(capture)
+    flow.client("FEAT\r\n")
+    flow.server(FEATURES, cuts=[FEATURES.index(" EPSV"), FEATURES.index(" SIZE")], order=[1, 2, 0])
+    active_list(flow)
+    flow.close()
+
+
+@fixture("packet-conflicting-copy-of-forwarded-bytes",
+         "Out-of-order server bytes are forwarded; a second copy of them with other content "
+         "(' MDTM' read as ' XXXX') is a retransmission_conflict and leaves carrying the first-seen "
+         "bytes, since the client may keep either copy of bytes it holds out of order; the gap "
+         "then fills and the stream is the first-seen one.",
+         flags=[SNAT])
+def conflicting_copy_of_forwarded_bytes(capture):
+    flow = masqueraded_session(capture)
+    flow.client("FEAT\r\n")
+    start = flow.sent[Flow.SERVER]
+    cut = FEATURES.index(" EPSV")
+    flow.segment_at(Flow.SERVER, start + cut, FEATURES[cut:])
+    flow.segment_at(Flow.SERVER, start + cut, FEATURES[cut:].replace("MDTM", "XXXX"))
+    flow.segment_at(Flow.SERVER, start, FEATURES[:cut])
+    flow.sent[Flow.SERVER] += len(FEATURES)
+    flow.ack(Flow.CLIENT)
+    active_list(flow)
     flow.close()
 
 

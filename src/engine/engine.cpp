@@ -76,11 +76,12 @@ struct Engine::Impl final : AnnouncementSink {
     const std::int64_t offset = trackSequenceBases(*session, dir, packet);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
+    std::span<const std::uint8_t> firstSeen = payload;
     if (!payload.empty() && session->inspecting && !session->closed) {
-      inspector.inspect(*session, dir, offset, payload, effects);
+      firstSeen = inspector.inspect(*session, dir, offset, payload, effects);
     }
     if (packet.hasFlag(tcp_flags::kFin)) session->dir(dir).finSeen = true;
-    emitter.submit(*session, dir, id, packet, bytes, offset, effects);
+    emitter.submit(*session, dir, id, packet, bytes, offset, firstSeen, effects);
     noteConnectionEnd(*session, dir, packet, effects);
   }
 

@@ -49,30 +49,33 @@ std::size_t growthLimit(const Session& session, const DirectionState& me, const 
 }  // namespace
 
 void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                           std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects) {
+                           std::span<const std::uint8_t> bytes, std::int64_t offset,
+                           std::span<const std::uint8_t> payload, Effects& effects) {
+  assert(payload.size() == packet.payload().size());
   DirectionState& me = session.dir(dir);
   me.largestPacket =
       static_cast<std::uint16_t>(std::max<std::size_t>(me.largestPacket, packet.ipPacket().size()));
   releaseDecided(session, effects);
   const std::int64_t frontier = decidedFrontier(session, dir);
-  const std::size_t payloadSize = packet.payload().size();
   // A FIN with no payload waits for the bytes before it; any other payload-free packet goes.
-  const bool needsHold = payloadSize == 0 ? (packet.hasFlag(tcp_flags::kFin) && offset > frontier)
-                                          : !decided(offset, payloadSize, frontier);
-  if (needsHold && hold(session, dir, id, offset, payloadSize, bytes, effects)) return;
-  emit(session, dir, id, packet, offset, effects);
+  const bool needsHold = payload.empty() ? (packet.hasFlag(tcp_flags::kFin) && offset > frontier)
+                                         : !decided(offset, payload.size(), frontier);
+  if (needsHold && hold(session, dir, id, offset, packet, bytes, payload, effects)) return;
+  emit(session, dir, id, packet, offset, payload, effects);
 }
 
 bool PacketEmitter::hold(Session& session, Direction dir, PacketId id, std::int64_t offset,
-                         std::size_t payloadSize, std::span<const std::uint8_t> bytes, Effects& effects) {
+                         const PacketView& packet, std::span<const std::uint8_t> bytes,
+                         std::span<const std::uint8_t> payload, Effects& effects) {
   if (session.held.size() >= limits_.maxHeldPackets ||
       session.heldBytes + bytes.size() > limits_.maxHeldBytes) {
     recordAnomaly(session, dir, Reason::HoldLimit, true, effects);
     releaseDecided(session, effects);
     return false;
   }
-  session.held.push_back(
-      HeldPacket{id, dir, offset, payloadSize, effects.now(), {bytes.begin(), bytes.end()}});
+  HeldPacket& held = session.held.emplace_back(
+      HeldPacket{id, dir, offset, payload.size(), effects.now(), {bytes.begin(), bytes.end()}, {}});
+  if (payload.data() != packet.payload().data()) held.firstSeenPayload.assign(payload.begin(), payload.end());
   session.heldBytes += bytes.size();
   effects.count(Stat::PacketsHeld);
   return true;
@@ -90,7 +93,10 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
       const auto packet = PacketView::parse(held.bytes);
       assert(packet);
       session.heldBytes -= held.bytes.size();
-      emit(session, held.dir, held.id, *packet, held.offset, effects);
+      emit(session, held.dir, held.id, *packet, held.offset,
+           held.firstSeenPayload.empty() ? packet->payload()
+                                         : std::span<const std::uint8_t>(held.firstSeenPayload),
+           effects);
     } else {
       if (kept != i) session.held[kept] = std::move(held);
       ++kept;
@@ -100,13 +106,15 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
 }
 
 inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                                std::int64_t offset, Effects& effects) {
+                                std::int64_t offset, std::span<const std::uint8_t> payload,
+                                Effects& effects) {
   DirectionState& me = session.dir(dir);
-  const auto payload = packet.payload();
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());
 
   PacketEdit edit;
-  bool changed = false;
+  // First-seen bytes in place of conflicting ones (StreamInspector::inspect).
+  bool changed = payload.data() != packet.payload().data();
+  if (changed) edit.payload = payload;
   std::span<const std::uint8_t> body = payload;
   std::int64_t start = offset;
 

@@ -439,5 +439,135 @@ TEST(EngineMss, SegmentIsNotGrownPastTheLargestPacketItsSenderSent) {
   expectFullSegmentIsCutNotGrown(wire, kGrowingPort, kGrownPort, 1400, 1400, {});
 }
 
+// --- Out-of-order segments (docs/decisions/0001-hold-undecided-packets.md, amendment) ------------
+// Held out-of-order segments never reach the receiver early: it cannot SACK them or send
+// duplicate ACKs, so every loss upstream costs the sender a retransmission timeout. The engine
+// holds bytes beyond a gap only where the gap may hide the start of an announcement.
+
+// Client 198.51.100.20 outside; server 192.168.78.10 port-forwarded from 203.0.113.1:21. Its 227
+// "(192,168,78,10,...)" becomes "(203,0,113,1,...)": 2 bytes shorter.
+FlowKey dnatKey() { return FlowKey{ep("198.51.100.20:40001"), ep("192.168.78.10:21")}; }
+NatMapping dnatMapping() {
+  return NatMapping{ep("198.51.100.20:40001"), ep("198.51.100.20:40001"), ep("192.168.78.10:21"),
+                    ep("203.0.113.1:21")};
+}
+const std::string k227 = "227 Entering Passive Mode (192,168,78,10,156,64).\r\n";
+const std::string k227Rewritten = "227 Entering Passive Mode (203,0,113,1,156,64).\r\n";
+constexpr std::int32_t k227Delta = -2;
+const std::string kFeatures = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n SIZE\r\n211 End\r\n";
+
+// A DNAT'd session whose 227 was rewritten (the server's stream is 2 bytes shorter from there).
+void passiveModeRewritten(Wire& wire) {
+  wire.handshakeAndLogin();
+  wire.exchange(true, "PASV\r\n");
+  const Outcome out = wire.exchange(false, k227);
+  ASSERT_EQ(out.verdicts.size(), 1u);
+  ASSERT_EQ(payloadText(out.verdicts[0].bytes), k227Rewritten);
+  wire.serverDelta = k227Delta;
+}
+
+// The server's segment carrying bytes [from, to) of `message` (which starts at its next offset).
+TcpPacketSpec serverPiece(const Wire& wire, const std::string& message, std::size_t from, std::size_t to) {
+  return wire.segment(false, wire.serverSent + static_cast<std::uint32_t>(from),
+                      message.substr(from, to - from), wire.received(false));
+}
+
+TEST(EngineOutOfOrder, ServerBytesAfterAGapAreForwardedAtOnceWhenNoPassiveReplyIsAwaited) {
+  Wire wire(dnatKey(), dnatMapping());
+  passiveModeRewritten(wire);
+  wire.exchange(true, "FEAT\r\n");
+  // Three segments; the first is lost upstream and comes last.
+  const std::size_t cut1 = kFeatures.find(" EPSV"), cut2 = kFeatures.find(" SIZE");
+  for (const auto& [from, to] : {std::pair{cut1, cut2}, std::pair{cut2, kFeatures.size()}}) {
+    const auto packet = testing::buildTcpPacket(serverPiece(wire, kFeatures, from, to));
+    const Outcome out = wire.submit(packet);
+    const auto verdict = verdictOf(out, wire.lastId());
+    ASSERT_TRUE(verdict) << "an out-of-order segment was held: the client cannot SACK it";
+    const auto view = PacketView::parse(leaving(*verdict, packet));
+    EXPECT_EQ(view->seq(), SeqNum(Wire::kServerIsn + 1 + wire.serverSent + k227Delta + from))
+        << "forwarded in the output space";
+    EXPECT_EQ(payloadText(leaving(*verdict, packet)), kFeatures.substr(from, to - from));
+  }
+  const auto first = testing::buildTcpPacket(serverPiece(wire, kFeatures, 0, cut1));
+  const Outcome out = wire.submit(first);
+  ASSERT_TRUE(verdictOf(out, wire.lastId()));
+  EXPECT_EQ(wire.stat(Stat::PacketsHeld), 0u);
+  EXPECT_EQ(wire.stat(Stat::LinesParsed), 15u) << "every line read once, when the gap filled";
+}
+
+TEST(EngineOutOfOrder, ServerBytesAfterAGapWaitWhileAPassiveReplyIsAwaited) {
+  Wire wire(dnatKey(), dnatMapping());
+  wire.handshakeAndLogin();
+  // Pipelined: the PASV is not the oldest command, so the gap may hold "200 ..." and then the 227.
+  wire.exchange(true, "NOOP\r\nPASV\r\n");
+  const std::string replies = "200 NOOP ok.\r\n" + k227;
+  const std::size_t cut = replies.find("(192");
+  const Outcome late = wire.submit(serverPiece(wire, replies, cut, replies.size()));
+  EXPECT_FALSE(verdictOf(late, wire.lastId())) << "forwarded before the 227 it ends was read";
+  const PacketId heldId = wire.lastId();
+  const Outcome out = wire.submit(serverPiece(wire, replies, 0, cut));
+  const auto released = verdictOf(out, heldId);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(payloadText(released->bytes), k227Rewritten.substr(k227Rewritten.find("(203")));
+  EXPECT_EQ(wire.opened().size(), 1u);
+}
+
+TEST(EngineOutOfOrder, ClientBytesAfterAGapStillWaitForIt) {
+  // Any client line may be a PORT: what lies beyond a gap cannot be placed until the gap fills.
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  const std::string commands = kPortLine + "LIST\r\n";
+  const Outcome late = wire.submit(wire.segment(
+      true, wire.clientSent + static_cast<std::uint32_t>(kPortLine.size()), "LIST\r\n", wire.received(true)));
+  EXPECT_FALSE(verdictOf(late, wire.lastId()));
+  const PacketId heldId = wire.lastId();
+  const Outcome out = wire.submit(wire.next(true, kPortLine));
+  const auto released = verdictOf(out, heldId);
+  ASSERT_TRUE(released);
+  const auto view = PacketView::parse(released->bytes);
+  EXPECT_EQ(view->seq(), SeqNum(Wire::kClientIsn + 1 + wire.clientSent + kPortLine.size() + kPortDelta))
+      << "placed after the rewritten PORT the gap hid";
+}
+
+// First-seen bytes win on the wire too: the receiver holds the forwarded copy out of order, and a
+// later copy starting at the same sequence number and covering it would replace it (Linux
+// tcp_data_queue_ofo); so a conflicting copy leaves carrying the first-seen bytes.
+TEST(EngineOutOfOrder, ConflictingCopyOfForwardedOutOfOrderBytesCarriesTheFirstSeenBytes) {
+  Wire wire(dnatKey(), dnatMapping());
+  passiveModeRewritten(wire);
+  wire.exchange(true, "FEAT\r\n");
+  const std::size_t cut = kFeatures.find(" EPSV");
+  wire.submit(serverPiece(wire, kFeatures, cut, kFeatures.size()));
+  std::string other = kFeatures;
+  other.replace(other.find("MDTM"), 4, "XXXX");
+  const auto conflicting = testing::buildTcpPacket(serverPiece(wire, other, cut, other.size()));
+  const Outcome out = wire.submit(conflicting);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  const auto sent = leaving(*verdict, conflicting);
+  EXPECT_EQ(payloadText(sent), kFeatures.substr(cut)) << "the receiver may keep this copy instead";
+  EXPECT_TRUE(testing::independentChecksumsValid(sent));
+  ASSERT_EQ(wire.observed<AnomalyObs>().size(), 1u);
+  EXPECT_EQ(wire.observed<AnomalyObs>()[0].reason, Reason::RetransmissionConflict);
+}
+
+// A dishonest server answers a PASV sent after it forwarded bytes beyond a gap by filling the gap
+// with a 227: it can no longer be rewritten (the bytes after it are placed), so it is refused.
+TEST(EngineOutOfOrder, AnnouncementInAGapBeforeForwardedBytesIsRefused) {
+  Wire wire(dnatKey(), dnatMapping());
+  wire.handshakeAndLogin();
+  const std::string replies = k227 + "200 OK.\r\n";
+  wire.submit(serverPiece(wire, replies, k227.size(), replies.size()));  // forwarded: nothing awaited
+  wire.exchange(true, "PASV\r\n");
+  const auto gap = testing::buildTcpPacket(serverPiece(wire, replies, 0, k227.size()));
+  const Outcome out = wire.submit(gap);
+  const auto verdict = verdictOf(out, wire.lastId());
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(payloadText(leaving(*verdict, gap)), k227) << "left unrewritten";
+  EXPECT_TRUE(wire.opened().empty());
+  ASSERT_EQ(wire.observed<Reject>().size(), 1u);
+  EXPECT_EQ(wire.observed<Reject>()[0].reason, Reason::AnnouncementNotHeld);
+}
+
 }  // namespace
 }  // namespace ftpalg

@@ -43,8 +43,11 @@ class PacketEmitter {
   // A packet of `dir` (payload at original offset `offset`) after its bytes were inspected:
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
   // `bytes`, the buffer `packet` was parsed from) while its bytes reach past the frontier.
+  // `payload` is what its payload is to be: packet.payload(), or the copy StreamInspector::inspect
+  // returned with first-seen bytes in it (same length).
   void submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-              std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects);
+              std::span<const std::uint8_t> bytes, std::int64_t offset, std::span<const std::uint8_t> payload,
+              Effects& effects);
 
   // Releases, in arrival order, every held packet whose bytes are now decided (all of them
   // once the session is closed or no longer inspected).
@@ -60,10 +63,10 @@ class PacketEmitter {
  private:
   // Holds the packet; false (after stopping inspection and releasing what is held) when a hold
   // limit would be exceeded.
-  bool hold(Session& session, Direction dir, PacketId id, std::int64_t offset, std::size_t payloadSize,
-            std::span<const std::uint8_t> bytes, Effects& effects);
+  bool hold(Session& session, Direction dir, PacketId id, std::int64_t offset, const PacketView& packet,
+            std::span<const std::uint8_t> bytes, std::span<const std::uint8_t> payload, Effects& effects);
   void emit(Session& session, Direction dir, PacketId id, const PacketView& packet, std::int64_t offset,
-            Effects& effects);
+            std::span<const std::uint8_t> payload, Effects& effects);
   // Maps seq, ACK and SACK edges of `packet` (see the file comment) into `edit`, with `sack` as
   // the storage of the new SACK edges; prunes the other direction's edit log up to what its
   // receiver acknowledged. `start` is the original offset of the first payload byte emitted and

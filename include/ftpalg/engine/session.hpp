@@ -57,6 +57,9 @@ struct HeldPacket {
   std::size_t payloadSize = 0;  // payload bytes of the packet
   Timestamp heldAt;
   std::vector<std::uint8_t> bytes;  // the packet as received (IP header first)
+  // The payload to send instead, when first-seen bytes replaced conflicting ones
+  // (StreamInspector::inspect); empty otherwise.
+  std::vector<std::uint8_t> firstSeenPayload;
 };
 
 // The per-session pinhole rate limit (Limits::pinholesPerSecond, pinholeBurst): a token bucket
