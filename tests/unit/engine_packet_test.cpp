@@ -569,5 +569,49 @@ TEST(EngineOutOfOrder, AnnouncementInAGapBeforeForwardedBytesIsRefused) {
   EXPECT_EQ(wire.observed<Reject>()[0].reason, Reason::AnnouncementNotHeld);
 }
 
+// --- SACK edges are translated, both of them -----------------------------------------------------
+
+TEST(EngineSack, BothEdgesOfEveryBlockMapBackIntoTheSendersOriginalSpace) {
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  const std::uint32_t port = wire.clientSent;  // the PORT line's original offset
+  wire.submit(wire.next(true, kPortLine));
+  wire.clientSent += static_cast<std::uint32_t>(kPortLine.size());
+  wire.clientDelta = kPortDelta;
+  wire.submit(wire.next(true, "NOOP\r\n"));
+  // The edit: original [port + 5, port + 25) "192,168,77,10,195,80" became output
+  // [port + 5, port + 23) "203,0,113,1,195,80"; everything after it is 2 bytes earlier. The
+  // rewritten PORT segment was lost after the gateway: the server acknowledges nothing of it and
+  // SACKs what it holds (the blocks are chosen to hit each case of the mapping).
+  TcpPacketSpec ack = wire.next(false, "");
+  ack.ack = Wire::kClientIsn + 1 + port;
+  const auto out = [&](std::int64_t offset) {
+    return static_cast<std::uint32_t>(Wire::kClientIsn + 1 + offset);
+  };
+  ack.sack = {
+      {out(port + 27 + kPortDelta), out(port + 33 + kPortDelta)},  // the NOOP line
+      {out(port + 8), out(port + 23)},                             // inside the replacement .. its end
+      {out(port), out(port + 4)},                                  // before the edit: identity
+  };
+  const auto packet = testing::buildTcpPacket(ack);
+  const Outcome outcome = wire.submit(packet);
+  const auto verdict = verdictOf(outcome, wire.lastId());
+  ASSERT_TRUE(verdict);
+  const auto view = PacketView::parse(leaving(*verdict, packet));
+  ASSERT_TRUE(view);
+  ASSERT_EQ(view->options().sackBlockCount, 3u);
+  const auto& blocks = view->options().sackBlocks;
+  EXPECT_EQ(blocks[0].left, SeqNum(out(port + 27)));
+  EXPECT_EQ(blocks[0].right, SeqNum(out(port + 33)));
+  // A left edge strictly inside a replacement maps to the edit's start (not yet wholly held);
+  // a right edge at the replacement's end maps to the end of the original span.
+  EXPECT_EQ(blocks[1].left, SeqNum(out(port + 5)));
+  EXPECT_EQ(blocks[1].right, SeqNum(out(port + 25)));
+  EXPECT_EQ(blocks[2].left, SeqNum(out(port)));
+  EXPECT_EQ(blocks[2].right, SeqNum(out(port + 4)));
+  EXPECT_EQ(view->ack(), SeqNum(out(port)));
+  EXPECT_TRUE(testing::independentChecksumsValid(leaving(*verdict, packet)));
+}
+
 }  // namespace
 }  // namespace ftpalg
