@@ -58,6 +58,14 @@ class Wire {
   }
   Outcome submit(const TcpPacketSpec& spec) { return submit(testing::buildTcpPacket(spec)); }
   PacketId lastId() const { return nextId_ - 1; }
+  // Lets `elapsed` pass and runs the engine's timers.
+  Outcome timer(Duration elapsed) {
+    now_ = now_ + elapsed;
+    Outcome out;
+    engine_.onTimer(now_, out);
+    for (const Observation& observation : out.observations) observations_.push_back(observation);
+    return out;
+  }
 
   // SYN (client MSS, SACK permitted), SYN-ACK (server MSS), ACK; then the greeting and a login,
   // each line acknowledged. Leaves both streams at the offsets clientSent/serverSent.
@@ -527,6 +535,27 @@ TEST(EngineOutOfOrder, ClientBytesAfterAGapStillWaitForIt) {
   const auto view = PacketView::parse(released->bytes);
   EXPECT_EQ(view->seq(), SeqNum(Wire::kClientIsn + 1 + wire.clientSent + kPortLine.size() + kPortDelta))
       << "placed after the rewritten PORT the gap hid";
+}
+
+// A FIN carries the sequence number after the bytes before it: while they are held it waits too,
+// and leaves after them, so the receiver never gets the end of a stream before its last bytes.
+TEST(EngineOutOfOrder, PayloadFreeFinWaitsForHeldBytesBeforeIt) {
+  Wire wire(snatKey(), snatMapping());
+  wire.handshakeAndLogin();
+  const std::string partial = "PORT 192,168,";
+  const Outcome first = wire.submit(wire.next(true, partial));
+  const PacketId partialId = wire.lastId();
+  ASSERT_FALSE(verdictOf(first, partialId)) << "an undecided PORT line is held";
+  wire.clientSent += static_cast<std::uint32_t>(partial.size());
+  TcpPacketSpec fin = wire.next(true, "");
+  fin.flags = tcp_flags::kFin | tcp_flags::kAck;
+  const Outcome finOut = wire.submit(fin);
+  const PacketId finId = wire.lastId();
+  EXPECT_FALSE(verdictOf(finOut, finId)) << "the FIN overtook the bytes before it";
+  const Outcome released = wire.timer(std::chrono::seconds(5));  // the hold times out
+  ASSERT_EQ(released.verdicts.size(), 2u);
+  EXPECT_EQ(released.verdicts[0].id, partialId);
+  EXPECT_EQ(released.verdicts[1].id, finId);
 }
 
 // First-seen bytes win on the wire too: the receiver holds the forwarded copy out of order, and a
