@@ -447,6 +447,45 @@ TEST(EngineMss, SegmentIsNotGrownPastTheLargestPacketItsSenderSent) {
   expectFullSegmentIsCutNotGrown(wire, kGrowingPort, kGrownPort, 1400, 1400, {});
 }
 
+// A router's GRO hands the queue one packet for several segments of a burst (NFQA_CFG_F_GSO): such
+// a packet is larger than any segment on the wire and proves nothing about the MSS.
+TEST(EngineMss, AnAggregatedPacketDoesNotRaiseTheCapAboveTheMssLessOptions) {
+  Wire wire(growKey(), growMapping());
+  wire.handshakeAndLogin();
+  TcpPacketSpec burst = wire.next(true, noops(2 * 1448));
+  burst.rawTcpOptions = timestampOption();
+  const auto aggregated = testing::buildTcpPacket(burst);
+  ASSERT_EQ(aggregated.size(), 2948u);
+  wire.submit(aggregated);
+  wire.clientSent += 2 * 1448;
+  wire.submit(wire.next(false, ""));
+  expectFullSegmentIsCutNotGrown(wire, kGrowingPort, kGrownPort, 1500, 1500, timestampOption());
+}
+
+TEST(EngineMss, AGrowthThatFitsExactlyIsNotCut) {
+  Wire wire(growKey(), growMapping());
+  wire.handshakeAndLogin();
+  wire.exchange(true, noops(1460));  // a full-sized packet: 1500 bytes
+  wire.exchange(false, "200 NOOP ok.\r\n");
+  // 1455 payload bytes ending with the PORT's address (its CRLF follows in the next segment):
+  // the grown replacement is the last thing in the packet and fills it to exactly the MSS.
+  const std::string line = kGrowingPort.substr(0, kGrowingPort.size() - 2);
+  const std::string payload = noops(1455 - line.size()) + line;
+  const auto packet = testing::buildTcpPacket(wire.next(true, payload));
+  const Outcome first = wire.submit(packet);
+  const PacketId heldId = wire.lastId();
+  ASSERT_FALSE(verdictOf(first, heldId)) << "an incomplete PORT line is held";
+  wire.clientSent += static_cast<std::uint32_t>(payload.size());
+  const Outcome out = wire.submit(wire.next(true, "\r\n"));
+  const auto verdict = verdictOf(out, heldId);
+  ASSERT_TRUE(verdict);
+  const auto sent = leaving(*verdict, packet);
+  EXPECT_EQ(sent.size(), 1500u);
+  EXPECT_EQ(payloadText(sent),
+            payload.substr(0, payload.size() - line.size()) + kGrownPort.substr(0, kGrownPort.size() - 2));
+  EXPECT_EQ(wire.stat(Stat::SegmentsTrimmed), 0u);
+}
+
 // --- Out-of-order segments (docs/decisions/0001-hold-undecided-packets.md, amendment) ------------
 // Held out-of-order segments never reach the receiver early: it cannot SACK them or send
 // duplicate ACKs, so every loss upstream costs the sender a retransmission timeout. The engine
