@@ -40,6 +40,10 @@ LAB_CMD_TIMEOUT=${LAB_CMD_TIMEOUT:-10}
 LAB_CLIENT_TIMEOUT=${LAB_CLIENT_TIMEOUT:-25}
 # The admin's accept rule for ftpalg's pinhole mark, exactly as `ftpalg rules` prints it.
 LAB_PINHOLE_RULE='ct mark and 0x00010000 == 0x00010000 accept'
+# ftpalg's sequence owner in the lab (lab_ftpalg_start passes --seq-owner unless its arguments
+# do): engine (the lab's default for now) or kernel (the conntrack-owned mode). With kernel,
+# lab_firewall leaves out the pinhole accept rule: that mode needs none.
+LAB_SEQ_OWNER=${LAB_SEQ_OWNER:-engine}
 
 # Every namespace a lab creates: client, router, server, wire (LAB_IMPAIR), extra hosts (lab_host_add).
 LAB_NS_PATTERN='^fa[A-Za-z0-9]{1,12}-(c|r|s|w|h[a-z0-9]{1,4})$'
@@ -398,7 +402,7 @@ ip route add default via ${router%/*}" || return 1
 # lab_firewall strict|open [egress=strict|open]: the router's filter table.
 #   strict: the admin's strict firewall of issue 4: forward policy drop; invalid dropped in forward
 #           and input; established,related accepted; new tcp/21 towards the server accepted; the
-#           pinhole mark accepted; nf_conntrack_tcp_be_liberal=0.
+#           pinhole mark accepted (not with LAB_SEQ_OWNER=kernel); nf_conntrack_tcp_be_liberal=0.
 #           egress=open additionally accepts every new connection from the inside network out
 #           (a typical home router); default egress=strict.
 #   open  : forward policy accept (route-only capture topology).
@@ -425,6 +429,8 @@ EOF
     iifname "wan0" oifname "lan0" ip6 daddr 2001:db8:78::10 tcp dport 21 ct state new accept' ;;
   esac
   [[ $egress == open ]] && egress_rule='iifname "lan0" oifname "wan0" ct state new accept'
+  local pinhole_rule=$LAB_PINHOLE_RULE
+  [[ $LAB_SEQ_OWNER == kernel ]] && pinhole_rule=
   lab_in "$LAB_NS_R" nft -f - <<EOF
 table inet filter {
   chain input {
@@ -438,7 +444,7 @@ table inet filter {
     type filter hook forward priority filter; policy drop;
     ct state invalid drop
     ct state established,related accept
-    $LAB_PINHOLE_RULE
+    $pinhole_rule
     icmp type echo-request accept
     icmpv6 type echo-request accept
     $to_server
@@ -844,19 +850,23 @@ lab_ftpalg_residue() {
   } || true
 }
 
-# lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log ARGS...` (--log-format
-# $LAB_FTPALG_FORMAT, default json) in the router
-# namespace; waits (<= 8 s) until it reports "running" and its queue rules are installed (and,
-# unless --dry-run or --pinhole-backend none, its nft table exists). Sets LAB_PID_ftpalg, LAB_FTPALG_LOG.
+# lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log --seq-owner $LAB_SEQ_OWNER
+# ARGS...` (--log-format $LAB_FTPALG_FORMAT, default json; no --seq-owner of ours when ARGS has
+# one) in the router namespace; waits (<= 8 s) until it reports "running" and its queue rules are
+# installed (and, unless --dry-run or --pinhole-backend none, its nft table exists). Sets
+# LAB_PID_ftpalg, LAB_FTPALG_LOG.
 lab_ftpalg_start() {
   local bin=${FTPALG_BIN:?FTPALG_BIN is not set}
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
-  local want_table=1 a
-  for a in "$@"; do [[ $a == --dry-run || $a == none ]] && want_table=; done
+  local want_table=1 a owner=(--seq-owner "$LAB_SEQ_OWNER")
+  for a in "$@"; do
+    [[ $a == --dry-run || $a == none ]] && want_table=
+    [[ $a == --seq-owner || $a == --seq-owner=* ]] && owner=()
+  done
   # lab_bg empties the stderr file before returning: the checks below never read a previous
   # instance's "running" line.
   lab_bg ftpalg "$LAB_NS_R" "$LAB_DIR/ftpalg.stderr" \
-    "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "$@"
+    "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "${owner[@]}" "$@"
   local i
   for ((i = 0; i < 80; i++)); do
     if ! kill -0 "$LAB_PID_ftpalg" 2>/dev/null; then
@@ -866,7 +876,14 @@ lab_ftpalg_start() {
     # Ready = it says so ("ftpalg: info: running ...", printed once its queue is bound and its rules
     # and table are installed) and the rules are really there (after a crash, stale rules of
     # the previous instance exist until the new one replaces them: the message decides).
-    if grep -q '^ftpalg: info: running' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
+    # The running line names the sequence owner the daemon really uses (kernel may fall back).
+    if grep -q '^ftpalg: info: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then
+      if lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-ct 2>/dev/null | grep -q NFQUEUE &&
+        lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-ct &&
+        lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1; then
+        return 0
+      fi
+    elif grep -q '^ftpalg: info: running' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
       lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-c2s 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t raw -S ftpalg-s2c 2>/dev/null | grep -q NFQUEUE &&
       lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-c2s &&

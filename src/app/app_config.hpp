@@ -8,15 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "firewall/ct_marks.hpp"
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/static_flow_resolver.hpp"
 
 namespace ftpalg::app {
 
 enum class Command : std::uint8_t { Replay, Run, Rules, Help, Version };
 enum class LogFormat : std::uint8_t { Json, Text };
-enum class PinholeBackendKind : std::uint8_t { Nft, None };
+// auto: conntrack in the conntrack-owned mode, nft in the engine-owned one (wiring.cpp).
+enum class PinholeBackendKind : std::uint8_t { Auto, Nft, Conntrack, None };
 enum class FirewallKind : std::uint8_t { Nft, Iptables };
 
 // --snat 192.168.77.0/24=203.0.113.1 and --dnat 203.0.113.1:21=192.168.78.10:21: the rule types
@@ -35,7 +38,14 @@ struct ReplayConfig {
 struct RunConfig {
   std::uint16_t queueNum = 0;
   std::uint16_t queueCount = 1;  // --queue-balance: queues queueNum..queueNum+count-1
-  PinholeBackendKind pinholeBackend = PinholeBackendKind::Nft;
+  PinholeBackendKind pinholeBackend = PinholeBackendKind::Auto;
+  // --seq-owner: engine until the engine emits the kernel's sequence adjustment itself (the
+  // conntrack-owned mode needs it for every length-changing rewrite); kernel needs the kernel's
+  // sane helper for the anchor (probed at start, else the engine-owned mode with a warning).
+  // docs/design.md#conntrack-owned-mode.
+  SequenceOwner seqOwner = SequenceOwner::Engine;
+  std::uint32_t controlMark = firewall::kDefaultControlMark;    // --control-mark
+  std::uint32_t verifiedMark = firewall::kDefaultVerifiedMark;  // --verified-mark
   bool dryRun = false;
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup

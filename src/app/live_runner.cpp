@@ -3,12 +3,17 @@
 // Life of the daemon:
 //   1. preconditions, each a clear message and exit status 1 before any packet is touched:
 //      CAP_NET_ADMIN; one `ftpalg run` per network namespace (run lock); the kernel ftp helper
-//      not assigned to our control ports; no foreign or live `table inet ftpalg`; a way to
-//      install queue rules (nft `queue` or iptables); src/firewall has each of these checks;
+//      not assigned to our control ports; the sequence owner (--seq-owner kernel needs the sane
+//      helper for the anchor: probed, else the engine-owned mode with a warning); no foreign or
+//      live `table inet ftpalg`; a way to install queue rules (nft `queue` or iptables);
+//      src/firewall has each of these checks;
 //   2. open the decision log, bind the queue(s) (a queue bound by another process is refused
-//      here), create the pinhole table (a firewall::PinholeTable, replacing a stale copy),
-//      install the queue rules (replacing a stale copy in one transaction, then listed back from
-//      the kernel: `running` is said only when they are in place);
+//      here), create ftpalg's nft table (a firewall::PinholeTable, replacing a stale copy: the
+//      anchor in the conntrack-owned mode, the pinhole maps with the nft backend), install the
+//      queue rules (replacing a stale copy in one transaction, then listed back from the kernel:
+//      `running` is said only when they are in place); conntrack-owned mode: one destroy-event
+//      listener per worker, then the takeover dump of the anchored connections already running
+//      (handed to the workers' engines, Engine::adopt, before any packet);
 //   3. drop to CAP_NET_ADMIN (and --user);
 //   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
 //      handle and socket (docs/design.md#threading: single-threaded engines, no locks in the core); the main
@@ -20,9 +25,17 @@
 //      early removes whatever was installed (QueueRules and PinholeTable are owners).
 //
 // Per packet (worker): parse it, resolve its flow (ConntrackResolver: a ctnetlink round trip on a
-// cache miss), Engine::onPacket, then the OutcomeExecutor: pinhole actions first (the pinhole
-// exists before the announcing packet is released), then verdicts, then observations to the log,
-// then forgotten flows to the resolver. Backends and sinks come from wiring.cpp.
+// cache miss), Engine::onPacket, then the OutcomeExecutor: kernel session actions first (the
+// conntrack-owned mode's sequence adjustment), then pinhole actions (the pinhole exists before the
+// announcing packet is released), then verdicts, then observations to the log, then forgotten
+// flows to the resolver. Ports, backends and sinks come from wiring.cpp.
+//
+// Conntrack destroy events (conntrack-owned mode): every worker has its own listener socket
+// (io/conntrack_events.hpp) and keeps the events of the flows it owns, by the split the queue
+// rules use (the server's real address: firewall::queueIndexOfServer), so each event reaches the
+// one engine that has the session, with no queue between threads. Lost events (ENOBUFS): the
+// worker dumps the anchored connections and ends the sessions of its kernel-owned flows that are
+// no longer there.
 #include "live_runner.hpp"
 
 #include <poll.h>
@@ -36,13 +49,17 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <unordered_set>
 
 #include "backend/nft_backend.hpp"
 #include "firewall/kernel_helper.hpp"
+#include "firewall/nft_script.hpp"
 #include "firewall/pinhole_table.hpp"
 #include "firewall/queue_rule_installer.hpp"
 #include "ftpalg/engine/engine.hpp"
+#include "io/conntrack_events.hpp"
 #include "io/conntrack_resolver.hpp"
+#include "io/conntrack_takeover.hpp"
 #include "io/nfqueue_source.hpp"
 #include "live_clock.hpp"
 #include "live_log.hpp"
@@ -70,21 +87,35 @@ constexpr std::chrono::seconds kWorkerStallLimit{5};
 
 enum class Phase { Running, Draining };
 
+// What a worker of the conntrack-owned mode has besides its queue: its destroy-event listener,
+// the anchored connections it takes over at start, and how it recognises its own flows.
+struct KernelOwnership {
+  std::unique_ptr<io::ConntrackDestroyEvents> events;
+  std::vector<KernelTakeover> takeovers;
+  io::TakeoverOptions resync;  // the dump after lost events (without expectations)
+  unsigned queueIndex = 0;     // this worker's share of the server addresses
+  unsigned queueCount = 1;
+};
+
 class Worker {
  public:
-  // `sink` answers `source`'s packets (wiring.cpp: makeLiveVerdictSink).
+  // `sink` answers `source`'s packets (wiring.cpp: makeLiveVerdictSink). `kernel`: the
+  // conntrack-owned mode's events and takeovers, nullopt in the engine-owned mode.
   Worker(std::uint16_t queue, std::unique_ptr<io::NfqueueSource> source, LiveVerdictSink sink,
-         std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<PinholeBackend> backend,
+         std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<KernelSessionPort> session,
+         std::unique_ptr<PinholeBackend> backend, std::optional<KernelOwnership> kernel,
          const EngineConfig& engineConfig, LiveLog& log)
       : queue_(queue),
         source_(std::move(source)),
         sink_(std::move(sink)),
         resolver_(std::move(resolver)),
+        session_(std::move(session)),
         backend_(std::move(backend)),
+        kernel_(std::move(kernel)),
         engine_(std::make_unique<Engine>(engineConfig)),
         log_(log),
         executor_(
-            OutcomePorts{*backend_, sink_.sink, log, *resolver_},
+            OutcomePorts{*session_, *backend_, sink_.sink, log, *resolver_},
             [](const std::string& message) { reportWarning(message); }, /*timed=*/true),
         wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~Worker() {
@@ -132,6 +163,9 @@ class Worker {
   // Returns when the last verdict was handed to the kernel (before the log is written).
   std::chrono::steady_clock::time_point execute(const Outcome& out) {
     executor_.execute(out);
+    if (kernel_) {
+      for (const FlowKey& flow : out.forgottenFlows) kernelFlows_.erase(flow);
+    }
     const OutcomeExecutor::Timing& timing = executor_.lastTiming();
     lastActionsUs_ = std::chrono::duration<double, std::micro>(timing.actionsDone - timing.start).count();
     return timing.verdictsDone;
@@ -157,6 +191,7 @@ class Worker {
       if (const auto flow = resolver_->resolve(*view); !flow) {
         engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
       } else {
+        if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel) kernelFlows_.insert(flow->key);
         engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
       }
     }
@@ -178,6 +213,66 @@ class Worker {
     execute(out_);
   }
 
+  bool owns(const FlowKey& flow) const {
+    const auto bytes = flow.server.address.bytes();
+    return firewall::queueIndexOfServer(bytes.back(), kernel_->queueCount) == kernel_->queueIndex;
+  }
+
+  // Conntrack-owned mode, before the first packet: the anchored connections that were running.
+  void adoptTakeovers() {
+    out_.clear();
+    const Timestamp now = monotonicNow();
+    for (const KernelTakeover& takeover : kernel_->takeovers) {
+      kernelFlows_.insert(takeover.flow.key);
+      engine_->adopt(takeover, now, out_);
+    }
+    kernel_->takeovers.clear();
+    execute(out_);
+  }
+
+  void sessionEnded(const FlowKey& flow) {
+    kernelFlows_.erase(flow);
+    out_.clear();
+    engine_->onConntrackDestroyed(flow, monotonicNow(), out_);
+    execute(out_);
+  }
+
+  // Destroy events of this worker's flows; after lost events, a dump tells which of its
+  // kernel-owned flows are gone. False on a socket error.
+  bool readDestroyEvents() {
+    auto read = kernel_->events->read([this](const FlowKey& flow) {
+      if (owns(flow)) sessionEnded(flow);
+    });
+    if (!read) {
+      reportError("queue " + std::to_string(queue_) + ": " + read.error());
+      return false;
+    }
+    if (!read->lost) return true;
+    reportWarning("queue " + std::to_string(queue_) +
+                  ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
+    if (!resyncNetlink_) {
+      auto opened = io::ConntrackNetlink::open();
+      if (!opened) {
+        reportWarning("queue " + std::to_string(queue_) + ": " + opened.error());
+        return true;
+      }
+      resyncNetlink_ = std::move(opened.value());
+    }
+    auto alive = io::dumpAnchoredConnections(*resyncNetlink_, kernel_->resync);
+    if (!alive) {
+      reportWarning("queue " + std::to_string(queue_) + ": " + alive.error());
+      return true;
+    }
+    std::unordered_set<FlowKey, FlowKeyHash> present;
+    for (const KernelTakeover& takeover : alive.value()) present.insert(takeover.flow.key);
+    std::vector<FlowKey> gone;
+    for (const FlowKey& flow : kernelFlows_) {
+      if (!present.contains(flow)) gone.push_back(flow);
+    }
+    for (const FlowKey& flow : gone) sessionEnded(flow);
+    return true;
+  }
+
   // Reads what is queued now; false on a socket error.
   bool receive() {
     auto received = source_->receive([this](const io::QueuedPacket& queued) { onPacket(queued); });
@@ -193,6 +288,7 @@ class Worker {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    if (kernel_) adoptTakeovers();
     while (phase_.load() == Phase::Running) {
       heartbeatNanos_.store(monotonicNow().nanos);
       int timeoutMs = 1000;
@@ -200,8 +296,9 @@ class Worker {
         const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
         timeoutMs = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 1000));
       }
-      pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-      if (::poll(fds, 2, timeoutMs) < 0 && errno != EINTR) {
+      pollfd fds[3] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}};
+      if (kernel_) fds[2].fd = kernel_->events->fd();
+      if (::poll(fds, 3, timeoutMs) < 0 && errno != EINTR) {
         reportError("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
         failed_.store(true);
         break;
@@ -214,6 +311,10 @@ class Worker {
       if ((fds[0].revents & POLLIN) && !receive()) {
         failed_.store(true);
         break;
+        if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
+          failed_.store(true);
+          break;
+        }
       }
       if (stats_.takeRequest()) stats_.publish(engine_->stats());
       if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
@@ -248,7 +349,13 @@ class Worker {
   std::unique_ptr<io::NfqueueSource> source_;
   LiveVerdictSink sink_;
   std::unique_ptr<io::ConntrackResolver> resolver_;
+  std::unique_ptr<KernelSessionPort> session_;
   std::unique_ptr<PinholeBackend> backend_;
+  std::optional<KernelOwnership> kernel_;
+  // Conntrack-owned mode: the flows this worker handed its engine as kernel-owned and has not
+  // seen end (forgotten by the engine or destroyed in conntrack): what a resync checks.
+  std::unordered_set<FlowKey, FlowKeyHash> kernelFlows_;
+  std::unique_ptr<io::ConntrackNetlink> resyncNetlink_;
   std::unique_ptr<Engine> engine_;
   LiveLog& log_;
   OutcomeExecutor executor_;
@@ -345,19 +452,33 @@ ExitCode runLive(const AppConfig& config) {
   if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
     return fail(ExitCode::Failed, "run: " + helper.error());
   }
-  const bool useNft = liveInstallsPinholes(config);
-  const firewall::NftTableSpec tableSpec;
-  if (useNft) {
-    auto free = firewall::checkPinholeTableFree(tableSpec);
+  // The sequence owner: --seq-owner kernel needs the anchor's sane helper.
+  SequenceOwner owner = run.seqOwner;
+  if (owner == SequenceOwner::Kernel) {
+    if (auto probed = firewall::probeAnchorHelper(); !probed) {
+      if (run.pinholeBackend == PinholeBackendKind::Conntrack) {
+        return fail(
+            ExitCode::Failed,
+            "run: --pinhole-backend conntrack needs the conntrack-owned mode, which is not available: " +
+                probed.error());
+      }
+      reportWarning("--seq-owner kernel: " + probed.error() +
+                    "; running in the engine-owned mode (--seq-owner engine) instead");
+      owner = SequenceOwner::Engine;
+    }
+  }
+  const std::optional<firewall::NftTableSpec> tableSpec = liveTableSpec(config, owner);
+  if (tableSpec) {
+    auto free = firewall::checkPinholeTableFree(*tableSpec);
     if (!free) return fail(ExitCode::Failed, "run: " + free.error());
     if (const auto stalePid = free.value()) {
-      reportWarning("flushing a stale nft table inet " + tableSpec.table + " left by ftpalg pid " +
+      reportWarning("flushing a stale nft table inet " + tableSpec->table + " left by ftpalg pid " +
                     std::to_string(*stalePid));
     }
   }
   std::optional<firewall::QueueRules> plannedRules;
   if (run.installQueueRules) {
-    auto planned = firewall::QueueRules::plan(queueRuleSpec(config));
+    auto planned = firewall::QueueRules::plan(queueRuleSpec(config, owner));
     if (!planned) return fail(ExitCode::Failed, "run: " + planned.error());
     plannedRules.emplace(std::move(planned.value()));
     for (const auto& warning : plannedRules->warnings()) reportWarning(warning);
@@ -388,17 +509,21 @@ ExitCode runLive(const AppConfig& config) {
   // From here on, leaving deletes what was created: the table (its owner), the queue rules
   // (theirs, declared later so that they go first).
   std::optional<firewall::PinholeTable> table;
-  if (useNft) {
+  if (tableSpec) {
     // nft add table inet ftpalg; nft delete table inet ftpalg; nft -f <table script>
-    auto created = firewall::PinholeTable::create(tableSpec);
+    auto created = firewall::PinholeTable::create(*tableSpec);
     if (!created) return fail(ExitCode::Failed, "run: " + created.error());
     table.emplace(std::move(created.value()));
   }
   std::vector<std::unique_ptr<PinholeBackend>> backends;
+  std::vector<std::unique_ptr<KernelSessionPort>> sessionPorts;
   for (std::uint16_t i = 0; i < count; ++i) {
-    auto backend = makeLivePinholeBackend(table ? &*table : nullptr);
+    auto backend = makeLivePinholeBackend(config, owner, table ? &*table : nullptr);
     if (!backend) return fail(ExitCode::Failed, "run: " + backend.error());
     backends.push_back(std::move(backend.value()));
+    auto sessionPort = makeLiveKernelSessionPort(config, owner);
+    if (!sessionPort) return fail(ExitCode::Failed, "run: " + sessionPort.error());
+    sessionPorts.push_back(std::move(sessionPort.value()));
   }
 
   std::optional<firewall::QueueRules> queueRules = std::move(plannedRules);
@@ -409,17 +534,63 @@ ExitCode runLive(const AppConfig& config) {
     }
   }
 
+  // Conntrack-owned mode: the listeners first, then the dump, so no connection's end falls
+  // between the two; then each worker's share of the connections already running.
+  std::vector<std::optional<KernelOwnership>> ownerships(count);
+  if (owner == SequenceOwner::Kernel) {
+    io::TakeoverOptions takeoverOptions;
+    takeoverOptions.controlPorts = config.controlPorts;
+    takeoverOptions.controlMark = run.controlMark;
+    takeoverOptions.verifiedMark = run.verifiedMark;
+    for (std::uint16_t i = 0; i < count; ++i) {
+      io::ConntrackEventsOptions eventsOptions;
+      eventsOptions.controlPorts = config.controlPorts;
+      eventsOptions.controlMark = run.controlMark;
+      auto events = io::ConntrackDestroyEvents::open(eventsOptions);
+      if (!events) return fail(ExitCode::Failed, "run: " + events.error());
+      KernelOwnership ownership;
+      ownership.events = std::move(events.value());
+      ownership.resync = takeoverOptions;
+      ownership.resync.withExpectations = false;
+      ownership.queueIndex = i;
+      ownership.queueCount = count;
+      ownerships[i].emplace(std::move(ownership));
+    }
+    auto netlink = io::ConntrackNetlink::open();
+    if (!netlink) return fail(ExitCode::Failed, "run: " + netlink.error());
+    auto running = io::dumpAnchoredConnections(*netlink.value(), takeoverOptions);
+    if (!running) return fail(ExitCode::Failed, "run: takeover: " + running.error());
+    std::size_t adjusted = 0, verified = 0, pending = 0;
+    for (KernelTakeover& takeover : running.value()) {
+      if (takeover.clientToServer != SeqAdjRecord{} || takeover.serverToClient != SeqAdjRecord{}) ++adjusted;
+      if (takeover.dialogVerified) ++verified;
+      if (takeover.pending) ++pending;
+      const auto bytes = takeover.flow.key.server.address.bytes();
+      ownerships[firewall::queueIndexOfServer(bytes.back(), count)]->takeovers.push_back(std::move(takeover));
+    }
+    if (!running->empty()) {
+      reportInfo("takeover: " + std::to_string(running->size()) +
+                 " anchored control connection(s) already running (" + std::to_string(adjusted) +
+                 " with a kernel sequence adjustment, " + std::to_string(verified) +
+                 " with a verified dialog, " + std::to_string(pending) +
+                 " with a pending expectation), handed to the engines");
+    }
+  }
+
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::uint16_t i = 0; i < count; ++i) {
     io::ConntrackResolverOptions resolverOptions;
     resolverOptions.controlPorts = config.controlPorts;
     resolverOptions.maxFlows = std::max<std::size_t>(1024, config.engine.limits.maxSessions);
+    resolverOptions.conntrackOwned = owner == SequenceOwner::Kernel;
+    resolverOptions.controlMark = run.controlMark;
     auto resolver = io::ConntrackResolver::open(resolverOptions);
     if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
     LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
     workers.push_back(std::make_unique<Worker>(
         static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]), std::move(sink),
-        std::move(resolver.value()), std::move(backends[i]), liveEngineConfig(config), log));
+        std::move(resolver.value()), std::move(sessionPorts[i]), std::move(backends[i]),
+        std::move(ownerships[i]), liveEngineConfig(config), log));
   }
 
   // 3. Least privilege.
@@ -436,11 +607,18 @@ ExitCode runLive(const AppConfig& config) {
   {
     std::string ports;
     for (const auto port : config.controlPorts) ports += (ports.empty() ? "" : ",") + std::to_string(port);
+    std::string pinholes = "recorded only";
+    switch (livePinholeBackend(config, owner)) {
+      case PinholeBackendKind::Nft: pinholes = "nft table inet " + tableSpec->table; break;
+      case PinholeBackendKind::Conntrack: pinholes = "conntrack expectations"; break;
+      case PinholeBackendKind::Auto:
+      case PinholeBackendKind::None: break;
+    }
     runningStatus =
         "running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " +
-        ports + ", pinholes " + (table ? "nft table inet " + tableSpec.table : std::string("recorded only")) +
-        ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
+        ports + ", sequence owner " + (owner == SequenceOwner::Kernel ? "kernel (conntrack)" : "engine") +
+        ", pinholes " + pinholes + ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
         (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
   }
   reportInfo(runningStatus);

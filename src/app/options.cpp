@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "firewall/ct_marks.hpp"
 #include "options_file.hpp"
 #include "options_help.hpp"
 #include "options_table.hpp"
@@ -122,6 +123,22 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
       }
       throw std::logic_error("the default Limits have maxMultiLineReplyBytes < maxLineLength");
     }
+  }
+  if (config.command == Command::Run || config.command == Command::Rules) {
+    if (const auto problem = firewall::markBitsProblem(config.run.controlMark, config.run.verifiedMark)) {
+      const Value* blamed = storedValue(stored, "verified-mark");
+      if (blamed == nullptr) blamed = storedValue(stored, "control-mark");
+      if (blamed == nullptr) throw std::logic_error("the default mark bits clash: " + *problem);
+      fail(*blamed, *problem);
+    }
+  }
+  if (config.command == Command::Run && config.run.pinholeBackend == PinholeBackendKind::Conntrack &&
+      config.run.seqOwner == SequenceOwner::Engine) {
+    const Value* blamed = storedValue(stored, "pinhole-backend");
+    if (blamed == nullptr) throw std::logic_error("conntrack pinholes by default in the engine-owned mode");
+    fail(*blamed,
+         "needs --seq-owner kernel (a conntrack expectation needs the anchor's helper on its control "
+         "connection)");
   }
   if (config.command == Command::Run || config.command == Command::Rules) {
     const unsigned last = config.run.queueNum + config.run.queueCount - 1u;

@@ -103,7 +103,8 @@ std::string commandHelp(Command command) {
       break;
     case Command::Run:
       out << "Usage: ftpalg run [--config FILE] [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
-             "                  [--pinhole-backend nft|none] [--pinhole-timeout SECONDS] [--dry-run]\n"
+             "                  [--seq-owner kernel|engine] [--pinhole-backend auto|nft|conntrack|none]\n"
+             "                  [--pinhole-timeout SECONDS] [--dry-run]\n"
              "                  [--fail-open|--fail-closed] [--user NAME] [--log FILE|-]\n"
              "                  [--log-format json|text] [--syslog] [policy and limit options]\n"
              "\n"
@@ -113,10 +114,11 @@ std::string commandHelp(Command command) {
       break;
     case Command::Rules:
       out << "Usage: ftpalg rules [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
-             "                    [--firewall nft|iptables]\n"
+             "                    [--firewall nft|iptables] [--control-mark BIT] [--verified-mark BIT]\n"
              "\n"
-             "Prints the rule to add to your own firewall (accept connections carrying ftpalg's\n"
-             "pinhole mark) and the queue rules `ftpalg run` installs, for review.\n";
+             "Prints, for both sequence owners, what to add to your own firewall (conntrack-owned:\n"
+             "nothing of ftpalg's; engine-owned: accept connections carrying ftpalg's pinhole mark), and\n"
+             "the queue rules and the nft table `ftpalg run` installs, for review.\n";
       break;
     case Command::Help:
     case Command::Version: return globalHelp();

@@ -4,12 +4,16 @@
 #include "options_table.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <charconv>
 #include <chrono>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+
+#include "firewall/ct_marks.hpp"
 
 namespace ftpalg::app::cli {
 
@@ -187,6 +191,32 @@ Option controlPortOption() {
   return option;
 }
 
+// A ct mark bit: one bit of 32, written 0x00020000 (hexadecimal) or 131072; printed as nft does.
+template <typename Field>
+Option markBit(std::string_view name, unsigned commands, std::string help, Field field) {
+  Option option = row(name, Group::Run, commands, Arity::Single, "BIT", std::move(help));
+  option.store = [field](AppConfig& config, std::span<const Value> values) {
+    const Value& value = values.front();
+    std::string_view text = value.text;
+    int base = 10;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+      text.remove_prefix(2);
+      base = 16;
+    }
+    std::uint32_t mark = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mark, base);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      fail(value, "not a number (hexadecimal 0x00020000 or decimal)");
+    }
+    if (std::popcount(mark) != 1) fail(value, "not a single bit, e.g. 0x00020000");
+    field(config) = mark;
+  };
+  option.print = [field](const AppConfig& config) {
+    return std::vector<std::string>{firewall::nftMarkText(field(config))};
+  };
+  return option;
+}
+
 // What a NAT rule is matched by (a second rule with the same could never apply), and its text.
 const IpPrefix& matchedBy(const SnatRule& rule) { return rule.inside; }
 const Endpoint& matchedBy(const DnatRule& rule) { return rule.outside; }
@@ -274,11 +304,28 @@ std::vector<Option> buildTable() {
                            {{"nft", FirewallKind::Nft}, {"iptables", FirewallKind::Iptables}},
                            "print rules for this firewall", FIELD(rules.firewall)));
 
+  add(choice<SequenceOwner>(
+      "seq-owner", Group::Run, kRun, {{"kernel", SequenceOwner::Kernel}, {"engine", SequenceOwner::Engine}},
+      "kernel: conntrack adjusts the sequence numbers after a rewrite and holds each session, so a "
+      "restart keeps it (needs the kernel's sane helper for the anchor; without it the engine mode, with "
+      "a warning); engine: ftpalg translates them itself",
+      FIELD(run.seqOwner)));
   add(choice<PinholeBackendKind>(
       "pinhole-backend", Group::Run, kRun,
-      {{"nft", PinholeBackendKind::Nft}, {"none", PinholeBackendKind::None}},
-      "nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing",
+      {{"auto", PinholeBackendKind::Auto},
+       {"nft", PinholeBackendKind::Nft},
+       {"conntrack", PinholeBackendKind::Conntrack},
+       {"none", PinholeBackendKind::None}},
+      "conntrack: pinholes as conntrack expectations (needs --seq-owner kernel; no accept rule of "
+      "ftpalg's); nft: pinholes in ftpalg's own nft table; none: log pinholes, install nothing; auto: "
+      "conntrack with --seq-owner kernel, else nft",
       FIELD(run.pinholeBackend)));
+  add(markBit("control-mark", kRun | kRules,
+              "ct mark bit the anchor sets on every control connection (--seq-owner kernel)",
+              FIELD(run.controlMark)));
+  add(markBit("verified-mark", kRun | kRules,
+              "ct mark bit ftpalg sets once it verified a connection's FTP dialog (--seq-owner kernel)",
+              FIELD(run.verifiedMark)));
   add(flag("dry-run", Group::Run, kRun,
            "accept every packet unchanged and install no pinhole, but decide and log as live", true,
            FIELD(run.dryRun)));

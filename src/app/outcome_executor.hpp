@@ -1,11 +1,15 @@
 // OutcomeExecutor: carries out the engine's Outcomes through the shell's ports
 // (include/ftpalg/io/interfaces.hpp), in the one order include/ftpalg/engine/outcome.hpp gives:
-//   1. pinhole actions (PinholeBackend): a pinhole exists before the announcing packet leaves;
-//   2. verdicts (VerdictSink), in the engine's order (held packets are released in arrival order);
-//   3. observations, to the decision log (EventLog);
-//   4. forgotten flows, to the FlowResolver (its cache may drop them).
+//   1. kernel session actions (KernelSessionPort: AdjustKernelSequence, MarkDialogVerified), in
+//      the engine's order: conntrack adjusts the rewritten segment's stream before it leaves;
+//   2. pinhole actions (PinholeBackend), in the engine's order: a pinhole exists before the
+//      announcing packet leaves;
+//   3. verdicts (VerdictSink), in the engine's order (held packets are released in arrival order);
+//   4. observations, to the decision log (EventLog);
+//   5. forgotten flows, to the FlowResolver (its cache may drop them).
 // A port's failure does not stop the rest: it is reported through `warn` and execution goes on
-// (a pinhole that failed to install makes only its data connection fail).
+// (a pinhole that failed to install makes only its data connection fail; a sequence adjustment
+// that failed desynchronises that one connection, which the warning names).
 //
 // Live mode (one executor per queue worker) and replay use it alike; they differ only in the
 // ports src/app/wiring.cpp chooses.
@@ -21,6 +25,7 @@
 namespace ftpalg::app {
 
 struct OutcomePorts {
+  KernelSessionPort& kernel;
   PinholeBackend& pinholes;
   VerdictSink& verdicts;
   EventLog& log;
@@ -36,7 +41,7 @@ class OutcomeExecutor {
   // receive-to-verdict report), so that replay reads no clock per packet.
   struct Timing {
     Clock::time_point start;
-    Clock::time_point actionsDone;   // pinholes installed/removed
+    Clock::time_point actionsDone;   // kernel records written, pinholes installed/removed
     Clock::time_point verdictsDone;  // the last verdict handed to the sink
   };
 

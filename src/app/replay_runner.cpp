@@ -269,13 +269,16 @@ ExitCode runReplay(const AppConfig& config) {
 
   const auto resolver = makeReplayResolver(config);
   const auto pinholes = makeReplayPinholeBackend(config);
+  const auto kernel = makeReplayKernelSessionPort(config);
   // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
   EngineConfig engineConfig = config.engine;
   engineConfig.ackSpace = AckSpace::Original;
+  // A capture taken on a sending host shows its segments before the NIC completed their checksums.
+  engineConfig.checksums = ChecksumInput::MayBeOffloaded;
   Engine engine(engineConfig);
   ReplayCounters counters;
   PcapVerdictSink sink(writer.get(), counters);
-  OutcomeExecutor executor(OutcomePorts{*pinholes, sink, log, *resolver},
+  OutcomeExecutor executor(OutcomePorts{*kernel, *pinholes, sink, log, *resolver},
                            [](const std::string& message) { reportWarning("replay: " + message); });
   io::PcapSource& input = *source.value();
 

@@ -9,13 +9,17 @@
 
 namespace ftpalg::app {
 
-// --control-port, --queue, --queue-balance, --fail-open/--fail-closed as queue rules.
+// --control-port, --queue, --queue-balance, --fail-open/--fail-closed and --control-mark as
+// queue rules, in the layout of sequence owner `owner` (the effective one: runLive may fall back
+// to the engine-owned mode); the one-argument form uses --seq-owner.
+firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config, SequenceOwner owner);
 firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config);
 
-// Prints the rules an admin adds to their own firewall (the pinhole-mark accept rule), the queue
-// rules `run` installs and the pinhole table it creates, for config.rules.firewall. With
-// CAP_NET_ADMIN it probes the kernel for the nft `queue` expression (a temporary table) to show
-// only the queue rules `run` would use here. Returns the exit status.
+// Prints, for both sequence owners, what an admin adds to their own firewall (conntrack-owned:
+// nothing of ftpalg's; engine-owned: the pinhole-mark accept rule), the queue rules `run` installs
+// and the nft table it creates, for config.rules.firewall. With CAP_NET_ADMIN it probes the
+// kernel for the sane helper and the nft `queue` expression (temporary tables) to say which mode
+// and which queue rules `run` would use here. Returns the exit status.
 ExitCode printRules(const AppConfig& config, std::ostream& out);
 
 }  // namespace ftpalg::app

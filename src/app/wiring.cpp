@@ -4,6 +4,9 @@
 #include "../log/log_file.hpp"
 #include "backend/dry_run_backend.hpp"
 #include "backend/nft_backend.hpp"
+#include "backend/recording_session_port.hpp"
+#include "io/conntrack_expect_backend.hpp"
+#include "io/conntrack_session_port.hpp"
 #include "io/nfqueue_source.hpp"
 
 namespace ftpalg::app {
@@ -39,15 +42,50 @@ EngineConfig liveEngineConfig(const AppConfig& config) {
   return engine;
 }
 
-bool liveInstallsPinholes(const AppConfig& config) {
-  return !config.run.dryRun && config.run.pinholeBackend == PinholeBackendKind::Nft;
+PinholeBackendKind livePinholeBackend(const AppConfig& config, SequenceOwner owner) {
+  if (config.run.dryRun) return PinholeBackendKind::None;
+  if (config.run.pinholeBackend != PinholeBackendKind::Auto) return config.run.pinholeBackend;
+  return owner == SequenceOwner::Kernel ? PinholeBackendKind::Conntrack : PinholeBackendKind::Nft;
 }
 
-Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const firewall::PinholeTable* table) {
-  if (table == nullptr) return std::unique_ptr<PinholeBackend>(std::make_unique<backend::DryRunBackend>());
-  auto attached = backend::NftBackend::attach(table->spec());
-  if (!attached) return Err{attached.error()};
-  return std::unique_ptr<PinholeBackend>(std::move(attached.value()));
+std::optional<firewall::NftTableSpec> liveTableSpec(const AppConfig& config, SequenceOwner owner) {
+  firewall::NftTableSpec spec;
+  spec.pinholeMaps = livePinholeBackend(config, owner) == PinholeBackendKind::Nft;
+  if (owner == SequenceOwner::Kernel) {
+    spec.anchor = firewall::AnchorSpec{config.controlPorts, config.run.controlMark};
+  }
+  if (!spec.pinholeMaps && !spec.anchor) return std::nullopt;
+  return spec;
+}
+
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const AppConfig& config, SequenceOwner owner,
+                                                               const firewall::PinholeTable* table) {
+  switch (livePinholeBackend(config, owner)) {
+    case PinholeBackendKind::Nft: {
+      if (table == nullptr) return Err(std::string("the nft pinhole backend needs ftpalg's nft table"));
+      auto attached = backend::NftBackend::attach(table->spec());
+      if (!attached) return Err{attached.error()};
+      return std::unique_ptr<PinholeBackend>(std::move(attached.value()));
+    }
+    case PinholeBackendKind::Conntrack: {
+      auto opened = io::ConntrackExpectBackend::open();
+      if (!opened) return Err{opened.error()};
+      return std::unique_ptr<PinholeBackend>(std::move(opened.value()));
+    }
+    case PinholeBackendKind::Auto:
+    case PinholeBackendKind::None: break;
+  }
+  return std::unique_ptr<PinholeBackend>(std::make_unique<backend::DryRunBackend>());
+}
+
+Result<std::unique_ptr<KernelSessionPort>> makeLiveKernelSessionPort(const AppConfig& config,
+                                                                     SequenceOwner owner) {
+  if (owner == SequenceOwner::Kernel && !config.run.dryRun) {
+    auto opened = io::ConntrackSessionPort::open(config.run.verifiedMark);
+    if (!opened) return Err{opened.error()};
+    return std::unique_ptr<KernelSessionPort>(std::move(opened.value()));
+  }
+  return std::unique_ptr<KernelSessionPort>(std::make_unique<backend::RecordingSessionPort>());
 }
 
 LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink) {
@@ -67,6 +105,10 @@ std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {
 
 std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& /*config*/) {
   return std::make_unique<backend::DryRunBackend>();
+}
+
+std::unique_ptr<KernelSessionPort> makeReplayKernelSessionPort(const AppConfig& /*config*/) {
+  return std::make_unique<backend::RecordingSessionPort>();
 }
 
 }  // namespace ftpalg::app

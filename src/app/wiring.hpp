@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "app_config.hpp"
@@ -36,14 +37,26 @@ std::string_view liveMode(const AppConfig& config);
 // replay); otherwise AckSpace::Output (docs/architecture.md "Sequence spaces").
 EngineConfig liveEngineConfig(const AppConfig& config);
 
-// True when live mode installs pinholes in the kernel (nft table inet ftpalg): not with
-// --dry-run, not with --pinhole-backend none.
-bool liveInstallsPinholes(const AppConfig& config);
+// The pinhole backend live mode uses with sequence owner `owner` (the effective one, after
+// runLive's probe): --pinhole-backend, `auto` resolved (conntrack for Kernel, nft for Engine);
+// None with --dry-run (the dry-run backend installs nothing).
+PinholeBackendKind livePinholeBackend(const AppConfig& config, SequenceOwner owner);
 
-// The pinhole backend of one live queue: an nft backend attached to `table` (created by runLive's
-// PinholeTable owner when liveInstallsPinholes()), or, without a table, the dry-run backend, which
-// installs nothing.
-Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const firewall::PinholeTable* table);
+// ftpalg's nft table live mode creates (firewall/pinhole_table.hpp owns it), or nullopt for none:
+// the anchor with `owner` Kernel (also with --dry-run: the queue rules select anchored
+// connections), the pinhole maps with the nft backend.
+std::optional<firewall::NftTableSpec> liveTableSpec(const AppConfig& config, SequenceOwner owner);
+
+// The pinhole backend of one live queue (livePinholeBackend()): an nft backend attached to
+// `table` (created by runLive from liveTableSpec()), a conntrack-expectation backend with its own
+// ctnetlink socket, or the dry-run backend, which installs nothing.
+Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const AppConfig& config, SequenceOwner owner,
+                                                               const firewall::PinholeTable* table);
+
+// The kernel session port of one live queue: the ctnetlink port (its own socket) with `owner`
+// Kernel, else (engine-owned mode, whose engine never calls it, and --dry-run) the recording one.
+Result<std::unique_ptr<KernelSessionPort>> makeLiveKernelSessionPort(const AppConfig& config,
+                                                                     SequenceOwner owner);
 
 // The verdict sink of one live queue. Normally the queue's own sink (the engine's verdicts reach
 // the kernel as decided). With --dry-run, an AcceptOriginalSink around it: every packet is
@@ -59,5 +72,7 @@ LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueS
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config);
 // Replay installs nothing: the dry-run backend (the decision log shows every pinhole).
 std::unique_ptr<PinholeBackend> makeReplayPinholeBackend(const AppConfig& config);
+// Replay writes nothing to the kernel: the recording session port.
+std::unique_ptr<KernelSessionPort> makeReplayKernelSessionPort(const AppConfig& config);
 
 }  // namespace ftpalg::app

@@ -1,6 +1,7 @@
 // Engine: the conductor (docs/architecture.md "The life of a packet"). Per packet:
 //
-//   session (admit): find; start at a real handshake (a client SYN, or a server SYN-ACK the
+//   checksums: a packet that fails them passes uninspected, changing nothing
+//   -> session (admit): find; start at a real handshake (a client SYN, or a server SYN-ACK the
 //            shell proves answers one); restart when a new handshake on the 4-tuple completes;
 //            pick up mid-stream (never inspected) or refuse (session limit); ignore any other SYN
 //   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS and window scale each peer advertises,
@@ -31,6 +32,7 @@
 #include "ftpalg/engine/pinhole_table.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/packet/checksum.hpp"
 #include "ftpalg/tcp/tcp_window.hpp"
 
 namespace ftpalg {
@@ -47,7 +49,7 @@ struct Engine::Impl final : AnnouncementSink {
       : config(owner.config_),
         stats(owner.stats_),
         inspector(config.limits, *this),
-        emitter(config.limits, config.ackSpace) {}
+        emitter(config.limits, config.ackSpace, config.checksums) {}
 
   const EngineConfig& config;
   Stats& stats;
@@ -65,6 +67,10 @@ struct Engine::Impl final : AnnouncementSink {
   void onPacket(PacketId id, std::span<const std::uint8_t> bytes, const PacketView& packet,
                 const FlowContext& flow, Effects& effects) {
     effects.count(Stat::PacketsSeen);
+    if (!checksumsUsable(packet)) {
+      passCorrupt(id, packet, flow, effects);
+      return;
+    }
     Session* session = admit(flow, packet, effects);
     if (session == nullptr) {
       effects.accept(id);
@@ -98,9 +104,10 @@ struct Engine::Impl final : AnnouncementSink {
     const std::int64_t offset = segment.seq + (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
+    std::span<const std::uint8_t> firstSeen = payload;
     // An RST's payload is no part of the stream (RFC 9293 §3.5.3: diagnostic text at most).
     if (!payload.empty() && !reset && session->inspecting && !session->closed) {
-      inspector.inspect(*session, dir, offset, payload, effects);
+      firstSeen = inspector.inspect(*session, dir, offset, payload, effects);
     }
     if (resetAccepted) {
       // The connection ends before the RST leaves: closing releases the held packets, in arrival
@@ -108,8 +115,30 @@ struct Engine::Impl final : AnnouncementSink {
       noteConnectionEnd(*session, dir, true, effects);
     }
     if (finAccepted) me.finSeen = true;
-    emitter.submit(*session, dir, id, packet, bytes, offset, finAccepted, effects);
+    emitter.submit(*session, dir, id, packet, bytes, offset, firstSeen, finAccepted, effects);
     if (finAccepted) noteConnectionEnd(*session, dir, false, effects);
+  }
+
+  // Whether the packet's checksums let it be believed (checksum::checkPacket; an Offloaded TCP
+  // checksum only where the input may carry one, EngineConfig::checksums).
+  bool checksumsUsable(const PacketView& packet) const {
+    const checksum::ChecksumState state = checksum::checkPacket(packet);
+    return state == checksum::ChecksumState::Valid ||
+           (state == checksum::ChecksumState::Offloaded && config.checksums == ChecksumInput::MayBeOffloaded);
+  }
+
+  // A packet whose checksums fail is one its receiver drops (RFC 9293 §3.1): like conntrack
+  // (nf_conntrack_checksum), the engine neither inspects it nor lets it start, move or end
+  // anything. Counted, logged for its session, and passed on (emitCorrupt).
+  void passCorrupt(PacketId id, const PacketView& packet, const FlowContext& flow, Effects& effects) {
+    effects.count(Stat::PacketsBadChecksum);
+    std::unique_ptr<Session>* found = sessions.find(flow.key);
+    if (found == nullptr) {
+      effects.accept(id);
+      return;
+    }
+    recordAnomaly(**found, flow.direction, Reason::BadChecksum, false, effects);
+    emitter.emitCorrupt(**found, flow.direction, id, packet, effects);
   }
 
   // Which part a packet plays in a TCP handshake.
@@ -360,15 +389,16 @@ struct Engine::Impl final : AnnouncementSink {
       effects.observe(session.key, Rewrite{dir, parsed.verb, escapeLine(line.text, kLogLineCap),
                                            escapeLine(span.lineAfter, kLogLineCap)});
     }
-    openPinhole(session, decision.connector, decision.announced, decision.natTo, effects);
+    openPinhole(session, dir, decision.connector, decision.announced, decision.natTo, effects);
   }
 
-  // One pinhole per session: a new one replaces the session's previous one.
-  void openPinhole(Session& session, const IpAddress& from, const Endpoint& to, std::optional<Endpoint> natTo,
-                   Effects& effects) {
+  // One pinhole per session: a new one replaces the session's previous one. `dir` is the
+  // direction of the announcing line.
+  void openPinhole(Session& session, Direction dir, const IpAddress& from, const Endpoint& to,
+                   std::optional<Endpoint> natTo, Effects& effects) {
     if (session.pinholeId) closePinhole(*session.pinholeId, Reason::Replaced, effects);
-    const Pinhole& pinhole =
-        pinholes.open(session.key, from, to, natTo, config.policy.pinholeTimeout, effects.now());
+    const Pinhole& pinhole = pinholes.open(session.key, from, to, natTo, config.policy.pinholeTimeout,
+                                           effects.now(), session.nat, dir);
     session.pinholeId = pinhole.id;
     effects.count(Stat::PinholesOpened);
     effects.act(OpenPinhole{pinhole});
@@ -440,6 +470,39 @@ struct Engine::Impl final : AnnouncementSink {
             (!session.translates() || idleFor >= limits.translatedSessionIdleTimeout));
   }
 
+  // Conntrack-owned mode (engine.hpp: onConntrackDestroyed): the TCP connection is gone.
+  void onConntrackDestroyed(const FlowKey& key, Effects& effects) {
+    std::unique_ptr<Session>* found = sessions.find(key);
+    if (found == nullptr) return;
+    Session& session = **found;
+    if (!session.finished) {
+      session.finished = true;
+      session.finishedAt = effects.now();
+    }
+    if (!session.closed) closeSession(session, Reason::ConntrackDestroyed, effects);
+  }
+
+  // Engine::adopt. Until the engine takes sessions over at the next line start, a taken-over
+  // connection is a mid-stream session: its 220 greeting cannot be verified here, so it is never
+  // inspected (no rewrite, no pinhole), exactly like a flow first seen mid-stream; its sequence
+  // bases come from its first packets (no edits: the engine leaves seq/ack as they are).
+  void adopt(const KernelTakeover& takeover, Effects& effects) {
+    const FlowContext& flow = takeover.flow;
+    if (sessions.find(flow.key) != nullptr) return;
+    if (sessions.size() >= config.limits.maxSessions) {
+      effects.count(Stat::SessionsRefusedAtLimit);
+      effects.count(Stat::Anomalies);
+      effects.observe(flow.key, AnomalyObs{flow.direction, Reason::SessionLimit, true});
+      return;
+    }
+    auto created = std::make_unique<Session>(flow, config.limits, config.policy, effects.now());
+    Session& session = *created;
+    sessions.emplace(flow.key, std::move(created));
+    effects.count(Stat::SessionsOpened);
+    effects.observe(session.key, SessionOpened{});
+    recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+  }
+
   void shutdown(Effects& effects) {
     std::vector<FlowKey> keys;
     keys.reserve(sessions.size());
@@ -483,6 +546,16 @@ void Engine::onUninspected(const PacketMeta& meta, Uninspected why, Outcome& out
 void Engine::onTimer(Timestamp now, Outcome& out) {
   Effects effects(out, stats_, now);
   impl_->onTimer(effects);
+}
+
+void Engine::onConntrackDestroyed(const FlowKey& flow, Timestamp now, Outcome& out) {
+  Effects effects(out, stats_, now);
+  impl_->onConntrackDestroyed(flow, effects);
+}
+
+void Engine::adopt(const KernelTakeover& takeover, Timestamp now, Outcome& out) {
+  Effects effects(out, stats_, now);
+  impl_->adopt(takeover, effects);
 }
 
 void Engine::shutdown(Timestamp now, Outcome& out) {

@@ -11,8 +11,8 @@ const Pinhole* PinholeTable::find(std::uint64_t id) const {
 }
 
 const Pinhole& PinholeTable::open(const FlowKey& control, const IpAddress& from, const Endpoint& to,
-                                  std::optional<Endpoint> natTo, std::chrono::seconds timeout,
-                                  Timestamp now) {
+                                  std::optional<Endpoint> natTo, std::chrono::seconds timeout, Timestamp now,
+                                  const NatMapping& controlNat, Direction announcedBy) {
   Pinhole pinhole;
   pinhole.id = nextId_++;
   pinhole.control = control;
@@ -21,6 +21,8 @@ const Pinhole& PinholeTable::open(const FlowKey& control, const IpAddress& from,
   pinhole.natTo = natTo;
   pinhole.timeout = timeout;
   pinhole.expires = now + timeout;
+  pinhole.controlNat = controlNat;
+  pinhole.announcedBy = announcedBy;
   bySlot_[Slot{from, to}] = pinhole.id;
   byExpiry_.emplace(pinhole.expires, pinhole.id);
   return byId_.emplace(pinhole.id, pinhole).first->second;

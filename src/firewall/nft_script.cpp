@@ -6,6 +6,8 @@
 #include <memory>
 #include <string_view>
 
+#include "anchor_rules.hpp"
+
 namespace ftpalg::firewall {
 
 namespace {
@@ -64,6 +66,16 @@ Result<bool> nftKernelHasQueue() {
     return false;
   }
   return Err("probing for the nft queue expression: " + probe.error());
+}
+
+Status<> probeAnchorHelper() {
+  // One transaction: a temporary table with a `ct helper` object of type "sane", deleted again.
+  // A kernel without nf_conntrack_sane refuses the object (ENOENT); nothing is left either way.
+  if (auto probe = runNftScript(nftAnchorProbeScript()); !probe) {
+    return Err("the kernel refused an nft ct helper object of type \"" + std::string(kAnchorHelperType) +
+               "\" (nf_conntrack_sane, CONFIG_NF_CONNTRACK_SANE): " + probe.error());
+  }
+  return okStatus();
 }
 
 }  // namespace ftpalg::firewall

@@ -20,4 +20,10 @@ bool isNoSuchObject(const std::string& error);
 // ever reaches the probe.
 Result<bool> nftKernelHasQueue();
 
+// Whether this kernel can anchor control connections for the conntrack-owned mode
+// (anchor_rules.hpp): creates a `ct helper` object of type "sane" in a temporary table and deletes
+// it in the same transaction. The error says why not (printed with the fallback to the
+// engine-owned mode).
+Status<> probeAnchorHelper();
+
 }  // namespace ftpalg::firewall

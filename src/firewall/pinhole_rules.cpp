@@ -2,34 +2,22 @@
 #include "pinhole_rules.hpp"
 
 #include <charconv>
-#include <cstdio>
 #include <sstream>
 
 namespace ftpalg::firewall {
 
-namespace {
-
-// nft prints a mark as eight hex digits (0x00010000), iptables as plain hex (0x10000).
-std::string nftHex(std::uint32_t value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%08x", value);
-  return text;
-}
-std::string iptablesHex(std::uint32_t value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", value);
-  return text;
-}
-
-}  // namespace
-
 std::string nftTableScript(const NftTableSpec& spec, std::string_view owner) {
-  const std::string mark = nftHex(spec.mark);
+  const std::string mark = nftMarkText(spec.mark);
   const std::string size = std::to_string(spec.armedSetSize);
   std::ostringstream out;
   out << "table inet " << spec.table << " {\n"
-      << "  comment \"ftpalg pid=" << owner << "\"\n"
-      << "  map pinholes4 { type ipv4_addr . ipv4_addr . inet_service : ipv4_addr . inet_service; "
+      << "  comment \"ftpalg pid=" << owner << "\"\n";
+  if (spec.anchor) out << nftAnchorDefinitions(*spec.anchor);
+  if (!spec.pinholeMaps) {
+    out << "}\n";
+    return out.str();
+  }
+  out << "  map pinholes4 { type ipv4_addr . ipv4_addr . inet_service : ipv4_addr . inet_service; "
          "flags timeout; }\n"
       << "  set armed4 { type ipv4_addr . ipv4_addr . inet_service; size " << size
       << "; flags dynamic,timeout; }\n"
@@ -65,12 +53,12 @@ std::optional<int> tableOwnerPid(std::string_view listing) {
 }
 
 std::string nftAcceptRule(std::uint32_t mark) {
-  const std::string hex = nftHex(mark);
+  const std::string hex = nftMarkText(mark);
   return "ct mark and " + hex + " == " + hex + " accept";
 }
 
 std::string iptablesAcceptRule(std::string_view program, std::uint32_t mark) {
-  const std::string hex = iptablesHex(mark);
+  const std::string hex = iptablesMarkText(mark);
   return std::string(program) + " -A FORWARD -m connmark --mark " + hex + "/" + hex + " -j ACCEPT";
 }
 

@@ -1,5 +1,7 @@
-// The pinhole table and the admin's accept rule, as text (standard library only). Both are
-// derived from one fact: the conntrack mark bit a pinhole sets (kPinholeMark).
+// ftpalg's nft table and the admin's accept rule, as text (standard library only). The pinhole
+// parts and the accept rule are derived from one fact: the conntrack mark bit a pinhole sets
+// (kPinholeMark, ct_marks.hpp). In the conntrack-owned mode the table also holds the anchor
+// (anchor_rules.hpp), and with the conntrack-expectation pinhole backend only the anchor.
 //
 // The table `ftpalg run` creates at start (pinhole_table.hpp owns it) and deletes at exit:
 //
@@ -27,19 +29,20 @@
 #include <string>
 #include <string_view>
 
-namespace ftpalg::firewall {
+#include "anchor_rules.hpp"
+#include "ct_marks.hpp"
 
-// The conntrack mark bit of connections admitted by a pinhole. Nothing else on the router may
-// use it (docs/admin-guide.md).
-inline constexpr std::uint32_t kPinholeMark = 0x00010000;
+namespace ftpalg::firewall {
 
 struct NftTableSpec {
   std::string table = "ftpalg";         // family is always inet
   std::uint32_t mark = kPinholeMark;    // the ct mark bit the admin's rule accepts
   std::uint32_t armedSetSize = 262144;  // `size` of armed4/armed6 (dynamic sets need one)
+  bool pinholeMaps = true;              // the nft backend's maps, sets and pre_dnat chain
+  std::optional<AnchorSpec> anchor;     // the conntrack-owned mode's anchor
 };
 
-// The nft script that creates the pinhole table, its comment naming the owner:
+// The nft script that creates the table, its comment naming the owner:
 // `comment "ftpalg pid=<owner>"` (`run` passes its pid, `ftpalg rules` a placeholder).
 std::string nftTableScript(const NftTableSpec& spec, std::string_view owner);
 

@@ -20,22 +20,29 @@ Result<QueueRules> QueueRules::plan(const QueueRuleSpec& spec) {
   QueueRules rules;
   rules.spec_ = spec;
   auto hasQueue = nftKernelHasQueue();
-  if (hasQueue && hasQueue.value()) {
-    rules.kind_ = Kind::Nft;
-    return rules;
-  }
-  rules.kind_ = Kind::Iptables;
+  rules.nftQueue_ = hasQueue && hasQueue.value();
+  // The conntrack-owned layout needs -m bpf (payload present), which nft cannot express.
+  rules.kind_ = rules.nftQueue_ && spec.layout == QueueLayout::EngineOwned ? Kind::Nft : Kind::Iptables;
   for (const IpFamily family : {IpFamily::V4, IpFamily::V6}) {
     const std::string prefix = family == IpFamily::V4 ? "iptables" : "ip6tables";
     const auto save = findProgram(prefix + "-save");
     const auto restore = findProgram(prefix + "-restore");
     if (save && restore) {
       rules.families_.push_back(IptablesFamily{family, *save, *restore});
+    } else if (rules.kind_ == Kind::Nft) {
+      continue;  // only for removing a stale copy of the iptables rules, if any
     } else if (family == IpFamily::V4) {
       return Err(std::string(
-          "this kernel has no nft `queue` expression and no iptables program was found (iptables-save and "
-          "iptables-restore): install iptables (NFQUEUE target) or use --no-queue-rules and install the "
-          "rules yourself"));
+          spec.layout == QueueLayout::ConntrackOwned
+              ? "the conntrack-owned queue rules need iptables (NFQUEUE, -m bpf) and no iptables program was "
+                "found (iptables-save and iptables-restore): install iptables, use --no-queue-rules and "
+                "install "
+                "the rules yourself, or --seq-owner engine"
+              : "this kernel has no nft `queue` expression and no iptables program was found (iptables-save "
+                "and "
+                "iptables-restore): install iptables (NFQUEUE target) or use --no-queue-rules and install "
+                "the "
+                "rules yourself"));
     } else {
       rules.warnings_.push_back(prefix + "-save/" + prefix +
                                 "-restore not found: IPv6 FTP control traffic is not queued");
@@ -47,6 +54,7 @@ Result<QueueRules> QueueRules::plan(const QueueRuleSpec& spec) {
 QueueRules::QueueRules(QueueRules&& other) noexcept
     : spec_(std::move(other.spec_)),
       kind_(other.kind_),
+      nftQueue_(other.nftQueue_),
       families_(std::move(other.families_)),
       warnings_(std::move(other.warnings_)),
       installed_(other.installed_) {
@@ -59,7 +67,10 @@ QueueRules::~QueueRules() {
 
 std::string QueueRules::description() const {
   if (kind_ == Kind::Nft) return "nft table inet " + std::string(kQueueTable);
-  return "iptables chains " + std::string(kClientToServer.chain) + "/" + std::string(kServerToClient.chain);
+  std::string chains;
+  for (const QueuePoint& point : queuePoints(spec_.layout))
+    chains += (chains.empty() ? "" : "/") + std::string(point.chain);
+  return "iptables chain" + std::string(spec_.layout == QueueLayout::EngineOwned ? "s " : " ") + chains;
 }
 
 bool QueueRules::needsNetRaw() const {
@@ -97,6 +108,9 @@ Status<> QueueRules::install() {
   installed_ = true;  // from the first change on, leaving removes what is there
   if (kind_ == Kind::Nft) {
     if (auto applied = runNftScript(nftQueueInstallScript(spec_)); !applied) return applied;
+    // A previous instance of the other layout may have left iptables rules: they go now that
+    // the new rules are in place.
+    if (auto stale = removeIptables(); !stale) return stale;
     std::string listing;
     // nft list table inet ftpalg_queue
     if (auto listed = runNftScript("list table inet " + std::string(kQueueTable), &listing); !listed) {
@@ -116,6 +130,13 @@ Status<> QueueRules::install() {
       return applied;
     }
   }
+  // A previous engine-owned instance on a kernel with nft `queue` left its table: it goes now
+  // that the new rules are in place.
+  if (nftQueue_) {
+    if (auto removed = runNftScript(nftQueueRemoveScript()); !removed && !isNoSuchObject(removed.error())) {
+      return removed;
+    }
+  }
   // Listed back only after every family is installed: what the kernel holds now.
   for (const IptablesFamily& family : families_) {
     auto listed = list(family);
@@ -130,7 +151,6 @@ Status<> QueueRules::install() {
 
 Status<> QueueRules::remove() {
   installed_ = false;
-  std::vector<std::string> errors;
   if (kind_ == Kind::Nft) {
     // nft delete table inet ftpalg_queue
     if (auto removed = runNftScript(nftQueueRemoveScript()); !removed && !isNoSuchObject(removed.error())) {
@@ -138,6 +158,11 @@ Status<> QueueRules::remove() {
     }
     return okStatus();
   }
+  return removeIptables();
+}
+
+Status<> QueueRules::removeIptables() const {
+  std::vector<std::string> errors;
   for (const IptablesFamily& family : families_) {
     auto current = list(family);
     if (!current) {

@@ -21,8 +21,8 @@ class QueueRules {
  public:
   enum class Kind : std::uint8_t { Nft, Iptables };
 
-  // Nft when the kernel has the nft `queue` expression (probed), else iptables; an error when
-  // neither can be used. Installs nothing.
+  // Nft when the kernel has the nft `queue` expression (probed) and spec.layout is
+  // EngineOwned, else iptables; an error when neither can be used. Installs nothing.
   static Result<QueueRules> plan(const QueueRuleSpec& spec);
 
   QueueRules(QueueRules&& other) noexcept;
@@ -31,7 +31,8 @@ class QueueRules {
   ~QueueRules();  // remove()s what install() put in place, on every way out of `run`
 
   Kind kind() const { return kind_; }
-  // Where the rules live: "nft table inet ftpalg_queue" / "iptables chains ftpalg-c2s/ftpalg-s2c".
+  // Where the rules live: "nft table inet ftpalg_queue" / "iptables chains ftpalg-c2s/ftpalg-s2c" /
+  // "iptables chain ftpalg-ct".
   std::string description() const;
   // Limitations found by plan() (e.g. no ip6tables: IPv6 control traffic is not queued).
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -39,8 +40,9 @@ class QueueRules {
   // at shutdown after the drop to least privilege.
   bool needsNetRaw() const;
 
-  // Installs the rules, replacing a stale copy in the same transaction, then lists them back and
-  // fails, naming what is missing or extra, when they are not exactly in place.
+  // Installs the rules, replacing a stale copy in the same transaction (a stale copy of the other
+  // kind, iptables or nft, is removed right after), then lists them back and fails, naming what is
+  // missing or extra, when they are not exactly in place.
   Status<> install();
   // Removes them (idempotent: nothing to remove is not an error), then checks that nothing of
   // ftpalg's is listed any more.
@@ -55,9 +57,11 @@ class QueueRules {
   QueueRules() = default;
   Result<IptablesListing> list(const IptablesFamily& family) const;
   Status<> restore(const IptablesFamily& family, const std::string& input) const;
+  Status<> removeIptables() const;  // every layout's chains and jumps, each family
 
   QueueRuleSpec spec_;
   Kind kind_ = Kind::Iptables;
+  bool nftQueue_ = false;  // the kernel has the nft `queue` expression
   std::vector<IptablesFamily> families_;
   std::vector<std::string> warnings_;
   bool installed_ = false;

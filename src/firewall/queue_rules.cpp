@@ -6,6 +6,9 @@
 #include <charconv>
 #include <sstream>
 #include <tuple>
+#include <utility>
+
+#include "queue_bpf.hpp"
 
 namespace ftpalg::firewall {
 
@@ -18,18 +21,25 @@ std::pair<unsigned, unsigned> shareOf(unsigned index, unsigned count) {
   return {lo, hi};
 }
 
-// One rule of `point`'s chain: control port `port`, queue number queueNum + `index`.
-Argv queueRule(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily family, std::uint16_t port,
+// One queue rule: direction `toServer`, control port `port`, queue number queueNum + `index`.
+Argv queueRule(const QueueRuleSpec& spec, bool toServer, IpFamily family, std::uint16_t port,
                unsigned index) {
-  Argv rule{"-p", "tcp", point.toServer ? "--dport" : "--sport", std::to_string(port)};
+  Argv rule{"-p", "tcp", toServer ? "--dport" : "--sport", std::to_string(port)};
   if (spec.queueCount > 1) {
     // Offset of the last 32-bit word of the server's address in the IP header: the destination
     // address for client->server packets, the source address for server->client ones.
     const bool v6 = family == IpFamily::V6;
-    const std::string word = point.toServer ? (v6 ? "36" : "16") : (v6 ? "20" : "12");
+    const std::string word = toServer ? (v6 ? "36" : "16") : (v6 ? "20" : "12");
     const auto [lo, hi] = shareOf(index, spec.queueCount);
     rule.insert(rule.end(),
                 {"-m", "u32", "--u32", word + "&0xFF=" + std::to_string(lo) + ":" + std::to_string(hi)});
+  }
+  if (spec.layout == QueueLayout::ConntrackOwned) {
+    const std::string mark = iptablesMarkText(spec.controlMark);
+    rule.insert(rule.end(),
+                {"-m", "conntrack", "!", "--ctstate", "INVALID", "--ctdir", toServer ? "ORIGINAL" : "REPLY",
+                 "-m", "connmark", "--mark", mark + "/" + mark, "-m", "bpf", "--bytecode",
+                 std::string(family == IpFamily::V6 ? kQueueBpfV6 : kQueueBpfV4)});
   }
   rule.insert(rule.end(), {"-j", "NFQUEUE", "--queue-num", std::to_string(spec.queueNum + index)});
   if (spec.bypass) rule.push_back("--queue-bypass");
@@ -124,16 +134,24 @@ std::optional<std::uint32_t> number(std::string_view text) {
 
 // The meaning of one queue rule, however iptables spells it: ftpalg writes
 // `-p tcp --dport 21 -m u32 --u32 16&0xFF=0:127 -j NFQUEUE --queue-num 2`, iptables-save lists
-// `-p tcp -m tcp --dport 21 -m u32 --u32 "0x10&0xff=0x0:0x7f" -j NFQUEUE --queue-num 2`.
+// `-p tcp -m tcp --dport 21 -m u32 --u32 "0x10&0xff=0x0:0x7f" -j NFQUEUE --queue-num 2`; the
+// conntrack-owned rules add `-m conntrack ! --ctstate INVALID --ctdir ORIGINAL -m connmark
+// --mark 0x20000/0x20000 -m bpf --bytecode "..."`, listed as written.
 struct QueueRuleMeaning {
   bool toServer = false;
   std::uint32_t port = 0;
   bool hasShare = false;
   std::uint32_t shareOffset = 0, shareMask = 0, shareLo = 0, shareHi = 0;
+  bool notInvalid = false;  // ! --ctstate INVALID
+  std::string ctdir;        // ORIGINAL, REPLY or "" (any)
+  bool hasConnmark = false;
+  std::uint32_t connmarkValue = 0, connmarkMask = 0;
+  std::string bytecode;  // "" without -m bpf
   std::uint32_t queue = 0;
   bool bypass = false;
   auto key() const {
-    return std::tie(toServer, port, hasShare, shareOffset, shareMask, shareLo, shareHi, queue, bypass);
+    return std::tie(toServer, port, hasShare, shareOffset, shareMask, shareLo, shareHi, notInvalid, ctdir,
+                    hasConnmark, connmarkValue, connmarkMask, bytecode, queue, bypass);
   }
   bool operator==(const QueueRuleMeaning& other) const { return key() == other.key(); }
 };
@@ -141,7 +159,7 @@ struct QueueRuleMeaning {
 // nullopt: not a rule of this shape (anything else in ftpalg's chain is unexpected).
 std::optional<QueueRuleMeaning> meaningOf(const Argv& spec) {
   QueueRuleMeaning meaning;
-  bool tcp = false, port = false, nfqueue = false;
+  bool tcp = false, port = false, nfqueue = false, negate = false;
   for (std::size_t i = 0; i < spec.size(); ++i) {
     const std::string& option = spec[i];
     const bool hasValue = i + 1 < spec.size();
@@ -149,13 +167,21 @@ std::optional<QueueRuleMeaning> meaningOf(const Argv& spec) {
       meaning.bypass = true;
       continue;
     }
+    if (option == "!") {  // negates the next match option: only `! --ctstate INVALID` is ours
+      if (negate) return std::nullopt;
+      negate = true;
+      continue;
+    }
     if (!hasValue) return std::nullopt;
     const std::string& value = spec[++i];
+    const bool negated = std::exchange(negate, false);
+    if (negated && option != "--ctstate") return std::nullopt;
     if (option == "-p") {
       tcp = value == "tcp";
       if (!tcp) return std::nullopt;
     } else if (option == "-m") {
-      if (value != "tcp" && value != "u32") return std::nullopt;
+      if (value != "tcp" && value != "u32" && value != "conntrack" && value != "connmark" && value != "bpf")
+        return std::nullopt;
     } else if (option == "--dport" || option == "--sport") {
       const auto parsed = number(value);
       if (!parsed || port) return std::nullopt;
@@ -181,6 +207,26 @@ std::optional<QueueRuleMeaning> meaningOf(const Argv& spec) {
       meaning.shareMask = *mask;
       meaning.shareLo = *lo;
       meaning.shareHi = *hi;
+    } else if (option == "--ctstate") {
+      if (!negated || value != "INVALID" || meaning.notInvalid) return std::nullopt;
+      meaning.notInvalid = true;
+    } else if (option == "--ctdir") {
+      if ((value != "ORIGINAL" && value != "REPLY") || !meaning.ctdir.empty()) return std::nullopt;
+      meaning.ctdir = value;
+    } else if (option == "--mark") {
+      // VALUE/MASK
+      const auto slash = value.find('/');
+      if (slash == std::string::npos || meaning.hasConnmark) return std::nullopt;
+      const std::string_view text(value);
+      const auto markValue = number(text.substr(0, slash));
+      const auto markMask = number(text.substr(slash + 1));
+      if (!markValue || !markMask) return std::nullopt;
+      meaning.hasConnmark = true;
+      meaning.connmarkValue = *markValue;
+      meaning.connmarkMask = *markMask;
+    } else if (option == "--bytecode") {
+      if (!meaning.bytecode.empty()) return std::nullopt;
+      meaning.bytecode = value;
     } else if (option == "-j") {
       nfqueue = value == "NFQUEUE";
       if (!nfqueue) return std::nullopt;
@@ -192,7 +238,7 @@ std::optional<QueueRuleMeaning> meaningOf(const Argv& spec) {
       return std::nullopt;
     }
   }
-  if (!tcp || !port || !nfqueue) return std::nullopt;
+  if (!tcp || !port || !nfqueue || negate) return std::nullopt;
   return meaning;
 }
 
@@ -202,30 +248,61 @@ std::string ruleText(std::string_view chain, const Argv& spec) {
 
 }  // namespace
 
+unsigned queueIndexOfServer(std::uint8_t lastAddressByte, unsigned queueCount) {
+  for (unsigned index = 0; index + 1 < queueCount; ++index) {
+    if (lastAddressByte <= shareOf(index, queueCount).second) return index;
+  }
+  return queueCount == 0 ? 0 : queueCount - 1;
+}
+
+std::vector<QueuePoint> queuePoints(QueueLayout layout) {
+  if (layout == QueueLayout::ConntrackOwned) return {kConntrackOwnedPoint};
+  return {std::begin(kQueuePoints), std::end(kQueuePoints)};
+}
+
+namespace {
+
+// The rules of `point` for one control port and queue: one per direction it queues.
+std::vector<Argv> pointRules(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily family,
+                             std::uint16_t port, unsigned index) {
+  std::vector<Argv> rules;
+  if (point.directions != QueuedDirections::ServerToClient)
+    rules.push_back(queueRule(spec, true, family, port, index));
+  if (point.directions != QueuedDirections::ClientToServer)
+    rules.push_back(queueRule(spec, false, family, port, index));
+  return rules;
+}
+
+}  // namespace
+
 std::vector<Argv> queueChainRules(const QueueRuleSpec& spec, const QueuePoint& point, IpFamily family) {
   std::vector<Argv> rules;
   for (const std::uint16_t port : spec.controlPorts) {
-    for (unsigned i = 0; i < spec.queueCount; ++i) rules.push_back(queueRule(spec, point, family, port, i));
+    for (unsigned i = 0; i < spec.queueCount; ++i) {
+      for (Argv& rule : pointRules(spec, point, family, port, i)) rules.push_back(std::move(rule));
+    }
   }
   return rules;
 }
 
 std::vector<Argv> iptablesInstallCommands(const QueueRuleSpec& spec, IpFamily family) {
+  const std::vector<QueuePoint> points = queuePoints(spec.layout);
   std::vector<Argv> commands;
-  for (const QueuePoint& point : kQueuePoints) {
+  for (const QueuePoint& point : points) {
     commands.push_back({"-t", std::string(point.table), "-N", std::string(point.chain)});
   }
   for (const std::uint16_t port : spec.controlPorts) {
     for (unsigned i = 0; i < spec.queueCount; ++i) {
-      for (const QueuePoint& point : kQueuePoints) {
-        Argv command{"-t", std::string(point.table), "-A", std::string(point.chain)};
-        const Argv rule = queueRule(spec, point, family, port, i);
-        command.insert(command.end(), rule.begin(), rule.end());
-        commands.push_back(std::move(command));
+      for (const QueuePoint& point : points) {
+        for (const Argv& rule : pointRules(spec, point, family, port, i)) {
+          Argv command{"-t", std::string(point.table), "-A", std::string(point.chain)};
+          command.insert(command.end(), rule.begin(), rule.end());
+          commands.push_back(std::move(command));
+        }
       }
     }
   }
-  for (const QueuePoint& point : kQueuePoints) {
+  for (const QueuePoint& point : points) {
     commands.push_back(
         {"-t", std::string(point.table), "-I", std::string(point.hook), "1", "-j", std::string(point.chain)});
   }
@@ -272,36 +349,76 @@ IptablesListing parseIptablesSave(std::string_view text) {
   return listing;
 }
 
+namespace {
+
+bool isActive(const QueuePoint& point, const std::vector<QueuePoint>& active) {
+  return std::any_of(active.begin(), active.end(),
+                     [&](const QueuePoint& other) { return other.chain == point.chain; });
+}
+
+// The tables of `points`, each once, in order of first appearance.
+std::vector<std::string_view> tablesOf(const std::vector<QueuePoint>& points) {
+  std::vector<std::string_view> tables;
+  for (const QueuePoint& point : points) {
+    if (std::find(tables.begin(), tables.end(), point.table) == tables.end()) tables.push_back(point.table);
+  }
+  return tables;
+}
+
+// Lines that remove `point`'s chain as `table` lists it (its jumps, then the chain), or "".
+std::string removalLines(const IptablesTable& table, const QueuePoint& point) {
+  std::ostringstream out;
+  for (const IptablesRule* jump : jumpsTo(table, point.chain))
+    out << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
+  if (declares(table, point.chain)) out << ':' << point.chain << " - [0:0]\n-X " << point.chain << '\n';
+  return out.str();
+}
+
+}  // namespace
+
 std::string iptablesInstallRestoreInput(const QueueRuleSpec& spec, IpFamily family,
                                         const IptablesListing& current) {
+  const std::vector<QueuePoint> active = queuePoints(spec.layout);
+  std::vector<QueuePoint> ordered = active;  // the active points first, then the stale ones
+  for (const QueuePoint& point : kAllQueuePoints) {
+    if (!isActive(point, active)) ordered.push_back(point);
+  }
   std::ostringstream out;
-  for (const QueuePoint& point : kQueuePoints) {
-    const std::string chain(point.chain);
-    out << '*' << point.table << '\n' << ':' << chain << " - [0:0]\n";
-    if (const IptablesTable* table = current.find(point.table)) {
-      for (const IptablesRule* jump : jumpsTo(*table, chain)) {
-        out << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
+  for (const std::string_view tableName : tablesOf(ordered)) {
+    const IptablesTable* table = current.find(tableName);
+    std::ostringstream block;
+    for (const QueuePoint& point : ordered) {
+      if (point.table != tableName) continue;
+      const std::string chain(point.chain);
+      if (!isActive(point, active)) {
+        if (table) block << removalLines(*table, point);
+        continue;
       }
+      block << ':' << chain << " - [0:0]\n";
+      if (table) {
+        for (const IptablesRule* jump : jumpsTo(*table, chain)) {
+          block << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
+        }
+      }
+      for (const Argv& rule : queueChainRules(spec, point, family)) block << ruleText(chain, rule) << '\n';
+      block << "-I " << point.hook << " 1 -j " << chain << '\n';
     }
-    for (const Argv& rule : queueChainRules(spec, point, family)) out << ruleText(chain, rule) << '\n';
-    out << "-I " << point.hook << " 1 -j " << chain << "\nCOMMIT\n";
+    if (!block.str().empty()) out << '*' << tableName << '\n' << block.str() << "COMMIT\n";
   }
   return out.str();
 }
 
 std::string iptablesRemoveRestoreInput(const IptablesListing& current) {
+  const std::vector<QueuePoint> all(std::begin(kAllQueuePoints), std::end(kAllQueuePoints));
   std::ostringstream out;
-  for (const QueuePoint& point : kQueuePoints) {
-    const IptablesTable* table = current.find(point.table);
+  for (const std::string_view tableName : tablesOf(all)) {
+    const IptablesTable* table = current.find(tableName);
     if (!table) continue;
-    const auto jumps = jumpsTo(*table, point.chain);
-    const bool declared = declares(*table, point.chain);
-    if (jumps.empty() && !declared) continue;
-    out << '*' << point.table << '\n';
-    for (const IptablesRule* jump : jumps)
-      out << "-D " << jump->chain << ' ' << restoreText(jump->spec) << '\n';
-    if (declared) out << ':' << point.chain << " - [0:0]\n-X " << point.chain << '\n';
-    out << "COMMIT\n";
+    std::string lines;
+    for (const QueuePoint& point : all) {
+      if (point.table == tableName) lines += removalLines(*table, point);
+    }
+    if (!lines.empty()) out << '*' << tableName << '\n' << lines << "COMMIT\n";
   }
   return out.str();
 }
@@ -309,7 +426,8 @@ std::string iptablesRemoveRestoreInput(const IptablesListing& current) {
 std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed, const QueueRuleSpec& spec,
                                                    IpFamily family) {
   std::vector<std::string> problems;
-  for (const QueuePoint& point : kQueuePoints) {
+  const std::vector<QueuePoint> active = queuePoints(spec.layout);
+  for (const QueuePoint& point : active) {
     const std::string where = "table " + std::string(point.table);
     const IptablesTable* table = listed.find(point.table);
     if (!table) {
@@ -357,6 +475,15 @@ std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed
     }
     for (const auto& [meaning, rule] : listedRules) {
       problems.push_back(where + ": unexpected rule `" + ruleText(rule->chain, rule->spec) + "`");
+    }
+  }
+  // The other layout's chains: a stale copy the install did not replace.
+  for (const QueuePoint& point : kAllQueuePoints) {
+    if (isActive(point, active)) continue;
+    const IptablesTable* table = listed.find(point.table);
+    if (table && (declares(*table, point.chain) || !jumpsTo(*table, point.chain).empty())) {
+      problems.push_back("table " + std::string(point.table) + " still has chain " +
+                         std::string(point.chain) + " of the other queue layout");
     }
   }
   return problems;

@@ -51,4 +51,67 @@ std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax,
   return out.str();
 }
 
+namespace {
+
+void printIptablesCommands(std::ostream& out, const QueueRuleSpec& queue) {
+  for (const IpFamily family : {IpFamily::V4, IpFamily::V6}) {
+    for (const Argv& args : iptablesInstallCommands(queue, family)) {
+      out << (family == IpFamily::V6 ? "ip6tables" : "iptables");
+      // Shell quoting for the arguments with a shell metacharacter (the u32 test, the bytecode).
+      for (const auto& arg : args) {
+        const bool quote = arg.find_first_of("&! ,") != std::string::npos && arg != "!";
+        out << ' ' << (quote ? "'" + arg + "'" : arg);
+      }
+      out << '\n';
+    }
+  }
+}
+
+}  // namespace
+
+std::string conntrackOwnedRulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax,
+                                      std::optional<bool> kernelHasSaneHelper, const NftTableSpec& table,
+                                      std::uint32_t verifiedMark) {
+  const bool nft = syntax == FirewallSyntax::Nft;
+  std::string ports;
+  for (const std::uint16_t port : queue.controlPorts)
+    ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+  std::ostringstream out;
+  out << "# Conntrack-owned mode (--seq-owner kernel, the default";
+  if (kernelHasSaneHelper) {
+    out << (*kernelHasSaneHelper
+                ? "; this kernel has the sane helper it needs"
+                : "; NOT available here: this kernel lacks the sane helper, run falls back to "
+                  "the engine-owned mode below");
+  } else {
+    out << " where the kernel has the sane conntrack helper";
+  }
+  out << ").\n"
+      << "# 1. Your own firewall needs NOTHING of ftpalg's: no accept rule, no mark. The usual\n"
+         "#    stateful rules admit the data connections, which arrive RELATED (conntrack\n"
+         "#    expectations, `conntrack -L expect`):\n";
+  if (nft) {
+    out << "ct state established,related accept\n"
+        << "tcp dport { " << ports << " } ct state new accept\n";
+  } else {
+    out << "iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
+        << "iptables -A FORWARD -p tcp -m multiport --dports " << ports
+        << " -m conntrack --ctstate NEW -j ACCEPT\n"
+        << "#    (the same with ip6tables)\n";
+  }
+  out << "#    ftpalg uses the ct mark bits " << nftMarkText(queue.controlMark)
+      << " (every FTP control connection)\n"
+      << "#    and " << nftMarkText(verifiedMark)
+      << " (its FTP dialog was verified): nothing else on the router may set them\n"
+         "#    (--control-mark, --verified-mark). With --pinhole-backend nft the data connections are\n"
+         "#    not RELATED: add the accept rule of the engine-owned mode (its section 1).\n\n";
+  out << "# 2. Queue rules `ftpalg run` installs at start and removes at exit (review only; with\n"
+         "#    --no-queue-rules you install them yourself). Always iptables: only -m bpf can tell a\n"
+         "#    segment with payload from a pure ACK.\n";
+  printIptablesCommands(out, queue);
+  out << "\n# 3. The nft table `ftpalg run` creates (and deletes at exit), with the anchor:\n"
+      << nftTableScript(table, "PID");
+  return out.str();
+}
+
 }  // namespace ftpalg::firewall

@@ -1,20 +1,9 @@
-// ConntrackResolver: see conntrack_resolver.hpp for the contracts.
-//
-// Messages are built with libmnl directly: libnetfilter_conntrack's nfct_query(NFCT_Q_GET)
-// always sends the ORIGINAL tuple, and the s2c lookup needs a GET by the REPLY tuple.
+// ConntrackResolver: see conntrack_resolver.hpp for the contracts. The messages are
+// conntrack_netlink.hpp's (libmnl: libnetfilter_conntrack's nfct_query(NFCT_Q_GET) always sends
+// the ORIGINAL tuple, and the s2c lookup needs a GET by the REPLY tuple).
 #include "conntrack_resolver.hpp"
 
-#include <arpa/inet.h>
-#include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "ftpalg/packet/packet_view.hpp"
 
@@ -22,120 +11,9 @@ namespace ftpalg::io {
 
 namespace {
 
-// Kernel-internal flag values of CTA_FILTER_ORIG_FLAGS / CTA_FILTER_REPLY_FLAGS (stable ABI since
-// Linux 5.8, not exported in the uapi header of every distribution).
-constexpr std::uint32_t kFilterIpSrc = 1u << 0;
-constexpr std::uint32_t kFilterProtoNum = 1u << 3;
-constexpr std::uint32_t kFilterProtoSrcPort = 1u << 4;
-
-struct MnlSocketDeleter {
-  void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
-};
-using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketDeleter>;
-
-std::uint8_t familyOf(const IpAddress& address) { return address.isV4() ? AF_INET : AF_INET6; }
-
-void putTuple(nlmsghdr* header, std::uint16_t type, const ConntrackTuple& tuple) {
-  nlattr* outer = mnl_attr_nest_start(header, type);
-  nlattr* ip = mnl_attr_nest_start(header, CTA_TUPLE_IP);
-  const bool v4 = tuple.src.address.isV4();
-  mnl_attr_put(header, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, tuple.src.address.bytes().size(),
-               tuple.src.address.bytes().data());
-  mnl_attr_put(header, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, tuple.dst.address.bytes().size(),
-               tuple.dst.address.bytes().data());
-  mnl_attr_nest_end(header, ip);
-  nlattr* proto = mnl_attr_nest_start(header, CTA_TUPLE_PROTO);
-  mnl_attr_put_u8(header, CTA_PROTO_NUM, IPPROTO_TCP);
-  mnl_attr_put_u16(header, CTA_PROTO_SRC_PORT, htons(tuple.src.port));
-  mnl_attr_put_u16(header, CTA_PROTO_DST_PORT, htons(tuple.dst.port));
-  mnl_attr_nest_end(header, proto);
-  mnl_attr_nest_end(header, outer);
-}
-
-// Attribute tables filled by mnl_attr_parse(_nested): every attribute by type, bounded.
-template <std::size_t N>
-int collect(const nlattr* attribute, void* data) {
-  auto* table = static_cast<const nlattr**>(data);
-  const auto type = mnl_attr_get_type(attribute);
-  if (type < N) table[type] = attribute;
-  return MNL_CB_OK;
-}
-
-std::optional<ConntrackTuple> parseTuple(const nlattr* nest) {
-  const nlattr* parts[CTA_TUPLE_MAX + 1] = {};
-  if (mnl_attr_parse_nested(nest, collect<CTA_TUPLE_MAX + 1>, parts) < 0) return std::nullopt;
-  if (!parts[CTA_TUPLE_IP] || !parts[CTA_TUPLE_PROTO]) return std::nullopt;
-  const nlattr* ip[CTA_IP_MAX + 1] = {};
-  const nlattr* proto[CTA_PROTO_MAX + 1] = {};
-  if (mnl_attr_parse_nested(parts[CTA_TUPLE_IP], collect<CTA_IP_MAX + 1>, ip) < 0) return std::nullopt;
-  if (mnl_attr_parse_nested(parts[CTA_TUPLE_PROTO], collect<CTA_PROTO_MAX + 1>, proto) < 0)
-    return std::nullopt;
-  auto address = [](const nlattr* attribute) -> std::optional<IpAddress> {
-    if (!attribute) return std::nullopt;
-    return IpAddress::fromBytes(
-        std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(mnl_attr_get_payload(attribute)),
-                                      mnl_attr_get_payload_len(attribute)));
-  };
-  auto src = ip[CTA_IP_V4_SRC] ? address(ip[CTA_IP_V4_SRC]) : address(ip[CTA_IP_V6_SRC]);
-  auto dst = ip[CTA_IP_V4_DST] ? address(ip[CTA_IP_V4_DST]) : address(ip[CTA_IP_V6_DST]);
-  if (!src || !dst || !proto[CTA_PROTO_SRC_PORT] || !proto[CTA_PROTO_DST_PORT]) return std::nullopt;
-  ConntrackTuple tuple;
-  tuple.src = Endpoint{*src, ntohs(mnl_attr_get_u16(proto[CTA_PROTO_SRC_PORT]))};
-  tuple.dst = Endpoint{*dst, ntohs(mnl_attr_get_u16(proto[CTA_PROTO_DST_PORT]))};
-  return tuple;
-}
-
-void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry);
-
-std::optional<ConntrackEntry> parseEntry(const nlmsghdr* header) {
-  const nlattr* top[CTA_MAX + 1] = {};
-  if (mnl_attr_parse(header, sizeof(nfgenmsg), collect<CTA_MAX + 1>, top) < 0) return std::nullopt;
-  if (!top[CTA_TUPLE_ORIG] || !top[CTA_TUPLE_REPLY]) return std::nullopt;
-  auto original = parseTuple(top[CTA_TUPLE_ORIG]);
-  auto reply = parseTuple(top[CTA_TUPLE_REPLY]);
-  if (!original || !reply) return std::nullopt;
-  ConntrackEntry entry;
-  entry.original = *original;
-  entry.reply = *reply;
-  if (top[CTA_HELP]) {
-    const nlattr* help[CTA_HELP_MAX + 1] = {};
-    if (mnl_attr_parse_nested(top[CTA_HELP], collect<CTA_HELP_MAX + 1>, help) >= 0 && help[CTA_HELP_NAME]) {
-      entry.helper = mnl_attr_get_str(help[CTA_HELP_NAME]);
-    }
-  }
-  parseTcpInfo(top[CTA_PROTOINFO], entry);
-  return entry;
-}
-
-// CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE u8, WSCALE_ORIGINAL u8, FLAGS_ORIGINAL
-// struct nf_ct_tcp_flags, ... } } (the kernel's ctnetlink tcp_to_nlattr).
-void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry) {
-  if (!protoinfo) return;
-  const nlattr* protocols[CTA_PROTOINFO_MAX + 1] = {};
-  if (mnl_attr_parse_nested(protoinfo, collect<CTA_PROTOINFO_MAX + 1>, protocols) < 0 ||
-      !protocols[CTA_PROTOINFO_TCP]) {
-    return;
-  }
-  const nlattr* tcp[CTA_PROTOINFO_TCP_MAX + 1] = {};
-  if (mnl_attr_parse_nested(protocols[CTA_PROTOINFO_TCP], collect<CTA_PROTOINFO_TCP_MAX + 1>, tcp) < 0)
-    return;
-  const auto u8 = [](const nlattr* attribute) -> std::optional<std::uint8_t> {
-    if (!attribute || mnl_attr_get_payload_len(attribute) < 1) return std::nullopt;
-    return mnl_attr_get_u8(attribute);
-  };
-  entry.tcpState = u8(tcp[CTA_PROTOINFO_TCP_STATE]);
-  const nlattr* flags = tcp[CTA_PROTOINFO_TCP_FLAGS_ORIGINAL];
-  if (flags && mnl_attr_get_payload_len(flags) >= sizeof(nf_ct_tcp_flags)) {
-    nf_ct_tcp_flags value{};
-    std::memcpy(&value, mnl_attr_get_payload(flags), sizeof value);
-    if (value.flags & IP_CT_TCP_FLAG_WINDOW_SCALE) {
-      entry.originalWindowShift = u8(tcp[CTA_PROTOINFO_TCP_WSCALE_ORIGINAL]);
-    }
-  }
-}
-
 // The engine's proof that a server's SYN-ACK answers a client SYN: conntrack saw that SYN and has
-// not yet seen the handshake end (the SYN-ACK is queued before conntrack processes it).
+// not yet seen the handshake end (engine-owned: the SYN-ACK is queued before conntrack processes
+// it, SYN_SENT; conntrack-owned: after, SYN_RECV; either for a retransmitted SYN-ACK).
 std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry) {
   if (entry.tcpState != TCP_CONNTRACK_SYN_SENT && entry.tcpState != TCP_CONNTRACK_SYN_RECV)
     return std::nullopt;
@@ -144,122 +22,38 @@ std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry) {
 
 }  // namespace
 
-struct ConntrackResolver::Impl {
-  MnlSocket socket;
-  std::uint32_t portId = 0;
-  std::uint32_t seq = 1;
-  std::vector<char> sendBuffer = std::vector<char>(MNL_SOCKET_BUFFER_SIZE);
-  std::vector<char> recvBuffer = std::vector<char>(32768);
-
-  nlmsghdr* start(std::uint16_t flags, std::uint8_t family) {
-    nlmsghdr* header = mnl_nlmsg_put_header(sendBuffer.data());
-    header->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-    header->nlmsg_flags = NLM_F_REQUEST | flags;
-    header->nlmsg_seq = seq++;
-    auto* generic = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(nfgenmsg)));
-    generic->nfgen_family = family;
-    generic->version = NFNETLINK_V0;
-    generic->res_id = 0;
-    return header;
-  }
-
-  // Sends `header` and collects every entry of the answer (one for GET, any number for a dump).
-  // A GET that finds nothing ends with ENOENT: an empty result, not an error.
-  Result<std::vector<ConntrackEntry>> exchange(nlmsghdr* header) {
-    std::vector<ConntrackEntry> entries;
-    if (mnl_socket_sendto(socket.get(), header, header->nlmsg_len) < 0) {
-      return Err(std::string("ctnetlink send: ") + std::strerror(errno));
-    }
-    const bool dump = (header->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
-    const std::uint32_t expected = header->nlmsg_seq;
-    for (;;) {
-      const ssize_t got = mnl_socket_recvfrom(socket.get(), recvBuffer.data(), recvBuffer.size());
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return Err(std::string("ctnetlink receive: ") + std::strerror(errno));
-      }
-      int remaining = static_cast<int>(got);
-      bool done = false;
-      for (auto* message = reinterpret_cast<const nlmsghdr*>(recvBuffer.data());
-           mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
-        if (message->nlmsg_seq != expected) continue;  // a late answer to an abandoned request
-        if (message->nlmsg_type == NLMSG_DONE) {
-          done = true;
-          break;
-        }
-        if (message->nlmsg_type == NLMSG_ERROR) {
-          const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-          if (error->error == 0 || -error->error == ENOENT) return entries;
-          return Err(std::string("ctnetlink: ") + std::strerror(-error->error));
-        }
-        if (auto entry = parseEntry(message)) entries.push_back(std::move(*entry));
-        if (!dump) done = true;
-      }
-      if (done) return entries;
-    }
-  }
-};
-
-ConntrackResolver::ConntrackResolver(std::unique_ptr<Impl> impl, ConntrackResolverOptions options)
-    : impl_(std::move(impl)), options_(std::move(options)) {}
+ConntrackResolver::ConntrackResolver(std::unique_ptr<ConntrackNetlink> netlink,
+                                     ConntrackResolverOptions options)
+    : netlink_(std::move(netlink)), options_(std::move(options)) {}
 ConntrackResolver::~ConntrackResolver() = default;
 
 Result<std::unique_ptr<ConntrackResolver>> ConntrackResolver::open(const ConntrackResolverOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->socket.reset(mnl_socket_open(NETLINK_NETFILTER));
-  if (!impl->socket) return Err(std::string("ctnetlink socket: ") + std::strerror(errno));
-  if (mnl_socket_bind(impl->socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return Err(std::string("ctnetlink bind: ") + std::strerror(errno));
-  }
-  impl->portId = mnl_socket_get_portid(impl->socket.get());
-  // The kernel answers a GET within microseconds; never let a lost answer stall the packet path.
-  timeval timeout{0, 500000};
-  setsockopt(mnl_socket_get_fd(impl->socket.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return std::unique_ptr<ConntrackResolver>(new ConntrackResolver(std::move(impl), options));
+  auto netlink = ConntrackNetlink::open();
+  if (!netlink) return Err(netlink.error());
+  return std::unique_ptr<ConntrackResolver>(new ConntrackResolver(std::move(netlink.value()), options));
 }
 
 Result<std::optional<ConntrackEntry>> ConntrackResolver::getByOriginal(const ConntrackTuple& tuple) {
   ++counters_.lookups;
-  nlmsghdr* header = impl_->start(0, familyOf(tuple.src.address));
-  putTuple(header, CTA_TUPLE_ORIG, tuple);
-  auto entries = impl_->exchange(header);
-  if (!entries) return Err(entries.error());
-  if (entries->empty()) return std::optional<ConntrackEntry>();
-  return std::optional<ConntrackEntry>(std::move(entries->front()));
+  auto entry = netlink_->get(tuple, ConntrackDir::Original);
+  if (!entry) return Err(entry.error().message);
+  return std::move(entry.value());
 }
 
 Result<std::optional<ConntrackEntry>> ConntrackResolver::getByReply(const ConntrackTuple& tuple) {
   ++counters_.lookups;
-  nlmsghdr* header = impl_->start(0, familyOf(tuple.src.address));
-  putTuple(header, CTA_TUPLE_REPLY, tuple);
-  auto entries = impl_->exchange(header);
-  if (!entries) return Err(entries.error());
-  if (entries->empty()) return std::optional<ConntrackEntry>();
-  return std::optional<ConntrackEntry>(std::move(entries->front()));
+  auto entry = netlink_->get(tuple, ConntrackDir::Reply);
+  if (!entry) return Err(entry.error().message);
+  return std::move(entry.value());
 }
 
 Result<std::optional<ConntrackEntry>> ConntrackResolver::findByOriginalSourceAndReplySource(
     const Endpoint& originalSource, const Endpoint& replySource) {
   ++counters_.lookups;
-  nlmsghdr* header = impl_->start(NLM_F_DUMP, familyOf(originalSource.address));
-  // The destinations are not part of the filter (flags below); any value of the family does.
-  const IpAddress any = originalSource.address.isV4() ? IpAddress() : IpAddress::fromV6Bytes({});
-  putTuple(header, CTA_TUPLE_ORIG, ConntrackTuple{originalSource, Endpoint{any, 0}});
-  putTuple(header, CTA_TUPLE_REPLY, ConntrackTuple{replySource, Endpoint{any, 0}});
-  nlattr* filter = mnl_attr_nest_start(header, CTA_FILTER);
-  const std::uint32_t flags = kFilterIpSrc | kFilterProtoNum | kFilterProtoSrcPort;
-  mnl_attr_put_u32(header, CTA_FILTER_ORIG_FLAGS, flags);  // host order (nla_get_u32)
-  mnl_attr_put_u32(header, CTA_FILTER_REPLY_FLAGS, flags);
-  mnl_attr_nest_end(header, filter);
-  auto entries = impl_->exchange(header);
-  if (!entries) return Err(entries.error());
-  for (auto& entry : entries.value()) {
-    // Older kernels ignore CTA_FILTER and dump everything: check here too.
-    if (entry.original.src == originalSource && entry.reply.src == replySource) {
-      return std::optional<ConntrackEntry>(std::move(entry));
-    }
-  }
-  return std::optional<ConntrackEntry>();
+  auto entries = netlink_->dumpBySources(originalSource, replySource);
+  if (!entries) return Err(entries.error().message);
+  if (entries->empty()) return std::optional<ConntrackEntry>();
+  return std::optional<ConntrackEntry>(std::move(entries->front()));
 }
 
 bool ConntrackResolver::isControlPort(std::uint16_t port) const {
@@ -298,7 +92,10 @@ void ConntrackResolver::cache(const FlowContext& c2sContext) {
   flow.c2s = c2sContext;
   flow.c2s.direction = Direction::ClientToServer;
   flow.c2sView = View{c2sContext.nat.clientReal, c2sContext.nat.serverReal};
-  flow.s2cView = View{c2sContext.nat.serverReal, c2sContext.nat.clientSeenByServer};
+  // Engine-owned: the s2c packet is queued before conntrack (addresses as on the wire);
+  // conntrack-owned: after it, in mangle FORWARD (the client's real address).
+  flow.s2cView = View{c2sContext.nat.serverReal, options_.conntrackOwned ? c2sContext.nat.clientReal
+                                                                         : c2sContext.nat.clientSeenByServer};
   // A view that another (older) flow still claims now belongs to this one: drop the older flow.
   for (const View& view : {flow.c2sView, flow.s2cView}) {
     if (const auto old = byView_.find(view); old != byView_.end()) forget(old->second);
@@ -324,17 +121,32 @@ void ConntrackResolver::forget(const FlowKey& key) {
   byKey_.erase(found);
 }
 
-std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& entry, Direction direction) {
-  if (!entry.helper.empty()) {
-    // The kernel's own helper (nf_conntrack_ftp or another) rewrites this connection: stay out.
+void ConntrackResolver::warnOnce(std::string message) {
+  if (warned_) return;
+  warned_ = true;
+  warning_ = std::move(message);
+}
+
+std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& entry, Direction direction,
+                                                         bool serverSynAck) {
+  const bool anchored = entry.helper == "sane" && (entry.mark & options_.controlMark) != 0 &&
+                        (entry.status & ct_status::kHelper) != 0;
+  if (!entry.helper.empty() && !(anchored && options_.conntrackOwned)) {
+    // The kernel's own helper (nf_conntrack_ftp or another) rewrites this connection, or it carries
+    // the anchor of a conntrack-owned instance while this one owns sequence numbers itself: stay
+    // out.
     ++counters_.kernelHelperFlows;
-    if (!warned_) {
-      warned_ = true;
-      warning_ = "connection " + entry.original.src.toString() + " -> " + entry.original.dst.toString() +
-                 " has the kernel conntrack helper \"" + entry.helper +
-                 "\" assigned: ftpalg leaves it alone (both would rewrite); remove the `ct helper` "
-                 "assignment for the control ports ftpalg serves";
-    }
+    warnOnce("connection " + entry.original.src.toString() + " -> " + entry.original.dst.toString() +
+             (anchored
+                  ? " carries the conntrack-owned anchor (helper \"sane\", an earlier ftpalg run with "
+                    "--seq-owner kernel): ftpalg in the engine-owned mode leaves it alone"
+                  : " has the kernel conntrack helper \"" + entry.helper +
+                        "\" assigned: ftpalg leaves it alone (both would rewrite); remove the `ct helper` "
+                        "assignment for the control ports ftpalg serves"));
+    return std::nullopt;
+  }
+  if (options_.conntrackOwned && !anchored) {
+    ++counters_.unanchoredFlows;
     return std::nullopt;
   }
   FlowContext context;
@@ -344,55 +156,78 @@ std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& e
   context.nat.clientSeenByServer = entry.reply.dst;
   context.key = FlowKey{context.nat.clientReal, context.nat.serverReal};
   context.direction = direction;
+  if (options_.conntrackOwned) {
+    context.sequenceOwner = SequenceOwner::Kernel;
+    context.kernelSeqAdjust = (entry.status & (ct_status::kSrcNat | ct_status::kDstNat)) != 0;
+  }
   if (!isControlPort(context.nat.serverReal.port)) return std::nullopt;
   cache(context);
   context.direction = direction;
+  if (serverSynAck && direction == Direction::ServerToClient) {
+    context.clientSyn = clientSynSeen(entry);  // this SYN-ACK only; never cached
+  }
   return context;
 }
 
-std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, Direction direction) {
-  const Endpoint src = packet.src();
-  const Endpoint dst = packet.dst();
+std::optional<FlowContext> ConntrackResolver::lookupBothNat(const Endpoint& clientReal,
+                                                            const Endpoint& serverReal, Direction direction,
+                                                            bool serverSynAck) {
   auto failed = [&](const std::string& error) -> std::optional<FlowContext> {
     ++counters_.errors;
-    if (!warning_)
-      warning_ = "conntrack lookup for " + src.toString() + " -> " + dst.toString() + ": " + error;
+    if (!warning_) {
+      warning_ =
+          "conntrack lookup for " + clientReal.toString() + " -> " + serverReal.toString() + ": " + error;
+    }
     return std::nullopt;
   };
-  if (direction == Direction::ServerToClient) {
-    // raw PREROUTING: the packet's addresses are the reply tuple.
-    auto entry = getByReply(ConntrackTuple{src, dst});
-    if (!entry) return failed(entry.error());
-    if (!entry.value()) return std::nullopt;
-    ++counters_.resolvedByReply;
-    auto context = contextFor(**entry, direction);
-    if (context && packet.hasFlag(tcp_flags::kSyn) && packet.hasFlag(tcp_flags::kAck)) {
-      context->clientSyn = clientSynSeen(**entry);  // this SYN-ACK only; never cached
-    }
-    return context;
-  }
-  // mangle FORWARD: src = client real, dst = server real.
-  if (auto entry = getByOriginal(ConntrackTuple{src, dst}); !entry) {
+  if (auto entry = getByOriginal(ConntrackTuple{clientReal, serverReal}); !entry) {
     return failed(entry.error());
-  } else if (entry.value() && entry.value()->reply.src == dst) {  // server not DNATed
+  } else if (entry.value() && entry.value()->reply.src == serverReal) {  // server not DNATed
     ++counters_.resolvedByOriginal;
-    return contextFor(**entry, direction);
+    return contextFor(**entry, direction, serverSynAck);
   }
-  if (auto entry = getByReply(ConntrackTuple{dst, src}); !entry) {
+  if (auto entry = getByReply(ConntrackTuple{serverReal, clientReal}); !entry) {
     return failed(entry.error());
-  } else if (entry.value() && entry.value()->original.src == src) {  // client not SNATed
+  } else if (entry.value() && entry.value()->original.src == clientReal) {  // client not SNATed
     ++counters_.resolvedByReply;
-    return contextFor(**entry, direction);
+    return contextFor(**entry, direction, serverSynAck);
   }
   if (!takeDumpToken()) {
     ++counters_.dumpsRateLimited;
     return std::nullopt;
   }
-  auto entry = findByOriginalSourceAndReplySource(src, dst);  // both NATed
+  auto entry = findByOriginalSourceAndReplySource(clientReal, serverReal);  // both NATed
   if (!entry) return failed(entry.error());
   if (!entry.value()) return std::nullopt;
   ++counters_.resolvedByDump;
-  return contextFor(**entry, direction);
+  return contextFor(**entry, direction, serverSynAck);
+}
+
+std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, Direction direction) {
+  const Endpoint src = packet.src();
+  const Endpoint dst = packet.dst();
+  const bool serverSynAck = direction == Direction::ServerToClient && packet.hasFlag(tcp_flags::kSyn) &&
+                            packet.hasFlag(tcp_flags::kAck);
+  if (options_.conntrackOwned) {
+    // mangle FORWARD, both directions: the real endpoints, in the packet's direction.
+    return direction == Direction::ClientToServer ? lookupBothNat(src, dst, direction, false)
+                                                  : lookupBothNat(dst, src, direction, serverSynAck);
+  }
+  if (direction == Direction::ServerToClient) {
+    // raw PREROUTING: the packet's addresses are the reply tuple.
+    auto entry = getByReply(ConntrackTuple{src, dst});
+    if (!entry) {
+      ++counters_.errors;
+      if (!warning_)
+        warning_ = "conntrack lookup for " + src.toString() + " -> " + dst.toString() + ": " + entry.error();
+      return std::nullopt;
+    }
+    if (!entry.value()) return std::nullopt;
+    ++counters_.resolvedByReply;
+    return contextFor(**entry, direction, serverSynAck);
+  }
+  // mangle FORWARD: src = client real, dst = server real.
+  return lookupBothNat(src, dst, direction, false);
 }
 
 bool ConntrackResolver::recentlyMissed(const View& view) {
@@ -444,7 +279,10 @@ std::optional<FlowContext> ConntrackResolver::resolve(const PacketView& packet) 
   }
 
   std::optional<Direction> direction;
-  if (hook_ == QueueHook::PreRouting)
+  if (options_.conntrackOwned) {
+    if (toControl != fromControl)
+      direction = toControl ? Direction::ClientToServer : Direction::ServerToClient;
+  } else if (hook_ == QueueHook::PreRouting)
     direction = Direction::ServerToClient;
   else if (hook_ == QueueHook::Forward)
     direction = Direction::ClientToServer;

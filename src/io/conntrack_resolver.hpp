@@ -1,32 +1,46 @@
 // ConntrackResolver: the live FlowResolver. It names each queued control packet's connection by
 // its real endpoints and reports the four NAT views, from the kernel's conntrack table through
-// ctnetlink (libmnl; docs/design.md#no-conntrack-on-queued-packets).
+// ctnetlink (conntrack_netlink.hpp; docs/design.md#no-conntrack-on-queued-packets).
 //
-// Queue points and what each packet shows (docs/design.md#pinhole-mechanisms):
+// A conntrack entry is  original = (client real -> server as seen by the client)
+//                       reply    = (server real -> client as seen by the server).
+//
+// Engine-owned queue points (docs/design.md#hook-placement) and what each packet shows:
 //   c2s, mangle FORWARD (after conntrack, after DNAT, before SNAT):
 //        src = client real, dst = server real
 //   s2c, raw PREROUTING (before conntrack, addresses as on the wire):
 //        src = server real, dst = client as seen by the server
 //        == exactly the conntrack REPLY tuple.
-// A conntrack entry is  original = (client real -> server as seen by the client)
-//                       reply    = (server real -> client as seen by the server).
+// Conntrack-owned queue point (docs/design.md#payload-only-queueing): both directions in mangle
+// FORWARD, where the reply direction is already de-SNATed and not yet de-DNATed:
+//   c2s: src = client real, dst = server real;  s2c: src = server real, dst = client real.
+//   The direction comes from the ports (the NFQUEUE header names the same hook for both).
 //
 // Lookups, on a cache miss (measured on this machine, see docs/admin-guide.md):
-//   s2c:  GET by reply tuple = the packet's own addresses (one exact lookup).
-//   c2s:  GET by original tuple (works when the server is not DNATed), then GET by reply tuple
-//         (server real -> client real: works when the client is not SNATed), then a dump
-//         filtered in the kernel (CTA_FILTER) on original source and reply source (both NATs).
+//   engine-owned s2c: GET by reply tuple = the packet's own addresses (one exact lookup).
+//   c2s (and conntrack-owned s2c with the endpoints swapped): GET by original tuple (works when
+//         the server is not DNATed), then GET by reply tuple (server real -> client real: works
+//         when the client is not SNATed), then a dump filtered in the kernel (CTA_FILTER) on
+//         original source and reply source (both NATs).
 //   A client's first SYN is never looked up: at mangle FORWARD its conntrack is not yet
 //   confirmed (ctnetlink cannot see it) and SNAT is not yet chosen. It resolves to nullopt (the
-//   engine accepts it untouched); the session starts at the server's SYN-ACK, whose reply-tuple
-//   GET always succeeds and caches both views. The SYN-ACK is queued before conntrack sees it, so
-//   for a real handshake its entry is still in SYN_SENT (SYN_RECV for a retransmission): only then
-//   does its context carry FlowContext::clientSyn, the engine's proof that a SYN was sent
+//   engine accepts it untouched); the session starts at the server's SYN-ACK, whose lookup
+//   always succeeds and caches both views. For a real handshake the entry is still in the
+//   handshake when the SYN-ACK is queued: SYN_SENT engine-owned (queued before conntrack sees it;
+//   SYN_RECV for a retransmission), SYN_RECV conntrack-owned (queued after). Only then does its
+//   context carry FlowContext::clientSyn, the engine's proof that a SYN was sent
 //   (docs/security.md "Sessions start at a real handshake"). A SYN-ACK injected into an
 //   established connection finds the entry ESTABLISHED (or closing) and starts nothing.
 //
-// A connection that carries the kernel's own "ftp" helper is not ours (both would rewrite):
-// resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows).
+// Helpers. A connection that carries a conntrack helper is not ours (the kernel's ftp helper would
+// rewrite it too): resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows),
+// except for ftpalg's own anchor (helper "sane", the control mark bit, anchor_rules.hpp) in the
+// conntrack-owned mode: such a flow resolves with SequenceOwner::Kernel, and kernelSeqAdjust when
+// NAT changed its tuple. In that mode a connection without the anchor resolves to nullopt
+// (Counters::unanchoredFlows): the queue rules select anchored connections only, and the engine
+// cannot own the sequence numbers of a connection queued after conntrack in both directions. In
+// the engine-owned mode an anchored connection (left by a conntrack-owned instance) is left alone
+// like any other helper's: its kernel seqadj records would apply on top of the engine's translation.
 //
 // Cache: both views of each resolved flow, LRU, bounded (maxFlows); forget() drops a flow.
 // Misses are remembered for a second (negative cache, bounded), and the costly filtered dump is
@@ -48,28 +62,17 @@
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/io/interfaces.hpp"
+#include "io/conntrack_netlink.hpp"
 #include "io/nfqueue_source.hpp"
 
 namespace ftpalg::io {
 
-struct ConntrackTuple {
-  Endpoint src;
-  Endpoint dst;
-  friend bool operator==(const ConntrackTuple&, const ConntrackTuple&) = default;
-};
-
-struct ConntrackEntry {
-  ConntrackTuple original;
-  ConntrackTuple reply;
-  std::string helper;  // CTA_HELP_NAME, empty when none
-  // CTA_PROTOINFO_TCP: conntrack's TCP state (enum tcp_conntrack), and the Window Scale shift of
-  // the original direction's SYN when it carried the option. nullopt when not reported.
-  std::optional<std::uint8_t> tcpState = std::nullopt;
-  std::optional<std::uint8_t> originalWindowShift = std::nullopt;
-};
-
 struct ConntrackResolverOptions {
   std::vector<std::uint16_t> controlPorts{21};
+  // Conntrack-owned mode (--seq-owner kernel): the queue layout and the anchor described above;
+  // `controlMark` is the anchor's ct mark bit.
+  bool conntrackOwned = false;
+  std::uint32_t controlMark = 0x00020000;
   std::size_t maxFlows = 65536;    // cached flows (two views each)
   std::size_t maxNegative = 8192;  // remembered misses
   std::chrono::milliseconds negativeTtl{1000};
@@ -84,8 +87,8 @@ class ConntrackResolver final : public FlowResolver {
   ConntrackResolver& operator=(const ConntrackResolver&) = delete;
 
   // The queue point of the packet about to be resolved (the runner sets it from the NFQUEUE
-  // packet header before Engine::onPacket). PreRouting means s2c, Forward means c2s; Unknown
-  // falls back to the control ports.
+  // packet header before Engine::onPacket). Engine-owned: PreRouting means s2c, Forward means c2s;
+  // Unknown falls back to the control ports. Conntrack-owned: not used (always the ports).
   void setQueueHook(QueueHook hook) { hook_ = hook; }
   // The time of the packet about to be resolved (the runner's monotonic clock): ages the
   // negative cache and the dump budget.
@@ -113,6 +116,7 @@ class ConntrackResolver final : public FlowResolver {
     std::uint64_t unresolved = 0;  // a control-port packet without a usable entry
     std::uint64_t firstSynSkipped = 0;
     std::uint64_t kernelHelperFlows = 0;
+    std::uint64_t unanchoredFlows = 0;  // conntrack-owned mode: a flow without ftpalg's anchor
     std::uint64_t evictions = 0;
     std::uint64_t negativeHits = 0;  // a recent miss answered without asking the kernel
     std::uint64_t dumpsRateLimited = 0;
@@ -124,7 +128,6 @@ class ConntrackResolver final : public FlowResolver {
   std::optional<std::string> takeWarning();
 
  private:
-  struct Impl;
   struct View {
     Endpoint src;
     Endpoint dst;
@@ -139,17 +142,22 @@ class ConntrackResolver final : public FlowResolver {
     View s2cView;
   };
 
-  explicit ConntrackResolver(std::unique_ptr<Impl> impl, ConntrackResolverOptions options);
+  explicit ConntrackResolver(std::unique_ptr<ConntrackNetlink> netlink, ConntrackResolverOptions options);
   bool isControlPort(std::uint16_t port) const;
   std::optional<FlowContext> lookup(const PacketView& packet, Direction direction);
-  std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction);
+  // `serverSynAck`: the packet is the server's SYN-ACK; its context (never the cached one) then
+  // carries FlowContext::clientSyn when the entry shows the handshake in progress.
+  std::optional<FlowContext> lookupBothNat(const Endpoint& clientReal, const Endpoint& serverReal,
+                                           Direction direction, bool serverSynAck);
+  std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction, bool serverSynAck);
+  void warnOnce(std::string message);
   void cache(const FlowContext& c2sContext);
   std::optional<FlowContext> fromCache(const View& view);
   bool recentlyMissed(const View& view);
   void rememberMiss(const View& view);
   bool takeDumpToken();
 
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ConntrackNetlink> netlink_;
   ConntrackResolverOptions options_;
   QueueHook hook_ = QueueHook::Unknown;
   Timestamp now_;

@@ -133,7 +133,6 @@ TEST_F(Package, BuildsInstallsWhereDebianExpectsAndPurges) {
     ++libraries;
   }
   EXPECT_GE(libraries, 6u) << needed.output;
-  EXPECT_EQ(dependedOn.count("libnetfilter-conntrack3"), 0u) << "not linked: " << depends;
 
   // 3. Install it on this machine.
   const CommandRun install = run("dpkg -i " + deb);

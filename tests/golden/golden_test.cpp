@@ -12,7 +12,9 @@
 //     only the rewrites the log announces applied: each rewrite event's "before" line, at a line
 //     start, replaced by its "after" line, in order;
 //     and no retransmitted byte in OUT may differ from its first copy (first-seen bytes win,
-//     docs/design.md#stream-not-packets), even where the input's retransmissions conflict;
+//     docs/design.md#stream-not-packets), even where the input's retransmissions conflict.
+//     Packets whose checksums fail are left out of both (their receiver drops them), except a
+//     TCP checksum that is the pseudo-header sum a sending host's NIC completes;
 //  5. OUT has as many packets as the input minus the engine's packets_dropped.
 //
 // A case whose directory holds a `known-issue` file (what the engine gets wrong, reported to the
@@ -346,6 +348,16 @@ bool checksumsValid(std::span<const std::uint8_t> ipPacket) {
 #endif
 }
 
+// A TCP checksum field holding the pseudo-header sum that a sending host's NIC completes
+// (a capture on that host shows it so): not corrupt, only unfinished.
+bool checksumOffloaded(const PacketView& view) {
+#ifdef FTPALG_HAVE_TEST_SUPPORT
+  return testing::independentChecksumOffloaded(view.ipPacket());
+#else
+  return checksum::checkPacket(view) == checksum::ChecksumState::Offloaded;
+#endif
+}
+
 CaptureContents readCapture(const fs::path& path, const std::set<std::uint16_t>& controlPorts) {
   CaptureContents contents;
   auto source = io::PcapSource::open(path.string());
@@ -366,9 +378,10 @@ CaptureContents readCapture(const fs::path& path, const std::set<std::uint16_t>&
     if (!packet.controlCandidate) continue;  // not IP, or truncated by the snap length
     const auto view = PacketView::parse(packet.ipPacket);
     if (!view) continue;
-    if (!checksumsValid(view->ipPacket())) {
-      contents.badChecksumPackets.emplace_back(view->ipPacket().begin(), view->ipPacket().end());
-    }
+    const bool intact = checksumsValid(view->ipPacket());
+    if (!intact) contents.badChecksumPackets.emplace_back(view->ipPacket().begin(), view->ipPacket().end());
+    // A receiver drops a corrupt packet: its bytes are no part of the stream.
+    if (!intact && !checksumOffloaded(*view)) continue;
     if (controlPorts.count(view->dstPort()) != 0 || controlPorts.count(view->srcPort()) != 0) {
       contents.controlStreams[{view->src(), view->dst()}].add(*view);
     }

@@ -162,8 +162,14 @@ const RoundTrip kRoundTrips[] = {
       "3",
       "--control-port",
       "2121",
+      "--seq-owner",
+      "kernel",
       "--pinhole-backend",
       "none",
+      "--control-mark",
+      "0x00100000",
+      "--verified-mark",
+      "0x00200000",
       "--dry-run",
       "--fail-closed",
       "--user",
@@ -208,7 +214,7 @@ const RoundTrip kRoundTrips[] = {
     {"rules",
      {},
      {"--queue", "65000", "--queue-balance", "64", "--control-port", "21", "--control-port", "2121",
-      "--firewall", "iptables"}},
+      "--firewall", "iptables", "--control-mark", "0x80000000", "--verified-mark", "1"}},
 };
 
 // The option names a command's help lists, parsed from the help text.
@@ -339,7 +345,10 @@ std::map<std::string, std::optional<std::string>> expectedDefaults() {
       {"queue-balance", number(run.queueCount)},
       {"control-port", ports},
       {"firewall", rules.firewall == FirewallKind::Nft ? "nft" : "iptables"},
-      {"pinhole-backend", run.pinholeBackend == PinholeBackendKind::Nft ? "nft" : "none"},
+      {"seq-owner", run.seqOwner == SequenceOwner::Kernel ? "kernel" : "engine"},
+      {"pinhole-backend", run.pinholeBackend == PinholeBackendKind::Auto ? "auto" : "?"},
+      {"control-mark", "0x00020000"},
+      {"verified-mark", "0x00040000"},
       {"dry-run", on(run.dryRun)},
       {"fail-open", on(run.failOpen)},
       {"fail-closed", on(!run.failOpen)},
@@ -448,7 +457,14 @@ const BadValue kBadValues[] = {
     // choices
     {"replay", "log-format", "xml", "expected one of: json, text"},
     {"replay", "anti-bounce", "Strict", "expected one of: strict, peer"},
-    {"run", "pinhole-backend", "iptables", "expected one of: nft, none"},
+    {"run", "pinhole-backend", "iptables", "expected one of: auto, nft, conntrack, none"},
+    {"run", "seq-owner", "conntrack", "expected one of: kernel, engine"},
+    // mark bits
+    {"run", "control-mark", "0x30000", "not a single bit, e.g. 0x00020000"},
+    {"rules", "verified-mark", "0", "not a single bit, e.g. 0x00020000"},
+    {"run", "control-mark", "0x", "not a number (hexadecimal 0x00020000 or decimal)"},
+    {"run", "verified-mark", "bit17", "not a number (hexadecimal 0x00020000 or decimal)"},
+    {"run", "control-mark", "0x100000000", "not a number (hexadecimal 0x00020000 or decimal)"},
     {"rules", "firewall", "pf", "expected one of: nft, iptables"},
     // strings
     {"replay", "log", "", "empty path (use \"-\" for standard output)"},
@@ -594,6 +610,19 @@ TEST(OptionErrors, CombinationsNameTheOffendingOption) {
   EXPECT_EQ(refusal({"replay", "--in", "x.pcap", "--out", "-"}),
             "--out: \"-\": the decision log goes to standard output too; give --log a file");
   EXPECT_TRUE(parseArgs({"replay", "--in", "x.pcap", "--out", "-", "--log", "d.jsonl"}).ok());
+  // The conntrack mark bits: distinct, and not the nft pinholes' bit.
+  EXPECT_EQ(refusal({"run", "--verified-mark", "0x00020000"}),
+            "--verified-mark: \"0x00020000\": the control and verified marks are the same bit");
+  EXPECT_EQ(refusal({"rules", "--control-mark", "0x40000"}),
+            "--control-mark: \"0x40000\": the control and verified marks are the same bit");
+  EXPECT_EQ(refusal({"run", "--control-mark", "65536"}),
+            "--control-mark: \"65536\": the pinhole mark 0x00010000 is taken (nft pinholes set it)");
+  // Expectations need the anchor of the conntrack-owned mode.
+  EXPECT_EQ(refusal({"run", "--pinhole-backend", "conntrack", "--seq-owner", "engine"}),
+            "--pinhole-backend: \"conntrack\": needs --seq-owner kernel (a conntrack expectation needs the "
+            "anchor's helper on its control connection)");
+  EXPECT_TRUE(parseArgs({"run", "--pinhole-backend", "conntrack", "--seq-owner", "kernel"}).ok());
+  EXPECT_TRUE(parseArgs({"run", "--pinhole-backend", "nft", "--seq-owner", "engine"}).ok());
 }
 
 TEST_F(ConfigFiles, CombinationErrorFromTheFileNamesFileAndLine) {

@@ -22,6 +22,7 @@
 #include "ftpalg/core/time.hpp"
 #include "ftpalg/engine/engine_config.hpp"
 #include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/engine/kernel_session.hpp"
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/engine/reasons.hpp"
@@ -61,6 +62,20 @@ class Engine {
   // Expires pinholes, idle sessions and held packets. Call at least once a second in live mode;
   // replay calls it with each packet's timestamp.
   void onTimer(Timestamp now, Outcome& out);
+  // Conntrack-owned mode (docs/design.md#conntrack-owned-mode): conntrack destroyed the entry of
+  // control connection `flow` (a ctnetlink DESTROY event, which arrives when conntrack's garbage
+  // collector reaps the entry: seconds after its timeout, src/io/conntrack_events.hpp). Closes
+  // its session (session_close `conntrack_destroyed`, its pinhole closed) unless already closed;
+  // the session is forgotten after Limits::closedSessionLinger. A flow without a session is
+  // ignored.
+  void onConntrackDestroyed(const FlowKey& flow, Timestamp now, Outcome& out);
+  // Conntrack-owned mode, at start-up, before any packet: an anchored control connection that was
+  // already running (a restart, an upgrade, a crash of the previous instance), with what conntrack
+  // holds about it. Today it becomes a mid-stream session: never inspected (no rewrite, no
+  // pinhole; `midstream_pickup`), its kernel records and pending expectation left to the kernel
+  // (the expectation expires on its own timer). A flow that already has a session is ignored; at
+  // --max-sessions it is refused (`session_limit`).
+  void adopt(const KernelTakeover& takeover, Timestamp now, Outcome& out);
   // Closes every session and pinhole and releases every held packet (daemon stop, end of replay).
   void shutdown(Timestamp now, Outcome& out);
 

@@ -12,6 +12,21 @@
 
 namespace ftpalg {
 
+// Who keeps a flow's sequence numbers consistent after a length-changing rewrite
+// (docs/design.md#conntrack-owned-mode).
+enum class SequenceOwner : std::uint8_t {
+  // The engine translates seq, ACK and SACK of every packet itself (PacketEmitter): engine-owned
+  // mode (`--seq-owner engine`), and replay.
+  Engine,
+  // Conntrack does (nf_ct_seq_adjust, tcp_in_window): the engine does not touch seq, ACK or SACK
+  // and reports each length-changing edit as an AdjustKernelSequence action (outcome.hpp).
+  // `--seq-owner kernel`, for connections that carry ftpalg's anchor. Both directions of such a
+  // flow are queued after conntrack (mangle FORWARD), so seq is in its sender's raw space and
+  // ACK/SACK in the peer's adjusted (output) space, and only segments with payload (and the
+  // SYN-ACK) are queued.
+  Kernel,
+};
+
 // How each party of a control connection is seen across the router. All four endpoints are
 // known for every flow; without NAT, seen == real. "Real" is the endpoint on the party's own
 // host; "seen" is what the other party sees after this router's NAT.
@@ -20,6 +35,7 @@ struct NatMapping {
   Endpoint clientSeenByServer;  // after SNAT/masquerade (== clientReal without)
   Endpoint serverReal;
   Endpoint serverSeenByClient;  // before DNAT/port-forwarding (== serverReal without)
+  friend bool operator==(const NatMapping&, const NatMapping&) = default;
 };
 
 // The client's SYN as the shell's connection tracker recorded it, for a server SYN-ACK whose SYN
@@ -42,6 +58,15 @@ struct FlowContext {
   // entry was still in the handshake, SYN_SENT or SYN_RECV, when the SYN-ACK was queued). Replay
   // never sets it: the engine sees every SYN itself.
   std::optional<ClientSynSeen> clientSyn = std::nullopt;
+  SequenceOwner sequenceOwner = SequenceOwner::Engine;
+  // Kernel-owned flows only: conntrack holds the seqadj extension for this connection, so an
+  // AdjustKernelSequence takes effect. True when the anchor was set at the connection's first
+  // packet and NAT changed its tuple (the kernel adds seqadj only then: nf_nat_setup_info). An
+  // anchored connection that is only routed has none: the kernel silently ignores updates, so the
+  // engine must make no length-changing edit on it (none is needed without NAT, except to apply
+  // `--anti-bounce peer`).
+  bool kernelSeqAdjust = false;
+  friend bool operator==(const FlowContext&, const FlowContext&) = default;
 };
 
 }  // namespace ftpalg

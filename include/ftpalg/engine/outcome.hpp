@@ -1,7 +1,9 @@
 // Outcome: everything the engine decided for one input, as data (docs/architecture.md "Effects
-// are data"). The shell executes it in this order (src/app/outcome_executor.hpp): actions first
-// (a pinhole is installed before the announcing packet is released), then verdicts, then
-// observations are logged, then the forgotten flows are dropped from the FlowResolver's cache.
+// are data"). The shell executes it in this order (src/app/outcome_executor.hpp): first the
+// kernel session actions (AdjustKernelSequence, MarkDialogVerified: conntrack translates the
+// rewritten packet's stream before it leaves), then the pinhole actions (a pinhole is installed
+// before the announcing packet is released), then verdicts, then observations are logged, then
+// the forgotten flows are dropped from the FlowResolver's cache.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,8 @@
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/time.hpp"
+#include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/engine/kernel_session.hpp"
 #include "ftpalg/engine/reasons.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 
@@ -43,6 +47,12 @@ struct Pinhole {
   std::optional<Endpoint> natTo;
   std::chrono::seconds timeout{30};
   Timestamp expires;
+  // The control connection as conntrack knows it, and which side announced: what a conntrack
+  // expectation needs (its master is the ORIGINAL tuple controlNat.clientReal ->
+  // controlNat.serverSeenByClient; ClientToServer = PORT/EPRT, the server connects;
+  // ServerToClient = 227/229, the client connects). The nft backend uses neither.
+  NatMapping controlNat;
+  Direction announcedBy = Direction::ClientToServer;
 };
 
 struct OpenPinhole {
@@ -52,7 +62,38 @@ struct ClosePinhole {
   Pinhole pinhole;
   Reason reason = Reason::Expired;  // Replaced, SessionClosed, Expired, Shutdown
 };
-using Action = std::variant<OpenPinhole, ClosePinhole>;
+
+// Conntrack-owned mode only (FlowContext::sequenceOwner == Kernel), never in engine-owned mode:
+// after an edit that changed the length of `direction`'s stream, conntrack must adjust that
+// direction's sequence numbers (and the peer's ACK/SACK) from the edited segment on. The shell
+// replaces the direction's kernel record (kernel_session.hpp has its exact meaning) with one
+// acknowledged ctnetlink update BEFORE it installs pinholes and releases any verdict, so the
+// rewritten segment already leaves adjusted:
+//   IPCTNL_MSG_CT_NEW without NLM_F_CREATE, CTA_TUPLE_ORIG = nat.clientReal ->
+//   nat.serverSeenByClient, CTA_SEQ_ADJ_ORIG (ClientToServer: PORT/EPRT) or CTA_SEQ_ADJ_REPLY
+//   (ServerToClient: 227/229) = record.
+// `record.offsetBefore` is the direction's cumulative delta before this edit, never a per-edit
+// delta. A retransmission of the edited segment needs no second action (the record stands).
+// Without the seqadj extension (FlowContext::kernelSeqAdjust false) the kernel accepts the update
+// and ignores it: the engine must not emit one then.
+struct AdjustKernelSequence {
+  FlowKey control;
+  NatMapping nat;
+  Direction direction = Direction::ClientToServer;
+  SeqAdjRecord record;
+};
+
+// Conntrack-owned mode only: the engine verified the FTP dialog of this connection (the 220
+// greeting at the start of the server's stream, docs/design.md#ftp-dialog-required). The shell
+// records it in conntrack (a ct mark bit, src/firewall/anchor_rules.hpp) so that an instance
+// taking the connection over later knows it (KernelTakeover::dialogVerified). Emitted once per
+// session, before the first pinhole or edit of the session needs it.
+struct MarkDialogVerified {
+  FlowKey control;
+  NatMapping nat;
+};
+
+using Action = std::variant<OpenPinhole, ClosePinhole, AdjustKernelSequence, MarkDialogVerified>;
 
 // Observations: the decision log (event names in parentheses, see docs/log-schema.md).
 struct SessionOpened {};  // session_open

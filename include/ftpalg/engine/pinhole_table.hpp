@@ -31,9 +31,11 @@ class PinholeTable {
 
   // Records a pinhole admitting one connection from `from` to `to` (forwarded to `natTo` when
   // set) until now + timeout, under the next id, and makes it the holder of its slot (a previous
-  // holder keeps its id and expiry but no longer owns the slot). Returns the new pinhole.
+  // holder keeps its id and expiry but no longer owns the slot). `controlNat` and `announcedBy`
+  // are stored as given (Pinhole). Returns the new pinhole.
   const Pinhole& open(const FlowKey& control, const IpAddress& from, const Endpoint& to,
-                      std::optional<Endpoint> natTo, std::chrono::seconds timeout, Timestamp now);
+                      std::optional<Endpoint> natTo, std::chrono::seconds timeout, Timestamp now,
+                      const NatMapping& controlNat = {}, Direction announcedBy = Direction::ClientToServer);
   // Removes pinhole `id` from every index; nullopt when there is no such pinhole.
   std::optional<Pinhole> close(std::uint64_t id);
 

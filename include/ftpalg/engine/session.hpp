@@ -47,13 +47,14 @@ struct DirectionState {
   bool windowShiftKnown = false;
   std::uint8_t windowShift = 0;
   std::optional<std::uint8_t> offeredWindowShift;  // the sender's SYN's option, while handshaking
-  std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
-  std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
-  SeqUnwrapper unwrap;            // sender's sequence numbers -> stream offsets (both spaces)
-  TcpDirectionWindow window;      // original space (tcp_window.hpp)
-  SegmentTracker tracker;         // original space
-  LineFramer framer;              // original space
-  SeqAdjuster adjuster;           // original <-> output
+  std::uint16_t receiverMss = 0;    // MSS the receiver of this direction advertised (0: unknown)
+  std::uint16_t largestPacket = 0;  // largest IP packet (total length) the sender has sent
+  std::int64_t emittedEnd = 0;      // original offset up to which payload has been emitted
+  SeqUnwrapper unwrap;              // sender's sequence numbers -> stream offsets (both spaces)
+  TcpDirectionWindow window;        // original space (tcp_window.hpp)
+  SegmentTracker tracker;           // original space
+  LineFramer framer;                // original space
+  SeqAdjuster adjuster;             // original <-> output
   TlsRecordTracker tls;
 };
 
@@ -65,6 +66,9 @@ struct HeldPacket {
   std::size_t payloadSize = 0;  // payload bytes of the packet
   Timestamp heldAt;
   std::vector<std::uint8_t> bytes;  // the packet as received (IP header first)
+  // The payload to send instead, when first-seen bytes replaced conflicting ones
+  // (StreamInspector::inspect); empty otherwise.
+  std::vector<std::uint8_t> firstSeenPayload;
 };
 
 // A client's SYN, as far as a session needs it.

@@ -1,9 +1,9 @@
 // The shell's ports, all of them in this one header: interfaces only. The engine (sans-I/O) calls
 // none of them: the shell reads packets from its source (NFQUEUE, pcap), resolves each packet's control flow
 // with a FlowResolver before handing it to the engine, and carries out the engine's Outcome through
-// a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in the order outcome.hpp
-// gives (src/app/outcome_executor.hpp). Live mode, dry-run and replay differ only in which
-// implementations src/app/wiring.cpp picks.
+// a KernelSessionPort, a PinholeBackend, a VerdictSink, the EventLog and FlowResolver::forget, in
+// the order outcome.hpp gives (src/app/outcome_executor.hpp). Live mode, dry-run and replay differ only in
+// which implementations src/app/wiring.cpp picks.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +49,21 @@ class VerdictSink {
  public:
   virtual ~VerdictSink() = default;
   virtual Status<> deliver(const PacketVerdict& verdict) = 0;
+};
+
+// Writes what conntrack keeps about a control connection in the conntrack-owned mode
+// (docs/design.md#conntrack-owned-mode): its sequence adjustment and whether its FTP dialog was
+// verified. Called before the pinhole actions and the verdicts of the same Outcome; each call
+// returns after the kernel acknowledged (live: src/io/conntrack_session_port.hpp), so the change
+// is in place before the packet that needs it leaves. Dry-run and replay record instead
+// (src/backend/recording_session_port.hpp).
+class KernelSessionPort {
+ public:
+  virtual ~KernelSessionPort() = default;
+  // Replaces the record of `adjust.direction` of the connection (outcome.hpp, AdjustKernelSequence).
+  virtual Status<> adjustSequence(const AdjustKernelSequence& adjust) = 0;
+  // Records the verified dialog in the connection's conntrack entry.
+  virtual Status<> markDialogVerified(const MarkDialogVerified& mark) = 0;
 };
 
 // Installs and removes pinholes. Called before the verdict of the announcing packet.
