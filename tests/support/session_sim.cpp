@@ -361,8 +361,15 @@ std::string pinholeText(const Pinhole& pinhole) {
 
 std::string describe(const Action& action) {
   if (const auto* open = std::get_if<OpenPinhole>(&action)) return "open " + pinholeText(open->pinhole);
-  const auto& close = std::get<ClosePinhole>(action);
-  return "close " + pinholeText(close.pinhole) + " " + std::string(reasonName(close.reason));
+  if (const auto* close = std::get_if<ClosePinhole>(&action))
+    return "close " + pinholeText(close->pinhole) + " " + std::string(reasonName(close->reason));
+  if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) {
+    std::ostringstream text;
+    text << "seqadj " << directionName(adjust->direction) << " at " << adjust->record.correctionPosition
+         << " " << adjust->record.offsetBefore << " -> " << adjust->record.offsetAfter;
+    return text.str();
+  }
+  return "mark_dialog_verified";
 }
 
 std::vector<std::string> describe(const std::vector<Observation>& observations) {
