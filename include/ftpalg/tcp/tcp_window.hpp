@@ -1,7 +1,7 @@
 // TCP acceptability as a middlebox can judge it: from the segments of one connection that passed,
 // how far each side has sent, how far the other acknowledged and which window it advertised, and
 // from that whether the receiving TCP would accept a segment. The engine uses it to decide which
-// RST or FIN ends a session (docs/architecture.md "The life of a packet", step 2) and which
+// RST or FIN ends a session (docs/architecture.md "The life of a packet", step 4) and which
 // segments may move this state at all, so that packets an attacker sends with guessed sequence
 // numbers neither end a session nor widen what the next guess has to hit.
 //
