@@ -5,7 +5,9 @@ them (docs/decisions/0001-hold-undecided-packets.md, 0002-mss-growth.md)."""
 
 import struct
 
-from common import CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, active_list, masqueraded_session
+from common import (CLIENT, PORT_LINE, PORT_OK, SERVER, SNAT, active_list, masqueraded_port_decisions,
+                    masqueraded_session)
+from decisions import anomaly, closed, pinhole, rewrite, stats
 from ftpgen import Flow, fixture, main
 
 
@@ -73,7 +75,10 @@ class TimestampFlow(Flow):
          "good segment is passed on uninspected (bad_checksum, packets_bad_checksum 1): it opens "
          "nothing and is no first-seen copy; the sender's good retransmission is rewritten once, "
          "opens the pinhole to port 50000 and is no retransmission_conflict.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[anomaly("c2s", "bad_checksum", False),
+                    masqueraded_port_decisions(),
+                    stats(packets_bad_checksum=1)])
 def corrupt_port_then_good_retransmission(capture):
     flow = masqueraded_session(capture)
     start = flow.sent[Flow.CLIENT]
@@ -90,7 +95,9 @@ def corrupt_port_then_good_retransmission(capture):
          "A capture taken on the client host, whose segments carry the pseudo-header sum its NIC "
          "completes: replay accepts them (packets_bad_checksum 0), the PORT is rewritten once and "
          "opens its pinhole, and every rewritten segment leaves with a computed checksum.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[masqueraded_port_decisions(),
+                    stats(packets_bad_checksum=0)])
 def offloaded_client_checksums(capture):
     flow = OffloadingClient(capture, CLIENT, SERVER)
     flow.handshake()
@@ -107,7 +114,14 @@ def offloaded_client_checksums(capture):
          "1460) ending in a PORT that grows by 5 bytes is cut before the edit "
          "(segment_trimmed_for_mss): the MSS counts no options (RFC 6691), so growing it would make "
          "a 1505-byte packet; the sender's retransmission of the rest carries the rewritten PORT.",
-         flags=["--snat=10.0.0.0/8=203.0.113.200"])
+         flags=["--snat=10.0.0.0/8=203.0.113.200"],
+         # The line is whole in the full segment, so it is rewritten (and its pinhole opened) as it
+         # is read; the segment is then cut before the edit.
+         decisions=[rewrite("c2s", "PORT", "PORT 10,1,2,3,195,80", "PORT 203,0,113,200,195,80"),
+                    pinhole("203.0.113.10", "203.0.113.200:50000", "10.1.2.3:50000"),
+                    anomaly("c2s", "segment_trimmed_for_mss", False),
+                    closed(("203.0.113.10", "203.0.113.200:50000")),
+                    stats(segments_trimmed=1)])
 def mss_cap_counts_timestamps(capture):
     flow = TimestampFlow(capture, ("10.1.2.3", 40000), SERVER)
     flow.handshake()
@@ -134,7 +148,9 @@ FEATURES = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n SIZE\r\n211 En
          "awaiting a reply none of its bytes can be an announcement, so the later segments are "
          "forwarded at once (packets_held 0; the client can SACK them), every line is read once "
          "when the gap fills, and the PORT that follows is rewritten as usual.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[masqueraded_port_decisions(),
+                    stats(packets_held=0)])
 def out_of_order_reply_forwarded(capture):
     flow = masqueraded_session(capture)
     flow.client("FEAT\r\n")
@@ -148,7 +164,9 @@ def out_of_order_reply_forwarded(capture):
          "(' MDTM' read as ' XXXX') is a retransmission_conflict and leaves carrying the first-seen "
          "bytes, since the client may keep either copy of bytes it holds out of order; the gap "
          "then fills and the stream is the first-seen one.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[anomaly("s2c", "retransmission_conflict", False),
+                    masqueraded_port_decisions()])
 def conflicting_copy_of_forwarded_bytes(capture):
     flow = masqueraded_session(capture)
     flow.client("FEAT\r\n")

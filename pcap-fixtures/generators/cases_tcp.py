@@ -2,11 +2,18 @@
 docs/adversarial-cases.md "TCP connection"): which RST, FIN and SYN-ACK end or start a session,
 and a long silence."""
 
-from common import (CLIENT, DNAT, PORT_LINE, PORT_OK, SERVER, SNAT, forwarded_session,
-                    masqueraded_session)
+from common import (ACTIVE_PINHOLE, CLIENT, DNAT, PORT_LINE, PORT_OK, PORT_PUBLIC, SERVER, SNAT,
+                    forwarded_session, masqueraded_session)
+from decisions import anomaly, closed, pinhole, pinhole_close, rewrite, session_close, stats
 from ftpgen import Flow, fixture, main
 
 BLIND_OFFSET = 1_000_000  # how far past the receiver's window the blind segments land
+
+
+# The PORT every case here starts with: rewritten (it shrinks by 2 bytes, so every later client
+# byte is translated), and its pinhole.
+REWRITTEN_PORT = [rewrite("c2s", "PORT", PORT_LINE.rstrip("\r\n"), PORT_PUBLIC),
+                  pinhole(*ACTIVE_PINHOLE, "192.168.77.10:50000")]
 
 
 def after_rewritten_port(capture):
@@ -21,7 +28,14 @@ def after_rewritten_port(capture):
          "expects (an off-path guess) after a length-changing PORT rewrite does not end the "
          "session (anomaly rst_out_of_window): a minute later the client's LIST is still "
          "translated, and the session closes at the real FINs.",
-         flags=[SNAT])
+         flags=[SNAT],
+         # The pinhole nobody uses expires during the minute (--pinhole-timeout 30 s); the
+         # session does not.
+         decisions=[REWRITTEN_PORT,
+                    anomaly("s2c", "rst_out_of_window", False),
+                    pinhole_close(*ACTIVE_PINHOLE, "expired"),
+                    closed(),
+                    stats(sessions_closed=1)])
 def blind_rst_keeps_session(capture):
     flow = after_rewritten_port(capture)
     flow.packet(Flow.SERVER, "RA", seq=flow.next_seq(Flow.SERVER) + BLIND_OFFSET)
@@ -35,7 +49,13 @@ def blind_rst_keeps_session(capture):
          "FINs from both sides 1 000 000 past the receivers' windows after a length-changing PORT "
          "rewrite do not end the session (two anomalies fin_out_of_window): a minute later the "
          "client's LIST is still translated, and the session closes at the real FINs.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[REWRITTEN_PORT,
+                    anomaly("s2c", "fin_out_of_window", False),
+                    anomaly("c2s", "fin_out_of_window", False),
+                    pinhole_close(*ACTIVE_PINHOLE, "expired"),
+                    closed(),
+                    stats(sessions_closed=1)])
 def blind_fins_keep_session(capture):
     flow = after_rewritten_port(capture)
     flow.packet(Flow.SERVER, "FA", seq=flow.next_seq(Flow.SERVER) + BLIND_OFFSET)
@@ -50,7 +70,13 @@ def blind_fins_keep_session(capture):
          "A client reuses its port for a new connection (new ISNs, SYN then SYN-ACK) while the "
          "old session was never closed: the old session closes (reopened, its pinhole with it) and "
          "the new connection is a fresh session whose PORT is rewritten and opens a pinhole.",
-         flags=[SNAT])
+         flags=[SNAT],
+         decisions=[REWRITTEN_PORT,
+                    closed(ACTIVE_PINHOLE, reason="reopened"),
+                    rewrite("c2s", "PORT", "PORT 192,168,77,10,195,81", "PORT 203,0,113,1,195,81"),
+                    pinhole("203.0.113.10", "203.0.113.1:50001", "192.168.77.10:50001"),
+                    closed(("203.0.113.10", "203.0.113.1:50001")),
+                    stats(sessions_opened=2)])
 def port_reuse_new_handshake(capture):
     after_rewritten_port(capture)
     capture.advance(5)
@@ -67,7 +93,13 @@ def port_reuse_new_handshake(capture):
          "server's RST and the linger; a SYN-ACK from the server that acknowledges no SYN then "
          "starts no inspected session (midstream_pickup): the 220 and the client's PORT that "
          "follow open nothing.",
-         flags=[SNAT])
+         flags=[SNAT],
+         # The picked-up flow is still followed; the capture ends without its close.
+         decisions=[anomaly("c2s", "client_spoke_first", True),
+                    session_close("rst"),
+                    anomaly("s2c", "midstream_pickup", True),
+                    session_close("shutdown"),
+                    stats(pinholes_opened=0)])
 def syn_ack_without_syn(capture):
     flow = Flow(capture, CLIENT, SERVER)
     flow.handshake()
@@ -83,7 +115,11 @@ def syn_ack_without_syn(capture):
          "A control connection silent for two hours (a long transfer of an mget) is still "
          "inspected: the PASV that follows gets its 227 rewritten to the public address and a "
          "pinhole.",
-         flags=[DNAT])
+         flags=[DNAT],
+         decisions=[rewrite("s2c", "227", "227 Entering Passive Mode (192,168,78,10,156,64).",
+                            "227 Entering Passive Mode (203,0,113,1,156,64)."),
+                    pinhole("198.51.100.7", "203.0.113.1:40000", "192.168.78.10:40000"),
+                    closed(("198.51.100.7", "203.0.113.1:40000"))])
 def idle_two_hours_pasv(capture):
     flow = forwarded_session(capture)
     capture.advance(2 * 3600)
