@@ -91,8 +91,12 @@ struct Engine::Impl final : AnnouncementSink {
     // Only an RST or FIN its receiver will accept ends anything (tcp_window.hpp).
     const bool resetAccepted = reset && tcpResetAcceptable(segment, me.window, other.window);
     const bool finAccepted = fin && tcpFinAcceptable(segment, me.window, other.window);
-    if (reset && !resetAccepted) recordAnomaly(*session, dir, Reason::RstOutOfWindow, false, effects);
-    if (fin && !finAccepted) recordAnomaly(*session, dir, Reason::FinOutOfWindow, false, effects);
+    // The anomaly says "this did not end the session": after the session ended (its linger), a
+    // stale RST or FIN (a reply to a late duplicate on a lossy path) is no anomaly.
+    if (!session->closed) {
+      if (reset && !resetAccepted) recordAnomaly(*session, dir, Reason::RstOutOfWindow, false, effects);
+      if (fin && !finAccepted) recordAnomaly(*session, dir, Reason::FinOutOfWindow, false, effects);
+    }
     if (plausible && !reset) {
       // Only a plausible segment moves the window state and the unwrapping reference: guessed
       // sequence numbers must not widen what the next guess has to hit.

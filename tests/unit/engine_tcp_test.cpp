@@ -428,6 +428,26 @@ TEST(EngineConnectionEnd, FinsAtTheNextSequenceNumbersEndTheSession) {
   EXPECT_TRUE(wire.anomalies().empty());
 }
 
+// After both FINs the session lingers closed: an RST or FIN its receiver would not accept (the
+// reply to a late duplicate on a lossy path) ends nothing, since nothing is left to end, and is
+// no anomaly either.
+TEST(EngineConnectionEnd, StaleRstOrFinAfterTheCloseIsNoAnomaly) {
+  Wire wire(snatFlow());
+  loginAndRewritePort(wire);
+  wire.send(true, wire.segment(true, {}, tcp_flags::kFin | tcp_flags::kAck));
+  wire.client().finSent = true;
+  wire.send(false, wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck));
+  ASSERT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+  TcpPacketSpec rst = wire.segment(true, {}, tcp_flags::kRst | tcp_flags::kAck);
+  rst.seq -= 1'000;
+  wire.send(true, rst);
+  TcpPacketSpec fin = wire.segment(false, {}, tcp_flags::kFin | tcp_flags::kAck);
+  fin.seq += 1'000'000;
+  wire.send(false, fin);
+  EXPECT_TRUE(wire.anomalies().empty());
+  EXPECT_EQ(wire.sessionCloses(), std::vector<Reason>{Reason::Fin});
+}
+
 // A FIN after a gap (the segment before it was lost upstream of the router) still ends the
 // sender's stream once the gap is filled: it counts while it lies inside the receiver's window.
 TEST(EngineConnectionEnd, FinAfterALostSegmentInsideTheWindowCounts) {
