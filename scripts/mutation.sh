@@ -145,13 +145,13 @@ mutation E1 $E 'sack[i].right = other.unwrap.wrap(other.adjuster.toOriginal(othe
 mutation E2 $E 'sack[i].left = other.unwrap.wrap(other.adjuster.toOriginal(other.unwrap.peek(block.left)));' \
   'sack[i].left = block.left;' \
   'SACK left edges left untranslated'
-mutation E3 $E 'const SeqNum newAck = other.unwrap.wrap(ackOriginal);' 'const SeqNum newAck = packet.ack();' \
+mutation E3 $E 'const SeqNum newAck = other.unwrap.wrap(*ackOriginal);' 'const SeqNum newAck = packet.ack();' \
   'ACK numbers left untranslated'
-mutation E4 $E 'const std::int64_t outOffset = me.adjuster.toOutput(seqOffset);' \
-  'const std::int64_t outOffset = seqOffset;' \
+mutation E4 $E 'me.unwrap.wrap(me.adjuster.toOutput(seqOffset))' \
+  'me.unwrap.wrap(seqOffset)' \
   'sequence numbers left untranslated'
-mutation E5 $E 'other.adjuster.prune(std::min(ackOriginal, other.emittedEnd));' \
-  'other.adjuster.prune(ackOriginal);' \
+mutation E5 $E 'other.adjuster.prune(std::min(*ackOriginal, other.emittedEnd));' \
+  'other.adjuster.prune(*ackOriginal);' \
   'the edit log pruned past what was emitted'
 mutation E6 $E 'seqOffset = std::min(seqOffset, decidedFrontier(session, dir));' \
   'seqOffset = std::max(seqOffset, decidedFrontier(session, dir));' \
@@ -161,7 +161,7 @@ mutation E7 $E ': offset + static_cast<std::int64_t>(payloadSize) <= frontier;' 
   'a packet ending exactly at the decided frontier is held'
 mutation E8 $E 'me.receiverMss != 0 ? me.receiverMss' 'me.receiverMss != 0 ? me.receiverMss + 100' \
   'segments may exceed the receiver'"'"'s MSS by 100 bytes'
-mutation E9 $E '? (packet.hasFlag(tcp_flags::kFin) && offset > frontier)' '? false' \
+mutation E9 $E '? (acceptedFin && offset > frontier)' '? false' \
   'a FIN overtakes the undecided bytes before it'
 
 # ---- running -------------------------------------------------------------------------------

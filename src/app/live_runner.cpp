@@ -775,8 +775,7 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
   }
 
   // Copies are what the peers saw unchanged: their ACKs are in the original space.
-  EngineConfig engineConfig = config.engine;
-  if (copies) engineConfig.ackSpace = AckSpace::Original;
+  const EngineConfig engineConfig = liveEngineConfig(config);  // wiring.hpp: the ACK space
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::uint16_t i = 0; i < count; ++i) {
     io::ConntrackResolverOptions resolverOptions;

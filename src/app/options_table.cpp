@@ -426,7 +426,9 @@ std::vector<Option> buildTable() {
   add(number("pinhole-burst", Group::Limits, kEngine, "N", 1, 1'000'000, "pinhole burst per session",
              FIELD(engine.limits.pinholeBurst)));
   add(number("session-idle-timeout", Group::Limits, kEngine, "SECONDS", 10, 604'800,
-             "forget a control connection silent this long", FIELD(engine.limits.sessionIdleTimeout)));
+             "inspect a silent control connection this long, then forget it (default: the kernel's "
+             "conntrack established timeout)",
+             FIELD(engine.limits.sessionIdleTimeout)));
   add(number("closed-session-linger", Group::Limits, kEngine, "SECONDS", 0, 300,
              "keep a closed session for stragglers", FIELD(engine.limits.closedSessionLinger)));
   return table;

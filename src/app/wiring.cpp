@@ -37,6 +37,12 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
 
 std::string_view liveMode(const AppConfig& config) { return config.run.dryRun ? kModeDryRun : kModeLive; }
 
+EngineConfig liveEngineConfig(const AppConfig& config) {
+  EngineConfig engine = config.engine;
+  engine.ackSpace = config.run.dryRun ? AckSpace::Original : AckSpace::Output;
+  return engine;
+}
+
 PinholeBackendKind livePinholeBackend(const AppConfig& config, SequenceOwner owner) {
   if (config.run.dryRun) return PinholeBackendKind::None;
   if (config.run.pinholeBackend != PinholeBackendKind::Auto) return config.run.pinholeBackend;

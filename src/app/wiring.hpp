@@ -32,6 +32,11 @@ Result<std::unique_ptr<EventLog>> openEventLog(const AppConfig& config, std::str
 // The live mode name for config.run.dryRun.
 std::string_view liveMode(const AppConfig& config);
 
+// The engine configuration of live mode. With --dry-run every packet leaves as it came, so the
+// peers never see a rewrite and acknowledge the original stream: AckSpace::Original (as in
+// replay); otherwise AckSpace::Output (docs/architecture.md "Sequence spaces").
+EngineConfig liveEngineConfig(const AppConfig& config);
+
 // The pinhole backend live mode uses with sequence owner `owner` (the effective one, after
 // runLive's probe): --pinhole-backend, `auto` resolved (conntrack for Kernel, nft for Engine);
 // None with --dry-run (the dry-run backend installs nothing).

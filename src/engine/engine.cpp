@@ -1,13 +1,18 @@
 // Engine: the conductor (docs/architecture.md "The life of a packet"). Per packet:
 //
-//   session: find, start (client SYN or server SYN-ACK), restart (a new SYN on a closed
-//            session's 4-tuple), pick up mid-stream (never inspected) or refuse (session limit)
-//   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS each peer advertises
+//   checksums: a packet that fails them passes uninspected, changing nothing
+//   -> session (admit): find; start at a real handshake (a client SYN, or a server SYN-ACK the
+//            shell proves answers one); restart when a new handshake on the 4-tuple completes;
+//            pick up mid-stream (never inspected) or refuse (session limit); ignore any other SYN
+//   -> TCP bookkeeping: sequence bases (ISN + 1), the MSS and window scale each peer advertises,
+//      each direction's window (tcp_window.hpp): an RST or FIN counts only when its receiver
+//      would accept it, and only plausible segments move that state
 //   -> StreamInspector: reassembly, framing or TLS, the FTP state machine; an announcement comes
 //      back through onAnnouncement: decideAnnouncement, then the edit and the pinhole
 //   -> PacketEmitter: release what is decided, hold or emit this packet (payload through the
 //      edit log, then seq/ack/SACK translation)
-//   -> connection end: RST, or FIN from both sides, closes the session.
+//   -> connection end: an accepted RST (before it leaves, so held bytes go first), or accepted
+//      FINs from both sides, closes the session.
 //
 // Per timer call: pinhole expiry, then the sliced sweep (hold timeouts, idle close, forgetting).
 // The conductor owns the session table and the pinhole table: every session close and forget and
@@ -27,6 +32,8 @@
 #include "ftpalg/engine/pinhole_table.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/packet/checksum.hpp"
+#include "ftpalg/tcp/tcp_window.hpp"
 
 namespace ftpalg {
 
@@ -42,7 +49,7 @@ struct Engine::Impl final : AnnouncementSink {
       : config(owner.config_),
         stats(owner.stats_),
         inspector(config.limits, *this),
-        emitter(config.limits, config.ackSpace) {}
+        emitter(config.limits, config.ackSpace, config.checksums) {}
 
   const EngineConfig& config;
   Stats& stats;
@@ -60,39 +67,163 @@ struct Engine::Impl final : AnnouncementSink {
   void onPacket(PacketId id, std::span<const std::uint8_t> bytes, const PacketView& packet,
                 const FlowContext& flow, Effects& effects) {
     effects.count(Stat::PacketsSeen);
-    Session* session = findOrStartSession(flow, packet, effects);
+    if (!checksumsUsable(packet)) {
+      passCorrupt(id, packet, flow, effects);
+      return;
+    }
+    Session* session = admit(flow, packet, effects);
     if (session == nullptr) {
       effects.accept(id);
       return;
     }
-    session->lastSeen = effects.now();
     const Direction dir = flow.direction;
-    const std::int64_t offset = trackSequenceBases(*session, dir, packet);
+    DirectionState& me = session->dir(dir);
+    DirectionState& other = session->dir(opposite(dir));
+    if (!me.baseKnown) {
+      // A server packet before any SYN-ACK (an RST refusing the SYN): follow the sender.
+      me.baseKnown = true;
+      me.unwrap = SeqUnwrapper(packet.seq());
+    }
+    const TcpSegmentInfo segment = describeSegment(*session, dir, packet);
+    const bool plausible = tcpSegmentPlausible(segment, me.window, other.window);
+    const bool reset = packet.hasFlag(tcp_flags::kRst);
+    const bool fin = !reset && packet.hasFlag(tcp_flags::kFin);
+    // Only an RST or FIN its receiver will accept ends anything (tcp_window.hpp).
+    const bool resetAccepted = reset && tcpResetAcceptable(segment, me.window, other.window);
+    const bool finAccepted = fin && tcpFinAcceptable(segment, me.window, other.window);
+    // The anomaly says "this did not end the session": after the session ended (its linger), a
+    // stale RST or FIN (a reply to a late duplicate on a lossy path) is no anomaly.
+    if (!session->closed) {
+      if (reset && !resetAccepted) recordAnomaly(*session, dir, Reason::RstOutOfWindow, false, effects);
+      if (fin && !finAccepted) recordAnomaly(*session, dir, Reason::FinOutOfWindow, false, effects);
+    }
+    if (plausible && !reset) {
+      // Only a plausible segment moves the window state and the unwrapping reference: guessed
+      // sequence numbers must not widen what the next guess has to hit.
+      tcpRecordSegment(segment, me.window, other.window);
+      me.unwrap.unwrap(packet.seq());
+    }
+    if (plausible || resetAccepted) session->lastSeen = effects.now();
+    // Stream offset of the first payload byte (a SYN occupies the offset before it).
+    const std::int64_t offset = segment.seq + (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
-    if (!payload.empty() && session->inspecting && !session->closed) {
-      inspector.inspect(*session, dir, offset, payload, effects);
+    std::span<const std::uint8_t> firstSeen = payload;
+    // An RST's payload is no part of the stream (RFC 9293 §3.5.3: diagnostic text at most).
+    if (!payload.empty() && !reset && session->inspecting && !session->closed) {
+      firstSeen = inspector.inspect(*session, dir, offset, payload, effects);
     }
-    if (packet.hasFlag(tcp_flags::kFin)) session->dir(dir).finSeen = true;
-    emitter.submit(*session, dir, id, packet, bytes, offset, effects);
-    noteConnectionEnd(*session, dir, packet, effects);
+    if (resetAccepted) {
+      // The connection ends before the RST leaves: closing releases the held packets, in arrival
+      // order, so the RST follows the bytes it was sent after (and its seq fits them exactly).
+      noteConnectionEnd(*session, dir, true, effects);
+    }
+    if (finAccepted) me.finSeen = true;
+    emitter.submit(*session, dir, id, packet, bytes, offset, firstSeen, finAccepted, effects);
+    if (finAccepted) noteConnectionEnd(*session, dir, false, effects);
   }
 
-  // The packet's session; nullptr when the packet is to pass without one (an RST for an unknown
-  // flow, or the session limit is reached).
-  Session* findOrStartSession(const FlowContext& flow, const PacketView& packet, Effects& effects) {
-    const bool syn = packet.hasFlag(tcp_flags::kSyn);
-    const bool ack = packet.hasFlag(tcp_flags::kAck);
-    if (std::unique_ptr<Session>* found = sessions.find(flow.key)) {
-      // A new handshake on the 4-tuple of a closed session starts a new session.
-      if (!((*found)->closed && syn && !ack && flow.direction == Direction::ClientToServer)) {
-        return found->get();
-      }
-      eraseSession(**found, effects);
+  // Whether the packet's checksums let it be believed (checksum::checkPacket; an Offloaded TCP
+  // checksum only where the input may carry one, EngineConfig::checksums).
+  bool checksumsUsable(const PacketView& packet) const {
+    const checksum::ChecksumState state = checksum::checkPacket(packet);
+    return state == checksum::ChecksumState::Valid ||
+           (state == checksum::ChecksumState::Offloaded && config.checksums == ChecksumInput::MayBeOffloaded);
+  }
+
+  // A packet whose checksums fail is one its receiver drops (RFC 9293 §3.1): like conntrack
+  // (nf_conntrack_checksum), the engine neither inspects it nor lets it start, move or end
+  // anything. Counted, logged for its session, and passed on (emitCorrupt).
+  void passCorrupt(PacketId id, const PacketView& packet, const FlowContext& flow, Effects& effects) {
+    effects.count(Stat::PacketsBadChecksum);
+    std::unique_ptr<Session>* found = sessions.find(flow.key);
+    if (found == nullptr) {
+      effects.accept(id);
+      return;
     }
+    recordAnomaly(**found, flow.direction, Reason::BadChecksum, false, effects);
+    emitter.emitCorrupt(**found, flow.direction, id, packet, effects);
+  }
+
+  // Which part a packet plays in a TCP handshake.
+  enum class HandshakeRole : std::uint8_t {
+    None,          // no SYN
+    ClientSyn,     // SYN from the client
+    ServerSynAck,  // SYN-ACK from the server
+    Other,         // a SYN from the server, a SYN-ACK from the client: never part of a start here
+  };
+  static HandshakeRole handshakeRole(Direction dir, const PacketView& packet) {
+    if (!packet.hasFlag(tcp_flags::kSyn)) return HandshakeRole::None;
+    const bool ack = packet.hasFlag(tcp_flags::kAck);
+    if (dir == Direction::ClientToServer && !ack) return HandshakeRole::ClientSyn;
+    if (dir == Direction::ServerToClient && ack) return HandshakeRole::ServerSynAck;
+    return HandshakeRole::Other;
+  }
+
+  // The packet's session, after starting or restarting it when the packet's SYN says so
+  // (docs/security.md "Sessions start at a real handshake"). nullptr when the packet is to pass
+  // as it is, outside any session: an RST for an unknown flow, the session limit, or a SYN that
+  // plays no part here (a retransmission, a client SYN waiting for the SYN-ACK that would prove
+  // it, an unexpected one).
+  Session* admit(const FlowContext& flow, const PacketView& packet, Effects& effects) {
+    const HandshakeRole role = handshakeRole(flow.direction, packet);
+    std::unique_ptr<Session>* found = sessions.find(flow.key);
+    if (found == nullptr) return start(flow, packet, role, effects);
+    Session& session = **found;
+    switch (role) {
+      case HandshakeRole::None: return &session;
+      case HandshakeRole::ClientSyn:
+        if (session.finished) {
+          // The connection ended (an accepted RST, or FINs both ways): a new one begins, whatever
+          // its ISN, as conntrack re-creates an entry for a SYN in TIME_WAIT or CLOSE.
+          Session& fresh = replace(session, flow, effects);
+          beginAtClientSyn(fresh, clientSynOf(packet));
+          return &fresh;
+        }
+        if (session.clientIsn == packet.seq() && !session.serverIsn) return nullptr;  // retransmitted
+        // Anyone can send a SYN; only the server's SYN-ACK to it proves a new connection. On an
+        // established session even one with the old ISN may be a new connection (conntrack
+        // remembers the SYN it ignores in the same way).
+        session.reopening = clientSynOf(packet);
+        return nullptr;
+      case HandshakeRole::ServerSynAck: {
+        const bool answersOurSyn = session.clientIsn && packet.ack() == *session.clientIsn + 1;
+        if (answersOurSyn && session.serverIsn == packet.seq()) return nullptr;  // retransmitted
+        if (session.reopening && packet.ack() == session.reopening->isn + 1) {
+          const ClientSyn syn = *session.reopening;
+          Session& fresh = replace(session, flow, effects);
+          beginAtClientSyn(fresh, syn);
+          completeHandshake(fresh, flow, packet);
+          return &fresh;
+        }
+        if (answersOurSyn) {
+          if (!session.serverIsn) {
+            completeHandshake(session, flow, packet);
+            return &session;
+          }
+        } else if (flow.clientSyn) {
+          // Live: conntrack saw a new SYN on this 4-tuple that the engine did not.
+          Session& fresh = replace(session, flow, effects);
+          completeHandshake(fresh, flow, packet);
+          return &fresh;
+        }
+        break;
+      }
+      case HandshakeRole::Other: break;
+    }
+    recordAnomaly(session, flow.direction, Reason::UnexpectedSyn, false, effects);
+    return nullptr;
+  }
+
+  // A packet of a flow without a session: a client SYN, or a server SYN-ACK that the shell proves
+  // answers a SYN (FlowContext::clientSyn), starts one; any other packet is picked up mid-stream
+  // and never inspected.
+  Session* start(const FlowContext& flow, const PacketView& packet, HandshakeRole role, Effects& effects) {
     if (packet.hasFlag(tcp_flags::kRst)) return nullptr;
+    const bool handshake =
+        role == HandshakeRole::ClientSyn || (role == HandshakeRole::ServerSynAck && flow.clientSyn);
     if (sessions.size() >= config.limits.maxSessions) {
-      if (syn && !ack) {  // once per refused connection: its SYN, not the SYN-ACK
+      if (handshake) {  // once per refused connection: its first handshake packet seen
         effects.count(Stat::SessionsRefusedAtLimit);
         effects.count(Stat::Anomalies);
         effects.observe(flow.key, AnomalyObs{flow.direction, Reason::SessionLimit, true});
@@ -104,51 +235,111 @@ struct Engine::Impl final : AnnouncementSink {
     sessions.emplace(flow.key, std::move(created));
     effects.count(Stat::SessionsOpened);
     effects.observe(session.key, SessionOpened{});
-    const bool handshakeStart = (syn && !ack && flow.direction == Direction::ClientToServer) ||
-                                (syn && ack && flow.direction == Direction::ServerToClient);
-    if (!handshakeStart) {
-      // Picked up mid-stream: the 220 greeting cannot be verified, so never inspected. Bases
-      // come from this packet so that (edit-free) translation is the identity.
-      DirectionState& me = session.dir(flow.direction);
-      me.baseKnown = true;
-      me.unwrap = SeqUnwrapper(packet.seq());
-      if (ack) {
-        DirectionState& other = session.dir(opposite(flow.direction));
-        other.baseKnown = true;
-        other.unwrap = SeqUnwrapper(packet.ack());
-      }
-      recordAnomaly(session, flow.direction, Reason::MidstreamPickup, true, effects);
+    if (role == HandshakeRole::ClientSyn) {
+      beginAtClientSyn(session, clientSynOf(packet));
+    } else if (handshake) {
+      completeHandshake(session, flow, packet);
+    } else {
+      pickUpMidstream(session, flow.direction, packet, effects);
     }
     return &session;
   }
 
-  // Learns the sequence bases from SYNs (RFC 793 §3.3: the SYN occupies ISN; data starts at
-  // ISN + 1) and the MSS the sender will accept; returns the original stream offset of the
-  // packet's first payload byte.
-  std::int64_t trackSequenceBases(Session& session, Direction dir, const PacketView& packet) {
-    DirectionState& me = session.dir(dir);
-    DirectionState& other = session.dir(opposite(dir));
-    if (packet.hasFlag(tcp_flags::kSyn)) {
-      me.baseKnown = true;
-      me.unwrap = SeqUnwrapper(packet.seq() + 1);
-      if (packet.options().mss) other.receiverMss = *packet.options().mss;
-      if (packet.hasFlag(tcp_flags::kAck) && !other.baseKnown) {
-        other.baseKnown = true;
-        other.unwrap = SeqUnwrapper(packet.ack());
-      }
-    }
-    if (!me.baseKnown) {
-      // Only possible for a client packet after a SYN-ACK we did not see; follow the sender.
-      me.baseKnown = true;
-      me.unwrap = SeqUnwrapper(packet.seq());
-    }
-    return packet.hasFlag(tcp_flags::kSyn) ? 0 : me.unwrap.unwrap(packet.seq());
+  // A new handshake on the session's 4-tuple: the session closes (its pinhole goes, its held
+  // packets leave) and a fresh one takes its table entry. The flow stays known to the shell.
+  Session& replace(Session& old, const FlowContext& flow, Effects& effects) {
+    if (!old.closed) closeSession(old, Reason::Reopened, effects);
+    std::unique_ptr<Session>& entry = *sessions.find(old.key);
+    entry = std::make_unique<Session>(flow, config.limits, config.policy, effects.now());
+    effects.count(Stat::SessionsOpened);
+    effects.observe(entry->key, SessionOpened{});
+    return *entry;
   }
 
-  // RST, or FIN seen from both sides: the TCP connection ended; the session closes (its state
-  // lingers for stragglers, Limits::closedSessionLinger).
-  void noteConnectionEnd(Session& session, Direction dir, const PacketView& packet, Effects& effects) {
-    const bool reset = packet.hasFlag(tcp_flags::kRst);
+  static ClientSyn clientSynOf(const PacketView& packet) {
+    return ClientSyn{packet.seq(), packet.options().mss, packet.options().windowScale, packet.window()};
+  }
+
+  // The client's SYN (RFC 9293 §3.4: it occupies the ISN; data starts at ISN + 1).
+  static void beginAtClientSyn(Session& session, const ClientSyn& syn) {
+    DirectionState& c2s = session.dir(Direction::ClientToServer);
+    c2s.baseKnown = true;
+    c2s.unwrap = SeqUnwrapper(syn.isn + 1);
+    c2s.offeredWindowShift = syn.windowShift;
+    if (syn.mss) session.dir(Direction::ServerToClient).receiverMss = *syn.mss;
+    session.clientIsn = syn.isn;
+    session.clientSynWindow = syn.window;
+  }
+
+  // The server's SYN-ACK to the session's SYN (or, live, to the SYN conntrack saw: the client's
+  // ISN is then the one it acknowledges). Fixes both directions' window scaling (RFC 7323 §2.2: in
+  // effect only when both SYNs carry the option).
+  static void completeHandshake(Session& session, const FlowContext& flow, const PacketView& packet) {
+    DirectionState& c2s = session.dir(Direction::ClientToServer);
+    DirectionState& s2c = session.dir(Direction::ServerToClient);
+    s2c.baseKnown = true;
+    s2c.unwrap = SeqUnwrapper(packet.seq() + 1);
+    s2c.offeredWindowShift = packet.options().windowScale;
+    if (packet.options().mss) c2s.receiverMss = *packet.options().mss;
+    session.serverIsn = packet.seq();
+    if (!session.clientIsn) {
+      c2s.baseKnown = true;
+      c2s.unwrap = SeqUnwrapper(packet.ack());
+      session.clientIsn = packet.ack() - 1;
+      if (flow.clientSyn) c2s.offeredWindowShift = flow.clientSyn->windowShift;
+    } else {
+      // What the server may send before the client's first ACK: the client SYN's window.
+      s2c.window.windowEnd = session.clientSynWindow;
+      s2c.window.maxWindow = session.clientSynWindow;
+    }
+    const bool scaling = c2s.offeredWindowShift && s2c.offeredWindowShift;
+    for (DirectionState* d : {&c2s, &s2c}) {
+      d->windowShiftKnown = true;
+      d->windowShift = scaling ? std::min(*d->offeredWindowShift, kMaxWindowShift) : std::uint8_t{0};
+    }
+  }
+
+  // Picked up mid-stream: the 220 greeting cannot be verified, so never inspected. Bases come from
+  // this packet so that (edit-free) translation is the identity; window scaling stays unknown.
+  static void pickUpMidstream(Session& session, Direction dir, const PacketView& packet, Effects& effects) {
+    DirectionState& me = session.dir(dir);
+    me.baseKnown = true;
+    me.unwrap = SeqUnwrapper(packet.seq());
+    if (packet.hasFlag(tcp_flags::kAck)) {
+      DirectionState& other = session.dir(opposite(dir));
+      other.baseKnown = true;
+      other.unwrap = SeqUnwrapper(packet.ack());
+    }
+    recordAnomaly(session, dir, Reason::MidstreamPickup, true, effects);
+  }
+
+  // The packet's sequence numbers as tcp_window.hpp judges them: its seq in its own original
+  // space, its ACK and window edge mapped into the other direction's original space.
+  TcpSegmentInfo describeSegment(const Session& session, Direction dir, const PacketView& packet) const {
+    const DirectionState& me = session.dir(dir);
+    const DirectionState& other = session.dir(opposite(dir));
+    TcpSegmentInfo segment;
+    segment.seq = me.unwrap.peek(packet.seq());
+    segment.fin = packet.hasFlag(tcp_flags::kFin);
+    segment.length = static_cast<std::int64_t>(packet.payload().size()) +
+                     (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0) + (segment.fin ? 1 : 0);
+    // Some stacks send RST+ACK with an acknowledgement of 0 (conntrack ignores it too).
+    const bool brokenResetAck = packet.hasFlag(tcp_flags::kRst) && packet.ack().raw() == 0;
+    if (!packet.hasFlag(tcp_flags::kAck) || !other.baseKnown || brokenResetAck) return segment;
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    const std::uint8_t shift = packet.hasFlag(tcp_flags::kSyn) ? 0
+                               : me.windowShiftKnown           ? me.windowShift
+                                                               : kMaxWindowShift;
+    segment.window = static_cast<std::int64_t>(packet.window()) << shift;
+    const std::int64_t ack = other.unwrap.peek(packet.ack());
+    segment.ack = receivedToOriginal(other, ack, config.ackSpace);
+    segment.windowEnd = receivedToOriginal(other, ack + segment.window, config.ackSpace);
+    return segment;
+  }
+
+  // An accepted RST, or accepted FINs from both sides: the TCP connection ended; the session
+  // closes (its state lingers for stragglers, Limits::closedSessionLinger).
+  void noteConnectionEnd(Session& session, Direction dir, bool reset, Effects& effects) {
     const bool ended = reset || (session.dir(dir).finSeen && session.dir(opposite(dir)).finSeen);
     if (!ended || session.finished) return;
     session.finished = true;

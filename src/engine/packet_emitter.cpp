@@ -5,13 +5,21 @@
 #include <cassert>
 
 #include "ftpalg/engine/stream_inspector.hpp"
+#include "ftpalg/packet/checksum.hpp"
 
 namespace ftpalg {
 
 namespace {
 
-constexpr std::uint16_t kDefaultMssV4 = 536;   // RFC 1122 §4.2.2.6
-constexpr std::uint16_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 - 60
+constexpr std::size_t kDefaultMssV4 = 536;   // RFC 1122 §4.2.2.6
+constexpr std::size_t kDefaultMssV6 = 1220;  // RFC 8200 §5 minimum MTU 1280 - 60
+// Packets every path carries: IPv4 576 (RFC 1122 §3.3.3, the datagram the default MSS assumes),
+// IPv6 1280 (RFC 8200 §5).
+constexpr std::size_t kPathFloorV4 = 576;
+constexpr std::size_t kPathFloorV6 = 1280;
+// IP and TCP headers without options (RFC 791, RFC 8200, RFC 9293).
+constexpr std::size_t kPlainHeadersV4 = 20 + 20;
+constexpr std::size_t kPlainHeadersV6 = 40 + 20;
 
 // A packet is decided when its payload lies wholly before the frontier; a payload-free one when
 // its sequence number does not lie past it.
@@ -19,30 +27,58 @@ bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier
   return payloadSize == 0 ? offset <= frontier : offset + static_cast<std::int64_t>(payloadSize) <= frontier;
 }
 
+// The most payload `packet` may carry after a rewrite (docs/decisions/0002-mss-growth.md): never
+// less than `bodySize` (what it carries now), otherwise no more than
+//  - the receiver's MSS less the options the packet carries: RFC 6691 §2, the MSS counts neither
+//    IP options (IPv6 extension headers) nor TCP options, and a sender sending them sends less;
+//  - the payload that fits a packet as large as the largest one its sender has sent, or as the
+//    size every path carries: the sender's path MTU may be below the MSS, and a grown packet with
+//    DF set would then be dropped on every retransmission.
+std::size_t growthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
+                        std::size_t bodySize) {
+  const bool v4 = session.family == IpFamily::V4;
+  const std::size_t headers = packet.payloadOffset();
+  const std::size_t optionBytes = headers - std::min(headers, v4 ? kPlainHeadersV4 : kPlainHeadersV6);
+  const std::size_t mss = me.receiverMss != 0 ? me.receiverMss : (v4 ? kDefaultMssV4 : kDefaultMssV6);
+  const std::size_t mssLimit = mss - std::min(mss, optionBytes);
+  const std::size_t pathPacket = std::max<std::size_t>(me.largestPacket, v4 ? kPathFloorV4 : kPathFloorV6);
+  const std::size_t pathLimit = pathPacket - std::min(pathPacket, headers);
+  return std::max(bodySize, std::min(mssLimit, pathLimit));
+}
+
 }  // namespace
 
 void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                           std::span<const std::uint8_t> bytes, std::int64_t offset, Effects& effects) {
+                           std::span<const std::uint8_t> bytes, std::int64_t offset,
+                           std::span<const std::uint8_t> payload, bool acceptedFin, Effects& effects) {
+  assert(payload.size() == packet.payload().size());
+  DirectionState& me = session.dir(dir);
+  me.largestPacket =
+      static_cast<std::uint16_t>(std::max<std::size_t>(me.largestPacket, packet.ipPacket().size()));
   releaseDecided(session, effects);
   const std::int64_t frontier = decidedFrontier(session, dir);
-  const std::size_t payloadSize = packet.payload().size();
-  // A FIN with no payload waits for the bytes before it; any other payload-free packet goes.
-  const bool needsHold = payloadSize == 0 ? (packet.hasFlag(tcp_flags::kFin) && offset > frontier)
-                                          : !decided(offset, payloadSize, frontier);
-  if (needsHold && hold(session, dir, id, offset, payloadSize, bytes, effects)) return;
-  emit(session, dir, id, packet, offset, effects);
+  // An accepted FIN with no payload waits for the bytes before it; any other payload-free packet
+  // goes, and so does every RST (an accepted one closed the session first, which released the
+  // held bytes before it; any other must pass at once).
+  const bool needsHold = packet.hasFlag(tcp_flags::kRst) ? false
+                         : payload.empty()               ? (acceptedFin && offset > frontier)
+                                                         : !decided(offset, payload.size(), frontier);
+  if (needsHold && hold(session, dir, id, offset, packet, bytes, payload, effects)) return;
+  emit(session, dir, id, packet, offset, payload, effects);
 }
 
 bool PacketEmitter::hold(Session& session, Direction dir, PacketId id, std::int64_t offset,
-                         std::size_t payloadSize, std::span<const std::uint8_t> bytes, Effects& effects) {
+                         const PacketView& packet, std::span<const std::uint8_t> bytes,
+                         std::span<const std::uint8_t> payload, Effects& effects) {
   if (session.held.size() >= limits_.maxHeldPackets ||
       session.heldBytes + bytes.size() > limits_.maxHeldBytes) {
     recordAnomaly(session, dir, Reason::HoldLimit, true, effects);
     releaseDecided(session, effects);
     return false;
   }
-  session.held.push_back(
-      HeldPacket{id, dir, offset, payloadSize, effects.now(), {bytes.begin(), bytes.end()}});
+  HeldPacket& held = session.held.emplace_back(
+      HeldPacket{id, dir, offset, payload.size(), effects.now(), {bytes.begin(), bytes.end()}, {}});
+  if (payload.data() != packet.payload().data()) held.firstSeenPayload.assign(payload.begin(), payload.end());
   session.heldBytes += bytes.size();
   effects.count(Stat::PacketsHeld);
   return true;
@@ -60,7 +96,10 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
       const auto packet = PacketView::parse(held.bytes);
       assert(packet);
       session.heldBytes -= held.bytes.size();
-      emit(session, held.dir, held.id, *packet, held.offset, effects);
+      emit(session, held.dir, held.id, *packet, held.offset,
+           held.firstSeenPayload.empty() ? packet->payload()
+                                         : std::span<const std::uint8_t>(held.firstSeenPayload),
+           effects);
     } else {
       if (kept != i) session.held[kept] = std::move(held);
       ++kept;
@@ -70,14 +109,18 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
 }
 
 inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
-                                std::int64_t offset, Effects& effects) {
+                                std::int64_t offset, std::span<const std::uint8_t> payload,
+                                Effects& effects) {
   DirectionState& me = session.dir(dir);
-  const auto payload = packet.payload();
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());
 
   PacketEdit edit;
-  bool changed = false;
-  std::span<const std::uint8_t> body = payload;
+  // An RST's payload is no part of the stream (RFC 9293 §3.5.3): it passes as it is. Any other
+  // carries first-seen bytes in place of conflicting ones (StreamInspector::inspect).
+  const bool reset = packet.hasFlag(tcp_flags::kRst);
+  bool changed = !reset && payload.data() != packet.payload().data();
+  if (changed) edit.payload = payload;
+  std::span<const std::uint8_t> body = reset ? std::span<const std::uint8_t>() : payload;
   std::int64_t start = offset;
 
   // 1. Payload. Bytes before the prune floor are acknowledged already; strip them (their exact
@@ -90,9 +133,7 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     changed = true;
     edit.payload = body;
   }
-  const std::size_t limit = std::max<std::size_t>(
-      body.size(), me.receiverMss != 0 ? me.receiverMss
-                                       : (session.family == IpFamily::V4 ? kDefaultMssV4 : kDefaultMssV6));
+  const std::size_t limit = growthLimit(session, me, packet, body.size());
   if (!body.empty() && me.adjuster.touches(start, start + static_cast<std::int64_t>(body.size()))) {
     scratchPayload_.clear();
     const std::size_t consumed = me.adjuster.transform(start, body, limit, scratchPayload_);
@@ -123,6 +164,11 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     effects.accept(id);
     return;
   }
+  // A segment captured before its NIC completed the checksum leaves with a real one.
+  if (checksums_ == ChecksumInput::MayBeOffloaded &&
+      checksum::checkPacket(packet) == checksum::ChecksumState::Offloaded) {
+    edit.checksums = ChecksumUpdate::Recompute;
+  }
   std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
   if (rewritten.empty()) {
     // Only when the result would overflow the IP length field: never for real control
@@ -138,19 +184,34 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
 inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,
                                                     std::int64_t start, bool emitsPayload, PacketEdit& edit,
                                                     SackBlock (&sack)[4]) {
-  DirectionState& me = session.dir(dir);
-  DirectionState& other = session.dir(opposite(dir));
-  bool changed = false;
-
-  // seq: original -> output in this direction. The seq of a payload-free packet beyond the
-  // decided frontier is not yet known exactly; the frontier's output offset is a valid (not yet
-  // received) sequence number for it.
+  // The seq of a payload-free packet beyond the decided frontier is not yet known exactly; the
+  // frontier's output offset is a valid (not yet received) sequence number for it. Never for an
+  // RST or FIN: moved to the frontier, one its receiver would discard could become one it accepts
+  // (an accepted one waits instead).
   std::int64_t seqOffset = start;
-  if (!emitsPayload && !packet.hasFlag(tcp_flags::kFin)) {
+  if (!emitsPayload && !packet.hasFlag(tcp_flags::kFin) && !packet.hasFlag(tcp_flags::kRst)) {
     seqOffset = std::min(seqOffset, decidedFrontier(session, dir));
   }
-  const std::int64_t outOffset = me.adjuster.toOutput(seqOffset);
-  const SeqNum newSeq = packet.hasFlag(tcp_flags::kSyn) ? packet.seq() : me.unwrap.wrap(outOffset);
+  std::optional<std::int64_t> ackOriginal;
+  const bool changed = mapSequenceNumbers(session, dir, packet, seqOffset, edit, sack, ackOriginal);
+  // The receiver has every edit before its ACK: forget them. Never prune past what was emitted:
+  // a capture's ACK (AckSpace::Original) may cover bytes the engine cut (MSS) and will transform
+  // again from the retransmission.
+  DirectionState& other = session.dir(opposite(dir));
+  if (ackOriginal) other.adjuster.prune(std::min(*ackOriginal, other.emittedEnd));
+  return changed;
+}
+
+inline bool PacketEmitter::mapSequenceNumbers(const Session& session, Direction dir, const PacketView& packet,
+                                              std::int64_t seqOffset, PacketEdit& edit, SackBlock (&sack)[4],
+                                              std::optional<std::int64_t>& ackOriginal) const {
+  const DirectionState& me = session.dir(dir);
+  const DirectionState& other = session.dir(opposite(dir));
+  bool changed = false;
+
+  // seq: original -> output in this direction.
+  const SeqNum newSeq =
+      packet.hasFlag(tcp_flags::kSyn) ? packet.seq() : me.unwrap.wrap(me.adjuster.toOutput(seqOffset));
   if (newSeq != packet.seq()) {
     edit.seq = newSeq;
     changed = true;
@@ -158,20 +219,16 @@ inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction 
 
   if (!packet.hasFlag(tcp_flags::kAck) || !other.baseKnown) return changed;
   if (ackSpace_ == AckSpace::Original) {
-    // Never prune past what was emitted: a capture's ACK may cover bytes the engine cut
-    // (MSS) and will transform again from the retransmission.
-    other.adjuster.prune(std::min(other.unwrap.peek(packet.ack()), other.emittedEnd));
+    ackOriginal = other.unwrap.peek(packet.ack());
     return changed;
   }
   // ACK and SACK edges: output -> original in the other direction.
-  const std::int64_t ackOut = other.unwrap.peek(packet.ack());
-  const std::int64_t ackOriginal = other.adjuster.toOriginal(ackOut);
-  const SeqNum newAck = other.unwrap.wrap(ackOriginal);
+  ackOriginal = other.adjuster.toOriginal(other.unwrap.peek(packet.ack()));
+  const SeqNum newAck = other.unwrap.wrap(*ackOriginal);
   if (newAck != packet.ack()) {
     edit.ack = newAck;
     changed = true;
   }
-  other.adjuster.prune(std::min(ackOriginal, other.emittedEnd));
   const auto& options = packet.options();
   bool sackChanged = false;
   for (std::uint8_t i = 0; i < options.sackBlockCount && i < 4; ++i) {
@@ -185,6 +242,27 @@ inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction 
     changed = true;
   }
   return changed;
+}
+
+void PacketEmitter::emitCorrupt(const Session& session, Direction dir, PacketId id, const PacketView& packet,
+                                Effects& effects) const {
+  const DirectionState& me = session.dir(dir);
+  PacketEdit edit;  // ChecksumUpdate::KeepError: it leaves as corrupt as it came
+  SackBlock sack[4];
+  std::optional<std::int64_t> ackOriginal;
+  // Its seq where its sender put it (peek: a corrupt number must not move the unwrapper).
+  if (!me.baseKnown ||
+      !mapSequenceNumbers(session, dir, packet, me.unwrap.peek(packet.seq()), edit, sack, ackOriginal)) {
+    effects.accept(id);
+    return;
+  }
+  std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
+  if (rewritten.empty()) {
+    effects.accept(id);
+    return;
+  }
+  effects.count(Stat::PacketsModified);
+  effects.acceptModified(id, std::move(rewritten));
 }
 
 }  // namespace ftpalg

@@ -17,6 +17,10 @@ bool TokenBucket::take(Timestamp now, double perSecond, double burst) {
   return true;
 }
 
+std::int64_t receivedToOriginal(const DirectionState& direction, std::int64_t offset, AckSpace space) {
+  return space == AckSpace::Output ? direction.adjuster.toOriginal(offset) : offset;
+}
+
 void stopInspection(Session& session, Effects& effects) {
   if (!session.inspecting) return;
   session.inspecting = false;

@@ -40,6 +40,9 @@ bool couldBecomeReply(std::string_view partial, std::string_view code) {
 
 std::int64_t decidedFrontier(const Session& session, Direction dir) {
   if (!session.inspecting || session.closed) return kUndecidedNever;
+  // No PASV/EPSV awaits a reply: no server byte sent so far can be a 227/229 announcement
+  // (docs/decisions/0001, amendment), so out-of-order server bytes need not wait for the gap.
+  if (dir == Direction::ServerToClient && !session.channel.passiveReplyAwaited()) return kUndecidedNever;
   const DirectionState& me = session.dir(dir);
   const std::int64_t delivered = me.tracker.nextOffset();
   if (me.inTls) return delivered;
@@ -60,17 +63,26 @@ std::int64_t decidedFrontier(const Session& session, Direction dir) {
   return delivered;
 }
 
-void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offset,
-                              std::span<const std::uint8_t> payload, Effects& effects) {
+std::span<const std::uint8_t> StreamInspector::inspect(Session& session, Direction dir, std::int64_t offset,
+                                                       std::span<const std::uint8_t> payload,
+                                                       Effects& effects) {
   DirectionState& me = session.dir(dir);
   if (dir == Direction::ClientToServer && session.channel.state() == ChannelState::AwaitingGreeting) {
     // The client spoke before the server's 220: slipstreaming, never FTP (docs/security.md).
     session.channel.clientSpokeFirst();
     recordAnomaly(session, dir, Reason::ClientSpokeFirst, true, effects);
-    return;
+    return payload;
   }
   checkUndecidedRetransmission(session, dir, offset, payload, effects);
-  if (!session.inspecting) return;
+  if (!session.inspecting) return payload;
+  // Bytes held out of order are the first-seen copy the engine inspects; a copy that differs is
+  // forwarded carrying them, so the receiver (which may keep either copy of bytes it holds out of
+  // order) gets what was inspected (first-seen bytes win on the wire too).
+  std::span<const std::uint8_t> firstSeen = payload;
+  if (me.tracker.hasHeld()) {
+    firstSeen_.assign(payload.begin(), payload.end());
+    if (me.tracker.overlayHeld(offset, firstSeen_)) firstSeen = firstSeen_;
+  }
   const TrackResult result =
       me.tracker.accept(offset, payload, [&](std::int64_t chunkOffset, std::string_view chunk) {
         if (session.inspecting) consumeBytes(session, dir, chunkOffset, chunk, effects);
@@ -78,6 +90,7 @@ void StreamInspector::inspect(Session& session, Direction dir, std::int64_t offs
   if (result.duplicate) effects.count(Stat::Retransmissions);
   if (result.conflict) recordAnomaly(session, dir, Reason::RetransmissionConflict, false, effects);
   if (result.overLimit) recordAnomaly(session, dir, Reason::OutOfOrderLimit, true, effects);
+  return firstSeen;
 }
 
 // A re-sent copy of bytes that are delivered but not yet decided (the partial line) must

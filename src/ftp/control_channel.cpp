@@ -140,6 +140,15 @@ bool ControlChannel::replyAnnouncementPossible() const {
   return oldest == Pending::Pasv || oldest == Pending::Epsv;
 }
 
+bool ControlChannel::passiveReplyAwaited() const {
+  // Commands past the ring (pendingOverflow_) re-enter it as Other: never a PASV/EPSV.
+  for (std::uint8_t i = 0; i < pendingCount_; ++i) {
+    const Pending command = pending_[(pendingHead_ + i) % kMaxPending];
+    if (command == Pending::Pasv || command == Pending::Epsv) return true;
+  }
+  return false;
+}
+
 LineMeaning ControlChannel::onClientLine(std::string_view line) {
   switch (state_) {
     case ChannelState::NotFtp:

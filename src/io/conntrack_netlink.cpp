@@ -32,6 +32,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -174,6 +175,33 @@ std::optional<ExpectationEntry> parseExpectation(const nlmsghdr* header) {
   return entry;
 }
 
+// CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE u8, WSCALE_ORIGINAL u8, FLAGS_ORIGINAL
+// struct nf_ct_tcp_flags, ... } } (the kernel's ctnetlink tcp_to_nlattr).
+void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry) {
+  if (!protoinfo) return;
+  const nlattr* protocols[CTA_PROTOINFO_MAX + 1] = {};
+  if (mnl_attr_parse_nested(protoinfo, collect<CTA_PROTOINFO_MAX + 1>, protocols) < 0 ||
+      !protocols[CTA_PROTOINFO_TCP]) {
+    return;
+  }
+  const nlattr* tcp[CTA_PROTOINFO_TCP_MAX + 1] = {};
+  if (mnl_attr_parse_nested(protocols[CTA_PROTOINFO_TCP], collect<CTA_PROTOINFO_TCP_MAX + 1>, tcp) < 0)
+    return;
+  const auto u8 = [](const nlattr* attribute) -> std::optional<std::uint8_t> {
+    if (!attribute || mnl_attr_get_payload_len(attribute) < 1) return std::nullopt;
+    return mnl_attr_get_u8(attribute);
+  };
+  entry.tcpState = u8(tcp[CTA_PROTOINFO_TCP_STATE]);
+  const nlattr* flags = tcp[CTA_PROTOINFO_TCP_FLAGS_ORIGINAL];
+  if (flags && mnl_attr_get_payload_len(flags) >= sizeof(nf_ct_tcp_flags)) {
+    nf_ct_tcp_flags value{};
+    std::memcpy(&value, mnl_attr_get_payload(flags), sizeof value);
+    if (value.flags & IP_CT_TCP_FLAG_WINDOW_SCALE) {
+      entry.originalWindowShift = u8(tcp[CTA_PROTOINFO_TCP_WSCALE_ORIGINAL]);
+    }
+  }
+}
+
 NetlinkError errorOf(int code, const std::string& what) {
   return NetlinkError{code, what + ": " + netlinkErrorText(code)};
 }
@@ -220,6 +248,7 @@ std::optional<ConntrackEntry> parseConntrackMessage(const nlmsghdr* message) {
   }
   if (top[CTA_SEQ_ADJ_ORIG]) entry.seqAdjOriginal = parseSeqAdj(top[CTA_SEQ_ADJ_ORIG]);
   if (top[CTA_SEQ_ADJ_REPLY]) entry.seqAdjReply = parseSeqAdj(top[CTA_SEQ_ADJ_REPLY]);
+  parseTcpInfo(top[CTA_PROTOINFO], entry);
   return entry;
 }
 

@@ -62,6 +62,10 @@ struct ConntrackEntry {
   // the untouched direction as zeros). DESTROY events carry neither.
   std::optional<SeqAdjRecord> seqAdjOriginal;
   std::optional<SeqAdjRecord> seqAdjReply;
+  // CTA_PROTOINFO_TCP: conntrack's TCP state (enum tcp_conntrack), and the Window Scale shift of
+  // the original direction's SYN when it carried the option. nullopt when not reported.
+  std::optional<std::uint8_t> tcpState = std::nullopt;
+  std::optional<std::uint8_t> originalWindowShift = std::nullopt;
 };
 
 // What the kernel reports about one expectation (EXP_GET, dump).

@@ -3,9 +3,24 @@
 // the ORIGINAL tuple, and the s2c lookup needs a GET by the REPLY tuple).
 #include "conntrack_resolver.hpp"
 
+#include <linux/netfilter/nf_conntrack_tcp.h>
+
 #include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg::io {
+
+namespace {
+
+// The engine's proof that a server's SYN-ACK answers a client SYN: conntrack saw that SYN and has
+// not yet seen the handshake end (engine-owned: the SYN-ACK is queued before conntrack processes
+// it, SYN_SENT; conntrack-owned: after, SYN_RECV; either for a retransmitted SYN-ACK).
+std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry) {
+  if (entry.tcpState != TCP_CONNTRACK_SYN_SENT && entry.tcpState != TCP_CONNTRACK_SYN_RECV)
+    return std::nullopt;
+  return ClientSynSeen{entry.originalWindowShift};
+}
+
+}  // namespace
 
 ConntrackResolver::ConntrackResolver(std::unique_ptr<ConntrackNetlink> netlink,
                                      ConntrackResolverOptions options)
@@ -112,7 +127,8 @@ void ConntrackResolver::warnOnce(std::string message) {
   warning_ = std::move(message);
 }
 
-std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& entry, Direction direction) {
+std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& entry, Direction direction,
+                                                         bool serverSynAck) {
   const bool anchored = entry.helper == "sane" && (entry.mark & options_.controlMark) != 0 &&
                         (entry.status & ct_status::kHelper) != 0;
   if (!entry.helper.empty() && !(anchored && options_.conntrackOwned) && !options_.observeHelperFlows) {
@@ -147,11 +163,15 @@ std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& e
   if (!isControlPort(context.nat.serverReal.port)) return std::nullopt;
   cache(context);
   context.direction = direction;
+  if (serverSynAck && direction == Direction::ServerToClient) {
+    context.clientSyn = clientSynSeen(entry);  // this SYN-ACK only; never cached
+  }
   return context;
 }
 
 std::optional<FlowContext> ConntrackResolver::lookupBothNat(const Endpoint& clientReal,
-                                                            const Endpoint& serverReal, Direction direction) {
+                                                            const Endpoint& serverReal, Direction direction,
+                                                            bool serverSynAck) {
   auto failed = [&](const std::string& error) -> std::optional<FlowContext> {
     ++counters_.errors;
     if (!warning_) {
@@ -164,13 +184,13 @@ std::optional<FlowContext> ConntrackResolver::lookupBothNat(const Endpoint& clie
     return failed(entry.error());
   } else if (entry.value() && entry.value()->reply.src == serverReal) {  // server not DNATed
     ++counters_.resolvedByOriginal;
-    return contextFor(**entry, direction);
+    return contextFor(**entry, direction, serverSynAck);
   }
   if (auto entry = getByReply(ConntrackTuple{serverReal, clientReal}); !entry) {
     return failed(entry.error());
   } else if (entry.value() && entry.value()->original.src == clientReal) {  // client not SNATed
     ++counters_.resolvedByReply;
-    return contextFor(**entry, direction);
+    return contextFor(**entry, direction, serverSynAck);
   }
   if (!takeDumpToken()) {
     ++counters_.dumpsRateLimited;
@@ -180,16 +200,18 @@ std::optional<FlowContext> ConntrackResolver::lookupBothNat(const Endpoint& clie
   if (!entry) return failed(entry.error());
   if (!entry.value()) return std::nullopt;
   ++counters_.resolvedByDump;
-  return contextFor(**entry, direction);
+  return contextFor(**entry, direction, serverSynAck);
 }
 
 std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, Direction direction) {
   const Endpoint src = packet.src();
   const Endpoint dst = packet.dst();
+  const bool serverSynAck = direction == Direction::ServerToClient && packet.hasFlag(tcp_flags::kSyn) &&
+                            packet.hasFlag(tcp_flags::kAck);
   if (options_.conntrackOwned) {
     // mangle FORWARD, both directions: the real endpoints, in the packet's direction.
-    return direction == Direction::ClientToServer ? lookupBothNat(src, dst, direction)
-                                                  : lookupBothNat(dst, src, direction);
+    return direction == Direction::ClientToServer ? lookupBothNat(src, dst, direction, false)
+                                                  : lookupBothNat(dst, src, direction, serverSynAck);
   }
   if (direction == Direction::ServerToClient) {
     // raw PREROUTING: the packet's addresses are the reply tuple.
@@ -202,10 +224,10 @@ std::optional<FlowContext> ConntrackResolver::lookup(const PacketView& packet, D
     }
     if (!entry.value()) return std::nullopt;
     ++counters_.resolvedByReply;
-    return contextFor(**entry, direction);
+    return contextFor(**entry, direction, serverSynAck);
   }
   // mangle FORWARD: src = client real, dst = server real.
-  return lookupBothNat(src, dst, direction);
+  return lookupBothNat(src, dst, direction, false);
 }
 
 bool ConntrackResolver::recentlyMissed(const View& view) {

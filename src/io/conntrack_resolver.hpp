@@ -25,7 +25,12 @@
 //   A client's first SYN is never looked up: at mangle FORWARD its conntrack is not yet
 //   confirmed (ctnetlink cannot see it) and SNAT is not yet chosen. It resolves to nullopt (the
 //   engine accepts it untouched); the session starts at the server's SYN-ACK, whose lookup
-//   always succeeds and caches both views.
+//   always succeeds and caches both views. For a real handshake the entry is still in the
+//   handshake when the SYN-ACK is queued: SYN_SENT engine-owned (queued before conntrack sees it;
+//   SYN_RECV for a retransmission), SYN_RECV conntrack-owned (queued after). Only then does its
+//   context carry FlowContext::clientSyn, the engine's proof that a SYN was sent
+//   (docs/security.md "Sessions start at a real handshake"). A SYN-ACK injected into an
+//   established connection finds the entry ESTABLISHED (or closing) and starts nothing.
 //
 // Helpers. A connection that carries a conntrack helper is not ours (the kernel's ftp helper would
 // rewrite it too): resolve() returns nullopt for it and counts it (Counters::kernelHelperFlows),
@@ -146,9 +151,11 @@ class ConntrackResolver final : public FlowResolver {
   explicit ConntrackResolver(std::unique_ptr<ConntrackNetlink> netlink, ConntrackResolverOptions options);
   bool isControlPort(std::uint16_t port) const;
   std::optional<FlowContext> lookup(const PacketView& packet, Direction direction);
+  // `serverSynAck`: the packet is the server's SYN-ACK; its context (never the cached one) then
+  // carries FlowContext::clientSyn when the entry shows the handshake in progress.
   std::optional<FlowContext> lookupBothNat(const Endpoint& clientReal, const Endpoint& serverReal,
-                                           Direction direction);
-  std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction);
+                                           Direction direction, bool serverSynAck);
+  std::optional<FlowContext> contextFor(const ConntrackEntry& entry, Direction direction, bool serverSynAck);
   void warnOnce(std::string message);
   void cache(const FlowContext& c2sContext);
   std::optional<FlowContext> fromCache(const View& view);

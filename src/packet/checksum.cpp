@@ -75,17 +75,24 @@ std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldVa
 
 bool verifyPacket(std::span<const std::uint8_t> ipPacket) {
   const auto view = PacketView::parse(ipPacket);
-  if (!view) return false;
-  const auto packet = view->ipPacket();
-  if (view->family() == IpFamily::V4) {
-    // A correct header sums to 0xFFFF including its own checksum field.
-    if (compute(packet.first(view->ipHeaderLength())) != 0) return false;
+  return view && checkPacket(*view) == ChecksumState::Valid;
+}
+
+ChecksumState checkPacket(const PacketView& view) {
+  const auto packet = view.ipPacket();
+  // A correct IPv4 header sums to 0xFFFF including its own checksum field.
+  if (view.family() == IpFamily::V4 && compute(packet.first(view.ipHeaderLength())) != 0) {
+    return ChecksumState::Bad;
   }
-  const auto segment = packet.subspan(view->tcpOffset());
-  std::uint32_t sum = pseudoHeaderSum(view->srcAddress(), view->dstAddress(), kProtocolTcp,
-                                      static_cast<std::uint32_t>(segment.size()));
-  sum = partialSum(segment, sum);
-  return finish(sum) == 0;
+  constexpr std::size_t kChecksumOffset = 16;
+  const auto segment = packet.subspan(view.tcpOffset());
+  const std::uint32_t pseudo = pseudoHeaderSum(view.srcAddress(), view.dstAddress(), kProtocolTcp,
+                                               static_cast<std::uint32_t>(segment.size()));
+  // A correct segment sums to 0xFFFF with the pseudo-header, including its checksum field.
+  if (finish(partialSum(segment, pseudo)) == 0) return ChecksumState::Valid;
+  const auto field =
+      static_cast<std::uint16_t>((segment[kChecksumOffset] << 8) | segment[kChecksumOffset + 1]);
+  return field == fold(pseudo) ? ChecksumState::Offloaded : ChecksumState::Bad;
 }
 
 }  // namespace ftpalg::checksum

@@ -20,6 +20,7 @@ constexpr std::size_t kIpv4HeaderChecksum = 10;
 constexpr std::size_t kIpv6PayloadLength = 4;
 constexpr std::size_t kIpv6Header = 40;
 constexpr std::size_t kMaxLengthField = 0xFFFF;
+constexpr std::uint8_t kProtocolTcp = 6;
 
 std::uint16_t load16(const std::vector<std::uint8_t>& bytes, std::size_t offset) {
   return static_cast<std::uint16_t>((bytes[offset] << 8) | bytes[offset + 1]);
@@ -59,6 +60,16 @@ class IncrementalTcpChecksum {
   std::uint16_t checksum_;
 };
 
+// One's-complement sum of a TCP segment with its pseudo-header, the checksum field left out: what
+// the checksum field must be the complement of (RFC 9293 §3.1). Folded to 16 bits.
+std::uint16_t segmentSum(const PacketView& packet, std::span<const std::uint8_t> segment) {
+  std::uint32_t sum = checksum::pseudoHeaderSum(packet.srcAddress(), packet.dstAddress(), kProtocolTcp,
+                                                static_cast<std::uint32_t>(segment.size()));
+  sum = checksum::partialSum(segment.first(kTcpChecksum), sum);
+  sum = checksum::partialSum(segment.subspan(kTcpChecksum + 2), sum);
+  return static_cast<std::uint16_t>(~checksum::finish(sum));
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> rewritePacket(const PacketView& original, const PacketEdit& edit) {
@@ -77,8 +88,8 @@ std::vector<std::uint8_t> rewritePacket(const PacketView& original, const Packet
   out.insert(out.end(), newPayload.begin(), newPayload.end());
 
   const std::size_t tcp = original.tcpOffset();
-  // Header edits first, with incremental checksum updates; a payload change then overrides the
-  // checksum with a full recomputation.
+  // Header edits first, each with its RFC 1624 update; a new payload (or Recompute) then derives
+  // the checksum from the whole segment instead.
   IncrementalTcpChecksum tcpChecksum(out, tcp);
   if (edit.seq) tcpChecksum.set(tcp + kTcpSeq, edit.seq->raw(), 4);
   if (edit.ack) tcpChecksum.set(tcp + kTcpAck, edit.ack->raw(), 4);
@@ -94,20 +105,34 @@ std::vector<std::uint8_t> rewritePacket(const PacketView& original, const Packet
     tcpChecksum.set(at + 4, edit.sackBlocks[i].right.raw(), 4);
   }
 
+  const bool recompute = edit.checksums == ChecksumUpdate::Recompute;
   if (original.family() == IpFamily::V4) {
+    const std::uint16_t oldLength = load16(out, kIpv4TotalLength);
     store16(out, kIpv4TotalLength, static_cast<std::uint16_t>(newLength));
-    store16(out, kIpv4HeaderChecksum, 0);
-    const std::uint16_t headerChecksum =
-        checksum::compute(std::span<const std::uint8_t>(out.data(), original.ipHeaderLength()));
-    store16(out, kIpv4HeaderChecksum, headerChecksum);
+    if (recompute) {
+      store16(out, kIpv4HeaderChecksum, 0);
+      store16(out, kIpv4HeaderChecksum,
+              checksum::compute(std::span<const std::uint8_t>(out.data(), original.ipHeaderLength())));
+    } else if (oldLength != newLength) {
+      store16(out, kIpv4HeaderChecksum,
+              checksum::incrementalUpdate16(load16(out, kIpv4HeaderChecksum), oldLength,
+                                            static_cast<std::uint16_t>(newLength)));
+    }
   } else {
     store16(out, kIpv6PayloadLength, static_cast<std::uint16_t>(newLength - kIpv6Header));
   }
 
-  if (edit.payload) {
-    const auto segment = std::span<const std::uint8_t>(out).subspan(tcp);
-    const std::uint16_t full = checksum::tcpChecksum(original.srcAddress(), original.dstAddress(), segment);
-    store16(out, tcp + kTcpChecksum, full);
+  const auto segment = std::span<const std::uint8_t>(out).subspan(tcp);
+  if (recompute) {
+    store16(out, tcp + kTcpChecksum,
+            checksum::tcpChecksum(original.srcAddress(), original.dstAddress(), segment));
+  } else if (edit.payload) {
+    // The segment changed as a whole (and maybe its length, which the pseudo-header counts):
+    // eqn. 3 with m = the old segment's sum and m' = the new one's.
+    const auto oldSegment = source.subspan(tcp);
+    store16(out, tcp + kTcpChecksum,
+            checksum::incrementalUpdate16(load16(out, tcp + kTcpChecksum), segmentSum(original, oldSegment),
+                                          segmentSum(original, segment)));
   } else {
     tcpChecksum.commit();
   }

@@ -21,10 +21,11 @@ constexpr std::uint8_t kFragment = 44;
 constexpr std::uint8_t kAuthentication = 51;
 constexpr std::uint8_t kDestinationOptions = 60;
 
-// TCP option kinds (RFC 793 §3.1, RFC 2018).
+// TCP option kinds (RFC 793 §3.1, RFC 7323, RFC 2018).
 constexpr std::uint8_t kOptionEnd = 0;
 constexpr std::uint8_t kOptionNop = 1;
 constexpr std::uint8_t kOptionMss = 2;
+constexpr std::uint8_t kOptionWindowScale = 3;  // RFC 7323 §2.2
 constexpr std::uint8_t kOptionSackPermitted = 4;
 constexpr std::uint8_t kOptionSack = 5;
 
@@ -57,6 +58,9 @@ void parseTcpOptions(std::span<const std::uint8_t> packet, std::size_t begin, st
     switch (kind) {
       case kOptionMss:
         if (length == 4) info.mss = load16(packet, pos + 2);
+        break;
+      case kOptionWindowScale:
+        if (length == 3) info.windowScale = packet[pos + 2];
         break;
       case kOptionSackPermitted:
         if (length == 2) info.sackPermitted = true;

@@ -19,6 +19,28 @@ std::int64_t SegmentTracker::highestOffset() const {
   return std::max(nextOffset_, last.first + static_cast<std::int64_t>(last.second.size()));
 }
 
+bool SegmentTracker::overlayHeld(std::int64_t offset, std::span<std::uint8_t> bytes) const {
+  const std::int64_t end = offset + static_cast<std::int64_t>(bytes.size());
+  // First run that ends after offset.
+  auto run = held_.upper_bound(offset);
+  if (run != held_.begin()) {
+    const auto previous = std::prev(run);
+    if (previous->first + static_cast<std::int64_t>(previous->second.size()) > offset) run = previous;
+  }
+  bool changed = false;
+  for (; run != held_.end() && run->first < end; ++run) {
+    const std::int64_t from = std::max(offset, run->first);
+    const std::int64_t to = std::min(end, run->first + static_cast<std::int64_t>(run->second.size()));
+    for (std::int64_t at = from; at < to; ++at) {
+      const auto seen = static_cast<std::uint8_t>(run->second[static_cast<std::size_t>(at - run->first)]);
+      std::uint8_t& byte = bytes[static_cast<std::size_t>(at - offset)];
+      changed = changed || byte != seen;
+      byte = seen;
+    }
+  }
+  return changed;
+}
+
 std::map<std::int64_t, std::string>::iterator SegmentTracker::storeRun(
     std::int64_t at, std::string_view piece, std::map<std::int64_t, std::string>::iterator next) {
   auto target = held_.end();

@@ -38,14 +38,14 @@ std::string run(const std::string& command) {
 
 std::string hostOf(const Endpoint& e) { return e.address.toString(); }
 
-// conntrack -I for a connection with the four views.
+// conntrack -I for a connection with the four views, in TCP state `state` (conntrack's names).
 void insertEntry(const Endpoint& clientReal, const Endpoint& serverSeenByClient, const Endpoint& serverReal,
-                 const Endpoint& clientSeenByServer) {
+                 const Endpoint& clientSeenByServer, const std::string& state = "ESTABLISHED") {
   run("conntrack -I -p tcp -s " + hostOf(clientReal) + " -d " + hostOf(serverSeenByClient) + " --sport " +
       std::to_string(clientReal.port) + " --dport " + std::to_string(serverSeenByClient.port) +
       " --reply-src " + hostOf(serverReal) + " --reply-dst " + hostOf(clientSeenByServer) +
       " --reply-port-src " + std::to_string(serverReal.port) + " --reply-port-dst " +
-      std::to_string(clientSeenByServer.port) + " --state ESTABLISHED --timeout 300");
+      std::to_string(clientSeenByServer.port) + " --state " + state + " --timeout 300");
 }
 
 struct Packet {
@@ -105,6 +105,51 @@ TEST_F(ConntrackResolverTest, ServerToClientPacketResolvesByItsReplyTuple) {
   expectViews(resolver_->resolve(p.view), Direction::ServerToClient, kClientReal, kClientSeen, kServer,
               kServer);
   EXPECT_EQ(resolver_->counters().resolvedByReply, 1u);
+}
+
+constexpr auto kSynAck = static_cast<std::uint8_t>(tcp_flags::kSyn | tcp_flags::kAck);
+
+// docs/security.md "Sessions start at a real handshake": a server SYN-ACK's context vouches for
+// the client's SYN (FlowContext::clientSyn) only while conntrack's entry is still in the
+// handshake; one injected into an established connection gets none, so it starts no session.
+TEST_F(ConntrackResolverTest, SynAckWhileTheEntryIsInSynSentCarriesTheClientSynWitness) {
+  insertEntry(kClientReal, kServer, kServer, kClientSeen, "SYN_SENT");
+  resolver_->setQueueHook(QueueHook::PreRouting);
+  const auto context = resolver_->resolve(packet(kServer, kClientSeen, kSynAck).view);
+  expectViews(context, Direction::ServerToClient, kClientReal, kClientSeen, kServer, kServer);
+  ASSERT_TRUE(context->clientSyn.has_value());
+  // conntrack -I sets no window scale flag: the SYN carried no option as far as conntrack knows.
+  EXPECT_FALSE(context->clientSyn->windowShift.has_value());
+}
+
+TEST_F(ConntrackResolverTest, SynAckWhileTheEntryIsInSynRecvCarriesTheClientSynWitness) {
+  insertEntry(kClientReal, kServer, kServer, kClientSeen, "SYN_RECV");
+  resolver_->setQueueHook(QueueHook::PreRouting);
+  const auto context = resolver_->resolve(packet(kServer, kClientSeen, kSynAck).view);
+  ASSERT_TRUE(context.has_value());
+  EXPECT_TRUE(context->clientSyn.has_value());
+}
+
+TEST_F(ConntrackResolverTest, SynAckIntoAnEstablishedEntryCarriesNoWitness) {
+  insertEntry(kClientReal, kServer, kServer, kClientSeen, "ESTABLISHED");
+  resolver_->setQueueHook(QueueHook::PreRouting);
+  const auto context = resolver_->resolve(packet(kServer, kClientSeen, kSynAck).view);
+  expectViews(context, Direction::ServerToClient, kClientReal, kClientSeen, kServer, kServer);
+  EXPECT_FALSE(context->clientSyn.has_value());
+}
+
+TEST_F(ConntrackResolverTest, OnlyTheSynAckItselfCarriesTheWitness) {
+  insertEntry(kClientReal, kServer, kServer, kClientSeen, "SYN_SENT");
+  resolver_->setQueueHook(QueueHook::PreRouting);
+  ASSERT_TRUE(resolver_->resolve(packet(kServer, kClientSeen, kSynAck).view));
+  // The next packets come from the cache: the witness was never cached.
+  const auto ack = resolver_->resolve(packet(kServer, kClientSeen).view);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_FALSE(ack->clientSyn.has_value());
+  resolver_->setQueueHook(QueueHook::Forward);
+  const auto c2s = resolver_->resolve(packet(kClientReal, kServer).view);
+  ASSERT_TRUE(c2s.has_value());
+  EXPECT_FALSE(c2s->clientSyn.has_value());
 }
 
 TEST_F(ConntrackResolverTest, BothViewsAreCachedAfterOneLookup) {

@@ -14,7 +14,8 @@
 //  V1 every verdict names a packet that is waiting for one; after shutdown every packet has had
 //     exactly one verdict;
 //  V2 every AcceptModified packet is non-empty, parses, has correct IP length fields and valid
-//     IPv4/TCP checksums (checksum::verifyPacket, when the input had them), keeps addresses,
+//     IPv4/TCP checksums (checksum::verifyPacket, when the input had them; invalid ones when it
+//     did not: a corrupt packet is never laundered, issue 15 item 2), keeps addresses,
 //     ports and flags (FIN may be cleared), and grows its payload beyond the original only up to
 //     the largest MSS the receiver advertised (or the default);
 //  V3 every OpenPinhole belongs to this control connection, comes with its PinholeOpened
@@ -468,12 +469,18 @@ void Harness::opRestart() {
   checkStream(server_, client_, Direction::ServerToClient);
   ++epoch_;
   const Endpoint clientWire = client_.wire, serverWire = server_.wire;
+  const std::uint32_t oldClientIsn = client_.isn, oldServerIsn = server_.isn;
   client_ = Peer{};
   server_ = Peer{};
   client_.wire = clientWire;
   server_.wire = serverWire;
   client_.isn = in_.ConsumeIntegral<std::uint32_t>();
   server_.isn = in_.ConsumeIntegral<std::uint32_t>();
+  // A new connection never repeats both ISNs (RFC 9293 §3.4.1: they move with a clock). With
+  // both equal it would be indistinguishable from a retransmitted handshake, which must restart
+  // nothing when the RST above did not end the old connection (it lies past what the engine saw
+  // when segments were lost; docs/security.md "Sessions start at a real handshake").
+  if (client_.isn == oldClientIsn && server_.isn == oldServerIsn) ++server_.isn;
   clientSpokeFirst_ = false;
   greetingDelivered_ = false;
   forgotten_ = false;
@@ -598,8 +605,13 @@ void Harness::checkVerdictPacket(const PendingPacket& original, const PacketVerd
   const auto after = PacketView::parse(verdict.bytes, &error);
   FUZZ_CHECK_MSG(after.has_value(), "modified packet does not parse: %s",
                  std::string(packetParseErrorName(error)).c_str());
-  if (original.validChecksums)
+  if (original.validChecksums) {
     FUZZ_CHECK_MSG(checksum::verifyPacket(verdict.bytes), "bad checksum after rewrite");
+  } else {
+    // EngineConfig::checksums is Complete here: a packet that failed its checksums leaves failing
+    // them (PacketEmitter::emitCorrupt keeps the error), never as good data.
+    FUZZ_CHECK_MSG(!checksum::verifyPacket(verdict.bytes), "a corrupt packet left with valid checksums");
+  }
   // Length fields describe exactly the emitted bytes.
   const auto& b = verdict.bytes;
   if (after->family() == IpFamily::V4) {
@@ -632,7 +644,12 @@ void Harness::checkPinholes(const Outcome& outcome) {
       FUZZ_CHECK(close->pinhole.control == scenario_.key);
       continue;
     }
-    const Pinhole& pinhole = std::get<OpenPinhole>(action).pinhole;
+    // AdjustKernelSequence and MarkDialogVerified belong to conntrack-owned flows only; this
+    // harness's flow is engine-owned (FlowContext::sequenceOwner Engine).
+    const auto* open = std::get_if<OpenPinhole>(&action);
+    FUZZ_CHECK_MSG(open != nullptr, "a kernel session action (index %zu) on an engine-owned flow",
+                   action.index());
+    const Pinhole& pinhole = open->pinhole;
     ++opened_;
     ++openedHere;
     const NatMapping& nat = scenario_.nat;

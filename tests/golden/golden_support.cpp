@@ -230,7 +230,17 @@ void StreamAssembler::add(const PacketView& view) {
     unwrapper_ = SeqUnwrapper(view.hasFlag(tcp_flags::kSyn) ? view.seq() + 1 : view.seq());
   }
   if (view.hasFlag(tcp_flags::kSyn)) {
-    if (bytes_.empty()) unwrapper_ = SeqUnwrapper(view.seq() + 1);
+    if (bytes_.empty()) {
+      unwrapper_ = SeqUnwrapper(view.seq() + 1);
+    } else if (synSeq_ != view.seq()) {
+      // A new connection (RFC 9293 §3.4.1: a new ISN on a reused port): never one sparse stream
+      // spanning two ISNs, which could lie 2^31 bytes apart.
+      bytes_.append(kNewConnection);
+      filled_.resize(bytes_.size(), true);
+      base_ = bytes_.size();
+      unwrapper_ = SeqUnwrapper(view.seq() + 1);
+    }
+    synSeq_ = view.seq();
     return;
   }
   if (payload.empty()) return;
@@ -238,7 +248,7 @@ void StreamAssembler::add(const PacketView& view) {
   for (std::size_t i = 0; i < payload.size(); ++i) {
     const std::int64_t at = offset + static_cast<std::int64_t>(i);
     if (at < 0) continue;
-    const auto index = static_cast<std::size_t>(at);
+    const auto index = base_ + static_cast<std::size_t>(at);
     if (index >= bytes_.size()) {
       bytes_.resize(index + 1, '\0');
       filled_.resize(index + 1, false);
@@ -282,6 +292,16 @@ bool checksumsValid(std::span<const std::uint8_t> ipPacket) {
 #endif
 }
 
+// A TCP checksum field holding the pseudo-header sum that a sending host's NIC completes
+// (a capture on that host shows it so): not corrupt, only unfinished.
+bool checksumOffloaded(const PacketView& view) {
+#ifdef FTPALG_HAVE_TEST_SUPPORT
+  return testing::independentChecksumOffloaded(view.ipPacket());
+#else
+  return checksum::checkPacket(view) == checksum::ChecksumState::Offloaded;
+#endif
+}
+
 }  // namespace
 
 CaptureContents readCapture(const fs::path& path, const std::set<std::uint16_t>& controlPorts) {
@@ -305,9 +325,10 @@ CaptureContents readCapture(const fs::path& path, const std::set<std::uint16_t>&
     if (!packet.controlCandidate) continue;  // not IP, or truncated by the snap length
     const auto view = PacketView::parse(packet.ipPacket);
     if (!view) continue;
-    if (!checksumsValid(view->ipPacket())) {
-      contents.badChecksumPackets.emplace_back(view->ipPacket().begin(), view->ipPacket().end());
-    }
+    const bool intact = checksumsValid(view->ipPacket());
+    if (!intact) contents.badChecksumPackets.emplace_back(view->ipPacket().begin(), view->ipPacket().end());
+    // A receiver drops a corrupt packet: its bytes are no part of the stream.
+    if (!intact && !checksumOffloaded(*view)) continue;
     if (controlPorts.count(view->dstPort()) != 0 || controlPorts.count(view->srcPort()) != 0) {
       contents.controlStreams[{view->src(), view->dst()}].add(*view);
     }

@@ -77,7 +77,9 @@ std::optional<FlowKey> parseFlow(std::string_view text);
 // One direction of one TCP connection: source and destination endpoint.
 using DirectionKey = std::pair<Endpoint, Endpoint>;
 
-// Reassembles payload bytes by sequence number; the first-seen byte at each offset wins.
+// Reassembles payload bytes by sequence number; the first-seen byte at each offset wins. A SYN
+// with a new sequence number after payload starts a new connection on the same endpoints (a
+// reused port): its bytes follow the old ones after kNewConnection, in their own sequence space.
 class StreamAssembler {
  public:
   void add(const PacketView& view);
@@ -88,8 +90,14 @@ class StreamAssembler {
   bool sawRst() const { return sawRst_; }
   bool sawFin() const { return sawFin_; }
 
+  // What text() shows between two connections on the same endpoints (a line of its own, so a
+  // line the new connection starts with is still at a line start).
+  static constexpr std::string_view kNewConnection = "<new connection>\r\n";
+
  private:
   bool started_ = false;
+  std::optional<SeqNum> synSeq_;  // the SYN of the current connection, once seen
+  std::size_t base_ = 0;          // where the current connection's byte 0 is in bytes_
   bool sawRst_ = false;
   bool sawFin_ = false;
   SeqUnwrapper unwrapper_;

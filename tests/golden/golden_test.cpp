@@ -22,7 +22,9 @@
 //     only the rewrites the log announces applied: each rewrite event's "before" line, at a line
 //     start, replaced by its "after" line, in order;
 //     and no retransmitted byte in OUT may differ from its first copy (first-seen bytes win,
-//     docs/design.md#stream-not-packets), even where the input's retransmissions conflict;
+//     docs/design.md#stream-not-packets), even where the input's retransmissions conflict.
+//     Packets whose checksums fail are left out of both (their receiver drops them), except a
+//     TCP checksum that is the pseudo-header sum a sending host's NIC completes;
 //  5. OUT has as many packets as the input minus the engine's packets_dropped.
 //
 // A case whose directory holds a `known-issue` file (what the engine gets wrong, reported to the
@@ -50,6 +52,7 @@
 #include <vector>
 
 #include "golden_support.hpp"
+#include "packet_builder.hpp"
 #include "stated_decisions.hpp"
 
 extern char** environ;
@@ -429,6 +432,39 @@ const StatedDecisions kStated = statementOf({
 
 std::vector<std::string> check(const std::vector<std::string>& log, bool statsRequired = true) {
   return checkDecisions(kStated, log, CaptureContents{}, LogCheck{.statsLineRequired = statsRequired});
+}
+
+// ---- the independent reassembly ---------------------------------------------------------------
+
+std::vector<std::uint8_t> clientSegment(std::uint32_t seq, std::uint8_t flags, std::string payload = "") {
+  testing::TcpPacketSpec spec;
+  spec.src = testing::ep("192.168.77.10:40000");
+  spec.dst = testing::ep("203.0.113.10:21");
+  spec.seq = seq;
+  spec.flags = flags;
+  spec.payload = std::move(payload);
+  return testing::buildTcpPacket(spec);
+}
+
+void add(StreamAssembler& stream, const std::vector<std::uint8_t>& packet) {
+  const auto view = PacketView::parse(packet);
+  ASSERT_TRUE(view);
+  stream.add(*view);
+}
+
+TEST(StreamAssembler, ANewHandshakeOnTheSameEndpointsFollowsTheOldConnectionNotItsSequenceSpace) {
+  // A reused client port: the new ISN lies 2^30 bytes past the old one. Its bytes must follow the
+  // old connection's (not 2^30 bytes of holes later); a retransmitted SYN starts nothing.
+  StreamAssembler stream;
+  add(stream, clientSegment(1000, tcp_flags::kSyn));
+  add(stream, clientSegment(1001, tcp_flags::kAck, "USER a\r\n"));
+  add(stream, clientSegment(1000, tcp_flags::kSyn));
+  add(stream, clientSegment(0x4000'03E8, tcp_flags::kSyn));
+  add(stream, clientSegment(0x4000'03E8, tcp_flags::kSyn));
+  add(stream, clientSegment(0x4000'03E9 + 5, tcp_flags::kAck, "\n"));
+  add(stream, clientSegment(0x4000'03E9, tcp_flags::kAck, "NOOP\r"));
+  EXPECT_EQ(stream.text(), "USER a\r\n" + std::string(StreamAssembler::kNewConnection) + "NOOP\r\n");
+  EXPECT_EQ(stream.conflictingBytes(), 0u);
 }
 
 TEST(StatedDecisionsCheck, AgreesWhenEveryDecisionIsStatedInOrderAndIgnoresUnstatedKeys) {

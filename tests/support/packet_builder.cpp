@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 namespace ftpalg::testing {
 namespace {
@@ -151,42 +152,75 @@ Endpoint ep(std::string_view text) {
   return *parsed;
 }
 
-bool independentChecksumsValid(std::span<const std::uint8_t> packet) {
-  if (packet.empty()) return false;
+namespace {
+
+// Where the TCP segment of an IP packet lies, found by this file's own parsing (IPv4 IHL and total
+// length; IPv6 hop-by-hop/routing/destination-options headers), with the IPv4 header checksum
+// checked. nullopt on anything it cannot follow or a bad IPv4 header checksum.
+struct SegmentLocation {
   std::size_t tcpStart = 0;
-  std::size_t end = 0;
+  std::size_t end = 0;  // the IP packet's end (total length)
   std::span<const std::uint8_t> src, dst;
+};
+
+std::optional<SegmentLocation> locateSegment(std::span<const std::uint8_t> packet) {
+  if (packet.empty()) return std::nullopt;
+  SegmentLocation at;
   if ((packet[0] >> 4) == 4) {
-    if (packet.size() < 20) return false;
+    if (packet.size() < 20) return std::nullopt;
     const std::size_t headerLength = (packet[0] & 0x0F) * 4u;
-    end = (static_cast<std::size_t>(packet[2]) << 8) | packet[3];
-    if (headerLength < 20 || end > packet.size() || headerLength > end) return false;
-    if (independentChecksum(packet.first(headerLength)) != 0) return false;
-    if (packet[9] != 6) return false;
-    src = packet.subspan(12, 4);
-    dst = packet.subspan(16, 4);
-    tcpStart = headerLength;
+    at.end = (static_cast<std::size_t>(packet[2]) << 8) | packet[3];
+    if (headerLength < 20 || at.end > packet.size() || headerLength > at.end) return std::nullopt;
+    if (independentChecksum(packet.first(headerLength)) != 0) return std::nullopt;
+    if (packet[9] != 6) return std::nullopt;
+    at.src = packet.subspan(12, 4);
+    at.dst = packet.subspan(16, 4);
+    at.tcpStart = headerLength;
   } else if ((packet[0] >> 4) == 6) {
-    if (packet.size() < 40) return false;
-    end = 40 + ((static_cast<std::size_t>(packet[4]) << 8) | packet[5]);
-    if (end > packet.size()) return false;
-    src = packet.subspan(8, 16);
-    dst = packet.subspan(24, 16);
+    if (packet.size() < 40) return std::nullopt;
+    at.end = 40 + ((static_cast<std::size_t>(packet[4]) << 8) | packet[5]);
+    if (at.end > packet.size()) return std::nullopt;
+    at.src = packet.subspan(8, 16);
+    at.dst = packet.subspan(24, 16);
     std::uint8_t next = packet[6];
-    tcpStart = 40;
+    at.tcpStart = 40;
     for (int walked = 0; next != 6; ++walked) {
-      if (walked == 8 || (next != 0 && next != 43 && next != 60)) return false;
-      if (tcpStart + 8 > end) return false;
-      next = packet[tcpStart];
-      tcpStart += (packet[tcpStart + 1] + 1u) * 8;
+      if (walked == 8 || (next != 0 && next != 43 && next != 60)) return std::nullopt;
+      if (at.tcpStart + 8 > at.end) return std::nullopt;
+      next = packet[at.tcpStart];
+      at.tcpStart += (packet[at.tcpStart + 1] + 1u) * 8;
     }
   } else {
-    return false;
+    return std::nullopt;
   }
-  if (tcpStart + 20 > end) return false;
-  const auto segment = packet.subspan(tcpStart, end - tcpStart);
+  if (at.tcpStart + 20 > at.end) return std::nullopt;
+  return at;
+}
+
+}  // namespace
+
+bool independentChecksumsValid(std::span<const std::uint8_t> packet) {
+  const auto at = locateSegment(packet);
+  if (!at) return false;
+  const auto segment = packet.subspan(at->tcpStart, at->end - at->tcpStart);
   // Summing the segment including its checksum field gives 0xFFFF when it is correct.
-  return invert(sumPairs(segment, pseudoHeader(src, dst, segment.size()))) == 0;
+  return invert(sumPairs(segment, pseudoHeader(at->src, at->dst, segment.size()))) == 0;
+}
+
+std::vector<std::uint8_t> withOffloadedChecksum(std::vector<std::uint8_t> packet) {
+  const auto at = locateSegment(packet);
+  if (!at) abortTest("withOffloadedChecksum: not a packet it can follow", "");
+  const std::uint32_t pseudo = pseudoHeader(at->src, at->dst, at->end - at->tcpStart);
+  put16(packet, at->tcpStart + 16, static_cast<std::uint16_t>(pseudo));
+  return packet;
+}
+
+bool independentChecksumOffloaded(std::span<const std::uint8_t> packet) {
+  const auto at = locateSegment(packet);
+  if (!at) return false;
+  const std::uint32_t pseudo = pseudoHeader(at->src, at->dst, at->end - at->tcpStart);
+  const std::size_t field = at->tcpStart + 16;
+  return ((static_cast<std::uint32_t>(packet[field]) << 8) | packet[field + 1]) == pseudo;
 }
 
 std::vector<std::uint8_t> bytesOf(std::string_view text) {

@@ -49,6 +49,14 @@ Endpoint ep(std::string_view text);  // "192.0.2.1:21", "[2001:db8::1]:21"
 // checksum and the TCP checksum with its own byte-pair sum. False on anything it cannot follow.
 bool independentChecksumsValid(std::span<const std::uint8_t> packet);
 
+// The packet with its TCP checksum field replaced by the folded pseudo-header sum alone: the form
+// in which a Linux sender leaves a segment whose checksum its NIC completes (CHECKSUM_PARTIAL), as
+// a capture taken on that host shows it. Aborts the test on a packet it cannot follow.
+std::vector<std::uint8_t> withOffloadedChecksum(std::vector<std::uint8_t> packet);
+// True when the IPv4 header checksum (if IPv4) is valid and the TCP checksum field holds that
+// pseudo-header sum.
+bool independentChecksumOffloaded(std::span<const std::uint8_t> packet);
+
 // The plain byte-pair one's-complement checksum of `data` (RFC 1071), written independently.
 std::uint16_t independentChecksum(std::span<const std::uint8_t> data);
 

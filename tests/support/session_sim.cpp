@@ -69,20 +69,23 @@ void SessionSim::send(bool fromClient, const std::string& message, const Segment
   };
   std::vector<Piece> pieces;
   std::size_t start = 0;
+  const std::uint64_t base = sender.sent;
+  sender.sentStream += message;  // what SACK checks locate rewritten lines in (checkSack)
   for (const std::size_t cut : cuts) {
-    pieces.push_back({sender.sent + start, message.substr(start, cut - start)});
+    pieces.push_back({base + start, message.substr(start, cut - start)});
     start = cut;
   }
   if (segmentation.reverseOrder) std::reverse(pieces.begin(), pieces.end());
   for (const Piece& piece : pieces) {
+    // Sent from now on: the receiver may acknowledge it before this call returns.
+    sender.sent = std::max<std::uint64_t>(sender.sent, piece.offset + piece.bytes.size());
     const auto seq = static_cast<std::uint32_t>(sender.isn + 1 + piece.offset);
     sendPacket(fromClient, seq, piece.bytes, tcp_flags::kAck | tcp_flags::kPsh);
     if (segmentation.duplicateEach) {
       sendPacket(fromClient, seq, piece.bytes, tcp_flags::kAck | tcp_flags::kPsh);
     }
   }
-  sender.sent += message.size();
-  sender.sentStream += message;
+  sender.sent = base + message.size();
   pureAck(!fromClient);
 }
 
@@ -101,8 +104,13 @@ void SessionSim::pureAck(bool fromClient) {
   sendPacket(fromClient, static_cast<std::uint32_t>(sender.isn + 1 + sender.sent), "", tcp_flags::kAck);
 }
 
+std::uint32_t SessionSim::ackNumber(const PeerState& peer) const {
+  return static_cast<std::uint32_t>(peer.peerIsn + 1 + peer.received.size() + (peer.finReceived ? 1 : 0));
+}
+
 void SessionSim::sendPacket(bool fromClient, std::uint32_t seq, const std::string& payload,
-                            std::uint8_t flags, std::optional<std::uint16_t> mss) {
+                            std::uint8_t flags, std::optional<std::uint16_t> mss,
+                            const DuplicateAck* snapshot) {
   PeerState& sender = fromClient ? client_ : server_;
   const PeerState& receiver = fromClient ? server_ : client_;
   TcpPacketSpec spec;
@@ -110,16 +118,56 @@ void SessionSim::sendPacket(bool fromClient, std::uint32_t seq, const std::strin
   spec.dst = receiver.endpoint;
   spec.seq = seq;
   spec.flags = flags;
+  spec.sackPermitted = (flags & tcp_flags::kSyn) != 0;
   if (sender.peerIsnKnown) {
     spec.flags |= tcp_flags::kAck;
-    spec.ack = static_cast<std::uint32_t>(sender.peerIsn + 1 + sender.received.size() +
-                                          (sender.finReceived ? 1 : 0));
+    spec.ack = snapshot != nullptr ? snapshot->ack : ackNumber(sender);
   } else {
     spec.flags &= static_cast<std::uint8_t>(~tcp_flags::kAck);
+  }
+  SackPlan plan = snapshot != nullptr                                  ? snapshot->sack
+                  : sender.sackPermitted && !sender.outOfOrder.empty() ? planSack(sender)
+                                                                       : SackPlan{};
+  if (!plan.blocks.empty()) {
+    spec.sack = std::move(plan.blocks);
+    expectedSack_[nextId_] = std::move(plan.original);  // process() gives the packet this id
   }
   spec.payload = payload;
   spec.mss = mss;
   process(buildTcpPacket(spec), fromClient);
+}
+
+SessionSim::SackPlan SessionSim::planSack(const PeerState& receiver) const {
+  struct Run {
+    std::uint64_t start, end, originalStart, originalEnd;
+  };
+  std::vector<Run> runs;
+  for (const auto& [offset, segment] : receiver.outOfOrder) {
+    const std::uint64_t end = offset + segment.bytes.size();
+    if (!runs.empty() && offset <= runs.back().end) {
+      if (end > runs.back().end) {
+        runs.back().end = end;
+        runs.back().originalEnd = segment.originalEnd;
+      }
+      continue;
+    }
+    runs.push_back({offset, end, segment.originalStart, segment.originalEnd});
+  }
+  // RFC 2018 §4: the block holding the latest arrival first, then (here) the others from the top.
+  std::stable_sort(runs.begin(), runs.end(), [&](const Run& a, const Run& b) {
+    const bool aLatest = a.start <= receiver.latestOutOfOrder && receiver.latestOutOfOrder < a.end;
+    const bool bLatest = b.start <= receiver.latestOutOfOrder && receiver.latestOutOfOrder < b.end;
+    if (aLatest != bLatest) return aLatest;
+    return a.start > b.start;
+  });
+  SackPlan plan;
+  const auto base = static_cast<std::uint32_t>(receiver.peerIsn + 1);
+  for (std::size_t i = 0; i < runs.size() && i < 4; ++i) {
+    plan.blocks.emplace_back(static_cast<std::uint32_t>(base + runs[i].start),
+                             static_cast<std::uint32_t>(base + runs[i].end));
+    plan.original.emplace_back(runs[i].originalStart, runs[i].originalEnd);
+  }
+  return plan;
 }
 
 void SessionSim::process(const std::vector<std::uint8_t>& packet, bool fromClient) {
@@ -146,31 +194,44 @@ void SessionSim::absorb(Outcome& outcome) {
     if (it == pending_.end()) std::abort();  // a verdict for an unknown or already released packet
     const bool fromClient = it->second.second;
     switch (verdict.kind) {
-      case VerdictKind::Accept: deliver(it->second.first, fromClient); break;
+      case VerdictKind::Accept: deliver(it->second.first, it->second.first, verdict.id, fromClient); break;
       case VerdictKind::AcceptModified:
         ++modified_;
-        deliver(verdict.bytes, fromClient);
+        deliver(verdict.bytes, it->second.first, verdict.id, fromClient);
         break;
       case VerdictKind::Drop: break;
     }
     pending_.erase(it);
+    expectedSack_.erase(verdict.id);
+  }
+  // The duplicate ACKs the out-of-order arrivals caused, once this call's verdicts are delivered.
+  std::vector<DuplicateAck> acks;
+  acks.swap(ackQueue_);
+  for (const DuplicateAck& ack : acks) {
+    const PeerState& sender = ack.fromClient ? client_ : server_;
+    sendPacket(ack.fromClient, static_cast<std::uint32_t>(sender.isn + 1 + sender.sent), "", tcp_flags::kAck,
+               std::nullopt, &ack);
   }
 }
 
-void SessionSim::deliver(const std::vector<std::uint8_t>& packet, bool toServer) {
+void SessionSim::deliver(const std::vector<std::uint8_t>& packet, const std::vector<std::uint8_t>& original,
+                         PacketId id, bool toServer) {
   PeerState& receiver = toServer ? server_ : client_;
+  const PeerState& sender = toServer ? client_ : server_;
   if (!independentChecksumsValid(packet)) {
     ++receiver.badChecksums;
     return;
   }
   const auto view = PacketView::parse(packet);
-  if (!view) {
+  const auto originalView = PacketView::parse(original);
+  if (!view || !originalView) {
     ++receiver.badChecksums;
     return;
   }
   if (view->hasFlag(tcp_flags::kSyn)) {
     receiver.peerIsn = view->seq().raw();
     receiver.peerIsnKnown = true;
+    receiver.sackPermitted = view->options().sackPermitted;  // we offer it too
   }
   if (view->hasFlag(tcp_flags::kAck)) {
     const auto expected = static_cast<std::uint32_t>(receiver.isn + 1 + receiver.sent);
@@ -181,36 +242,109 @@ void SessionSim::deliver(const std::vector<std::uint8_t>& packet, bool toServer)
     if (acked >= 0 && static_cast<std::uint64_t>(acked) > receiver.highestAckReceived) {
       receiver.highestAckReceived = static_cast<std::uint64_t>(acked);
     }
+    checkSack(receiver, *view, id);
   }
-  const auto payload = view->payload();
-  if (!payload.empty() && receiver.peerIsnKnown) {
-    const auto base = static_cast<std::uint32_t>(receiver.peerIsn + 1);
-    const auto have = static_cast<std::uint32_t>(receiver.received.size());
-    const auto delta = static_cast<std::int32_t>(view->seq().raw() - base - have);
-    const std::int64_t offset = static_cast<std::int64_t>(receiver.received.size()) + delta;
-    const std::string bytes(payload.begin(), payload.end());
-    if (offset >= 0) receiver.outOfOrder.emplace(static_cast<std::uint64_t>(offset), bytes);
-    // Drain everything that is now contiguous (first-received bytes win, like Linux).
-    bool progressed = true;
-    while (progressed) {
-      progressed = false;
-      for (auto it = receiver.outOfOrder.begin(); it != receiver.outOfOrder.end();) {
-        const std::uint64_t start = it->first;
-        const std::uint64_t end = start + it->second.size();
-        const std::uint64_t have64 = receiver.received.size();
-        if (end <= have64) {
-          it = receiver.outOfOrder.erase(it);
-        } else if (start <= have64) {
-          receiver.received += it->second.substr(static_cast<std::size_t>(have64 - start));
-          it = receiver.outOfOrder.erase(it);
-          progressed = true;
-        } else {
-          ++it;
-        }
+  if (!view->payload().empty() && receiver.peerIsnKnown)
+    receivePayload(receiver, *view, *originalView, sender);
+  if (view->hasFlag(tcp_flags::kFin)) receiver.finReceived = true;
+}
+
+// Every SACK block on an ACK of `owner`'s data must name, in owner's original space, exactly the
+// bytes of the segments whose output the receiver holds out of order (the plan made when the ACK
+// was sent), with one allowance: a segment edge inside a line the engine rewrote may map anywhere
+// from that edge to the line's end (the engine's edit span is the address inside the line; an
+// edge inside it maps to its end, docs/architecture.md "Sequence spaces").
+void SessionSim::checkSack(PeerState& owner, const PacketView& view, PacketId id) {
+  const auto& options = view.options();
+  if (options.sackBlockCount == 0) return;
+  owner.sackBlocksReceived += options.sackBlockCount;
+  const auto plan = expectedSack_.find(id);
+  if (plan == expectedSack_.end() || plan->second.size() != options.sackBlockCount) {
+    owner.sackMismatches += options.sackBlockCount;
+    return;
+  }
+  const auto lines = rewrittenLines(&owner == &client_);
+  // The edge `got` (a 32-bit number) against the expected original offset `expected`.
+  const auto matches = [&](SeqNum got, std::uint64_t expected) {
+    const auto delta =
+        static_cast<std::int32_t>(got.raw() - static_cast<std::uint32_t>(owner.isn + 1 + expected));
+    if (delta == 0) return true;
+    for (const auto& [start, end] : lines) {
+      if (start < expected && expected < end)
+        return delta > 0 && expected + static_cast<std::uint64_t>(delta) <= end;
+    }
+    return false;
+  };
+  for (std::size_t i = 0; i < options.sackBlockCount; ++i) {
+    const auto& [start, end] = plan->second[i];
+    if (!matches(options.sackBlocks[i].left, start) || !matches(options.sackBlocks[i].right, end)) {
+      ++owner.sackMismatches;
+    }
+  }
+}
+
+// Where the lines the engine logged as rewritten lie in the sender's original stream: each
+// Rewrite's "before" text at a line start, in order (as tests/golden finds them).
+std::vector<std::pair<std::uint64_t, std::uint64_t>> SessionSim::rewrittenLines(bool clientToServer) const {
+  const std::string& stream = (clientToServer ? client_ : server_).sentStream;
+  const Direction dir = clientToServer ? Direction::ClientToServer : Direction::ServerToClient;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lines;
+  std::size_t cursor = 0;
+  for (const Observation& observation : observations_) {
+    const auto* rewrite = std::get_if<Rewrite>(&observation.body);
+    if (rewrite == nullptr || rewrite->dir != dir) continue;
+    for (std::size_t at = stream.find(rewrite->before, cursor); at != std::string::npos;
+         at = stream.find(rewrite->before, at + 1)) {
+      if (at == 0 || stream[at - 1] == '\n') {
+        lines.emplace_back(at, at + rewrite->before.size());
+        cursor = at + rewrite->before.size();
+        break;
       }
     }
   }
-  if (view->hasFlag(tcp_flags::kFin)) receiver.finReceived = true;
+  return lines;
+}
+
+void SessionSim::receivePayload(PeerState& receiver, const PacketView& view, const PacketView& original,
+                                const PeerState& sender) {
+  const auto payload = view.payload();
+  const auto base = static_cast<std::uint32_t>(receiver.peerIsn + 1);
+  const auto have = static_cast<std::uint32_t>(receiver.received.size());
+  const auto delta = static_cast<std::int32_t>(view.seq().raw() - base - have);
+  const std::int64_t offset = static_cast<std::int64_t>(receiver.received.size()) + delta;
+  // Where the sender put the segment this output came from (its original space).
+  const auto sentDelta = static_cast<std::int32_t>(original.seq().raw() -
+                                                   static_cast<std::uint32_t>(sender.isn + 1 + sender.sent));
+  const auto originalStart = static_cast<std::uint64_t>(static_cast<std::int64_t>(sender.sent) + sentDelta);
+  if (offset < 0) return;
+  const auto at = static_cast<std::uint64_t>(offset);
+  receiver.outOfOrder.emplace(at,
+                              OutOfOrderSegment{std::string(payload.begin(), payload.end()), originalStart,
+                                                originalStart + original.payload().size()});
+  if (at > receiver.received.size() && receiver.sackPermitted) {
+    // Out of order: acknowledged at once, with SACK (RFC 5681 §4.2, RFC 2018 §4).
+    receiver.latestOutOfOrder = at;
+    ackQueue_.push_back(DuplicateAck{&receiver == &client_, ackNumber(receiver), planSack(receiver)});
+  }
+  // Drain everything that is now contiguous (first-received bytes win, like Linux).
+  bool progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (auto it = receiver.outOfOrder.begin(); it != receiver.outOfOrder.end();) {
+      const std::uint64_t start = it->first;
+      const std::uint64_t end = start + it->second.bytes.size();
+      const std::uint64_t have64 = receiver.received.size();
+      if (end <= have64) {
+        it = receiver.outOfOrder.erase(it);
+      } else if (start <= have64) {
+        receiver.received += it->second.bytes.substr(static_cast<std::size_t>(have64 - start));
+        it = receiver.outOfOrder.erase(it);
+        progressed = true;
+      } else {
+        ++it;
+      }
+    }
+  }
 }
 
 namespace {
@@ -227,8 +361,15 @@ std::string pinholeText(const Pinhole& pinhole) {
 
 std::string describe(const Action& action) {
   if (const auto* open = std::get_if<OpenPinhole>(&action)) return "open " + pinholeText(open->pinhole);
-  const auto& close = std::get<ClosePinhole>(action);
-  return "close " + pinholeText(close.pinhole) + " " + std::string(reasonName(close.reason));
+  if (const auto* close = std::get_if<ClosePinhole>(&action))
+    return "close " + pinholeText(close->pinhole) + " " + std::string(reasonName(close->reason));
+  if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) {
+    std::ostringstream text;
+    text << "seqadj " << directionName(adjust->direction) << " at " << adjust->record.correctionPosition
+         << " " << adjust->record.offsetBefore << " -> " << adjust->record.offsetAfter;
+    return text.str();
+  }
+  return "mark_dialog_verified";
 }
 
 std::vector<std::string> describe(const std::vector<Observation>& observations) {

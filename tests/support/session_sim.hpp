@@ -4,6 +4,17 @@
 // what it receives (in its receive sequence space) and checks the ACKs it gets back against what
 // it really sent. Forgotten flows go back to the resolver, as the shells' executor does.
 //
+// SACK (RFC 2018): both SYNs offer it. A peer holding data out of order acknowledges each
+// out-of-order arrival at once (a duplicate ACK, as Linux does) and puts SACK blocks for what it
+// holds on every packet it sends: the block with the latest arrival first, at most four. The
+// simulation knows which segments of the sender (original space) each held byte came from, so
+// the sender checks that every SACK block it receives, after the engine's translation, names
+// exactly the bytes it sent that the receiver holds (PeerState::sackMismatches); an edge that
+// falls inside a line the engine rewrote may map anywhere up to that line's end (the edit span
+// inside it is the engine's to know). This assumes the engine cut no segment for the MSS
+// (docs/decisions/0002) in a run the receiver holds out of order: the tests that SACK do not
+// grow segments that far.
+//
 // Sequence spaces: each peer sends in its own ORIGINAL space (isn + 1 + bytes sent) and
 // acknowledges what it RECEIVED (the other direction's OUTPUT space), exactly as a real TCP
 // endpoint behind the gateway would.
@@ -49,19 +60,31 @@ struct Segmentation {
   bool duplicateEach = false;     // send every segment twice (retransmissions)
 };
 
+// Bytes a peer received out of order (at an offset of its receive space), and the sender's
+// original offsets of the segment they came in.
+struct OutOfOrderSegment {
+  std::string bytes;
+  std::uint64_t originalStart = 0;
+  std::uint64_t originalEnd = 0;
+};
+
 struct PeerState {
   Endpoint endpoint;
   std::uint32_t isn = 0;
-  std::uint64_t sent = 0;  // payload bytes sent (original space)
-  std::string sentStream;  // everything sent
+  std::uint64_t sent = 0;  // payload bytes sent so far (original space; grows segment by segment)
+  std::string sentStream;  // every message sent, whole (appended when its first segment goes)
   // Receive side (the other direction's output space).
   std::uint32_t peerIsn = 0;
   bool peerIsnKnown = false;
-  std::string received;  // in-order bytes received
-  std::map<std::uint64_t, std::string> outOfOrder;
-  std::uint64_t highestAckReceived = 0;  // of our own data, original space offset
-  bool ackBeyondSent = false;            // an ACK acknowledged bytes we never sent
+  bool sackPermitted = false;                                  // both SYNs offered SACK
+  std::string received;                                        // in-order bytes received
+  std::multimap<std::uint64_t, OutOfOrderSegment> outOfOrder;  // by offset; first received first
+  std::uint64_t latestOutOfOrder = 0;                          // offset of the latest arrival
+  std::uint64_t highestAckReceived = 0;                        // of our own data, original space offset
+  bool ackBeyondSent = false;                                  // an ACK acknowledged bytes we never sent
   bool ackWentBackwards = false;
+  int sackBlocksReceived = 0;  // SACK blocks on ACKs of our data
+  int sackMismatches = 0;      // ... that did not name exactly the bytes the receiver holds
   bool finReceived = false;
   bool finSent = false;  // our FIN occupies one sequence number past the data
   int badChecksums = 0;
@@ -92,12 +115,34 @@ class SessionSim {
 
  private:
   void send(bool fromClient, const std::string& message, const Segmentation& segmentation);
+  // SACK blocks (receive space, and the sender's original offsets they must map to) for what a
+  // peer holds out of order.
+  struct SackPlan {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> original;
+  };
+  // An acknowledgement as the receiver made it when an out-of-order segment arrived (RFC 5681
+  // §4.2: at once), sent once the verdicts of the current engine call are delivered.
+  struct DuplicateAck {
+    bool fromClient = false;
+    std::uint32_t ack = 0;
+    SackPlan sack;
+  };
+  // ACK and SACK come from the sender's receive state, or from `snapshot` when given.
   void sendPacket(bool fromClient, std::uint32_t seq, const std::string& payload, std::uint8_t flags,
-                  std::optional<std::uint16_t> mss = std::nullopt);
+                  std::optional<std::uint16_t> mss = std::nullopt, const DuplicateAck* snapshot = nullptr);
   void pureAck(bool fromClient);
   void process(const std::vector<std::uint8_t>& packet, bool fromClient);
   void absorb(Outcome& outcome);
-  void deliver(const std::vector<std::uint8_t>& packet, bool toServer);
+  // `packet` as released for the packet the sender sent as `original` (its id `id`).
+  void deliver(const std::vector<std::uint8_t>& packet, const std::vector<std::uint8_t>& original,
+               PacketId id, bool toServer);
+  void receivePayload(PeerState& receiver, const PacketView& view, const PacketView& original,
+                      const PeerState& sender);
+  void checkSack(PeerState& sender, const PacketView& view, PacketId id);
+  SackPlan planSack(const PeerState& receiver) const;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> rewrittenLines(bool clientToServer) const;
+  std::uint32_t ackNumber(const PeerState& peer) const;
 
   Engine& engine_;
   FlowResolver& resolver_;
@@ -106,6 +151,9 @@ class SessionSim {
   Timestamp now_{1'000'000'000};
   PacketId nextId_ = 1;
   std::map<PacketId, std::pair<std::vector<std::uint8_t>, bool>> pending_;  // held: bytes, fromClient
+  // The original offsets each SACK block of an ACK (by packet id) must name once translated.
+  std::map<PacketId, std::vector<std::pair<std::uint64_t, std::uint64_t>>> expectedSack_;
+  std::vector<DuplicateAck> ackQueue_;
   std::vector<Observation> observations_;
   std::vector<Action> actions_;
   std::size_t modified_ = 0;

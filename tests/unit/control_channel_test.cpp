@@ -682,6 +682,29 @@ TEST(AnnouncementPossible, IsFalseWhenPasvIsNotTheOldestPendingCommand) {
   EXPECT_FALSE(channel.replyAnnouncementPossible());
 }
 
+TEST(PassiveReplyAwaited, IsTrueWhilePasvOrEpsvIsPendingAnywhereAmongTheCommands) {
+  ControlChannel channel = greetedChannel();
+  EXPECT_FALSE(channel.passiveReplyAwaited());
+  channel.onClientLine("NOOP");
+  EXPECT_FALSE(channel.passiveReplyAwaited());
+  channel.onClientLine("PASV");
+  EXPECT_FALSE(channel.replyAnnouncementPossible());
+  EXPECT_TRUE(channel.passiveReplyAwaited()) << "the PASV is second: its 227 may follow the NOOP's reply";
+  channel.onServerLine("200 NOOP ok.");
+  EXPECT_TRUE(channel.passiveReplyAwaited());
+  expectAnnouncement(channel.onServerLine(kReply227), AddressVerb::Reply227, 50000);
+  EXPECT_FALSE(channel.passiveReplyAwaited());
+  channel.onClientLine("EPSV");
+  EXPECT_TRUE(channel.passiveReplyAwaited());
+}
+
+TEST(PassiveReplyAwaited, CommandsBeyondTheRingAreNeverPassive) {
+  ControlChannel channel = greetedChannel();
+  for (int i = 0; i < 20; ++i) channel.onClientLine("NOOP");
+  channel.onClientLine("PASV");  // beyond the ring: only counted, re-enters as Other
+  EXPECT_FALSE(channel.passiveReplyAwaited());
+}
+
 TEST(PendingRing, SixteenPipelinedCommandsKeepTheirKinds) {
   ControlChannel channel = greetedChannel();
   for (int i = 0; i < 15; ++i) channel.onClientLine("NOOP");

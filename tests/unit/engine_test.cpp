@@ -83,6 +83,8 @@ struct Harness {
     EXPECT_FALSE(sim.server().ackBeyondSent);
     EXPECT_EQ(sim.client().highestAckReceived, sim.client().sent + (sim.client().finSent ? 1 : 0));
     EXPECT_EQ(sim.server().highestAckReceived, sim.server().sent + (sim.server().finSent ? 1 : 0));
+    EXPECT_EQ(sim.client().sackMismatches, 0) << "a SACK block named bytes the server does not hold";
+    EXPECT_EQ(sim.server().sackMismatches, 0) << "a SACK block named bytes the client does not hold";
   }
 };
 
@@ -419,6 +421,43 @@ TEST(EngineStream, SequenceNumbersWrappingMidSessionStayCorrect) {
   EXPECT_EQ(sim.server().received, expected);
 }
 
+// --- SACK after a length-changing rewrite --------------------------------------------------------
+// A receiver SACKs what it holds out of order, in the stream it received; the engine maps each
+// edge back into the sender's original space (docs/architecture.md "Sequence spaces"). The sender
+// checks every block names exactly the bytes it sent that the receiver holds.
+
+TEST(EngineSack, ServerSacksOfClientBytesAfterAShorterPortNameWhatTheClientSent) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");  // 2 bytes shorter from here on
+  h.sim.serverSends("200 PORT command successful.\r\n");
+  // Held by the engine until contiguous, then released in arrival order: the server receives the
+  // later segments out of order and SACKs them.
+  h.sim.clientSends("TYPE I\r\nMODE S\r\nLIST\r\n", Segmentation{{8, 16}, true});
+  EXPECT_GE(h.sim.client().sackBlocksReceived, 2);
+  EXPECT_EQ(h.sim.client().sackMismatches, 0);
+  EXPECT_EQ(h.sim.server().received,
+            replaceAll(h.sim.client().sentStream, "PORT 192,168,77,10,195,80", "PORT 203,0,113,1,195,80"));
+  h.expectCleanTransport();
+}
+
+TEST(EngineSack, ClientSacksOfServerBytesAfterAShorter227NameWhatTheServerSent) {
+  Harness h(dnatKey(), dnatMapping());
+  h.login();
+  h.sim.clientSends("PASV\r\n");
+  h.sim.serverSends("227 Entering Passive Mode (192,168,78,10,156,64).\r\n");  // 2 bytes shorter
+  h.sim.clientSends("FEAT\r\n");
+  // Forwarded at once (no PASV awaits a reply): the client holds them out of order and SACKs.
+  const std::string features = "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n211 End\r\n";
+  h.sim.serverSends(features, Segmentation{{15, 29, 43}, true});
+  EXPECT_GE(h.sim.server().sackBlocksReceived, 3);
+  EXPECT_EQ(h.sim.server().sackMismatches, 0);
+  EXPECT_EQ(h.engine.stats().get(Stat::PacketsHeld), 0u);
+  EXPECT_EQ(h.sim.client().received,
+            replaceAll(h.sim.server().sentStream, "(192,168,78,10,156,64)", "(203,0,113,1,156,64)"));
+  h.expectCleanTransport();
+}
+
 // --- Segmentation invariance (docs/design.md#stream-not-packets: a property test) ---------------
 
 struct Message {
@@ -449,7 +488,8 @@ struct RunResult {
   std::vector<std::string> actions;
   std::string atServer;
   std::string atClient;
-  bool cleanAcks = false;
+  bool cleanAcks = false;  // cumulative ACKs and every SACK block exact, every checksum valid
+  int sackBlocks = 0;      // SACK blocks the peers received (out-of-order data was held)
 };
 
 RunResult runSession(const std::vector<Message>& messages,
@@ -476,7 +516,9 @@ RunResult runSession(const std::vector<Message>& messages,
   result.cleanAcks = sim.client().highestAckReceived == sim.client().sent &&
                      sim.server().highestAckReceived == sim.server().sent && !sim.client().ackBeyondSent &&
                      !sim.server().ackBeyondSent && sim.client().badChecksums == 0 &&
-                     sim.server().badChecksums == 0;
+                     sim.server().badChecksums == 0 && sim.client().sackMismatches == 0 &&
+                     sim.server().sackMismatches == 0;
+  result.sackBlocks = sim.client().sackBlocksReceived + sim.server().sackBlocksReceived;
   return result;
 }
 
@@ -535,6 +577,10 @@ TEST(EngineInvariance, OneByteSegmentsDuplicatesAndReorderingGiveIdenticalResult
     EXPECT_EQ(result.atServer, reference.atServer) << "plan " << p;
     EXPECT_EQ(result.atClient, reference.atClient) << "plan " << p;
     EXPECT_TRUE(result.cleanAcks) << "plan " << p;
+    // The reordering plans leave data out of order at both receivers, after the rewrites.
+    if (p >= 2) {
+      EXPECT_GT(result.sackBlocks, 0) << "plan " << p;
+    }
   }
 }
 

@@ -61,7 +61,7 @@ Rewrite fixtureRewrite() {
 // The counters of the fixture's stats line, in FTPALG_STATS order.
 Stats fixtureStats() {
   Stats stats;
-  const std::uint64_t values[] = {30, 9, 0, 0, 0, 284, 12, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+  const std::uint64_t values[] = {30, 9, 0, 0, 0, 284, 12, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0};
   static_assert(std::size(values) == static_cast<std::size_t>(Stat::Count_));
   for (std::size_t i = 0; i < std::size(values); ++i) stats.values[i] = values[i];
   return stats;
@@ -85,7 +85,7 @@ TEST(JsonEventLog, TheSchemaExampleLineByLine) {
       R"({"ts":1700000000.037000,"event":"session_close","flow":"192.168.77.10:40000-203.0.113.10:21","mode":"replay","reason":"fin"})");
   EXPECT_EQ(
       log::statsLine(log::LineFormat::Json, at(kT0 + 38000), fixtureStats(), "replay"),
-      R"({"ts":1700000000.038000,"event":"stats","flow":null,"mode":"replay","packets_seen":30,"packets_modified":9,"packets_held":0,"packets_dropped":0,"packets_malformed":0,"payload_bytes":284,"lines_parsed":12,"sessions_opened":1,"sessions_closed":1,"sessions_refused_at_limit":0,"rewrites":1,"pinholes_opened":1,"pinholes_closed":1,"rejects":0,"anomalies":0,"flows_uninspected":0,"retransmissions":0,"segments_trimmed":0})");
+      R"({"ts":1700000000.038000,"event":"stats","flow":null,"mode":"replay","packets_seen":30,"packets_modified":9,"packets_held":0,"packets_dropped":0,"packets_malformed":0,"payload_bytes":284,"lines_parsed":12,"sessions_opened":1,"sessions_closed":1,"sessions_refused_at_limit":0,"rewrites":1,"pinholes_opened":1,"pinholes_closed":1,"rejects":0,"anomalies":0,"flows_uninspected":0,"retransmissions":0,"segments_trimmed":0,"packets_bad_checksum":0})");
 }
 
 TEST(JsonEventLog, RejectAnomalyAndOpaqueCarryTheirKeysInSchemaOrder) {
@@ -145,7 +145,8 @@ TEST(TextEventLog, TheSchemaExampleLines) {
             "1700000000.038000 info replay stats - packets_seen=30 packets_modified=9 packets_held=0 "
             "packets_dropped=0 packets_malformed=0 payload_bytes=284 lines_parsed=12 sessions_opened=1 "
             "sessions_closed=1 sessions_refused_at_limit=0 rewrites=1 pinholes_opened=1 pinholes_closed=1 "
-            "rejects=0 anomalies=0 flows_uninspected=0 retransmissions=0 segments_trimmed=0");
+            "rejects=0 anomalies=0 flows_uninspected=0 retransmissions=0 segments_trimmed=0 "
+            "packets_bad_checksum=0");
 }
 
 TEST(TextEventLog, EveryOtherEventWithTheSameFactsAsJson) {

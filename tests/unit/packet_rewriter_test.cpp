@@ -294,6 +294,64 @@ TEST_P(RewriteEveryShape, PayloadBeyondTheLengthFieldYieldsEmptyResult) {
   EXPECT_TRUE(rewritePacket(view_, edit).empty());
 }
 
+// --- Checksum errors are carried over, never laundered ------------------------------------------
+
+// A packet damaged in transit after its checksums were computed: one bit of its payload flipped
+// (and, for IPv4, one bit of its TTL, which only the header checksum covers).
+std::vector<std::uint8_t> damaged(std::vector<std::uint8_t> packet) {
+  const auto view = PacketView::parse(packet);
+  packet[view->payloadOffset() + 1] ^= 0x20;
+  if (view->family() == IpFamily::V4) packet[8] ^= 0x01;
+  return packet;
+}
+std::vector<std::uint8_t> repaired(std::vector<std::uint8_t> packet, std::size_t payloadOffset) {
+  packet[payloadOffset + 1] ^= 0x20;
+  if ((packet[0] >> 4) == 4) packet[8] ^= 0x01;
+  return packet;
+}
+
+TEST_P(RewriteEveryShape, ACorruptPacketStaysCorruptWhateverChanges) {
+  const auto corrupt = damaged(bytes_);
+  const auto view = PacketView::parse(corrupt);
+  ASSERT_TRUE(view);
+  ASSERT_FALSE(independentChecksumsValid(corrupt));
+  PacketEdit headerOnly;
+  headerOnly.seq = view->seq() + 5;
+  headerOnly.ack = view->ack() - 5;
+  PacketEdit samePayload = headerOnly;  // a new payload span with the same (corrupt) bytes
+  samePayload.payload = view->payload();
+  PacketEdit shorter = headerOnly;  // a new length, the damaged byte kept at its place
+  shorter.payload = view->payload().first(view->payload().size() - 2);
+  for (const PacketEdit* edit : {&headerOnly, &samePayload, &shorter}) {
+    const auto out = rewritePacket(*view, *edit);
+    EXPECT_FALSE(independentChecksumsValid(out)) << "laundered";
+    EXPECT_FALSE(checksum::verifyPacket(out)) << "laundered";
+    // Undoing the damage gives a valid packet: the error carried over is exactly the original's
+    // (as long as the damaged byte keeps its place in its 16-bit word).
+    EXPECT_TRUE(independentChecksumsValid(repaired(out, PacketView::parse(out)->payloadOffset())))
+        << "the error changed";
+  }
+  // A stripped prefix moves the damaged byte within its word: the error changes, the packet
+  // stays corrupt.
+  PacketEdit stripped = headerOnly;
+  stripped.payload = view->payload().subspan(1);
+  EXPECT_FALSE(independentChecksumsValid(rewritePacket(*view, stripped))) << "laundered";
+}
+
+TEST_P(RewriteEveryShape, RecomputeGivesAnOffloadedPacketRealChecksums) {
+  const auto offloaded = testing::withOffloadedChecksum(bytes_);
+  const auto view = PacketView::parse(offloaded);
+  ASSERT_TRUE(view);
+  PacketEdit edit;
+  edit.seq = view->seq() + 1;
+  EXPECT_FALSE(independentChecksumsValid(rewritePacket(*view, edit)))
+      << "KeepError keeps the partial form wrong";
+  edit.checksums = ChecksumUpdate::Recompute;
+  expectValid(rewritePacket(*view, edit));
+  edit.payload = view->payload().first(3);
+  expectValid(rewritePacket(*view, edit));
+}
+
 TEST_P(RewriteSackShape, SackEditOutputEqualsIndependentlyBuiltPacket) {
   TcpPacketSpec expected = GetParam().spec;
   std::vector<SackBlock> blocks;

@@ -312,6 +312,28 @@ TEST(PacketViewOptions, ReadsMssAndSackPermittedFromSyn) {
   EXPECT_EQ(view->sequenceLength(), 1u);  // SYN consumes one sequence number
 }
 
+// RFC 7323 §2.2: kind 3, length 3, the shift. Any other length is not a Window Scale option.
+TEST(PacketViewOptions, ReadsTheWindowScaleShiftOnlyFromAWellFormedOption) {
+  TcpPacketSpec spec = v4Spec();
+  spec.flags = tcp_flags::kSyn;
+  spec.payload.clear();
+  spec.rawTcpOptions = {1, 3, 3, 7};
+  Bytes bytes = buildTcpPacket(spec);
+  auto view = PacketView::parse(bytes);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->options().windowScale, 7);
+  spec.rawTcpOptions = {3, 4, 7, 0};
+  bytes = buildTcpPacket(spec);
+  view = PacketView::parse(bytes);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->options().windowScale, std::nullopt);
+  spec.rawTcpOptions.clear();
+  bytes = buildTcpPacket(spec);
+  view = PacketView::parse(bytes);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->options().windowScale, std::nullopt);
+}
+
 class SackBlockCount : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(SackBlockCount, AllBlocksAndTheirOffsetAreReported) {

@@ -106,6 +106,24 @@ TEST(SegmentTracker, ConflictingRetransmissionOfHeldDataKeepsFirstSeenBytes) {
   EXPECT_EQ(sink.stream, "NOOP\r\nPORT 1,2,3,4,5,6\r\n");
 }
 
+TEST(SegmentTracker, OverlayHeldWritesTheFirstSeenBytesOverWhatTheyOverlap) {
+  SegmentTracker tracker;
+  Collector sink;
+  feed(tracker, sink, 4, "AAAA");
+  feed(tracker, sink, 12, "CC");
+  std::string copy = "xxxxBBBBxxxxDDxx";  // offsets 0..15
+  std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(copy.data()), copy.size());
+  EXPECT_TRUE(tracker.overlayHeld(0, bytes));
+  EXPECT_EQ(copy, "xxxxAAAAxxxxCCxx");
+  EXPECT_FALSE(tracker.overlayHeld(0, bytes)) << "nothing left to change";
+  std::string inside = "ZZ";  // offsets 5..6, inside the first run
+  EXPECT_TRUE(tracker.overlayHeld(5, {reinterpret_cast<std::uint8_t*>(inside.data()), inside.size()}));
+  EXPECT_EQ(inside, "AA");
+  std::string outside = "QQQ";  // offsets 8..10: held nowhere
+  EXPECT_FALSE(tracker.overlayHeld(8, {reinterpret_cast<std::uint8_t*>(outside.data()), outside.size()}));
+  EXPECT_EQ(outside, "QQQ");
+}
+
 TEST(SegmentTracker, InOrderSegmentOverlappingHeldDataKeepsFirstSeenBytes) {
   SegmentTracker tracker;
   Collector sink;

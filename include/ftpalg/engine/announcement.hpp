@@ -1,4 +1,4 @@
-// The announcement decision (docs/architecture.md, step 7): whether a PORT, EPRT, 227 or 229 that
+// The announcement decision (docs/architecture.md, step 8): whether a PORT, EPRT, 227 or 229 that
 // the control channel accepted may open a pinhole, which endpoint the other peer is told, and the
 // text that replaces the announced span. Checks, in this order (the first failing one is the
 // refusal reason):

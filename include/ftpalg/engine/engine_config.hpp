@@ -19,10 +19,25 @@ enum class AckSpace : std::uint8_t {
   Original,
 };
 
+// What the TCP checksums of the engine's input can be (every packet's checksums are verified
+// before it is inspected: one that fails is passed on uninspected, packets_bad_checksum).
+enum class ChecksumInput : std::uint8_t {
+  // Live: every packet carries complete checksums. A segment the local stack queued before its
+  // NIC would finish the checksum (CHECKSUM_PARTIAL, NFQA_SKB_CSUMNOTREADY) is completed by the
+  // NFQUEUE source before the engine sees it (src/io/nfqueue_source.hpp), so a TCP checksum field
+  // that holds only the pseudo-header sum is a corrupt segment.
+  Complete,
+  // Replay: a capture taken on a sending host shows that host's segments before its NIC completed
+  // them; a TCP checksum field holding exactly the pseudo-header sum (checksum::ChecksumState::
+  // Offloaded) is accepted, and such a segment gets a computed checksum when it is rewritten.
+  MayBeOffloaded,
+};
+
 struct EngineConfig {
   Policy policy;
   Limits limits;
   AckSpace ackSpace = AckSpace::Output;
+  ChecksumInput checksums = ChecksumInput::Complete;
   friend bool operator==(const EngineConfig&, const EngineConfig&) = default;
 };
 

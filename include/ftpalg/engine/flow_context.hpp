@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "ftpalg/core/ip_address.hpp"
 
@@ -37,6 +38,15 @@ struct NatMapping {
   friend bool operator==(const NatMapping&, const NatMapping&) = default;
 };
 
+// The client's SYN as the shell's connection tracker recorded it, for a server SYN-ACK whose SYN
+// the engine could not see: live mode never resolves a client's first SYN
+// (docs/decisions/0006-live-shell.md). It proves that the SYN-ACK answers a real SYN, so a session
+// may start there (docs/security.md "Sessions start at a real handshake").
+struct ClientSynSeen {
+  std::optional<std::uint8_t> windowShift;  // the SYN's Window Scale option (RFC 7323 §2.2), if any
+  friend bool operator==(const ClientSynSeen&, const ClientSynSeen&) = default;
+};
+
 struct FlowContext {
   // Identity of the control connection, identical for both directions and both queue points.
   // Live: the real endpoints. Replay: the endpoints as captured (one capture point, consistent).
@@ -44,6 +54,10 @@ struct FlowContext {
   FlowKey key;
   Direction direction = Direction::ClientToServer;  // of this packet
   NatMapping nat;
+  // Only on a server SYN-ACK, only in live mode: conntrack saw the client's SYN it answers (its
+  // entry was still in the handshake, SYN_SENT or SYN_RECV, when the SYN-ACK was queued). Replay
+  // never sets it: the engine sees every SYN itself.
+  std::optional<ClientSynSeen> clientSyn = std::nullopt;
   SequenceOwner sequenceOwner = SequenceOwner::Engine;
   // Kernel-owned flows only: conntrack holds the seqadj extension for this connection, so an
   // AdjustKernelSequence takes effect. True when the anchor was set at the connection's first

@@ -36,10 +36,16 @@ struct Limits {
   std::chrono::milliseconds holdTimeout{3000};  // a held packet is released unmodified after
   std::uint32_t pinholesPerSecond = 20;         // per session, token bucket
   std::uint32_t pinholeBurst = 40;
-  std::chrono::seconds sessionIdleTimeout{3600};  // no packet in either direction
-  std::chrono::seconds closedSessionLinger{10};   // state kept after FIN/RST for stragglers
-  // A session whose rewrites changed the stream length must keep translating seq/ack after its
-  // idle close, as long as the kernel may keep the connection (nf_conntrack_tcp_timeout_established).
+  // A session silent this long (no plausible packet either way) stops being inspected and is
+  // forgotten. Until then it is inspected however long it was silent: a control connection is
+  // silent for as long as a transfer takes. The default is the kernel's
+  // nf_conntrack_tcp_timeout_established (5 days): the kernel's own ftp helper lives as long as
+  // the conntrack entry (docs/security.md "Idle is not dead").
+  std::chrono::seconds sessionIdleTimeout{432000};
+  std::chrono::seconds closedSessionLinger{10};  // state kept after FIN/RST for stragglers
+  // A session whose rewrites changed the stream length must keep translating seq/ack after an
+  // idle close (a shorter --session-idle-timeout), as long as the kernel may keep the connection
+  // (nf_conntrack_tcp_timeout_established).
   std::chrono::seconds translatedSessionIdleTimeout{432000};
   friend bool operator==(const Limits&, const Limits&) = default;
 };

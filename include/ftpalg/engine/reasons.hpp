@@ -26,30 +26,38 @@ namespace ftpalg {
   X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */ \
   X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
 
-// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
-#define FTPALG_ANOMALY_REASONS(X)                      \
-  X(RetransmissionConflict, "retransmission_conflict") \
-  X(OutOfOrderLimit, "out_of_order_limit")             \
-  X(LineTooLong, "line_too_long")                      \
-  X(MultiLineReplyTooLong, "multiline_reply_too_long") \
-  X(HoldLimit, "hold_limit")                           \
-  X(HoldTimeout, "hold_timeout")                       \
-  X(ClientSpokeFirst, "client_spoke_first")            \
-  X(NotFtpGreeting, "not_ftp_greeting")                \
-  X(SessionLimit, "session_limit")                     \
-  X(MidstreamPickup, "midstream_pickup")               \
-  X(SegmentTrimmed, "segment_trimmed_for_mss")         \
-  X(MalformedPacket, "malformed_packet")               \
-  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
+// Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow. The TCP ones
+// (an RST or FIN its receiver would not accept, a SYN or SYN-ACK that starts nothing) and a bad
+// checksum never do: the packet is ignored and passes as it is (docs/security.md).
+#define FTPALG_ANOMALY_REASONS(X)                                                      \
+  X(RetransmissionConflict, "retransmission_conflict")                                 \
+  X(OutOfOrderLimit, "out_of_order_limit")                                             \
+  X(LineTooLong, "line_too_long")                                                      \
+  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                 \
+  X(HoldLimit, "hold_limit")                                                           \
+  X(HoldTimeout, "hold_timeout")                                                       \
+  X(ClientSpokeFirst, "client_spoke_first")                                            \
+  X(NotFtpGreeting, "not_ftp_greeting")                                                \
+  X(SessionLimit, "session_limit")                                                     \
+  X(MidstreamPickup, "midstream_pickup")                                               \
+  X(SegmentTrimmed, "segment_trimmed_for_mss")                                         \
+  X(MalformedPacket, "malformed_packet")                                               \
+  X(RstOutOfWindow, "rst_out_of_window")                                               \
+  X(FinOutOfWindow, "fin_out_of_window")                                               \
+  X(UnexpectedSyn, "unexpected_syn")                                                   \
+  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */ \
+  X(BadChecksum, "bad_checksum")        /* passed uninspected: its receiver drops it */
 
-// Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
-// (event "pinhole_close"; Shutdown serves both).
+// Opaque sections (event "opaque"), ends of sessions (event "session_close"; Reopened: a new
+// handshake on the 4-tuple replaced it) and of pinholes (event "pinhole_close"; Shutdown serves
+// both).
 #define FTPALG_END_REASONS(X)                                                                 \
   X(TlsNegotiated, "tls_negotiated")                                                          \
   X(CleartextResumed, "cleartext_resumed")                                                    \
   X(Fin, "fin")                                                                               \
   X(Reset, "rst")                                                                             \
   X(IdleTimeout, "idle_timeout")                                                              \
+  X(Reopened, "reopened")                                                                     \
   X(Shutdown, "shutdown")                                                                     \
   X(ConntrackDestroyed, "conntrack_destroyed") /* conntrack-owned mode: entry destroyed */    \
   X(Replaced, "replaced")                      /* pinhole replaced by a newer announcement */ \
@@ -107,7 +115,8 @@ Reason reasonFromRefusal(const LineMeaning& meaning);
   X(Anomalies, "anomalies")                              \
   X(FlowsUninspected, "flows_uninspected")               \
   X(Retransmissions, "retransmissions")                  \
-  X(SegmentsTrimmed, "segments_trimmed")
+  X(SegmentsTrimmed, "segments_trimmed")                 \
+  X(PacketsBadChecksum, "packets_bad_checksum")
 
 enum class Stat : std::uint8_t {
 #define FTPALG_X(name, text) name,

@@ -15,6 +15,7 @@
 #include "ftpalg/core/seq_num.hpp"
 #include "ftpalg/core/time.hpp"
 #include "ftpalg/engine/effects.hpp"
+#include "ftpalg/engine/engine_config.hpp"
 #include "ftpalg/engine/flow_context.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
@@ -23,6 +24,7 @@
 #include "ftpalg/ftp/tls_record_tracker.hpp"
 #include "ftpalg/tcp/segment_tracker.hpp"
 #include "ftpalg/tcp/seq_adjuster.hpp"
+#include "ftpalg/tcp/tcp_window.hpp"
 
 namespace ftpalg {
 
@@ -37,14 +39,22 @@ struct DirectionState {
 
   // Hot fields first (every packet of this direction reads them), TLS state last.
   bool baseKnown = false;
-  bool inTls = false;  // bytes are TLS records (after AUTH + 234)
-  bool finSeen = false;
-  std::uint16_t receiverMss = 0;  // MSS the receiver of this direction advertised (0: unknown)
-  std::int64_t emittedEnd = 0;    // original offset up to which payload has been emitted
-  SeqUnwrapper unwrap;            // sender's sequence numbers -> stream offsets (both spaces)
-  SegmentTracker tracker;         // original space
-  LineFramer framer;              // original space
-  SeqAdjuster adjuster;           // original <-> output
+  bool inTls = false;    // bytes are TLS records (after AUTH + 234)
+  bool finSeen = false;  // the sender's FIN, accepted (tcpFinAcceptable)
+  // Window Scale (RFC 7323 §2.2): the shift of the windows this direction's SENDER advertises,
+  // fixed by the handshake (0 unless both SYNs offered one); unknown for a flow picked up
+  // mid-stream, which then counts every window as scaled by kMaxWindowShift.
+  bool windowShiftKnown = false;
+  std::uint8_t windowShift = 0;
+  std::optional<std::uint8_t> offeredWindowShift;  // the sender's SYN's option, while handshaking
+  std::uint16_t receiverMss = 0;    // MSS the receiver of this direction advertised (0: unknown)
+  std::uint16_t largestPacket = 0;  // largest IP packet (total length) the sender has sent
+  std::int64_t emittedEnd = 0;      // original offset up to which payload has been emitted
+  SeqUnwrapper unwrap;              // sender's sequence numbers -> stream offsets (both spaces)
+  TcpDirectionWindow window;        // original space (tcp_window.hpp)
+  SegmentTracker tracker;           // original space
+  LineFramer framer;                // original space
+  SeqAdjuster adjuster;             // original <-> output
   TlsRecordTracker tls;
 };
 
@@ -56,6 +66,17 @@ struct HeldPacket {
   std::size_t payloadSize = 0;  // payload bytes of the packet
   Timestamp heldAt;
   std::vector<std::uint8_t> bytes;  // the packet as received (IP header first)
+  // The payload to send instead, when first-seen bytes replaced conflicting ones
+  // (StreamInspector::inspect); empty otherwise.
+  std::vector<std::uint8_t> firstSeenPayload;
+};
+
+// A client's SYN, as far as a session needs it.
+struct ClientSyn {
+  SeqNum isn;
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> windowShift;  // its Window Scale option
+  std::uint16_t window = 0;
 };
 
 // The per-session pinhole rate limit (Limits::pinholesPerSecond, pinholeBurst): a token bucket
@@ -85,9 +106,16 @@ struct Session {
   FlowKey key;
   bool inspecting = true;
   bool closed = false;    // no more inspection or pinholes (FIN/RST, idle, shutdown)
-  bool finished = false;  // the TCP connection ended (RST, or FIN both ways)
+  bool finished = false;  // the TCP connection ended (an accepted RST, or accepted FINs both ways)
   Timestamp finishedAt;
   Timestamp lastSeen;
+  // The handshake this session began with: the ISNs (of the SYN and of the SYN-ACK) once known.
+  std::optional<SeqNum> clientIsn;
+  std::optional<SeqNum> serverIsn;
+  std::uint16_t clientSynWindow = 0;  // the client SYN's (unscaled) window, until the SYN-ACK
+  // A client SYN with another ISN on this unfinished session: a new connection on the 4-tuple if
+  // the server's SYN-ACK acknowledges it (the session then restarts), else nothing.
+  std::optional<ClientSyn> reopening;
   std::vector<HeldPacket> held;  // in arrival order
   std::size_t heldBytes = 0;
   std::optional<std::uint64_t> pinholeId;  // the session's one pending pinhole
@@ -104,6 +132,12 @@ struct Session {
   // must then continue for as long as the connection may live.
   bool translates() const { return dirs[0].adjuster.totalDelta() != 0 || dirs[1].adjuster.totalDelta() != 0; }
 };
+
+// An offset of `direction`'s stream as its receiver counts it (the offset of an acknowledgement
+// or of a window's right edge it sent), in the original space: in AckSpace::Output (live) the
+// receiver saw the output stream, so the offset is mapped back through the direction's edit log
+// (docs/architecture.md "Sequence spaces"); in AckSpace::Original (replay) it is original already.
+std::int64_t receivedToOriginal(const DirectionState& direction, std::int64_t offset, AckSpace space);
 
 // Fail open per flow: no more parsing, no more pinholes; existing edits keep being applied.
 void stopInspection(Session& session, Effects& effects);

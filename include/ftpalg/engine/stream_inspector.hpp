@@ -1,5 +1,5 @@
 // StreamInspector: the engine's reading of a control connection's byte streams
-// (docs/architecture.md, steps 4-6 and 8):
+// (docs/architecture.md, steps 5-7 and 9):
 //   reassembly (SegmentTracker: each byte once, in order; first-seen bytes win) ->
 //   framing (LineFramer) or, after AUTH + 234, TLS records (TlsRecordTracker) ->
 //   meaning (ControlChannel, the FTP state machine).
@@ -12,6 +12,7 @@
 #include <limits>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/effects.hpp"
@@ -33,11 +34,16 @@ class AnnouncementSink {
 // decidedFrontier() of a direction with nothing left to decide: every byte may be released.
 inline constexpr std::int64_t kUndecidedNever = std::numeric_limits<std::int64_t>::max();
 
-// Original offset up to which every edit of `dir` is known: bytes before it can be released.
-// It is the delivered end of the stream, except while an incomplete line could still become an
-// announcement (PORT/EPRT from the client, 227/229 as a reply's first line when a PASV/EPSV is
-// pending): then only the verb's bytes of that line are decided. kUndecidedNever when the session
-// is no longer inspected or is closed.
+// Original offset up to which every edit of `dir` is known: bytes before it can be released
+// (docs/decisions/0001-hold-undecided-packets.md). It is the delivered end of the stream (so
+// bytes beyond a gap wait for it: the gap may hide the start of an announcement), except
+//  - while an incomplete line could still become an announcement (PORT/EPRT from the client,
+//    227/229 as a reply's first line when a PASV/EPSV is pending): then only the verb's bytes of
+//    that line are decided;
+//  - kUndecidedNever for the server's bytes while no PASV/EPSV awaits a reply
+//    (ControlChannel::passiveReplyAwaited): whatever a gap hides, no server byte sent before the
+//    client's next PASV/EPSV can answer it, so even out-of-order bytes are decided; and for both
+//    directions once the session is no longer inspected or is closed.
 std::int64_t decidedFrontier(const Session& session, Direction dir);
 
 class StreamInspector {
@@ -47,8 +53,11 @@ class StreamInspector {
 
   // The payload of one packet of `dir`, at original stream offset `offset` (possibly a
   // retransmission or out of order). Precondition: the session is inspected and not closed.
-  void inspect(Session& session, Direction dir, std::int64_t offset, std::span<const std::uint8_t> payload,
-               Effects& effects);
+  // Returns the payload the packet is to carry: `payload` itself, or (valid until the next call)
+  // a copy with the first-seen bytes the tracker holds out of order written over bytes that
+  // differ from them (a conflicting retransmission, SegmentTracker::overlayHeld).
+  std::span<const std::uint8_t> inspect(Session& session, Direction dir, std::int64_t offset,
+                                        std::span<const std::uint8_t> payload, Effects& effects);
 
  private:
   void checkUndecidedRetransmission(Session& session, Direction dir, std::int64_t offset,
@@ -60,6 +69,7 @@ class StreamInspector {
 
   const Limits& limits_;
   AnnouncementSink& announcements_;
+  std::vector<std::uint8_t> firstSeen_;  // reused: a payload with first-seen bytes written over it
 };
 
 }  // namespace ftpalg

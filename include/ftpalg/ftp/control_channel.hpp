@@ -107,6 +107,10 @@ class ControlChannel {
   // is pending and no multi-line reply is open): lets the engine decide whether to hold a
   // partial server line.
   bool replyAnnouncementPossible() const;
+  // True when a PASV or EPSV is among the commands awaiting a reply (not only the oldest). While
+  // none is, no server line can become a 227/229 announcement until the client sends one: what
+  // the engine's decided frontier for out-of-order server bytes rests on (stream_inspector.hpp).
+  bool passiveReplyAwaited() const;
   // Commands sent and not yet answered by a final reply (diagnostics and tests).
   std::size_t pendingCommandCount() const { return std::size_t{pendingCount_} + pendingOverflow_; }
 

@@ -9,6 +9,10 @@
 
 #include "ftpalg/core/ip_address.hpp"
 
+namespace ftpalg {
+class PacketView;
+}
+
 namespace ftpalg::checksum {
 
 // One's-complement sum of `data` folded to 16 bits, not inverted, seeded with `initial` (a
@@ -36,5 +40,20 @@ std::uint16_t incrementalUpdate32(std::uint16_t oldChecksum, std::uint32_t oldVa
 // True when the packet's IPv4 header checksum (if IPv4) and TCP checksum are both correct.
 // `ipPacket` starts at the IP header; false for anything PacketView cannot parse.
 bool verifyPacket(std::span<const std::uint8_t> ipPacket);
+
+// What a parsed packet's checksums say about its bytes.
+enum class ChecksumState : std::uint8_t {
+  Valid,  // the IPv4 header checksum (IPv4) and the TCP checksum are correct
+  // The IPv4 header checksum is correct and the TCP checksum field holds the folded
+  // pseudo-header sum alone (in host order: pseudoHeaderSum folded, not inverted): the form in
+  // which a Linux sender hands a segment to a NIC that completes the checksum (CHECKSUM_PARTIAL,
+  // include/linux/skbuff.h), as a capture on the sending host shows it. Not valid on the wire.
+  Offloaded,
+  Bad,  // anything else: a receiver drops the packet (RFC 9293 §3.1, RFC 791 §3.1)
+};
+// One pass over the TCP segment (and the IPv4 header). The TCP checksum covers the segment as far
+// as the IP length fields say (RFC 8200 §8.1: from the IPv6 header's source and destination; a
+// Routing header's final destination is not looked for).
+ChecksumState checkPacket(const PacketView& packet);
 
 }  // namespace ftpalg::checksum

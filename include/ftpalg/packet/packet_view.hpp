@@ -54,6 +54,8 @@ struct TcpOptionsInfo {
   // the rewriter to patch edges in place. Each block is 8 bytes (left, right), network order.
   std::size_t sackOffset = 0;
   bool sackPermitted = false;  // option 4
+  // RFC 7323 option 3: the Window Scale shift, only meaningful on SYN.
+  std::optional<std::uint8_t> windowScale;
 };
 
 class PacketView {

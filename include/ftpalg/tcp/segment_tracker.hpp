@@ -54,6 +54,11 @@ class SegmentTracker {
   template <typename Sink>
   TrackResult accept(std::int64_t offset, std::span<const std::uint8_t> bytes, Sink&& deliver);
 
+  // Writes the held (first-seen) bytes over the parts of `bytes` (stream offset `offset`) that
+  // they overlap; true when any byte of `bytes` changed. Lets a caller forward a retransmission
+  // that conflicts with held bytes carrying the bytes that were seen, and will be delivered, first.
+  bool overlayHeld(std::int64_t offset, std::span<std::uint8_t> bytes) const;
+
   std::int64_t nextOffset() const { return nextOffset_; }
   std::size_t heldBytes() const { return heldBytes_; }
   bool hasHeld() const { return !held_.empty(); }
