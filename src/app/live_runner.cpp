@@ -784,6 +784,7 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     resolverOptions.conntrackOwned = owner == SequenceOwner::Kernel;
     resolverOptions.controlMark = run.controlMark;
     resolverOptions.observeHelperFlows = copies;
+    resolverOptions.readsLateCopies = copies;
     auto resolver = io::ConntrackResolver::open(resolverOptions);
     if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
     LiveVerdictSink sink = makeLiveVerdictSink(config, queueSinks[i]);

@@ -40,6 +40,10 @@ std::string_view liveMode(const AppConfig& config) { return config.run.dryRun ? 
 EngineConfig liveEngineConfig(const AppConfig& config) {
   EngineConfig engine = config.engine;
   engine.ackSpace = config.run.dryRun ? AckSpace::Original : AckSpace::Output;
+  // NFLOG copies carry no NFQA_SKB_CSUMNOTREADY and nobody completes them: a segment its sender's
+  // stack left to checksum offload (veth, a local sender) shows the pseudo-header sum, as in a
+  // capture taken on the sending host.
+  engine.checksums = config.run.dryRun ? ChecksumInput::MayBeOffloaded : ChecksumInput::Complete;
   return engine;
 }
 

@@ -34,7 +34,8 @@ std::string_view liveMode(const AppConfig& config);
 
 // The engine configuration of live mode. With --dry-run every packet leaves as it came, so the
 // peers never see a rewrite and acknowledge the original stream: AckSpace::Original (as in
-// replay); otherwise AckSpace::Output (docs/architecture.md "Sequence spaces").
+// replay); otherwise AckSpace::Output (docs/architecture.md "Sequence spaces"). --dry-run's
+// NFLOG copies may hold offloaded checksums: ChecksumInput::MayBeOffloaded (as in replay).
 EngineConfig liveEngineConfig(const AppConfig& config);
 
 // The pinhole backend live mode uses with sequence owner `owner` (the effective one, after

@@ -14,9 +14,12 @@ namespace {
 // The engine's proof that a server's SYN-ACK answers a client SYN: conntrack saw that SYN and has
 // not yet seen the handshake end (engine-owned: the SYN-ACK is queued before conntrack processes
 // it, SYN_SENT; conntrack-owned: after, SYN_RECV; either for a retransmitted SYN-ACK).
-std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry) {
-  if (entry.tcpState != TCP_CONNTRACK_SYN_SENT && entry.tcpState != TCP_CONNTRACK_SYN_RECV)
-    return std::nullopt;
+// --dry-run's late copies: also ESTABLISHED (ConntrackResolverOptions::readsLateCopies).
+std::optional<ClientSynSeen> clientSynSeen(const ConntrackEntry& entry, bool readsLateCopies) {
+  const bool handshaking =
+      entry.tcpState == TCP_CONNTRACK_SYN_SENT || entry.tcpState == TCP_CONNTRACK_SYN_RECV;
+  const bool justEstablished = readsLateCopies && entry.tcpState == TCP_CONNTRACK_ESTABLISHED;
+  if (!handshaking && !justEstablished) return std::nullopt;
   return ClientSynSeen{entry.originalWindowShift};
 }
 
@@ -164,7 +167,7 @@ std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& e
   cache(context);
   context.direction = direction;
   if (serverSynAck && direction == Direction::ServerToClient) {
-    context.clientSyn = clientSynSeen(entry);  // this SYN-ACK only; never cached
+    context.clientSyn = clientSynSeen(entry, options_.readsLateCopies);  // this SYN-ACK only; never cached
   }
   return context;
 }

@@ -79,6 +79,11 @@ struct ConntrackResolverOptions {
   // (shadow mode, docs/admin-guide.md#dry-run-and-shadow-mode). Never in live mode: both would
   // rewrite.
   bool observeHelperFlows = false;
+  // --dry-run reads NFLOG copies after the kernel has moved on: by the time a server SYN-ACK's copy
+  // is resolved, conntrack may already have seen the client's ACK. An entry in ESTABLISHED then
+  // also proves the SYN (conntrack reaches it only through SYN, SYN-ACK, ACK). Never in live mode,
+  // where the SYN-ACK waits in the queue and ESTABLISHED would mean an older connection.
+  bool readsLateCopies = false;
   std::size_t maxFlows = 65536;    // cached flows (two views each)
   std::size_t maxNegative = 8192;  // remembered misses
   std::chrono::milliseconds negativeTtl{1000};
