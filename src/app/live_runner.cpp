@@ -321,9 +321,29 @@ class Worker {
 
   // Destroy events of this worker's flows; after lost events, a dump tells which of its
   // kernel-owned flows are gone. False on a socket error.
+  // A client that reuses its source port while the old entry lingers (TIME_WAIT) makes conntrack
+  // replace that entry: the old one's DESTROY event can arrive after the new connection's session
+  // began, and must not end it. The tuple then names a live entry with another CTA_ID.
+  bool reusedByAnotherEntry(const io::ConntrackEntry& destroyed) {
+    if (destroyed.id == 0 || !ensureResyncNetlink()) return false;
+    auto live = resyncNetlink_->get(destroyed.original, io::ConntrackDir::Original);
+    return live && live.value() && live.value()->id != 0 && live.value()->id != destroyed.id;
+  }
+
+  bool ensureResyncNetlink() {
+    if (resyncNetlink_) return true;
+    auto opened = io::ConntrackNetlink::open();
+    if (!opened) {
+      reportWarning(label_ + ": " + opened.error());
+      return false;
+    }
+    resyncNetlink_ = std::move(opened.value());
+    return true;
+  }
+
   bool readDestroyEvents() {
-    auto read = kernel_->events->read([this](const FlowKey& flow) {
-      if (owns(flow)) sessionEnded(flow);
+    auto read = kernel_->events->read([this](const FlowKey& flow, const io::ConntrackEntry& destroyed) {
+      if (owns(flow) && !reusedByAnotherEntry(destroyed)) sessionEnded(flow);
     });
     if (!read) {
       reportError(label_ + ": " + read.error());
@@ -332,14 +352,7 @@ class Worker {
     if (!read->lost) return true;
     reportWarning(label_ +
                   ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
-    if (!resyncNetlink_) {
-      auto opened = io::ConntrackNetlink::open();
-      if (!opened) {
-        reportWarning(label_ + ": " + opened.error());
-        return true;
-      }
-      resyncNetlink_ = std::move(opened.value());
-    }
+    if (!ensureResyncNetlink()) return true;
     auto alive = io::dumpAnchoredConnections(*resyncNetlink_, kernel_->resync);
     if (!alive) {
       reportWarning(label_ + ": " + alive.error());
@@ -453,6 +466,7 @@ class Worker {
   // Conntrack-owned mode: the flows this worker handed its engine as kernel-owned and has not
   // seen end (forgotten by the engine or destroyed in conntrack): what a resync checks.
   std::unordered_set<FlowKey, FlowKeyHash> kernelFlows_;
+  // Opened on first use: the dump after lost events, the port-reuse check of a destroy event.
   std::unique_ptr<io::ConntrackNetlink> resyncNetlink_;
   std::unique_ptr<Engine> engine_;
   LiveLog& log_;

@@ -71,7 +71,7 @@ Result<std::unique_ptr<ConntrackDestroyEvents>> ConntrackDestroyEvents::open(
 int ConntrackDestroyEvents::fd() const { return mnl_socket_get_fd(impl_->socket.get()); }
 
 Result<ConntrackDestroyEvents::ReadResult> ConntrackDestroyEvents::read(
-    const std::function<void(const FlowKey&)>& onDestroyed) {
+    const std::function<void(const FlowKey&, const ConntrackEntry&)>& onDestroyed) {
   ReadResult result;
   const auto& ports = impl_->options.controlPorts;
   for (;;) {
@@ -102,7 +102,7 @@ Result<ConntrackDestroyEvents::ReadResult> ConntrackDestroyEvents::read(
       }
       ++counters_.matched;
       ++result.destroyed;
-      onDestroyed(FlowKey{entry->original.src, entry->reply.src});
+      onDestroyed(FlowKey{entry->original.src, entry->reply.src}, *entry);
     }
   }
 }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "conntrack_netlink.hpp"
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/result.hpp"
 
@@ -47,8 +48,9 @@ class ConntrackDestroyEvents {
     bool lost = false;          // ENOBUFS: events were dropped; resynchronise by dump
   };
   // Reads every pending datagram and calls `onDestroyed` with the flow key (client real, server
-  // real: original source and reply source) of each destroyed anchored control connection.
-  Result<ReadResult> read(const std::function<void(const FlowKey&)>& onDestroyed);
+  // real: original source and reply source) and the entry (its original tuple and CTA_ID) of each
+  // destroyed anchored control connection.
+  Result<ReadResult> read(const std::function<void(const FlowKey&, const ConntrackEntry&)>& onDestroyed);
 
   struct Counters {
     std::uint64_t events = 0;   // DESTROY messages that passed the kernel filter

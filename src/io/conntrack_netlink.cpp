@@ -240,6 +240,7 @@ std::optional<ConntrackEntry> parseConntrackMessage(const nlmsghdr* message) {
   entry.reply = *reply;
   if (top[CTA_STATUS]) entry.status = getU32(top[CTA_STATUS]);
   if (top[CTA_MARK]) entry.mark = getU32(top[CTA_MARK]);
+  if (top[CTA_ID]) entry.id = getU32(top[CTA_ID]);
   if (top[CTA_HELP]) {
     const nlattr* help[CTA_HELP_MAX + 1] = {};
     if (mnl_attr_parse_nested(top[CTA_HELP], collect<CTA_HELP_MAX + 1>, help) >= 0 && help[CTA_HELP_NAME]) {

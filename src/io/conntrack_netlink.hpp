@@ -57,7 +57,10 @@ struct ConntrackEntry {
   ConntrackTuple reply;
   std::uint32_t status = 0;  // ct_status bits
   std::uint32_t mark = 0;    // 0 when the kernel sent none
-  std::string helper;        // CTA_HELP_NAME, empty when none (DESTROY events never carry it)
+  // CTA_ID: the entry's identity, unique among live entries; a new connection on the same tuple
+  // (port reuse) is a new entry with another id. 0 when the kernel sent none.
+  std::uint32_t id = 0;
+  std::string helper;  // CTA_HELP_NAME, empty when none (DESTROY events never carry it)
   // CTA_SEQ_ADJ_ORIG / CTA_SEQ_ADJ_REPLY: present once ct_status::kSeqAdjust is set (then both,
   // the untouched direction as zeros). DESTROY events carry neither.
   std::optional<SeqAdjRecord> seqAdjOriginal;

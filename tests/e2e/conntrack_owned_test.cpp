@@ -690,7 +690,8 @@ TEST_F(ConntrackOwnedTest, DestroyEventsReportAnchoredControlConnectionsOnly) {
 
   std::vector<FlowKey> destroyed;
   for (int i = 0; i < 50 && destroyed.empty(); ++i) {
-    auto read = events.value()->read([&](const FlowKey& key) { destroyed.push_back(key); });
+    auto read =
+        events.value()->read([&](const FlowKey& key, const ConntrackEntry&) { destroyed.push_back(key); });
     ASSERT_TRUE(read.ok()) << read.error();
     EXPECT_FALSE(read->lost);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
