@@ -1,4 +1,4 @@
-// PacketFeed: where a live worker's packets come from (src/app/live_runner.cpp). Two kinds:
+// PacketFeed: where a live worker's packets come from (src/app/live_worker.hpp). Two kinds:
 //   - NfqueueSource (nfqueue_source.hpp): the packet itself, held by the kernel until the
 //     worker's verdict (live mode);
 //   - NflogSource (nflog_source.hpp): a copy through NFLOG; the packet went on without waiting
