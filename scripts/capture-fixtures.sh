@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Captures real FTP sessions as replay fixtures: pcap-fixtures/real-<server>-<client>-<mode>[-ipv6]/
-# {input.pcap, README.md, flags}. expected.jsonl is NOT written here: scripts/update-golden.sh
-# generates it from the replay, for review.
+# {input.pcap, README.md, flags, decisions.jsonl}. decisions.jsonl states, from the topology alone,
+# what the replay must decide for every announcement in the capture (tests/golden checks it).
+# expected.jsonl is NOT written here: scripts/update-golden.sh generates it from the replay, checks
+# it against decisions.jsonl, for review.
 #
 # How: a ROUTE-ONLY lab (scripts/lab/lab.sh, topology "route" or "route-dnat": no NAT, the router
 # only forwards, the server can reach the client) with a real server (vsftpd, proftpd, pure-ftpd,
@@ -17,6 +19,7 @@
 #
 # Usage (root): scripts/capture-fixtures.sh [NAME...]     (default: every case below)
 #   scripts/capture-fixtures.sh --list                    (print the case names)
+#   scripts/capture-fixtures.sh --decisions               (rewrite every case's decisions.jsonl only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lab/lab.sh"
@@ -64,8 +67,58 @@ case_name() {  # topology server client mode family
   echo "$n"
 }
 
+# The decisions every announcement of a capture must get, as one rule line (the rule's meaning:
+# tests/golden/stated_decisions.hpp). Each real session announces twice (LIST, then RETR); the
+# addresses are the lab's (scripts/lab/lab.sh):
+#   route, PORT/EPRT (client 192.168.77.10 masqueraded as 203.0.113.1): the address is rewritten
+#     to 203.0.113.1, same port; the server 203.0.113.10 may connect there, forwarded to the client;
+#   route, PASV/EPSV (server 203.0.113.10 public): nothing is rewritten; the client may connect to
+#     the server, no NAT;
+#   route-dnat (server 192.168.78.10 published as 203.0.113.1, client 203.0.113.20): a 227 is
+#     rewritten to 203.0.113.1, a 229 kept; the client may connect to 203.0.113.1, forwarded to
+#     the server;
+#   IPv6 (routed, no NAT): nothing is rewritten; the peer may connect to the announcer, no NAT.
+decisions_for() {  # topology server client mode family
+  local topo=$1 mode=$4 fam=$5 verb dir rule
+  case $mode in
+    port) verb=PORT dir=c2s ;;
+    eprt) verb=EPRT dir=c2s ;;
+    pasv) verb=227 dir=s2c ;;
+    epsv) verb=229 dir=s2c ;;
+  esac
+  rule="{\"rule\":\"each_announcement\",\"dir\":\"$dir\",\"verb\":\"$verb\",\"count\":2"
+  if [[ $fam == 6 ]]; then
+    if [[ $dir == c2s ]]; then
+      rule+=',"from":"2001:db8:1::10","to":"2001:db8:77::10","nat_to":null'
+    elif [[ $topo == route-dnat ]]; then
+      rule+=',"from":"2001:db8:1::20","to":"2001:db8:78::10","nat_to":null'
+    else
+      rule+=',"from":"2001:db8:77::10","to":"2001:db8:1::10","nat_to":null'
+    fi
+  elif [[ $topo == route-dnat ]]; then
+    [[ $mode == pasv ]] && rule+=',"replace":"192,168,78,10","with":"203,0,113,1"'
+    rule+=',"from":"203.0.113.20","to":"203.0.113.1","nat_to":"192.168.78.10"'
+  elif [[ $mode == port ]]; then
+    rule+=',"replace":"192,168,77,10","with":"203,0,113,1"'
+    rule+=',"from":"203.0.113.10","to":"203.0.113.1","nat_to":"192.168.77.10"'
+  elif [[ $mode == eprt ]]; then
+    rule+=',"replace":"|192.168.77.10|","with":"|203.0.113.1|"'
+    rule+=',"from":"203.0.113.10","to":"203.0.113.1","nat_to":"192.168.77.10"'
+  else
+    rule+=',"from":"192.168.77.10","to":"203.0.113.10","nat_to":null'
+  fi
+  echo "$rule}"
+}
+
 if [[ ${1:-} == --list ]]; then
   for c in "${cases[@]}"; do case_name $c; done
+  exit 0
+fi
+if [[ ${1:-} == --decisions ]]; then
+  for c in "${cases[@]}"; do
+    dir=$fixtures/$(case_name $c)
+    if [[ -d $dir ]]; then decisions_for $c >"$dir/decisions.jsonl"; fi
+  done
   exit 0
 fi
 if [[ $(id -u) != 0 ]]; then
@@ -152,9 +205,10 @@ for c in "${cases[@]}"; do
     echo
     describe $c
     echo
-    echo "Captured by \`scripts/capture-fixtures.sh\` (real $server and $client in network namespaces, tcpdump on the router's inside interface, $packets packets); expected.jsonl by \`scripts/update-golden.sh\`, reviewed."
+    echo "Captured by \`scripts/capture-fixtures.sh\` (real $server and $client in network namespaces, tcpdump on the router's inside interface, $packets packets), which also states the decisions the replay must log (decisions.jsonl, from the lab topology); expected.jsonl by \`scripts/update-golden.sh\`, checked against them and reviewed."
   } >"$dir/README.md"
   flags_for "$topo" "$fam" >"$dir/flags"
+  decisions_for $c >"$dir/decisions.jsonl"
   echo "captured $name ($packets packets, $(stat -c %s "$dir/input.pcap") bytes)"
   made=$((made + 1))
 done

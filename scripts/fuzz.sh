@@ -6,6 +6,8 @@
 #   FUZZ_SECONDS     fuzzing time per target (default 60; 0 = only replay the corpora)
 #   FUZZ_BUILD_DIR   build tree (default build-fuzz/ in the repository)
 #   FUZZ_JOBS        build parallelism (default: nproc)
+#   FUZZ_SEED        libFuzzer's -seed (default 1, printed with every run, never random): a
+#                    finding is reproduced by the same seed and corpus (CI starts from the seeds)
 #
 # Steps: (1) ctest -L fuzz replays every seed and every regression input once (strict: known,
 # reported issues fail here); (2) each target fuzzes for FUZZ_SECONDS, starting from its seeds and
@@ -18,6 +20,12 @@ root=$(pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-$(nproc)}
+seed=${FUZZ_SEED:-1}
+if [[ ! $seed =~ ^[1-9][0-9]{0,9}$ ]] || ((seed > 4294967295)); then
+  # libFuzzer takes 0 as "pick a random seed": a fixed run needs 1..2^32-1.
+  echo "fuzz.sh: FUZZ_SEED=$seed: must be a number from 1 to 4294967295" >&2
+  exit 2
+fi
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
@@ -54,16 +62,17 @@ if ((seconds > 0)); then
     corpus=$build/fuzz-corpus/$target
     artifacts=$build/fuzz-artifacts/$target
     mkdir -p "$corpus" "$artifacts"
-    echo "== fuzz $target for ${seconds}s (corpus $corpus)"
+    echo "== fuzz $target for ${seconds}s, seed $seed (corpus $corpus)"
     log=$build/fuzz-artifacts/$target.log
     rc=0
-    "$binary" -max_total_time="$seconds" -max_len="$(max_len "$target")" -rss_limit_mb=2048 -timeout=25 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$root/tests/fuzz/corpus/$target" \
+    "$binary" -seed="$seed" -max_total_time="$seconds" -max_len="$(max_len "$target")" -rss_limit_mb=2048 \
+      -timeout=25 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+      "$corpus" "$root/tests/fuzz/corpus/$target" \
       >"$log" 2>&1 || rc=$?
     grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" || true
     if ((rc != 0)); then
       status=1
-      echo "FINDING in $target (exit $rc): see $log"
+      echo "FINDING in $target (exit $rc, seed $seed): see $log"
       grep -E 'invariant failed|ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error' "$log" | head -5 || true
       ls -1 "$artifacts" | sed 's/^/  input: /'
     else

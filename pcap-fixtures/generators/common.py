@@ -6,6 +6,7 @@ Masquerade (SNAT) cases are captured on the router's inside interface: the clien
 198.51.100.7 talks to the server 192.168.78.10, published as 203.0.113.1:21.
 """
 
+from decisions import closed, pinhole, rewrite
 from ftpgen import Flow, data_transfer
 
 CLIENT = ("192.168.77.10", 40000)
@@ -20,6 +21,7 @@ CLIENT6 = ("2001:db8:77::10", 40000)
 SERVER6 = ("2001:db8:113::10", 21)
 
 PORT_LINE = "PORT 192,168,77,10,195,80\r\n"  # 192.168.77.10:50000
+PORT_PUBLIC = "PORT 203,0,113,1,195,80"       # PORT_LINE as the server must see it (SNAT)
 PORT_OK = "200 PORT command successful. Consider using PASV.\r\n"
 LISTING = "-rw-r--r--    1 0        0            1024 Nov 14 22:13 readme.txt\r\n"
 
@@ -61,3 +63,17 @@ def passive_list(flow, request, reply, data_from=("198.51.100.7", 50001), data_t
         data_transfer(flow.capture, data_from, data_to, LISTING, listener_sends=True, ip_id=2000)
     flow.server("150 Here comes the directory listing.\r\n")
     flow.server("226 Directory send OK.\r\n")
+
+
+# ---- the decisions of the common shapes (decisions.py), stated once --------------------------
+
+# Masquerade: the server 203.0.113.10 may connect to the public 203.0.113.1:50000, forwarded to
+# the client's real 192.168.77.10:50000.
+ACTIVE_PINHOLE = ("203.0.113.10", "203.0.113.1:50000")
+
+
+def masqueraded_port_decisions():
+    """PORT_LINE from a masqueraded client, then a normal close: one rewrite, one pinhole."""
+    return [rewrite("c2s", "PORT", PORT_LINE.rstrip("\r\n"), PORT_PUBLIC),
+            pinhole(*ACTIVE_PINHOLE, "192.168.77.10:50000"),
+            closed(ACTIVE_PINHOLE)]

@@ -854,7 +854,7 @@ lab_ftpalg_residue() {
 # ARGS...` (--log-format $LAB_FTPALG_FORMAT, default json; no --seq-owner of ours when ARGS has
 # one) in the router namespace; waits (<= 8 s) until it reports "running" and its queue rules are
 # installed (and, unless --dry-run or --pinhole-backend none, its nft table exists). Sets
-# LAB_PID_ftpalg, LAB_FTPALG_LOG.
+# LAB_PID_ftpalg, LAB_FTPALG_LOG, LAB_STATUS_SOCKET.
 lab_ftpalg_start() {
   local bin=${FTPALG_BIN:?FTPALG_BIN is not set}
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
@@ -865,8 +865,12 @@ lab_ftpalg_start() {
   done
   # lab_bg empties the stderr file before returning: the checks below never read a previous
   # instance's "running" line.
+  # The status socket in the lab's own directory (the default, /run/ftpalg/status.sock, is one
+  # path for every namespace: parallel labs would meet there). LAB_STATUS_SOCKET names it.
+  LAB_STATUS_SOCKET=$LAB_DIR/status.sock
   lab_bg ftpalg "$LAB_NS_R" "$LAB_DIR/ftpalg.stderr" \
-    "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "${owner[@]}" "$@"
+    "$bin" run --log "$LAB_FTPALG_LOG" --log-format "${LAB_FTPALG_FORMAT:-json}" "${owner[@]}" \
+    --status-socket "$LAB_STATUS_SOCKET" "$@"
   local i
   for ((i = 0; i < 80; i++)); do
     if ! kill -0 "$LAB_PID_ftpalg" 2>/dev/null; then

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "firewall/ct_marks.hpp"
+#include "firewall/pinhole_rules.hpp"
+#include "firewall/queue_rules.hpp"
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "ftpalg/engine/flow_context.hpp"
@@ -16,7 +18,8 @@
 
 namespace ftpalg::app {
 
-enum class Command : std::uint8_t { Replay, Run, Rules, Help, Version };
+// Check: the preflight of `run` (check_command.hpp); Status: asks a running `run` (status_command.hpp).
+enum class Command : std::uint8_t { Replay, Run, Rules, Help, Version, Check, Status };
 enum class LogFormat : std::uint8_t { Json, Text };
 // auto: conntrack in the conntrack-owned mode, nft in the engine-owned one (wiring.cpp).
 enum class PinholeBackendKind : std::uint8_t { Auto, Nft, Conntrack, None };
@@ -47,12 +50,23 @@ struct RunConfig {
   SequenceOwner seqOwner = SequenceOwner::Kernel;
   std::uint32_t controlMark = firewall::kDefaultControlMark;    // --control-mark
   std::uint32_t verifiedMark = firewall::kDefaultVerifiedMark;  // --verified-mark
+  std::uint32_t pinholeMark = firewall::kDefaultPinholeMark;    // --pinhole-mark
+  std::string nftTable{firewall::kDefaultTable};                // --nft-table
+  std::string nftQueueTable{firewall::kDefaultQueueTable};      // --nft-queue-table
   bool dryRun = false;
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup
   bool installQueueRules = true;    // --no-queue-rules: the admin installs them
   bool syslog = false;              // --syslog: decisions and messages also to syslog(3)
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
+};
+
+// `ftpalg status` and where `run` answers it (--status-socket), and the metrics endpoint.
+struct StatusConfig {
+  std::string socketPath = "/run/ftpalg/status.sock";  // --status-socket
+  bool json = false;                                   // status --json
+  std::optional<std::string> metricsListen;            // --metrics-listen ADDRESS:PORT (run)
+  friend bool operator==(const StatusConfig&, const StatusConfig&) = default;
 };
 
 struct RulesConfig {
@@ -71,6 +85,7 @@ struct AppConfig {
   ReplayConfig replay;
   RunConfig run;
   RulesConfig rules;
+  StatusConfig status;
   bool printConfig = false;  // --print-config: echo the effective config and exit
   friend bool operator==(const AppConfig&, const AppConfig&) = default;
 };

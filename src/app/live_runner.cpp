@@ -17,8 +17,11 @@
 //   3. drop to CAP_NET_ADMIN (and --user);
 //   4. one worker thread per queue, each with its own Engine, ConntrackResolver, backend
 //      handle and socket (docs/design.md#threading: single-threaded engines, no locks in the core); the main
-//      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log,
-//      SIGUSR1 writes a `stats` event;
+//      thread only handles signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reopens the log and
+//      reloads the policy and limits (reload(): the workers apply them between packets; other
+//      changes are named as needing a restart), SIGUSR1 writes a `stats` event; the status
+//      thread (status_server.hpp, bound in step 2 while still root) answers `ftpalg status` and
+//      the metrics with snapshots each worker takes between packets (live_status.hpp);
 //   5. stop: remove the queue rules first (new packets pass unhelped or wait, per fail-open),
 //      let each worker drain what is already queued, Engine::shutdown (pinholes closed, held
 //      packets released), then the PinholeTable deletes the table; unbind, exit 0. Leaving
@@ -64,11 +67,14 @@
 #include "live_clock.hpp"
 #include "live_log.hpp"
 #include "live_stats.hpp"
+#include "live_status.hpp"
 #include "live_system.hpp"
 #include "log/diagnostics.hpp"
+#include "options.hpp"
 #include "outcome_executor.hpp"
 #include "rules_command.hpp"
 #include "service_notifier.hpp"
+#include "status_server.hpp"
 #include "wiring.hpp"
 
 namespace ftpalg::app {
@@ -147,6 +153,21 @@ class Worker {
     return ticket;
   }
   StatsMailbox& stats() { return stats_; }
+  // The status thread: a fresh WorkerStatus (live_status.hpp), or nullopt when the worker has
+  // ended or did not answer by `until`.
+  std::optional<WorkerStatus> status(std::chrono::steady_clock::time_point until) {
+    const std::uint64_t ticket = status_.request();
+    wake();
+    return status_.waitForAnswer(ticket, until);
+  }
+  // The main thread (SIGHUP): the engine takes `policy` and `limits` at its next loop turn.
+  void reconfigure(const Policy& policy, const Limits& limits) {
+    {
+      std::lock_guard<std::mutex> lock(reconfigureMutex_);
+      pendingConfig_ = EngineConfig{policy, limits, AckSpace::Output};
+    }
+    wake();
+  }
   bool failed() const { return failed_.load(); }
   // When the worker last went round its loop (CLOCK_MONOTONIC); it does so at least once a
   // second unless it is stuck.
@@ -160,9 +181,25 @@ class Worker {
     [[maybe_unused]] const ssize_t written = ::write(wakeFd_, &one, sizeof one);
   }
 
-  // Returns when the last verdict was handed to the kernel (before the log is written).
-  std::chrono::steady_clock::time_point execute(const Outcome& out) {
+  // Returns when the last verdict was handed to the kernel (before the log is written). Each
+  // verdict's packet gets its receive-to-verdict latency: `current` (received at `start`) when it
+  // is among them, else it waits (held) in waiting_; held packets released now leave waiting_.
+  std::chrono::steady_clock::time_point execute(const Outcome& out,
+                                                std::optional<PacketId> current = std::nullopt,
+                                                std::chrono::steady_clock::time_point start = {}) {
     executor_.execute(out);
+    const auto verdictsDone = executor_.lastTiming().verdictsDone;
+    bool currentDone = false;
+    for (const PacketVerdict& verdict : out.verdicts) {
+      if (current && verdict.id == *current) {
+        latencyHistogram_.add(verdictsDone - start);
+        currentDone = true;
+      } else if (const auto waiting = waiting_.find(verdict.id); waiting != waiting_.end()) {
+        latencyHistogram_.add(verdictsDone - waiting->second);
+        waiting_.erase(waiting);
+      }
+    }
+    if (current && !currentDone) waiting_.emplace(*current, start);
     if (kernel_) {
       for (const FlowKey& flow : out.forgottenFlows) kernelFlows_.erase(flow);
     }
@@ -176,7 +213,7 @@ class Worker {
     out_.clear();
     if (!queued.packet.controlCandidate) {
       out_.verdicts.push_back(PacketVerdict{queued.packet.id, VerdictKind::Accept, {}});
-      execute(out_);
+      execute(out_, queued.packet.id, start);
       return;
     }
     const Timestamp now = monotonicNow();
@@ -197,7 +234,7 @@ class Worker {
     }
     const auto decided = std::chrono::steady_clock::now();
     const bool announcement = isAnnouncement(out_);
-    const auto released = execute(out_);
+    const auto released = execute(out_, queued.packet.id, start);
     if (announcement) {
       latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
                    std::chrono::duration<double, std::micro>(decided - start).count(), lastActionsUs_);
@@ -311,12 +348,15 @@ class Worker {
       if ((fds[0].revents & POLLIN) && !receive()) {
         failed_.store(true);
         break;
-        if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
-          failed_.store(true);
-          break;
-        }
+      }
+      if (kernel_ && (fds[2].revents & POLLIN) && !readDestroyEvents()) {
+        failed_.store(true);
+        break;
       }
       if (stats_.takeRequest()) stats_.publish(engine_->stats());
+      if (status_.takeRequest())
+        status_.publish(WorkerStatus{queue_, engine_->snapshot(monotonicNow()), latencyHistogram_});
+      applyPendingConfig();
       if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
       if (source_->counters().overruns != reportedOverruns_) {
         reportedOverruns_ = source_->counters().overruns;
@@ -343,6 +383,16 @@ class Worker {
     execute(out_);
     log_.flush();
     stats_.close(engine_->stats());
+    status_.close();
+  }
+
+  void applyPendingConfig() {
+    std::optional<EngineConfig> config;
+    {
+      std::lock_guard<std::mutex> lock(reconfigureMutex_);
+      config.swap(pendingConfig_);
+    }
+    if (config) engine_->reconfigure(config->policy, config->limits);
   }
 
   std::uint16_t queue_;
@@ -366,6 +416,12 @@ class Worker {
   std::atomic<bool> failed_{false};
   std::atomic<std::int64_t> heartbeatNanos_{0};
   StatsMailbox stats_;
+  Mailbox<WorkerStatus> status_;
+  LatencyHistogram latencyHistogram_;
+  // Packets held by the engine, by id: when they were received (their verdict comes later).
+  std::unordered_map<PacketId, std::chrono::steady_clock::time_point> waiting_;
+  std::mutex reconfigureMutex_;
+  std::optional<EngineConfig> pendingConfig_;
   AnnouncementLatency latency_;
   std::size_t lastReceived_ = 0;
   double lastActionsUs_ = 0;
@@ -387,6 +443,35 @@ void collectStats(std::vector<std::unique_ptr<Worker>>& workers) {
   for (std::size_t i = 0; i < workers.size(); ++i) workers[i]->stats().waitForAnswer(tickets[i], until);
 }
 
+// SIGHUP: reads the command line and --config file again; the policy and limit options that
+// changed go to every engine (sessions, pinholes and held packets stay: Engine::reconfigure);
+// any other change is named as needing a restart and keeps its running value.
+void reload(AppConfig& running, const std::function<Result<AppConfig>()>& reread,
+            std::vector<std::unique_ptr<Worker>>& workers) {
+  auto fresh = reread();
+  if (!fresh) {
+    reportWarning("SIGHUP: the configuration was not reloaded (" + fresh.error() +
+                  "); running on with the previous one");
+    return;
+  }
+  std::string applied, restart;
+  for (const SettingChange& change : changedSettings(running, fresh.value())) {
+    std::string& list = change.reloadable ? applied : restart;
+    list += (list.empty() ? "" : ", ") + change.name + " " + change.before + " -> " + change.after;
+  }
+  if (!applied.empty()) {
+    running.engine.policy = fresh.value().engine.policy;
+    running.engine.limits = fresh.value().engine.limits;
+    for (auto& worker : workers) worker->reconfigure(running.engine.policy, running.engine.limits);
+    reportInfo("SIGHUP: applied " + applied + " (running sessions stay)");
+  }
+  if (!restart.empty()) {
+    reportWarning("SIGHUP: these settings take effect only after a restart and keep their running values: " +
+                  restart);
+  }
+  if (applied.empty() && restart.empty()) reportInfo("SIGHUP: the configuration is unchanged");
+}
+
 void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
   std::vector<const AnnouncementLatency*> perWorker;
   for (auto& worker : workers) perWorker.push_back(&worker->latency());
@@ -395,8 +480,10 @@ void reportLatency(std::vector<std::unique_ptr<Worker>>& workers) {
 
 }  // namespace
 
-ExitCode runLive(const AppConfig& config) {
+ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>()>& reread) {
   const RunConfig& run = config.run;
+  const auto startedAt = std::chrono::steady_clock::now();
+  AppConfig current = config;  // what SIGHUP compares a re-read configuration with
   const std::string_view mode = liveMode(config);
   log::configureDiagnostics(run.syslog);
 
@@ -484,10 +571,27 @@ ExitCode runLive(const AppConfig& config) {
     for (const auto& warning : plannedRules->warnings()) reportWarning(warning);
   }
 
-  // 2. Log, queues, table, rules.
+  // 2. Log, status socket and metrics listener, queues, table, rules.
   auto eventLog = openEventLog(config, mode);
   if (!eventLog) return fail(ExitCode::BadOptions, eventLog.error());
   LiveLog log(std::move(eventLog.value()));
+
+  // Bound while still root (the socket file is root's, mode 0600; a metrics port below 1024 is
+  // allowed). A status socket that cannot be had is a warning (forwarding matters more); a
+  // metrics listener the admin asked for and cannot have is an error.
+  std::unique_ptr<StatusServer> statusServer;
+  {
+    std::optional<Endpoint> metrics;
+    if (config.status.metricsListen) metrics = Endpoint::parse(*config.status.metricsListen);
+    auto opened = StatusServer::open(config.status.socketPath, metrics);
+    if (opened) {
+      statusServer = std::move(opened.value());
+    } else if (metrics) {
+      return fail(ExitCode::Failed, "run: " + opened.error());
+    } else {
+      reportWarning("ftpalg status is not available: " + opened.error());
+    }
+  }
 
   const std::uint16_t count = std::max<std::uint16_t>(1, run.queueCount);
   notify("STATUS=starting: binding queue " + std::to_string(run.queueNum) +
@@ -621,6 +725,22 @@ ExitCode runLive(const AppConfig& config) {
         ", pinholes " + pinholes + ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
         (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
   }
+  if (statusServer) {
+    statusServer->start(
+        [&workers] {
+          std::vector<WorkerStatus> answers;
+          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+          for (auto& worker : workers) {
+            if (auto answer = worker->status(until)) answers.push_back(std::move(*answer));
+          }
+          return answers;
+        },
+        [&runningStatus, mode, startedAt] {
+          return DaemonStatus{
+              static_cast<int>(::getpid()), std::string(mode), runningStatus,
+              std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - startedAt)};
+        });
+  }
   reportInfo(runningStatus);
   notify("READY=1\nSTATUS=" + runningStatus);
 
@@ -683,6 +803,7 @@ ExitCode runLive(const AppConfig& config) {
         if (auto reopened = log.reopen(); !reopened) {
           reportWarning("SIGHUP: reopening the log: " + reopened.error() + "; still writing to the old file");
         }
+        reload(current, reread, workers);
         break;
       case SIGUSR1:
         collectStats(workers);
@@ -693,8 +814,10 @@ ExitCode runLive(const AppConfig& config) {
   }
   ::close(signalFd);
 
-  // 5. Stop: rules first, then drain and shut the engines down, then the table.
+  // 5. Stop: the status thread (it asks the workers), the rules, then drain and shut the engines
+  // down, then the table.
   notify("STOPPING=1\nSTATUS=stopping: removing the queue rules, closing the pinholes");
+  if (statusServer) statusServer->stop();
   if (queueRules) {
     if (auto removed = queueRules->remove(); !removed) reportWarning(removed.error());
   }

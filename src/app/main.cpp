@@ -3,12 +3,14 @@
 #include <iostream>
 #include <string>
 
+#include "check_command.hpp"
 #include "exit_code.hpp"
 #include "live_runner.hpp"
 #include "log/diagnostics.hpp"
 #include "options.hpp"
 #include "replay_runner.hpp"
 #include "rules_command.hpp"
+#include "status_command.hpp"
 
 int main(int argc, char* argv[]) {
   using namespace ftpalg::app;
@@ -24,7 +26,9 @@ int main(int argc, char* argv[]) {
       case Command::Version: std::cout << versionText(); return exitStatus(ExitCode::Success);
       case Command::Replay:
       case Command::Run:
-      case Command::Rules: break;
+      case Command::Rules:
+      case Command::Check:
+      case Command::Status: break;
     }
     if (config.printConfig) {
       std::cout << formatConfig(config);
@@ -32,8 +36,12 @@ int main(int argc, char* argv[]) {
     }
     switch (config.command) {
       case Command::Replay: return exitStatus(runReplay(config));
-      case Command::Run: return exitStatus(runLive(config));
+      case Command::Run:
+        // SIGHUP reads the same command line and --config file again.
+        return exitStatus(runLive(config, [argc, argv] { return parseCommandLine(argc, argv); }));
       case Command::Rules: return exitStatus(printRules(config, std::cout));
+      case Command::Check: return exitStatus(runCheck(config, std::cout));
+      case Command::Status: return exitStatus(runStatus(config, std::cout));
       case Command::Help:
       case Command::Version: break;
     }

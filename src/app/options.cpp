@@ -110,7 +110,8 @@ const Value* storedValue(const Given& stored, std::string_view option) {
 // Constraints between options, checked once every value is stored. Each error names the option
 // whose value breaks it, where it was given.
 void checkCombinations(const AppConfig& config, const Given& stored) {
-  if (config.command == Command::Replay || config.command == Command::Run) {
+  const bool runLike = config.command == Command::Run || config.command == Command::Check;
+  if (config.command == Command::Replay || runLike) {
     const Limits& limits = config.engine.limits;
     if (limits.maxMultiLineReplyBytes < limits.maxLineLength) {
       if (const Value* reply = storedValue(stored, "max-multiline-reply")) {
@@ -124,15 +125,31 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
       throw std::logic_error("the default Limits have maxMultiLineReplyBytes < maxLineLength");
     }
   }
-  if (config.command == Command::Run || config.command == Command::Rules) {
-    if (const auto problem = firewall::markBitsProblem(config.run.controlMark, config.run.verifiedMark)) {
+  if (runLike || config.command == Command::Rules) {
+    if (const auto problem = firewall::markBitsProblem(config.run.controlMark, config.run.verifiedMark,
+                                                       config.run.pinholeMark)) {
       const Value* blamed = storedValue(stored, "verified-mark");
+      if (blamed == nullptr) blamed = storedValue(stored, "pinhole-mark");
       if (blamed == nullptr) blamed = storedValue(stored, "control-mark");
       if (blamed == nullptr) throw std::logic_error("the default mark bits clash: " + *problem);
       fail(*blamed, *problem);
     }
   }
-  if (config.command == Command::Run && config.run.pinholeBackend == PinholeBackendKind::Conntrack &&
+  if (config.command == Command::Run && config.status.metricsListen) {
+    const auto endpoint = Endpoint::parse(*config.status.metricsListen);
+    if (!endpoint || endpoint->port == 0) {
+      fail(*storedValue(stored, "metrics-listen"),
+           "not ADDRESS:PORT with a port, e.g. 127.0.0.1:9721 or [::1]:9721");
+    }
+  }
+  if (runLike && config.run.nftTable == config.run.nftQueueTable) {
+    const Value* blamed = storedValue(stored, "nft-queue-table");
+    if (blamed == nullptr) blamed = storedValue(stored, "nft-table");
+    if (blamed == nullptr) throw std::logic_error("the default nft tables have the same name");
+    fail(*blamed, "the same table as " +
+                      std::string(blamed->option == "nft-table" ? "--nft-queue-table" : "--nft-table"));
+  }
+  if (runLike && config.run.pinholeBackend == PinholeBackendKind::Conntrack &&
       config.run.seqOwner == SequenceOwner::Engine) {
     const Value* blamed = storedValue(stored, "pinhole-backend");
     if (blamed == nullptr) throw std::logic_error("conntrack pinholes by default in the engine-owned mode");
@@ -140,7 +157,7 @@ void checkCombinations(const AppConfig& config, const Given& stored) {
          "needs --seq-owner kernel (a conntrack expectation needs the anchor's helper on its control "
          "connection)");
   }
-  if (config.command == Command::Run || config.command == Command::Rules) {
+  if (runLike || config.command == Command::Rules) {
     const unsigned last = config.run.queueNum + config.run.queueCount - 1u;
     if (last > 65535) {
       const Value* blamed = storedValue(stored, "queue-balance");
@@ -170,13 +187,16 @@ Command commandNamed(std::string_view name) {
   if (name == "replay") return Command::Replay;
   if (name == "run") return Command::Run;
   if (name == "rules") return Command::Rules;
+  if (name == "check") return Command::Check;
+  if (name == "status") return Command::Status;
   throw UsageError("unknown command \"" + std::string(name) +
-                   "\"; expected replay, run or rules (see ftpalg --help)");
+                   "\"; expected replay, run, rules, check or status (see ftpalg --help)");
 }
 
 AppConfig parse(int argc, const char* const argv[]) {
   AppConfig config;
-  if (argc < 2) throw UsageError("no command given; expected replay, run or rules (see ftpalg --help)");
+  if (argc < 2)
+    throw UsageError("no command given; expected replay, run, rules, check or status (see ftpalg --help)");
   const std::string_view first = argv[1];
   if (first == "--help" || first == "-h" || first == "help") {
     config.command = Command::Help;
@@ -252,7 +272,8 @@ std::vector<OptionDescription> describeOptions() {
   for (const cli::Option& option : cli::optionTable()) {
     OptionDescription description;
     description.name = option.name;
-    for (const Command command : {Command::Replay, Command::Run, Command::Rules}) {
+    // `check` takes every option of `run` (options_table.hpp): the documentation says so once.
+    for (const Command command : {Command::Replay, Command::Run, Command::Rules, Command::Status}) {
       if (option.appliesTo(command)) description.commands.emplace_back(cli::commandName(command));
     }
     description.commandLineOnly = option.commandLineOnly;
@@ -268,6 +289,25 @@ std::vector<OptionDescription> describeOptions() {
     descriptions.push_back(std::move(description));
   }
   return descriptions;
+}
+
+std::vector<SettingChange> changedSettings(const AppConfig& running, const AppConfig& reread) {
+  std::vector<SettingChange> changes;
+  for (const cli::Option& option : cli::optionTable()) {
+    if (option.commandLineOnly || !option.appliesTo(running.command)) continue;
+    const auto before = option.print(running);
+    const auto after = option.print(reread);
+    if (before == after) continue;
+    const auto joined = [](const std::vector<std::string>& values) {
+      std::string text;
+      for (const std::string& value : values) text += (text.empty() ? "" : ",") + value;
+      return text.empty() ? std::string("(unset)") : text;
+    };
+    changes.push_back(
+        SettingChange{std::string(option.name), joined(before), joined(after),
+                      option.group == cli::Group::Policy || option.group == cli::Group::Limits});
+  }
+  return changes;
 }
 
 std::string formatConfig(const AppConfig& config) {

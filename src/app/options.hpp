@@ -39,6 +39,16 @@ std::string versionText();
 // blank followed by '#', cannot be read back unchanged.
 std::string formatConfig(const AppConfig& config);
 
+// One setting that differs between the running configuration and one read again (SIGHUP), as
+// --print-config writes it. `reloadable`: a policy or limit option, which the engines take
+// without a restart (Engine::reconfigure); every other change needs a restart.
+struct SettingChange {
+  std::string name;
+  std::string before, after;
+  bool reloadable = false;
+};
+std::vector<SettingChange> changedSettings(const AppConfig& running, const AppConfig& reread);
+
 // One row of the option table as documentation states it: ftpalg.conf(5) and the sample
 // /etc/ftpalg/ftpalg.conf are checked against these (tests/deploy/man_page_test.cpp).
 struct OptionDescription {

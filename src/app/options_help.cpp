@@ -84,6 +84,9 @@ std::string globalHelp() {
          "  replay   replay a capture through the engine: rewritten capture and decision log out\n"
          "  run      the live gateway (NFQUEUE, conntrack, nft pinholes; --dry-run to observe)\n"
          "  rules    print the firewall rules an admin adds, and the queue rules `run` installs\n"
+         "  check    preflight of `run` with the same options: kernel, sysctls, firewall; changes nothing\n"
+         "  status   ask the running `run`: sessions, pinholes, counters (--json)\n"
+
          "\n" +
          exitStatusHelp();
 }
@@ -106,11 +109,13 @@ std::string commandHelp(Command command) {
              "                  [--seq-owner kernel|engine] [--pinhole-backend auto|nft|conntrack|none]\n"
              "                  [--pinhole-timeout SECONDS] [--dry-run]\n"
              "                  [--fail-open|--fail-closed] [--user NAME] [--log FILE|-]\n"
-             "                  [--log-format json|text] [--syslog] [policy and limit options]\n"
+             "                  [--log-format json|text] [--syslog] [--status-socket PATH]\n"
+             "                  [--metrics-listen ADDRESS:PORT] [policy and limit options]\n"
              "\n"
              "Runs the live gateway: queues FTP control packets (NFQUEUE), rewrites announcements,\n"
              "installs pinholes before the verdict. SIGTERM/SIGINT: clean up and exit; SIGHUP: reopen\n"
-             "the log; SIGUSR1: log the counters.\n";
+             "the log and reload the policy and limits (other changes need a restart); SIGUSR1: log\n"
+             "the counters. `ftpalg status` asks it over --status-socket.\n";
       break;
     case Command::Rules:
       out << "Usage: ftpalg rules [--queue NUM] [--queue-balance N] [--control-port PORT]...\n"
@@ -119,6 +124,21 @@ std::string commandHelp(Command command) {
              "Prints, for both sequence owners, what to add to your own firewall (conntrack-owned:\n"
              "nothing of ftpalg's; engine-owned: accept connections carrying ftpalg's pinhole mark), and\n"
              "the queue rules and the nft table `ftpalg run` installs, for review.\n";
+      break;
+    case Command::Check:
+      out << "Usage: ftpalg check [--config FILE] [every option of run]\n"
+             "\n"
+             "Checks, without changing anything, whether `ftpalg run` with the same options would start\n"
+             "and work here: kernel features (nfnetlink_queue, ctnetlink, nf_tables, the helper anchor),\n"
+             "IP forwarding, nf_conntrack_tcp_be_liberal, ftpalg's tables, whether your forward chain\n"
+             "admits ftpalg's data connections, the kernel ftp helper on a control port, other users of\n"
+             "ftpalg's ct mark bits. One line per check, with the fix; exit status 1 on a failure.\n";
+      break;
+    case Command::Status:
+      out << "Usage: ftpalg status [--config FILE] [--status-socket PATH] [--json]\n"
+             "\n"
+             "Asks the running `ftpalg run` (over its root-only unix socket) for its sessions (flow,\n"
+             "state, pending announcement, stream offsets), pinholes and counters.\n";
       break;
     case Command::Help:
     case Command::Version: return globalHelp();

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "firewall/ct_marks.hpp"
+#include "firewall/pinhole_rules.hpp"
 
 namespace ftpalg::app::cli {
 
@@ -37,6 +38,8 @@ std::string_view commandName(Command command) {
     case Command::Replay: return "replay";
     case Command::Run: return "run";
     case Command::Rules: return "rules";
+    case Command::Check: return "check";
+    case Command::Status: return "status";
     case Command::Help: return "help";
     case Command::Version: return "version";
   }
@@ -170,7 +173,7 @@ constexpr std::uint64_t kPortMin = 1;
 constexpr std::uint64_t kPortMax = 65535;
 
 Option controlPortOption() {
-  Option option = row("control-port", Group::ControlPorts, kAll, Arity::Repeated, "PORT",
+  Option option = row("control-port", Group::ControlPorts, kReplay | kRun | kRules, Arity::Repeated, "PORT",
                       "TCP port of FTP control connections");
   option.range = rangeText(kPortMin, kPortMax);
   option.store = [](AppConfig& config, std::span<const Value> values) {
@@ -214,6 +217,19 @@ Option markBit(std::string_view name, unsigned commands, std::string help, Field
   option.print = [field](const AppConfig& config) {
     return std::vector<std::string>{firewall::nftMarkText(field(config))};
   };
+  return option;
+}
+
+// An nft table name (family inet), checked as nft reads an unquoted name in a script.
+template <typename Field>
+Option nftTableName(std::string_view name, std::string help, Field field) {
+  Option option = row(name, Group::Run, kRun | kRules, Arity::Single, "NAME", std::move(help));
+  option.store = [field](AppConfig& config, std::span<const Value> values) {
+    if (const auto problem = firewall::nftTableNameProblem(values.front().text))
+      fail(values.front(), *problem);
+    field(config) = values.front().text;
+  };
+  option.print = [field](const AppConfig& config) { return std::vector<std::string>{field(config)}; };
   return option;
 }
 
@@ -331,6 +347,24 @@ std::vector<Option> buildTable() {
   add(markBit("verified-mark", kRun | kRules,
               "ct mark bit ftpalg sets once it verified a connection's FTP dialog (--seq-owner kernel)",
               FIELD(run.verifiedMark)));
+  add(markBit("pinhole-mark", kRun | kRules,
+              "ct mark bit an nft pinhole sets on the data connection it admits; your forward chain accepts "
+              "it (--pinhole-backend nft)",
+              FIELD(run.pinholeMark)));
+  add(nftTableName("nft-table", "ftpalg's own nft table (family inet): pinhole maps, anchor",
+                   FIELD(run.nftTable)));
+  add(nftTableName("nft-queue-table",
+                   "the nft table (family inet) of the queue rules, where the kernel has the nft queue "
+                   "expression (--seq-owner engine)",
+                   FIELD(run.nftQueueTable)));
+  add(text("status-socket", Group::Run, kRun | kStatus, "PATH",
+           "unix socket where run answers `ftpalg status` (mode 0600, owned by root)", "empty path",
+           FIELD(status.socketPath)));
+  add(text("metrics-listen", Group::Run, kRun, "ADDRESS:PORT",
+           "serve Prometheus metrics over HTTP at ADDRESS:PORT (e.g. 127.0.0.1:9721, [::1]:9721); off unless "
+           "given",
+           "empty address", FIELD(status.metricsListen)));
+  add(flag("json", Group::General, kStatus, "print the status as one JSON object", true, FIELD(status.json)));
   add(flag("dry-run", Group::Run, kRun,
            "accept every packet unchanged and install no pinhole, but decide and log as live", true,
            FIELD(run.dryRun)));

@@ -28,10 +28,13 @@ std::string groupTitle(Group group);
 // The commands an option belongs to: a mask of commandBit()s.
 constexpr unsigned commandBit(Command command) { return 1u << static_cast<unsigned>(command); }
 constexpr unsigned kReplay = commandBit(Command::Replay);
-constexpr unsigned kRun = commandBit(Command::Run);
+// `check` takes every option of `run` (the same command line or --config file), so it checks the
+// gateway `run` would start.
+constexpr unsigned kRun = commandBit(Command::Run) | commandBit(Command::Check);
 constexpr unsigned kRules = commandBit(Command::Rules);
-constexpr unsigned kEngine = kReplay | kRun;  // the commands that run the engine
-constexpr unsigned kAll = kReplay | kRun | kRules;
+constexpr unsigned kStatus = commandBit(Command::Status);
+constexpr unsigned kEngine = kReplay | kRun;  // the commands that run the engine (and check)
+constexpr unsigned kAll = kReplay | kRun | kRules | kStatus;
 
 enum class Arity : std::uint8_t {
   Switch,    // no value on the command line ("--dry-run"); true or false in a config file

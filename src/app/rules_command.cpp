@@ -18,6 +18,7 @@ firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config, SequenceOwner own
   spec.layout = owner == SequenceOwner::Kernel ? firewall::QueueLayout::ConntrackOwned
                                                : firewall::QueueLayout::EngineOwned;
   spec.controlMark = config.run.controlMark;
+  spec.queueTable = config.run.nftQueueTable;
   return spec;
 }
 
@@ -36,14 +37,19 @@ ExitCode printRules(const AppConfig& config, std::ostream& out) {
   }
   const auto syntax = config.rules.firewall == FirewallKind::Nft ? firewall::FirewallSyntax::Nft
                                                                  : firewall::FirewallSyntax::Iptables;
+  firewall::NftTableSpec pinholeTable;
+  pinholeTable.table = config.run.nftTable;
+  pinholeTable.mark = config.run.pinholeMark;
   firewall::NftTableSpec anchorTable;
+  anchorTable.table = config.run.nftTable;
+  anchorTable.mark = config.run.pinholeMark;
   anchorTable.pinholeMaps = false;
   anchorTable.anchor = firewall::AnchorSpec{config.controlPorts, config.run.controlMark};
   out << firewall::conntrackOwnedRulesReport(queueRuleSpec(config, SequenceOwner::Kernel), syntax, saneHelper,
                                              anchorTable, config.run.verifiedMark)
       << "\n# Engine-owned mode (--seq-owner engine"
       << (saneHelper && !*saneHelper ? ", and what run uses on this kernel" : "") << ").\n"
-      << firewall::rulesReport(queueRuleSpec(config, SequenceOwner::Engine), syntax, nftQueue);
+      << firewall::rulesReport(queueRuleSpec(config, SequenceOwner::Engine), syntax, nftQueue, pinholeTable);
   return ExitCode::Success;
 }
 

@@ -44,6 +44,8 @@ PinholeBackendKind livePinholeBackend(const AppConfig& config, SequenceOwner own
 
 std::optional<firewall::NftTableSpec> liveTableSpec(const AppConfig& config, SequenceOwner owner) {
   firewall::NftTableSpec spec;
+  spec.table = config.run.nftTable;
+  spec.mark = config.run.pinholeMark;
   spec.pinholeMaps = livePinholeBackend(config, owner) == PinholeBackendKind::Nft;
   if (owner == SequenceOwner::Kernel) {
     spec.anchor = firewall::AnchorSpec{config.controlPorts, config.run.controlMark};

@@ -423,6 +423,59 @@ std::optional<Timestamp> Engine::nextDeadline() const {
   return deadline;
 }
 
+namespace {
+
+DirectionSnapshot directionSnapshot(const DirectionState& dir) {
+  DirectionSnapshot out;
+  out.baseKnown = dir.baseKnown;
+  out.delivered = dir.tracker.nextOffset();
+  out.emitted = dir.emittedEnd;
+  out.outputDelta = dir.adjuster.totalDelta();
+  out.edits = dir.adjuster.editCount();
+  out.outOfOrderBytes = dir.tracker.heldBytes();
+  out.partialLineBytes = dir.framer.partialLine().size();
+  out.finSeen = dir.finSeen;
+  out.inTls = dir.inTls;
+  return out;
+}
+
+}  // namespace
+
+EngineSnapshot Engine::snapshot(Timestamp now) const {
+  EngineSnapshot out;
+  out.taken = now;
+  out.stats = stats_;
+  out.sessions.reserve(impl_->sessions.size());
+  for (std::size_t slot = 0; slot < impl_->sessions.slotCount(); ++slot) {
+    const std::unique_ptr<Session>* stored = impl_->sessions.slotValue(slot);
+    if (stored == nullptr) continue;
+    const Session& session = **stored;
+    SessionSnapshot entry;
+    entry.flow = session.key;
+    entry.channel = session.channel.state();
+    entry.inspecting = session.inspecting;
+    entry.closed = session.closed;
+    entry.finished = session.finished;
+    entry.awaitingPassiveReply = session.channel.replyAnnouncementPossible();
+    entry.pendingCommands = session.channel.pendingCommandCount();
+    entry.heldPackets = session.held.size();
+    entry.heldBytes = session.heldBytes;
+    entry.pinholeId = session.pinholeId;
+    entry.idle = now - session.lastSeen;
+    entry.clientToServer = directionSnapshot(session.dir(Direction::ClientToServer));
+    entry.serverToClient = directionSnapshot(session.dir(Direction::ServerToClient));
+    out.sessions.push_back(std::move(entry));
+  }
+  out.pinholes = impl_->pinholes.list();
+  return out;
+}
+
+void Engine::reconfigure(const Policy& policy, const Limits& limits) {
+  // The Impl's parts hold references to config_'s members: assigning in place updates them.
+  config_.policy = policy;
+  config_.limits = limits;
+}
+
 std::size_t Engine::sessionCount() const { return impl_->sessions.size(); }
 std::size_t Engine::pinholeCount() const { return impl_->pinholes.size(); }
 

@@ -82,4 +82,11 @@ std::optional<std::uint64_t> PinholeTable::lowestId() const {
   return byId_.begin()->first;
 }
 
+std::vector<Pinhole> PinholeTable::list() const {
+  std::vector<Pinhole> all;
+  all.reserve(byId_.size());
+  for (const auto& [id, pinhole] : byId_) all.push_back(pinhole);
+  return all;
+}
+
 }  // namespace ftpalg

@@ -29,12 +29,7 @@ std::string nftAnchorDefinitions(const AnchorSpec& spec) {
 }
 
 std::string nftAnchorProbeScript() {
-  return "add table inet ftpalg_probe\n"
-         "delete table inet ftpalg_probe\n"
-         "table inet ftpalg_probe {\n  " +
-         helperObject("probe") +
-         "\n}\n"
-         "delete table inet ftpalg_probe\n";
+  return "table inet ftpalg_probe {\n  " + helperObject("probe") + "\n}\n";
 }
 
 }  // namespace ftpalg::firewall

@@ -42,9 +42,9 @@ struct AnchorSpec {
 // The helper object and the chain, as lines inside `table inet NAME { ... }`, indented by two.
 std::string nftAnchorDefinitions(const AnchorSpec& spec);
 
-// The probe `run` applies to learn whether the kernel has the sane helper: a temporary table
-// `inet ftpalg_probe` with only the helper object (no chain: no packet is touched), deleted in
-// the same transaction. An nft error means the helper is missing.
+// The probe `run` and `check` send in nft's check mode (validated by the kernel, never
+// committed: nft_script.hpp) to learn whether the kernel has the sane helper: a temporary table
+// `inet ftpalg_probe` with only the helper object. An nft error means the helper is missing.
 std::string nftAnchorProbeScript();
 
 }  // namespace ftpalg::firewall

@@ -12,8 +12,8 @@
 namespace ftpalg::firewall {
 
 // Set by a pinhole of the nft backend on the data connection it admits; the admin's firewall
-// accepts it (pinhole_rules.hpp). Not used by the conntrack-expectation backend.
-inline constexpr std::uint32_t kPinholeMark = 0x00010000;
+// accepts it (pinhole_rules.hpp). Not used by the conntrack-expectation backend (--pinhole-mark).
+inline constexpr std::uint32_t kDefaultPinholeMark = 0x00010000;
 // Conntrack-owned mode (anchor_rules.hpp). Set by the anchor on every new control connection
 // (--control-mark).
 inline constexpr std::uint32_t kDefaultControlMark = 0x00020000;
@@ -34,16 +34,19 @@ inline std::string iptablesMarkText(std::uint32_t mark) {
   return text;
 }
 
-// Why `controlMark` and `verifiedMark` cannot be used together (each one bit, distinct from each
-// other and from kPinholeMark), or nullopt.
-inline std::optional<std::string> markBitsProblem(std::uint32_t controlMark, std::uint32_t verifiedMark) {
+// Why `controlMark`, `verifiedMark` and `pinholeMark` cannot be used together (each one bit, all
+// three distinct), or nullopt.
+inline std::optional<std::string> markBitsProblem(std::uint32_t controlMark, std::uint32_t verifiedMark,
+                                                  std::uint32_t pinholeMark) {
   if (std::popcount(controlMark) != 1)
     return "the control mark " + nftMarkText(controlMark) + " is not one bit";
   if (std::popcount(verifiedMark) != 1)
     return "the verified mark " + nftMarkText(verifiedMark) + " is not one bit";
+  if (std::popcount(pinholeMark) != 1)
+    return "the pinhole mark " + nftMarkText(pinholeMark) + " is not one bit";
   if (controlMark == verifiedMark) return std::string("the control and verified marks are the same bit");
-  if (controlMark == kPinholeMark || verifiedMark == kPinholeMark)
-    return "the pinhole mark " + nftMarkText(kPinholeMark) + " is taken (nft pinholes set it)";
+  if (controlMark == pinholeMark || verifiedMark == pinholeMark)
+    return "the pinhole mark " + nftMarkText(pinholeMark) + " is taken (nft pinholes set it)";
   return std::nullopt;
 }
 

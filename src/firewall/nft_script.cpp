@@ -31,9 +31,12 @@ std::string trimmed(std::string text) {
 
 }  // namespace
 
-Status<> runNftScript(const std::string& script, std::string* output) {
+Status<> runNftScript(const std::string& script, std::string* output, NftRun how) {
   NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) return Err(std::string("libnftables: cannot create a context"));
+  if (how == NftRun::Check) nft_ctx_set_dry_run(ctx.get(), true);
+  if (how == NftRun::Json) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+  if (how == NftRun::Handles) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_HANDLE);
   nft_ctx_buffer_output(ctx.get());
   nft_ctx_buffer_error(ctx.get());
   const int rc = nft_run_cmd_from_buffer(ctx.get(), script.c_str());
@@ -48,19 +51,33 @@ Status<> runNftScript(const std::string& script, std::string* output) {
   return okStatus();
 }
 
+Result<KernelRuleset> readKernelRuleset() {
+  std::string jsonText;
+  // nft -j list ruleset
+  if (auto listed = runNftScript("list ruleset", &jsonText, NftRun::Json); !listed)
+    return Err(listed.error());
+  auto read = readRulesetJson(jsonText);
+  if (!read.ruleset) return Err(read.error);
+  // nft -a list ruleset (for the rules' text; without it messages name rules by handle)
+  KernelRuleset kernel{std::move(*read.ruleset), {}};
+  std::string text;
+  if (runNftScript("list ruleset", &text, NftRun::Handles)) kernel.texts = ruleTextsFromListing(text);
+  return kernel;
+}
+
 bool isNoSuchObject(const std::string& error) {
   return error.find("No such file or directory") != std::string::npos;
 }
 
 Result<bool> nftKernelHasQueue() {
-  // nft add table inet ftpalg_probe; nft add chain inet ftpalg_probe p;
-  // nft add rule inet ftpalg_probe p queue num 0 bypass; nft delete table inet ftpalg_probe
+  // nft --check: add table inet ftpalg_probe; add chain inet ftpalg_probe p;
+  // add rule inet ftpalg_probe p queue num 0 bypass
   // The kernel refuses an unknown expression type with ENOENT ("No such file or directory") or
-  // EOPNOTSUPP; the whole transaction is then void.
+  // EOPNOTSUPP; in check mode it validates and aborts either way.
   const auto probe = runNftScript(
       "add table inet ftpalg_probe\nadd chain inet ftpalg_probe p\n"
-      "add rule inet ftpalg_probe p queue num 0 bypass\n");
-  (void)runNftScript("delete table inet ftpalg_probe\n");
+      "add rule inet ftpalg_probe p queue num 0 bypass\n",
+      nullptr, NftRun::Check);
   if (probe) return true;
   if (isNoSuchObject(probe.error()) || probe.error().find("Operation not supported") != std::string::npos) {
     return false;
@@ -69,9 +86,9 @@ Result<bool> nftKernelHasQueue() {
 }
 
 Status<> probeAnchorHelper() {
-  // One transaction: a temporary table with a `ct helper` object of type "sane", deleted again.
-  // A kernel without nf_conntrack_sane refuses the object (ENOENT); nothing is left either way.
-  if (auto probe = runNftScript(nftAnchorProbeScript()); !probe) {
+  // nft --check: a temporary table with a `ct helper` object of type "sane". A kernel without
+  // nf_conntrack_sane refuses the object (ENOENT); check mode changes nothing either way.
+  if (auto probe = runNftScript(nftAnchorProbeScript(), nullptr, NftRun::Check); !probe) {
     return Err("the kernel refused an nft ct helper object of type \"" + std::string(kAnchorHelperType) +
                "\" (nf_conntrack_sane, CONFIG_NF_CONNTRACK_SANE): " + probe.error());
   }

@@ -66,7 +66,7 @@ QueueRules::~QueueRules() {
 }
 
 std::string QueueRules::description() const {
-  if (kind_ == Kind::Nft) return "nft table inet " + std::string(kQueueTable);
+  if (kind_ == Kind::Nft) return "nft table inet " + spec_.queueTable;
   std::string chains;
   for (const QueuePoint& point : queuePoints(spec_.layout))
     chains += (chains.empty() ? "" : "/") + std::string(point.chain);
@@ -111,14 +111,11 @@ Status<> QueueRules::install() {
     // A previous instance of the other layout may have left iptables rules: they go now that
     // the new rules are in place.
     if (auto stale = removeIptables(); !stale) return stale;
-    std::string listing;
-    // nft list table inet ftpalg_queue
-    if (auto listed = runNftScript("list table inet " + std::string(kQueueTable), &listing); !listed) {
-      return Err("queue rules not in place after installing them: " + listed.error());
-    }
-    if (const auto problems = nftQueueTableProblems(listing); !problems.empty()) {
-      return Err("queue rules not in place after installing them (nft list table inet " +
-                 std::string(kQueueTable) + "): " + joined(problems, "; "));
+    auto problems = this->problems();
+    if (!problems) return Err("queue rules not in place after installing them: " + problems.error());
+    if (!problems->empty()) {
+      return Err("queue rules not in place after installing them (nft list table inet " + spec_.queueTable +
+                 "): " + joined(*problems, "; "));
     }
     return okStatus();
   }
@@ -133,27 +130,49 @@ Status<> QueueRules::install() {
   // A previous engine-owned instance on a kernel with nft `queue` left its table: it goes now
   // that the new rules are in place.
   if (nftQueue_) {
-    if (auto removed = runNftScript(nftQueueRemoveScript()); !removed && !isNoSuchObject(removed.error())) {
+    if (auto removed = runNftScript(nftQueueRemoveScript(spec_));
+        !removed && !isNoSuchObject(removed.error())) {
       return removed;
     }
   }
   // Listed back only after every family is installed: what the kernel holds now.
-  for (const IptablesFamily& family : families_) {
-    auto listed = list(family);
-    if (!listed) return Err("queue rules not in place after installing them: " + listed.error());
-    if (const auto problems = iptablesQueueRuleProblems(*listed, spec_, family.family); !problems.empty()) {
-      return Err("queue rules not in place after installing them (" + family.save +
-                 " -t mangle/-t raw lists): " + joined(problems, "; "));
-    }
+  auto problems = this->problems();
+  if (!problems) return Err("queue rules not in place after installing them: " + problems.error());
+  if (!problems->empty()) {
+    return Err("queue rules not in place after installing them (iptables-save -t mangle/-t raw lists): " +
+               joined(*problems, "; "));
   }
   return okStatus();
+}
+
+Result<std::vector<std::string>> QueueRules::problems() const {
+  std::vector<std::string> found;
+  if (kind_ == Kind::Nft) {
+    std::string listing;
+    // nft list table inet ftpalg_queue
+    if (auto listed = runNftScript("list table inet " + spec_.queueTable, &listing); !listed) {
+      if (isNoSuchObject(listed.error()))
+        return std::vector<std::string>{"table inet " + spec_.queueTable + " is gone"};
+      return Err(listed.error());
+    }
+    return nftQueueTableProblems(listing, spec_);
+  }
+  for (const IptablesFamily& family : families_) {
+    auto listed = list(family);
+    if (!listed) return Err(listed.error());
+    for (std::string& problem : iptablesQueueRuleProblems(*listed, spec_, family.family)) {
+      found.push_back((family.family == IpFamily::V4 ? "iptables: " : "ip6tables: ") + std::move(problem));
+    }
+  }
+  return found;
 }
 
 Status<> QueueRules::remove() {
   installed_ = false;
   if (kind_ == Kind::Nft) {
     // nft delete table inet ftpalg_queue
-    if (auto removed = runNftScript(nftQueueRemoveScript()); !removed && !isNoSuchObject(removed.error())) {
+    if (auto removed = runNftScript(nftQueueRemoveScript(spec_));
+        !removed && !isNoSuchObject(removed.error())) {
       return removed;
     }
     return okStatus();

@@ -21,8 +21,9 @@ class QueueRules {
  public:
   enum class Kind : std::uint8_t { Nft, Iptables };
 
-  // Nft when the kernel has the nft `queue` expression (probed) and spec.layout is
-  // EngineOwned, else iptables; an error when neither can be used. Installs nothing.
+  // Nft when the kernel has the nft `queue` expression (probed without a change: nft's check
+  // mode) and spec.layout is EngineOwned, else iptables; an error when
+  // neither can be used. Installs nothing.
   static Result<QueueRules> plan(const QueueRuleSpec& spec);
 
   QueueRules(QueueRules&& other) noexcept;
@@ -47,6 +48,12 @@ class QueueRules {
   // Removes them (idempotent: nothing to remove is not an error), then checks that nothing of
   // ftpalg's is listed any more.
   Status<> remove();
+  // What differs, now, between the rules the kernel lists (iptables-save -t mangle/-t raw per
+  // family, or nft list table) and the rules install() puts in place: empty when they are there.
+  // Each entry names the family ("iptables: ", "ip6tables: ") or the nft table. The error is a
+  // listing that failed. Changes nothing.
+  Result<std::vector<std::string>> problems() const;
+  const QueueRuleSpec& spec() const { return spec_; }
 
  private:
   struct IptablesFamily {

@@ -519,7 +519,7 @@ std::string nftQueueTableScript(const QueueRuleSpec& spec) {
     return text;
   };
   std::ostringstream out;
-  out << "table inet " << kQueueTable << " {\n"
+  out << "table inet " << spec.queueTable << " {\n"
       << "  # client->server control packets, after conntrack and DNAT (mangle FORWARD)\n"
       << "  chain c2s_queue { type filter hook forward priority mangle; policy accept;\n"
       << "    meta nfproto ipv4 tcp dport " << ports << " " << target("ip", "daddr") << "\n"
@@ -535,19 +535,21 @@ std::string nftQueueTableScript(const QueueRuleSpec& spec) {
 }
 
 std::string nftQueueInstallScript(const QueueRuleSpec& spec) {
-  const std::string table(kQueueTable);
+  const std::string& table = spec.queueTable;
   return "add table inet " + table + "\ndelete table inet " + table + "\n" + nftQueueTableScript(spec);
 }
 
-std::string nftQueueRemoveScript() { return "delete table inet " + std::string(kQueueTable) + "\n"; }
+std::string nftQueueRemoveScript(const QueueRuleSpec& spec) {
+  return "delete table inet " + spec.queueTable + "\n";
+}
 
-std::vector<std::string> nftQueueTableProblems(std::string_view listing) {
+std::vector<std::string> nftQueueTableProblems(std::string_view listing, const QueueRuleSpec& spec) {
   // The listing's statement syntax varies between nft versions (`queue num 0 bypass`,
   // `queue flags bypass to 0`), so the check counts, per chain, the rules that match the port
   // in the chain's direction and queue: one per address family.
   std::vector<std::string> problems;
-  if (listing.find("table inet " + std::string(kQueueTable)) == std::string_view::npos) {
-    problems.push_back("table inet " + std::string(kQueueTable) + " is not listed");
+  if (listing.find("table inet " + spec.queueTable + " {") == std::string_view::npos) {
+    problems.push_back("table inet " + spec.queueTable + " is not listed");
     return problems;
   }
   struct Chain {
@@ -558,8 +560,7 @@ std::vector<std::string> nftQueueTableProblems(std::string_view listing) {
     const std::string header = "chain " + std::string(chain.name) + " {";
     const auto at = listing.find(header);
     if (at == std::string_view::npos) {
-      problems.push_back("table inet " + std::string(kQueueTable) + " has no chain " +
-                         std::string(chain.name));
+      problems.push_back("table inet " + spec.queueTable + " has no chain " + std::string(chain.name));
       continue;
     }
     // The chain's body: up to the first line that is only "}".

@@ -57,6 +57,9 @@
 
 namespace ftpalg::firewall {
 
+// The default name of the nft queue table (--nft-queue-table).
+inline constexpr std::string_view kDefaultQueueTable = "ftpalg_queue";
+
 enum class QueueLayout : std::uint8_t {
   EngineOwned,     // --seq-owner engine
   ConntrackOwned,  // --seq-owner kernel
@@ -69,6 +72,7 @@ struct QueueRuleSpec {
   bool bypass = true;            // --fail-open: packets pass when no program listens
   QueueLayout layout = QueueLayout::EngineOwned;
   std::uint32_t controlMark = kDefaultControlMark;  // ConntrackOwned: the anchor's mark bit
+  std::string queueTable{kDefaultQueueTable};       // the nft layout's table (--nft-queue-table)
 };
 
 enum class IpFamily : std::uint8_t { V4, V6 };
@@ -151,17 +155,16 @@ std::vector<std::string> iptablesQueueRuleProblems(const IptablesListing& listed
 
 // --- nft (kernels with the `queue` expression) -------------------------------------------------
 
-inline constexpr std::string_view kQueueTable = "ftpalg_queue";
-
 // The engine-owned layout only (the conntrack-owned one needs -m bpf):
-// `table inet ftpalg_queue { chain c2s_queue {...} chain s2c_queue {...} }`, for `ftpalg rules`.
+// `table inet ftpalg_queue { chain c2s_queue {...} chain s2c_queue {...} }` (spec.queueTable),
+// for `ftpalg rules`.
 std::string nftQueueTableScript(const QueueRuleSpec& spec);
 // The script `run` applies: creates the table, replacing a stale copy in the same transaction
 // (`add table` makes the `delete table` always valid).
 std::string nftQueueInstallScript(const QueueRuleSpec& spec);
-std::string nftQueueRemoveScript();
-// What is missing from `nft list table inet ftpalg_queue` output: the table, a chain, its hook,
-// or one of its two queue rules (IPv4, IPv6). Empty: in place.
-std::vector<std::string> nftQueueTableProblems(std::string_view listing);
+std::string nftQueueRemoveScript(const QueueRuleSpec& spec);
+// What is missing from `nft list table inet ftpalg_queue` output (spec.queueTable): the table, a
+// chain, its hook, or one of its two queue rules (IPv4, IPv6). Empty: in place.
+std::vector<std::string> nftQueueTableProblems(std::string_view listing, const QueueRuleSpec& spec);
 
 }  // namespace ftpalg::firewall

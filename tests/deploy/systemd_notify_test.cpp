@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include "../e2e/no_skip_under_root.hpp"
+
 extern char** environ;
 
 namespace {
@@ -154,7 +156,7 @@ class NotifyReceiver {
 class SystemdNotify : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nft, iptables)";
+    FTPALG_E2E_SKIP_UNLESS_ROOT("network namespaces, nft, iptables");
     namespace_ = "ftpalg-notify-" + std::to_string(::getpid());
     char pattern[] = "/tmp/ftpalg-notify-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "no_skip_under_root.hpp"
 #include "packet_builder.hpp"
 
 namespace ftpalg::io {
@@ -68,10 +69,10 @@ class ConntrackResolverTest : public ::testing::Test {
     inNamespace_ = ::unshare(CLONE_NEWNET) == 0;
   }
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (conntrack table of a private netns)";
-    if (!inNamespace_) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
-    if (run("conntrack -V").find("conntrack v") == std::string::npos)
-      GTEST_SKIP() << "conntrack tool missing";
+    FTPALG_E2E_SKIP_UNLESS_ROOT("conntrack table of a private netns");
+    ASSERT_TRUE(inNamespace_) << "unshare(CLONE_NEWNET) failed";
+    ASSERT_NE(run("conntrack -V").find("conntrack v"), std::string::npos)
+        << "the conntrack tool is missing (scripts/install-deps.sh installs it)";
     run("conntrack -F");
     auto resolver = ConntrackResolver::open(ConntrackResolverOptions{});
     ASSERT_TRUE(resolver.ok()) << resolver.error();

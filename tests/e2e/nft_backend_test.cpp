@@ -19,6 +19,7 @@
 
 #include "backend/dry_run_backend.hpp"
 #include "firewall/pinhole_table.hpp"
+#include "no_skip_under_root.hpp"
 
 namespace ftpalg::backend {
 namespace {
@@ -56,8 +57,8 @@ class NftBackendTest : public ::testing::Test {
     inNamespace_ = ::unshare(CLONE_NEWNET) == 0;
   }
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (creates nft tables in a private netns)";
-    if (!inNamespace_) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
+    FTPALG_E2E_SKIP_UNLESS_ROOT("creates nft tables in a private netns");
+    ASSERT_TRUE(inNamespace_) << "unshare(CLONE_NEWNET) failed";
     run("nft delete table inet ftpalg");
   }
   // The table, then one backend on it, as `run` has them.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "firewall/run_command.hpp"
+#include "no_skip_under_root.hpp"
 
 namespace ftpalg::firewall {
 namespace {
@@ -56,15 +57,17 @@ class QueueRulesTest : public ::testing::Test {
     inNamespace_ = ::unshare(CLONE_NEWNET) == 0;
   }
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (installs iptables rules in a private netns)";
-    if (!inNamespace_) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
+    FTPALG_E2E_SKIP_UNLESS_ROOT("installs iptables rules in a private netns");
+    ASSERT_TRUE(inNamespace_) << "unshare(CLONE_NEWNET) failed";
     spec_.bypass = false;
     spec_.controlPorts = {21, 2121};
     auto planned = QueueRules::plan(spec_);
     ASSERT_TRUE(planned.ok()) << planned.error();
-    if (planned->kind() != QueueRules::Kind::Iptables) {
-      GTEST_SKIP() << "this kernel has the nft queue expression: run uses nft, not iptables";
-    }
+    // The suite targets kernels without the nft `queue` expression (docs/design.md), where
+    // `run` installs these iptables rules. On a kernel that has it, `run` uses nft instead and
+    // this test covers nothing `run` does: a failure, so no run goes green untested.
+    ASSERT_EQ(planned->kind(), QueueRules::Kind::Iptables)
+        << "this kernel has the nft queue expression: `run` installs nft rules, which no e2e test covers";
     ASSERT_TRUE(planned->warnings().empty()) << planned->warnings().front();
     rules_.emplace(std::move(planned.value()));
   }

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "no_skip_under_root.hpp"
+
 namespace ftpalg::app {
 namespace {
 

@@ -663,5 +663,52 @@ TEST(EngineRefusals, PortNamingTheRouterItselfIsRefused) {
   EXPECT_EQ(h.observed<Reject>()[0].reason, Reason::AddressMismatch);
 }
 
+// Engine::snapshot (ftpalg status): the session with its offsets, the pinhole, the counters.
+TEST(EngineSnapshot, ShowsTheSessionItsOffsetsThePendingPassiveReplyAndThePinhole) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PASV\r\n");
+  EngineSnapshot pending = h.engine.snapshot(h.sim.now());
+  ASSERT_EQ(pending.sessions.size(), 1u);
+  EXPECT_EQ(pending.sessions[0].flow, snatKey());
+  EXPECT_EQ(pending.sessions[0].channel, ChannelState::Inspecting);
+  EXPECT_TRUE(pending.sessions[0].awaitingPassiveReply);
+  EXPECT_TRUE(pending.pinholes.empty());
+  // The client sent "USER anonymous\r\n" (16), "PASS secret-password\r\n" (22), "PASV\r\n" (6).
+  EXPECT_EQ(pending.sessions[0].clientToServer.delivered, 16 + 22 + 6);
+  EXPECT_EQ(pending.sessions[0].clientToServer.emitted, 16 + 22 + 6);
+
+  h.sim.serverSends("227 Entering Passive Mode (203,0,113,10,195,80).\r\n");
+  const EngineSnapshot open = h.engine.snapshot(h.sim.now());
+  ASSERT_EQ(open.sessions.size(), 1u);
+  EXPECT_FALSE(open.sessions[0].awaitingPassiveReply);
+  ASSERT_EQ(open.pinholes.size(), 1u);
+  EXPECT_EQ(open.sessions[0].pinholeId, std::optional<std::uint64_t>(open.pinholes[0].id));
+  EXPECT_EQ(open.pinholes[0].from, ip("192.168.77.10"));
+  EXPECT_EQ(open.pinholes[0].to, ep("203.0.113.10:50000"));
+  EXPECT_EQ(open.stats.get(Stat::PinholesOpened), 1u);
+  EXPECT_EQ(open.stats.get(Stat::SessionsOpened), 1u);
+}
+
+// Engine::reconfigure (SIGHUP): a lower --max-sessions refuses the next session, the running one
+// stays and keeps working.
+TEST(EngineReconfigure, NewLimitsApplyAndTheRunningSessionStays) {
+  Harness h(snatKey(), snatMapping());
+  h.login();
+  Limits limits;
+  limits.maxSessions = 1;
+  Policy policy;
+  policy.dataPortFloor = 2000;
+  h.engine.reconfigure(policy, limits);
+  EXPECT_EQ(h.engine.config().limits.maxSessions, 1u);
+  EXPECT_EQ(h.engine.sessionCount(), 1u);
+  // The new port floor applies to the running session: 1080 is now refused.
+  h.sim.clientSends("PORT 192,168,77,10,4,56\r\n");
+  EXPECT_TRUE(h.opened().empty());
+  EXPECT_EQ(h.engine.stats().get(Stat::Rejects), 1u);
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  EXPECT_EQ(h.opened().size(), 1u);
+}
+
 }  // namespace
 }  // namespace ftpalg

@@ -354,7 +354,15 @@ TEST(NftQueueRules, InstallReplacesAStaleTableInTheSameTransaction) {
                    0),
       0u)
       << script;
-  EXPECT_EQ(nftQueueRemoveScript(), "delete table inet ftpalg_queue\n");
+  EXPECT_EQ(nftQueueRemoveScript(QueueRuleSpec{}), "delete table inet ftpalg_queue\n");
+  QueueRuleSpec renamed;
+  renamed.queueTable = "gw_queue";
+  EXPECT_EQ(nftQueueRemoveScript(renamed), "delete table inet gw_queue\n");
+  const std::string renamedScript = nftQueueInstallScript(renamed);
+  EXPECT_EQ(
+      renamedScript.rfind("add table inet gw_queue\ndelete table inet gw_queue\ntable inet gw_queue {\n", 0),
+      0u)
+      << renamedScript;
 }
 
 // `nft list table` output (nft 1.0 prints `queue flags bypass to N`).
@@ -373,22 +381,31 @@ constexpr const char* kNftListing =
     "\t}\n"
     "}\n";
 
-TEST(NftQueueRules, TheListedTableIsInPlace) { EXPECT_TRUE(nftQueueTableProblems(kNftListing).empty()); }
+TEST(NftQueueRules, TheListedTableIsInPlace) {
+  EXPECT_TRUE(nftQueueTableProblems(kNftListing, QueueRuleSpec{}).empty());
+}
 
 TEST(NftQueueRules, AMissingRuleChainOrTableIsReported) {
   std::string oneRule = kNftListing;
   oneRule.erase(oneRule.find("\t\tmeta nfproto ipv6 tcp sport"),
                 std::string("\t\tmeta nfproto ipv6 tcp sport 21 queue flags bypass to 0\n").size());
-  const auto problems = nftQueueTableProblems(oneRule);
+  const auto problems = nftQueueTableProblems(oneRule, QueueRuleSpec{});
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0], "chain s2c_queue has 1 queue rule(s), expected 2 (IPv4 and IPv6)");
 
   std::string noChain = kNftListing;
   noChain.replace(noChain.find("chain c2s_queue"), 15, "chain other_one");
-  ASSERT_FALSE(nftQueueTableProblems(noChain).empty());
-  EXPECT_EQ(nftQueueTableProblems(noChain)[0], "table inet ftpalg_queue has no chain c2s_queue");
+  ASSERT_FALSE(nftQueueTableProblems(noChain, QueueRuleSpec{}).empty());
+  EXPECT_EQ(nftQueueTableProblems(noChain, QueueRuleSpec{})[0],
+            "table inet ftpalg_queue has no chain c2s_queue");
 
-  EXPECT_EQ(nftQueueTableProblems(""), std::vector<std::string>{"table inet ftpalg_queue is not listed"});
+  EXPECT_EQ(nftQueueTableProblems("", QueueRuleSpec{}),
+            std::vector<std::string>{"table inet ftpalg_queue is not listed"});
+  // Another table's name does not count: the listing must be of the configured table.
+  QueueRuleSpec renamed;
+  renamed.queueTable = "gw_queue";
+  EXPECT_EQ(nftQueueTableProblems(kNftListing, renamed),
+            std::vector<std::string>{"table inet gw_queue is not listed"});
 }
 
 }  // namespace

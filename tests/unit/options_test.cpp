@@ -171,6 +171,16 @@ const RoundTrip kRoundTrips[] = {
       "0x00100000",
       "--verified-mark",
       "0x00200000",
+      "--pinhole-mark",
+      "0x00400000",
+      "--nft-table",
+      "gw_ftpalg",
+      "--nft-queue-table",
+      "gw_ftpalg_queue",
+      "--status-socket",
+      "/run/gw/status.sock",
+      "--metrics-listen",
+      "[::1]:9721",
       "--dry-run",
       "--fail-closed",
       "--user",
@@ -212,10 +222,12 @@ const RoundTrip kRoundTrips[] = {
       "604800",
       "--closed-session-linger",
       "300"}},
-    {"rules",
-     {},
-     {"--queue", "65000", "--queue-balance", "64", "--control-port", "21", "--control-port", "2121",
-      "--firewall", "iptables", "--control-mark", "0x80000000", "--verified-mark", "1"}},
+    {"rules", {}, {"--queue",         "65000",    "--queue-balance",   "64",
+                   "--control-port",  "21",       "--control-port",    "2121",
+                   "--firewall",      "iptables", "--control-mark",    "0x80000000",
+                   "--verified-mark", "1",        "--pinhole-mark",    "2",
+                   "--nft-table",     "t1",       "--nft-queue-table", "t2"}},
+    {"status", {}, {"--status-socket", "/run/gw/status.sock", "--json"}},
 };
 
 // The option names a command's help lists, parsed from the help text.
@@ -351,6 +363,12 @@ std::map<std::string, std::optional<std::string>> expectedDefaults() {
       {"pinhole-backend", run.pinholeBackend == PinholeBackendKind::Auto ? "auto" : "?"},
       {"control-mark", "0x00020000"},
       {"verified-mark", "0x00040000"},
+      {"pinhole-mark", "0x00010000"},
+      {"nft-table", "ftpalg"},
+      {"nft-queue-table", "ftpalg_queue"},
+      {"status-socket", "/run/ftpalg/status.sock"},
+      {"metrics-listen", std::nullopt},
+      {"json", std::nullopt},
       {"dry-run", on(run.dryRun)},
       {"fail-open", on(run.failOpen)},
       {"fail-closed", on(!run.failOpen)},
@@ -625,6 +643,60 @@ TEST(OptionErrors, CombinationsNameTheOffendingOption) {
             "anchor's helper on its control connection)");
   EXPECT_TRUE(parseArgs({"run", "--pinhole-backend", "conntrack", "--seq-owner", "kernel"}).ok());
   EXPECT_TRUE(parseArgs({"run", "--pinhole-backend", "nft", "--seq-owner", "engine"}).ok());
+  // The pinhole mark is configurable: a bit of its own, and the others must avoid it.
+  EXPECT_EQ(refusal({"run", "--pinhole-mark", "0x00020000"}),
+            "--pinhole-mark: \"0x00020000\": the pinhole mark 0x00020000 is taken (nft pinholes set it)");
+  EXPECT_TRUE(parseArgs({"run", "--pinhole-mark", "0x00080000", "--control-mark", "0x00010000"}).ok());
+  EXPECT_EQ(refusal({"check", "--pinhole-mark", "0x3"}),
+            "--pinhole-mark: \"0x3\": not a single bit, e.g. 0x00020000");
+  // Table names: nft's identifiers, and two different tables.
+  EXPECT_EQ(refusal({"run", "--nft-table", "9x"}), "--nft-table: \"9x\": must start with a letter or '_'");
+  EXPECT_EQ(
+      refusal({"rules", "--nft-queue-table", "a b"}),
+      "--nft-queue-table: \"a b\": only letters, digits, '_', '-', '.' and '/' may follow the first letter");
+  EXPECT_EQ(refusal({"run", "--nft-table", "ftpalg_queue"}),
+            "--nft-table: \"ftpalg_queue\": the same table as --nft-queue-table");
+}
+
+TEST(Commands, StatusTakesItsSocketAndJson) {
+  const auto status = parseArgs({"status", "--json", "--status-socket", "/tmp/s.sock"});
+  ASSERT_TRUE(status.ok()) << status.error();
+  EXPECT_EQ(status.value().command, Command::Status);
+  EXPECT_TRUE(status.value().status.json);
+  EXPECT_EQ(status.value().status.socketPath, "/tmp/s.sock");
+  EXPECT_FALSE(parseArgs({"status", "--queue", "3"}).ok());  // run's
+  EXPECT_EQ(refusal({"run", "--metrics-listen", "localhost:9721"}),
+            "--metrics-listen: \"localhost:9721\": not ADDRESS:PORT with a port, e.g. 127.0.0.1:9721 or "
+            "[::1]:9721");
+  EXPECT_TRUE(parseArgs({"run", "--metrics-listen", "127.0.0.1:9721"}).ok());
+}
+
+TEST(Commands, ChangedSettingsSaysWhatAReloadCanApply) {
+  const AppConfig running = parseArgs({"run", "--max-sessions", "10", "--queue", "1"}).value();
+  const AppConfig reread =
+      parseArgs({"run", "--max-sessions", "20", "--queue", "2", "--anti-bounce", "peer"}).value();
+  const auto changes = changedSettings(running, reread);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].name, "queue");
+  EXPECT_FALSE(changes[0].reloadable);
+  EXPECT_EQ(changes[0].before, "1");
+  EXPECT_EQ(changes[0].after, "2");
+  EXPECT_EQ(changes[1].name, "anti-bounce");
+  EXPECT_TRUE(changes[1].reloadable);
+  EXPECT_EQ(changes[2].name, "max-sessions");
+  EXPECT_TRUE(changes[2].reloadable);
+  EXPECT_TRUE(changedSettings(running, running).empty());
+}
+
+TEST(Commands, CheckTakesEveryOptionOfRun) {
+  const auto checked = parseArgs({"check", "--seq-owner", "kernel", "--pinhole-mark", "0x00080000",
+                                  "--nft-table", "gw", "--max-sessions", "10", "--user", "nobody"});
+  ASSERT_TRUE(checked.ok()) << checked.error();
+  EXPECT_EQ(checked.value().command, Command::Check);
+  EXPECT_EQ(checked.value().run.pinholeMark, 0x00080000u);
+  EXPECT_EQ(checked.value().run.nftTable, "gw");
+  EXPECT_EQ(checked.value().engine.limits.maxSessions, 10u);
+  EXPECT_FALSE(parseArgs({"check", "--in", "x.pcap"}).ok());  // replay's
 }
 
 TEST_F(ConfigFiles, CombinationErrorFromTheFileNamesFileAndLine) {

@@ -26,6 +26,7 @@
 #include "ftpalg/engine/outcome.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/engine/reasons.hpp"
+#include "ftpalg/engine/snapshot.hpp"
 #include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg {
@@ -85,6 +86,19 @@ class Engine {
   // The time from which onTimer() has work: a call with an earlier time changes nothing, so a
   // shell may skip it. nullopt until the first onTimer() call, which schedules the sweep: call it.
   std::optional<Timestamp> nextDeadline() const;
+
+  // A copy of the sessions, pinholes and counters at `now` (EngineSnapshot). O(sessions +
+  // pinholes); changes nothing. For `ftpalg status` and metrics: the shell asks between packets.
+  EngineSnapshot snapshot(Timestamp now) const;
+
+  // Replaces the policy and limits (SIGHUP). Sessions, pinholes and held packets stay. What the
+  // engine checks as it goes applies from the next call: --max-sessions for new sessions, the
+  // hold limits and timeout, the pinhole rate, burst, cap and timeout, anti-bounce, the port
+  // floor, the idle and linger times. What a session sized when it started stays as it was for
+  // that session (its line framer: --max-line-length, --accept-bare-lf; its reassembly buffer:
+  // --max-out-of-order-bytes); new sessions get the new values.
+  void reconfigure(const Policy& policy, const Limits& limits);
+  const EngineConfig& config() const { return config_; }
 
   const Stats& stats() const { return stats_; }
   std::size_t sessionCount() const;

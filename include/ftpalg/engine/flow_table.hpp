@@ -71,6 +71,9 @@ class FlowTable {
     return slots_[slot].hash != 0 ? &slots_[slot].key : nullptr;
   }
   Value* slotValue(std::size_t slot) { return slots_[slot].hash != 0 ? &slots_[slot].value : nullptr; }
+  const Value* slotValue(std::size_t slot) const {
+    return slots_[slot].hash != 0 ? &slots_[slot].value : nullptr;
+  }
 
   // The member in the lowest-numbered occupied slot (nullopt when empty).
   std::optional<std::size_t> firstSlot() const {

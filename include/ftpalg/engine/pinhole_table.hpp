@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/time.hpp"
@@ -54,6 +55,8 @@ class PinholeTable {
   std::optional<Timestamp> nextExpiry() const;
   // The id of the first pinhole to expire, when it expires at or before `now`.
   std::optional<std::uint64_t> firstExpiredBy(Timestamp now) const;
+  // Every pinhole, by id.
+  std::vector<Pinhole> list() const;
   // The lowest id; nullopt when the table is empty.
   std::optional<std::uint64_t> lowestId() const;
 
