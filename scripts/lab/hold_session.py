@@ -10,6 +10,9 @@ Prints, one line each, flushed:
   data_peer ADDR                               (port mode) who connected to the listener
   connections N                                (port mode) how many connected in all
   retr bytes N sha256 HEX ok|MISMATCH|NOFILE   after the transfer
+  warmup list ok|FAIL <reply>                   (--warmup) an active-mode LIST before the announcement
+  again retr bytes N sha256 HEX ok|MISMATCH      (--again) one more PORT and RETR on the same
+                                               control connection after the first transfer
 The go signal is the file --go-file appearing (polled; bounded by --timeout).
 Exit status 0 only if the announcement got a 2xx reply, the transfer completed and its sha256
 equals --sha256.
@@ -43,12 +46,21 @@ def main():
     ap.add_argument("--sha256", required=True)
     ap.add_argument("--go-file", required=True)
     ap.add_argument("--timeout", type=float, default=15)
+    ap.add_argument("--warmup", action="store_true", help="an active-mode LIST before announcing")
+    ap.add_argument("--again", action="store_true", help="after the transfer, PORT and RETR once more")
     args = ap.parse_args()
 
     ftp = ftplib.FTP(timeout=args.timeout)
     ftp.connect(args.host, 21)
     ftp.login(args.user, args.password)
     ftp.voidcmd("TYPE I")
+    if args.warmup:
+        ftp.set_pasv(False)
+        lines = []
+        reply = ftp.retrlines("LIST", lines.append)
+        print(f"warmup list {'ok' if reply.startswith('226') else 'FAIL'} {reply}", flush=True)
+        if not reply.startswith("226"):
+            return 1
     lsock = None
     if args.mode == "port":
         local = ftp.sock.getsockname()[0]
@@ -106,6 +118,12 @@ def main():
     got = digest.hexdigest()
     verdict = "ok" if got == args.sha256 else "MISMATCH"
     print(f"retr bytes {size} sha256 {got} {verdict}", flush=True)
+    if args.again and verdict == "ok":
+        ftp.set_pasv(args.mode == "pasv")
+        again = hashlib.sha256()
+        ftp.retrbinary("RETR " + args.get, again.update)
+        verdict = "ok" if again.hexdigest() == args.sha256 else "MISMATCH"
+        print(f"again retr sha256 {again.hexdigest()} {verdict}", flush=True)
     try:
         ftp.quit()
     except ftplib.all_errors:

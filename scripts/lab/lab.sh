@@ -846,20 +846,22 @@ lab_ftpalg_residue() {
   {
     lab_in "$LAB_NS_R" iptables-save 2>/dev/null | grep -i 'ftpalg\|NFQUEUE' | sed 's/^/iptables: /'
     lab_in "$LAB_NS_R" ip6tables-save 2>/dev/null | grep -i 'ftpalg\|NFQUEUE' | sed 's/^/ip6tables: /'
-    lab_in "$LAB_NS_R" nft list tables 2>/dev/null | grep -w ftpalg | sed 's/^/nft: /'
+    lab_in "$LAB_NS_R" nft list tables 2>/dev/null | grep -E ' ftpalg(_queue|_dryrun)?$' | sed 's/^/nft: /'
   } || true
 }
 
 # lab_ftpalg_start ARGS...: `ftpalg run --log $LAB_DIR/ftpalg.log --seq-owner $LAB_SEQ_OWNER
 # ARGS...` (--log-format $LAB_FTPALG_FORMAT, default json; no --seq-owner of ours when ARGS has
 # one) in the router namespace; waits (<= 8 s) until it reports "running" and its queue rules are
-# installed (and, unless --dry-run or --pinhole-backend none, its nft table exists). Sets
+# installed (and, unless --dry-run or --pinhole-backend none, its nft table exists; with
+# --dry-run: its copy table inet ftpalg_dryrun instead of queue rules). Sets
 # LAB_PID_ftpalg, LAB_FTPALG_LOG, LAB_STATUS_SOCKET.
 lab_ftpalg_start() {
   local bin=${FTPALG_BIN:?FTPALG_BIN is not set}
   LAB_FTPALG_LOG=${LAB_FTPALG_LOG:-$LAB_DIR/ftpalg.log}
-  local want_table=1 a owner=(--seq-owner "$LAB_SEQ_OWNER")
+  local want_table=1 a owner=(--seq-owner "$LAB_SEQ_OWNER") dry=
   for a in "$@"; do
+    [[ $a == --dry-run ]] && dry=1
     [[ $a == --dry-run || $a == none ]] && want_table=
     [[ $a == --seq-owner || $a == --seq-owner=* ]] && owner=()
   done
@@ -881,7 +883,13 @@ lab_ftpalg_start() {
     # and table are installed) and the rules are really there (after a crash, stale rules of
     # the previous instance exist until the new one replaces them: the message decides).
     # The running line names the sequence owner the daemon really uses (kernel may fall back).
-    if grep -q '^ftpalg: info: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then
+    # --dry-run: copies through NFLOG, from its own table (no queue rules).
+    if [[ -n $dry ]]; then
+      if grep -q '^ftpalg: info: running (dry-run)' "$LAB_DIR/ftpalg.stderr" 2>/dev/null &&
+        [[ $(lab_in "$LAB_NS_R" nft list table inet ftpalg_dryrun 2>/dev/null) == *'log group'* ]]; then
+        return 0
+      fi
+    elif grep -q '^ftpalg: info: running.*sequence owner kernel' "$LAB_DIR/ftpalg.stderr" 2>/dev/null; then
       if lab_in "$LAB_NS_R" iptables -w -t mangle -S ftpalg-ct 2>/dev/null | grep -q NFQUEUE &&
         lab_in "$LAB_NS_R" iptables -w -t mangle -S FORWARD 2>/dev/null | grep -q ftpalg-ct &&
         lab_in "$LAB_NS_R" nft list table inet ftpalg >/dev/null 2>&1; then

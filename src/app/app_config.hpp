@@ -54,6 +54,7 @@ struct RunConfig {
   std::string nftTable{firewall::kDefaultTable};                // --nft-table
   std::string nftQueueTable{firewall::kDefaultQueueTable};      // --nft-queue-table
   bool dryRun = false;
+  std::uint16_t nflogGroup = 0;     // --nflog-group: where --dry-run reads its packet copies
   bool failOpen = true;             // --fail-open (default) | --fail-closed (queue bypass off)
   std::optional<std::string> user;  // --user: drop to this account after setup
   bool installQueueRules = true;    // --no-queue-rules: the admin installs them

@@ -55,14 +55,18 @@
 #include <unordered_set>
 
 #include "backend/nft_backend.hpp"
+#include "firewall/copy_table.hpp"
 #include "firewall/kernel_helper.hpp"
 #include "firewall/nft_script.hpp"
 #include "firewall/pinhole_table.hpp"
 #include "firewall/queue_rule_installer.hpp"
+#include "firewall/ruleset_monitor.hpp"
+#include "firewall_guard.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_events.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/conntrack_takeover.hpp"
+#include "io/nflog_source.hpp"
 #include "io/nfqueue_source.hpp"
 #include "live_clock.hpp"
 #include "live_log.hpp"
@@ -107,12 +111,14 @@ class Worker {
  public:
   // `sink` answers `source`'s packets (wiring.cpp: makeLiveVerdictSink). `kernel`: the
   // conntrack-owned mode's events and takeovers, nullopt in the engine-owned mode.
-  Worker(std::uint16_t queue, std::unique_ptr<io::NfqueueSource> source, LiveVerdictSink sink,
+  Worker(std::uint16_t queue, std::unique_ptr<io::PacketFeed> source, bool copies, LiveVerdictSink sink,
          std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<KernelSessionPort> session,
          std::unique_ptr<PinholeBackend> backend, std::optional<KernelOwnership> kernel,
          const EngineConfig& engineConfig, LiveLog& log)
       : queue_(queue),
         source_(std::move(source)),
+        copies_(copies),
+        label_((copies ? "NFLOG group " : "queue ") + std::to_string(queue)),
         sink_(std::move(sink)),
         resolver_(std::move(resolver)),
         session_(std::move(session)),
@@ -166,6 +172,12 @@ class Worker {
       std::lock_guard<std::mutex> lock(reconfigureMutex_);
       pendingConfig_ = EngineConfig{policy, limits, AckSpace::Output};
     }
+    wake();
+  }
+  // ftpalg's nft table was recreated empty after a firewall reload (firewall_guard.hpp): the
+  // worker adds its engine's pending pinholes again, from its own thread.
+  void requestPinholeReinstall() {
+    reinstallPinholes_.store(true);
     wake();
   }
   bool failed() const { return failed_.load(); }
@@ -255,6 +267,39 @@ class Worker {
     return firewall::queueIndexOfServer(bytes.back(), kernel_->queueCount) == kernel_->queueIndex;
   }
 
+  // After a firewall reload emptied the pinhole table: every pending pinhole of the engine again,
+  // for what is left of its lifetime. A pinhole whose data connection was already made is armed
+  // again too (the used token went with the table): the same peer may connect once more to the
+  // same endpoint until it expires (docs/admin-guide.md#firewall-reloads).
+  void reinstallPinholes() {
+    const Timestamp now = monotonicNow();
+    std::size_t added = 0, failed = 0, expired = 0;
+    std::string firstError;
+    for (Pinhole pinhole : engine_->pinholes()) {
+      if (pinhole.expires <= now) {
+        ++expired;  // the next timer call closes it
+        continue;
+      }
+      pinhole.timeout =
+          std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(pinhole.expires - now));
+      if (auto opened = backend_->open(pinhole); opened) {
+        ++added;
+      } else {
+        ++failed;
+        if (firstError.empty()) firstError = opened.error();
+      }
+    }
+    if (added + failed + expired == 0) return;
+    std::string message = label_ + ": " + std::to_string(added) +
+                          " pending pinhole(s) added again after the table was recreated";
+    if (expired > 0) message += " (" + std::to_string(expired) + " expiring now left out)";
+    if (failed > 0) {
+      reportWarning(message + "; " + std::to_string(failed) + " failed: " + firstError);
+    } else {
+      reportInfo(message);
+    }
+  }
+
   // Conntrack-owned mode, before the first packet: the anchored connections that were running.
   void adoptTakeovers() {
     out_.clear();
@@ -281,23 +326,23 @@ class Worker {
       if (owns(flow)) sessionEnded(flow);
     });
     if (!read) {
-      reportError("queue " + std::to_string(queue_) + ": " + read.error());
+      reportError(label_ + ": " + read.error());
       return false;
     }
     if (!read->lost) return true;
-    reportWarning("queue " + std::to_string(queue_) +
+    reportWarning(label_ +
                   ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
     if (!resyncNetlink_) {
       auto opened = io::ConntrackNetlink::open();
       if (!opened) {
-        reportWarning("queue " + std::to_string(queue_) + ": " + opened.error());
+        reportWarning(label_ + ": " + opened.error());
         return true;
       }
       resyncNetlink_ = std::move(opened.value());
     }
     auto alive = io::dumpAnchoredConnections(*resyncNetlink_, kernel_->resync);
     if (!alive) {
-      reportWarning("queue " + std::to_string(queue_) + ": " + alive.error());
+      reportWarning(label_ + ": " + alive.error());
       return true;
     }
     std::unordered_set<FlowKey, FlowKeyHash> present;
@@ -314,7 +359,7 @@ class Worker {
   bool receive() {
     auto received = source_->receive([this](const io::QueuedPacket& queued) { onPacket(queued); });
     if (!received) {
-      reportError("queue " + std::to_string(queue_) + ": " + received.error());
+      reportError(label_ + ": " + received.error());
       return false;
     }
     lastReceived_ = received.value();
@@ -336,7 +381,7 @@ class Worker {
       pollfd fds[3] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}};
       if (kernel_) fds[2].fd = kernel_->events->fd();
       if (::poll(fds, 3, timeoutMs) < 0 && errno != EINTR) {
-        reportError("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
+        reportError(label_ + ": poll: " + std::strerror(errno));
         failed_.store(true);
         break;
       }
@@ -344,6 +389,7 @@ class Worker {
         std::uint64_t value;
         [[maybe_unused]] const ssize_t got = ::read(wakeFd_, &value, sizeof value);
       }
+      if (reinstallPinholes_.exchange(false)) reinstallPinholes();
       runTimers();
       if ((fds[0].revents & POLLIN) && !receive()) {
         failed_.store(true);
@@ -358,16 +404,16 @@ class Worker {
         status_.publish(WorkerStatus{queue_, engine_->snapshot(monotonicNow()), latencyHistogram_});
       applyPendingConfig();
       if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
-      if (source_->counters().overruns != reportedOverruns_) {
-        reportedOverruns_ = source_->counters().overruns;
-        reportWarning("queue " + std::to_string(queue_) + ": the kernel dropped queue messages (socket " +
-                      "buffer full, " + std::to_string(reportedOverruns_) +
-                      " times so far); their packets wait for the "
-                      "queue's own limit");
+      if (source_->overruns() != reportedOverruns_) {
+        reportedOverruns_ = source_->overruns();
+        reportWarning(label_ + ": the kernel dropped messages (socket buffer full, " +
+                      std::to_string(reportedOverruns_) + " times so far); " +
+                      (copies_ ? "those packets passed without ftpalg seeing them"
+                               : "their packets wait for the queue's own limit"));
       }
-      if (!source_->lastKernelError().empty() && source_->counters().kernelErrors != reportedKernelErrors_) {
-        reportedKernelErrors_ = source_->counters().kernelErrors;
-        reportWarning("queue " + std::to_string(queue_) + ": " + source_->lastKernelError());
+      if (!source_->lastKernelError().empty() && source_->kernelErrors() != reportedKernelErrors_) {
+        reportedKernelErrors_ = source_->kernelErrors();
+        reportWarning(label_ + ": " + source_->lastKernelError());
       }
     }
     // Draining: the queue rules are gone; process what is still queued (bounded), then shut down.
@@ -396,7 +442,9 @@ class Worker {
   }
 
   std::uint16_t queue_;
-  std::unique_ptr<io::NfqueueSource> source_;
+  std::unique_ptr<io::PacketFeed> source_;
+  bool copies_ = false;  // an NFLOG copy feed (--dry-run): nothing waits for this worker
+  std::string label_;    // "queue 0" / "NFLOG group 0", in messages
   LiveVerdictSink sink_;
   std::unique_ptr<io::ConntrackResolver> resolver_;
   std::unique_ptr<KernelSessionPort> session_;
@@ -414,6 +462,7 @@ class Worker {
   std::thread thread_;
   std::atomic<Phase> phase_{Phase::Running};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> reinstallPinholes_{false};
   std::atomic<std::int64_t> heartbeatNanos_{0};
   StatsMailbox stats_;
   Mailbox<WorkerStatus> status_;
@@ -536,11 +585,22 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
   }
   auto runLock = RunLock::acquire();
   if (!runLock) return fail(ExitCode::Failed, "run: " + runLock.error());
+  // --dry-run reads copies through NFLOG and changes nothing (no queue, no table but its copy
+  // table, no pinhole, no helper): it may run next to the kernel's ftp helper (shadow mode).
+  const bool copies = run.dryRun;
   if (auto helper = firewall::checkKernelHelper(config.controlPorts); !helper) {
-    return fail(ExitCode::Failed, "run: " + helper.error());
+    if (!copies) return fail(ExitCode::Failed, "run: " + helper.error());
+    reportInfo(
+        "shadow mode: the kernel's ftp helper is assigned to a control port ftpalg watches; it keeps "
+        "serving those connections, ftpalg only logs what it would decide (docs/admin-guide.md, \"Dry-run "
+        "and "
+        "shadow mode\")");
+  }
+  if (copies && run.seqOwner == SequenceOwner::Kernel) {
+    reportInfo("--dry-run watches where the engine-owned mode queues; --seq-owner kernel is not used");
   }
   // The sequence owner: --seq-owner kernel needs the anchor's sane helper.
-  SequenceOwner owner = run.seqOwner;
+  SequenceOwner owner = copies ? SequenceOwner::Engine : run.seqOwner;
   if (owner == SequenceOwner::Kernel) {
     if (auto probed = firewall::probeAnchorHelper(); !probed) {
       if (run.pinholeBackend == PinholeBackendKind::Conntrack) {
@@ -564,7 +624,7 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     }
   }
   std::optional<firewall::QueueRules> plannedRules;
-  if (run.installQueueRules) {
+  if (run.installQueueRules && !copies) {
     auto planned = firewall::QueueRules::plan(queueRuleSpec(config, owner));
     if (!planned) return fail(ExitCode::Failed, "run: " + planned.error());
     plannedRules.emplace(std::move(planned.value()));
@@ -593,12 +653,25 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     }
   }
 
-  const std::uint16_t count = std::max<std::uint16_t>(1, run.queueCount);
-  notify("STATUS=starting: binding queue " + std::to_string(run.queueNum) +
-         (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) +
-         ", creating the pinhole table, installing the queue rules");
-  std::vector<std::unique_ptr<io::NfqueueSource>> sources;
-  for (std::uint16_t i = 0; i < count; ++i) {
+  // --dry-run: one worker on one NFLOG group (copies never wait, so there is nothing to spread).
+  const std::uint16_t count = copies ? 1 : std::max<std::uint16_t>(1, run.queueCount);
+  std::vector<std::unique_ptr<io::PacketFeed>> sources;
+  std::vector<VerdictSink*> queueSinks;
+  if (copies) {
+    notify("STATUS=starting: binding NFLOG group " + std::to_string(run.nflogGroup) +
+           ", installing the copy rules");
+    io::NflogOptions options;
+    options.group = run.nflogGroup;
+    auto source = io::NflogSource::open(options);
+    if (!source) return fail(ExitCode::Failed, "run: --nflog-group: " + source.error());
+    sources.push_back(std::move(source.value()));
+    queueSinks.push_back(nullptr);
+  } else {
+    notify("STATUS=starting: binding queue " + std::to_string(run.queueNum) +
+           (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) +
+           ", creating the pinhole table, installing the queue rules");
+  }
+  for (std::uint16_t i = 0; i < count && !copies; ++i) {
     io::NfqueueOptions options;
     options.queueNum = static_cast<std::uint16_t>(run.queueNum + i);
     options.failOpen = run.failOpen;
@@ -607,7 +680,17 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
       return fail(ExitCode::Failed,
                   "run: --queue " + std::to_string(options.queueNum) + ": " + source.error());
     }
+    queueSinks.push_back(&source.value()->verdicts());
     sources.push_back(std::move(source.value()));
+  }
+
+  // The firewall-reload watch listens before anything is installed, so no deletion after the
+  // installation can be missed; what start-up itself changes is ignored by generation (arm()).
+  std::unique_ptr<firewall::RulesetMonitor> rulesetMonitor;
+  if (auto opened = firewall::RulesetMonitor::open(); opened) {
+    rulesetMonitor = std::move(opened.value());
+  } else {
+    reportWarning("firewall reloads will not be noticed: " + opened.error());
   }
 
   // From here on, leaving deletes what was created: the table (its owner), the queue rules
@@ -618,6 +701,16 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     auto created = firewall::PinholeTable::create(*tableSpec);
     if (!created) return fail(ExitCode::Failed, "run: " + created.error());
     table.emplace(std::move(created.value()));
+  }
+  std::optional<firewall::CopyTable> copyTable;
+  if (copies) {
+    firewall::CopyRuleSpec copySpec;
+    copySpec.controlPorts = config.controlPorts;
+    copySpec.group = run.nflogGroup;
+    // nft add table inet ftpalg_dryrun; nft delete table inet ftpalg_dryrun; nft -f <copy rules>
+    auto created = firewall::CopyTable::create(copySpec);
+    if (!created) return fail(ExitCode::Failed, "run: " + created.error());
+    copyTable.emplace(std::move(created.value()));
   }
   std::vector<std::unique_ptr<PinholeBackend>> backends;
   std::vector<std::unique_ptr<KernelSessionPort>> sessionPorts;
@@ -681,6 +774,9 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     }
   }
 
+  // Copies are what the peers saw unchanged: their ACKs are in the original space.
+  EngineConfig engineConfig = config.engine;
+  if (copies) engineConfig.ackSpace = AckSpace::Original;
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::uint16_t i = 0; i < count; ++i) {
     io::ConntrackResolverOptions resolverOptions;
@@ -688,13 +784,57 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
     resolverOptions.maxFlows = std::max<std::size_t>(1024, config.engine.limits.maxSessions);
     resolverOptions.conntrackOwned = owner == SequenceOwner::Kernel;
     resolverOptions.controlMark = run.controlMark;
+    resolverOptions.observeHelperFlows = copies;
     auto resolver = io::ConntrackResolver::open(resolverOptions);
     if (!resolver) return fail(ExitCode::Failed, "run: " + resolver.error());
-    LiveVerdictSink sink = makeLiveVerdictSink(config, sources[i]->verdicts());
-    workers.push_back(
-        std::make_unique<Worker>(static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]),
-                                 std::move(sink), std::move(resolver.value()), std::move(sessionPorts[i]),
-                                 std::move(backends[i]), std::move(ownerships[i]), config.engine, log));
+    LiveVerdictSink sink = makeLiveVerdictSink(config, queueSinks[i]);
+    workers.push_back(std::make_unique<Worker>(
+        copies ? run.nflogGroup : static_cast<std::uint16_t>(run.queueNum + i), std::move(sources[i]), copies,
+        std::move(sink), std::move(resolver.value()), std::move(sessionPorts[i]), std::move(backends[i]),
+        std::move(ownerships[i]), engineConfig, log));
+  }
+
+  // The firewall-reload watch (firewall_guard.hpp): the table first (the queue rules of the
+  // conntrack-owned mode select connections the table's anchor marks), then the queue rules.
+  std::unique_ptr<FirewallGuard> guard;
+  if (rulesetMonitor) {
+    std::vector<GuardedPart> parts;
+    if (table) {
+      GuardedPart part;
+      part.name = "nft table inet " + table->spec().table;
+      part.watched = {table->watched()};
+      part.reinstall = [&table] { return table->recreate(); };
+      part.verify = [&table] { return table->verify(); };
+      if (livePinholeBackend(config, owner) == PinholeBackendKind::Nft) {
+        part.afterReinstall = [&workers] {
+          for (auto& worker : workers) worker->requestPinholeReinstall();
+        };
+      }
+      parts.push_back(std::move(part));
+    }
+    if (copyTable) {
+      GuardedPart part;
+      part.name = "nft table inet " + copyTable->spec().table;
+      part.watched = {copyTable->watched()};
+      part.reinstall = [&copyTable] { return copyTable->recreate(); };
+      part.verify = [&copyTable] { return copyTable->verify(); };
+      parts.push_back(std::move(part));
+    }
+    if (queueRules) {
+      GuardedPart part;
+      part.name = "queue rules (" + queueRules->description() + ")";
+      part.watched = queueRules->watched();
+      part.reinstall = [&queueRules] { return queueRules->install(); };
+      part.verify = [&queueRules] { return queueRules->verify(); };
+      parts.push_back(std::move(part));
+    }
+    if (!parts.empty()) {
+      guard = std::make_unique<FirewallGuard>(std::move(rulesetMonitor), std::move(parts));
+      if (auto armed = guard->arm(); !armed) {
+        reportWarning("firewall reloads will not be noticed: " + armed.error());
+        guard.reset();
+      }
+    }
   }
 
   // 3. Least privilege.
@@ -718,12 +858,19 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
       case PinholeBackendKind::Auto:
       case PinholeBackendKind::None: break;
     }
-    runningStatus =
-        "running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
-        (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) + ", control port(s) " +
-        ports + ", sequence owner " + (owner == SequenceOwner::Kernel ? "kernel (conntrack)" : "engine") +
-        ", pinholes " + pinholes + ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
-        (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
+    if (copies) {
+      runningStatus = "running (" + std::string(mode) + "): copies from NFLOG group " +
+                      std::to_string(run.nflogGroup) + " (nft table inet " + copyTable->spec().table +
+                      "), control port(s) " + ports + ", nothing waits for ftpalg and nothing is changed";
+    } else {
+      runningStatus =
+          "running (" + std::string(mode) + "): queue " + std::to_string(run.queueNum) +
+          (count > 1 ? "-" + std::to_string(run.queueNum + count - 1) : std::string()) +
+          ", control port(s) " + ports + ", sequence owner " +
+          (owner == SequenceOwner::Kernel ? "kernel (conntrack)" : "engine") + ", pinholes " + pinholes +
+          ", " + (run.failOpen ? "fail-open" : "fail-closed") + ", queue rules " +
+          (queueRules ? queueRules->description() : std::string("not installed (--no-queue-rules)"));
+    }
   }
   if (statusServer) {
     statusServer->start(
@@ -763,8 +910,14 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
       const std::int64_t untilPing = std::max<std::int64_t>(0, nextPing - monotonicNow().nanos);
       timeoutMs = static_cast<int>(std::min<std::int64_t>(timeoutMs, (untilPing + 999'999) / 1'000'000));
     }
-    pollfd fd{signalFd, POLLIN, 0};
-    const int ready = ::poll(&fd, 1, timeoutMs);
+    if (guard) {
+      if (const auto tick = guard->nextTick())
+        timeoutMs = std::min<int>(timeoutMs, static_cast<int>(tick->count()));
+    }
+    pollfd fds[2] = {{signalFd, POLLIN, 0}, {guard ? guard->fd() : -1, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, timeoutMs);
+    if (guard && (fds[1].revents & POLLIN) && !guard->onReadable()) guard.reset();
+    if (guard) guard->onTick();
     for (auto& worker : workers) {
       if (worker->failed()) {
         reportError("run: the worker of queue " + std::to_string(worker->queue()) + " failed; stopping");
@@ -793,7 +946,7 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
       notify("WATCHDOG=1");
       nextPing = now + pingNanos;
     }
-    if (ready <= 0) continue;
+    if (ready <= 0 || !(fds[0].revents & POLLIN)) continue;
     signalfd_siginfo info{};
     if (::read(signalFd, &info, sizeof info) != sizeof info) continue;
     switch (info.ssi_signo) {
@@ -814,8 +967,9 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
   }
   ::close(signalFd);
 
-  // 5. Stop: the status thread (it asks the workers), the rules, then drain and shut the engines
-  // down, then the table.
+  // 5. Stop: the watch first (what the stop removes is not to be reinstalled), the status thread
+  // (it asks the workers), the rules, then drain and shut the engines down, then the table.
+  guard.reset();
   notify("STOPPING=1\nSTATUS=stopping: removing the queue rules, closing the pinholes");
   if (statusServer) statusServer->stop();
   if (queueRules) {
@@ -828,6 +982,9 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
   workers.clear();  // their backends write to the table: gone before it
   if (table) {
     if (auto removed = table->remove(); !removed) reportWarning(removed.error());
+  }
+  if (copyTable) {
+    if (auto removed = copyTable->remove(); !removed) reportWarning(removed.error());
   }
   log.flush();
   if (const auto lost = log.writeError())

@@ -366,8 +366,12 @@ std::vector<Option> buildTable() {
            "empty address", FIELD(status.metricsListen)));
   add(flag("json", Group::General, kStatus, "print the status as one JSON object", true, FIELD(status.json)));
   add(flag("dry-run", Group::Run, kRun,
-           "accept every packet unchanged and install no pinhole, but decide and log as live", true,
-           FIELD(run.dryRun)));
+           "read copies of the control packets through NFLOG (nothing waits for ftpalg, nothing is "
+           "changed, no pinhole is installed; may run next to the kernel's ftp helper), but decide and "
+           "log as live",
+           true, FIELD(run.dryRun)));
+  add(number("nflog-group", Group::Run, kRun | kRules, "N", 0, 65535,
+             "the NFLOG group --dry-run reads its copies from", FIELD(run.nflogGroup)));
   add(alternative("fail-mode", "fail-open", Group::Run, kRun,
                   "control traffic passes unhelped while ftpalg is down, through queue bypass", true,
                   FIELD(run.failOpen)));

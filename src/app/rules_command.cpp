@@ -3,9 +3,8 @@
 
 #include <algorithm>
 
-#include "firewall/nft_script.hpp"
+#include "firewall/copy_rules.hpp"
 #include "firewall/rules_report.hpp"
-#include "live_system.hpp"
 
 namespace ftpalg::app {
 
@@ -27,14 +26,12 @@ firewall::QueueRuleSpec queueRuleSpec(const AppConfig& config) {
 }
 
 ExitCode printRules(const AppConfig& config, std::ostream& out) {
-  // The kernel decides which mode and which queue mechanism `run` uses; without privileges it
-  // cannot be probed.
-  std::optional<bool> nftQueue;
-  std::optional<bool> saneHelper;
-  if (hasNetAdminCapability()) {
-    if (auto probed = firewall::nftKernelHasQueue()) nftQueue = probed.value();
-    saneHelper = firewall::probeAnchorHelper().ok();
-  }
+  // `rules` only prints: it never probes the kernel (a probe creates and deletes a table, which a
+  // firewall reload watch or an audit would see). Which queue mechanism and which mode `run`
+  // uses is decided by `run` at start (and printed in its "running" line); the report shows
+  // each alternative with the condition under which `run` uses it.
+  const std::optional<bool> nftQueue;
+  const std::optional<bool> saneHelper;
   const auto syntax = config.rules.firewall == FirewallKind::Nft ? firewall::FirewallSyntax::Nft
                                                                  : firewall::FirewallSyntax::Iptables;
   firewall::NftTableSpec pinholeTable;
@@ -50,6 +47,13 @@ ExitCode printRules(const AppConfig& config, std::ostream& out) {
       << "\n# Engine-owned mode (--seq-owner engine"
       << (saneHelper && !*saneHelper ? ", and what run uses on this kernel" : "") << ").\n"
       << firewall::rulesReport(queueRuleSpec(config, SequenceOwner::Engine), syntax, nftQueue, pinholeTable);
+  firewall::CopyRuleSpec copies;
+  copies.controlPorts = config.controlPorts;
+  copies.group = config.run.nflogGroup;
+  out << "\n# --dry-run: no queue rules, no pinhole table; run creates this table, which sends a copy of\n"
+         "# each control packet to NFLOG group "
+      << copies.group << " (--nflog-group) and holds nothing:\n"
+      << firewall::nftCopyTableScript(copies, "PID");
   return ExitCode::Success;
 }
 

@@ -7,6 +7,7 @@
 #include "backend/recording_session_port.hpp"
 #include "io/conntrack_expect_backend.hpp"
 #include "io/conntrack_session_port.hpp"
+#include "io/nflog_source.hpp"
 #include "io/nfqueue_source.hpp"
 
 namespace ftpalg::app {
@@ -84,11 +85,11 @@ Result<std::unique_ptr<KernelSessionPort>> makeLiveKernelSessionPort(const AppCo
   return std::unique_ptr<KernelSessionPort>(std::make_unique<backend::RecordingSessionPort>());
 }
 
-LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink) {
-  if (!config.run.dryRun) return LiveVerdictSink{queueSink, nullptr};
-  auto acceptOriginal = std::make_unique<io::AcceptOriginalSink>(queueSink);
-  VerdictSink& sink = *acceptOriginal;
-  return LiveVerdictSink{sink, std::move(acceptOriginal)};
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink* queueSink) {
+  if (!config.run.dryRun && queueSink != nullptr) return LiveVerdictSink{*queueSink, nullptr};
+  auto copies = std::make_unique<io::CopyVerdictSink>();
+  VerdictSink& sink = *copies;
+  return LiveVerdictSink{sink, std::move(copies)};
 }
 
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config) {

@@ -53,15 +53,15 @@ Result<std::unique_ptr<PinholeBackend>> makeLivePinholeBackend(const AppConfig& 
 Result<std::unique_ptr<KernelSessionPort>> makeLiveKernelSessionPort(const AppConfig& config,
                                                                      SequenceOwner owner);
 
-// The verdict sink of one live queue. Normally the queue's own sink (the engine's verdicts reach
-// the kernel as decided). With --dry-run, an AcceptOriginalSink around it: every packet is
-// accepted with its original bytes, in the engine's order. `sink` refers to `queueSink` or to
-// `owned`; it must not outlive the queue.
+// The verdict sink of one live worker. Normally its queue's own sink (the engine's verdicts
+// reach the kernel as decided). With --dry-run (and `queueSink` nullptr: an NFLOG copy feed,
+// io/nflog_source.hpp) a sink that answers nothing: the packets went on when they were copied.
+// `sink` refers to `*queueSink` or to `owned`; it must not outlive the queue.
 struct LiveVerdictSink {
   VerdictSink& sink;
   std::unique_ptr<VerdictSink> owned;
 };
-LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink& queueSink);
+LiveVerdictSink makeLiveVerdictSink(const AppConfig& config, VerdictSink* queueSink);
 
 // Replay's flow identity and NAT: --control-port, --snat and --dnat.
 std::unique_ptr<FlowResolver> makeReplayResolver(const AppConfig& config);

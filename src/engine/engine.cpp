@@ -478,5 +478,11 @@ void Engine::reconfigure(const Policy& policy, const Limits& limits) {
 
 std::size_t Engine::sessionCount() const { return impl_->sessions.size(); }
 std::size_t Engine::pinholeCount() const { return impl_->pinholes.size(); }
+std::vector<Pinhole> Engine::pinholes() const {
+  std::vector<Pinhole> all;
+  all.reserve(impl_->pinholes.size());
+  for (const auto& [id, pinhole] : impl_->pinholes.byId()) all.push_back(pinhole);
+  return all;
+}
 
 }  // namespace ftpalg

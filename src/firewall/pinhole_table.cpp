@@ -52,15 +52,40 @@ Result<std::optional<int>> checkPinholeTableFree(const NftTableSpec& spec) {
   return std::optional<int>(pid);
 }
 
-Result<PinholeTable> PinholeTable::create(const NftTableSpec& spec) {
-  // One transaction: `add table` makes the `delete table` of a stale copy always valid, so a
-  // table left by a crash is flushed and recreated atomically.
+namespace {
+
+// One transaction: `add table` makes the `delete table` of a stale copy always valid, so a table
+// left by a crash (or half deleted by a reload) is flushed and recreated atomically.
+Status<> createTable(const NftTableSpec& spec) {
   const std::string script = "add table inet " + spec.table + "\n" + "delete table inet " + spec.table +
                              "\n" + nftTableScript(spec, std::to_string(::getpid()));
   if (const auto created = runNftScript(script); !created) {
     return Err("creating nft table inet " + spec.table + ": " + created.error());
   }
+  return okStatus();
+}
+
+}  // namespace
+
+Result<PinholeTable> PinholeTable::create(const NftTableSpec& spec) {
+  if (auto created = createTable(spec); !created) return Err(created.error());
   return PinholeTable(spec);
+}
+
+Status<> PinholeTable::recreate() {
+  if (!owned_) return Err("nft table inet " + spec_.table + " was removed at stop; not recreated");
+  return createTable(spec_);
+}
+
+Status<> PinholeTable::verify() const {
+  auto existing = inspectTable(spec_.table);
+  if (!existing) return Err("inspecting nft table inet " + spec_.table + ": " + existing.error());
+  if (!existing->exists) return Err("nft table inet " + spec_.table + " does not exist");
+  if (existing->ownerPid != ::getpid()) {
+    return Err("nft table inet " + spec_.table +
+               " is not this ftpalg's (no \"ftpalg pid=" + std::to_string(::getpid()) + "\" comment)");
+  }
+  return okStatus();
 }
 
 PinholeTable::~PinholeTable() { (void)remove(); }

@@ -9,6 +9,7 @@
 
 #include "ftpalg/core/result.hpp"
 #include "pinhole_rules.hpp"
+#include "ruleset_watch.hpp"
 
 namespace ftpalg::firewall {
 
@@ -38,6 +39,16 @@ class PinholeTable {
   ~PinholeTable();  // remove()
 
   const NftTableSpec& spec() const { return spec_; }
+
+  // After a firewall reload deleted the table or part of it (src/app/firewall_guard.hpp): the
+  // same transaction as create() (add, delete, the table), so a half-deleted table is replaced
+  // whole. The table is empty afterwards: the engines' pending pinholes are added again by their
+  // backends (Engine::pinholes()).
+  Status<> recreate();
+  // The table exists and names this process as its owner ("ftpalg pid=N"). Changes nothing.
+  Status<> verify() const;
+  // The table, for the firewall-reload watch: ftpalg owns all of it.
+  WatchedTable watched() const { return WatchedTable{FirewallPart::OwnTable, kFamilyInet, spec_.table, {}}; }
 
   // `nft delete table inet ftpalg` (every pinhole with it) now, for a caller that reports the
   // error; idempotent, and a table already gone (a ruleset flush) is not an error.

@@ -111,13 +111,7 @@ Status<> QueueRules::install() {
     // A previous instance of the other layout may have left iptables rules: they go now that
     // the new rules are in place.
     if (auto stale = removeIptables(); !stale) return stale;
-    auto problems = this->problems();
-    if (!problems) return Err("queue rules not in place after installing them: " + problems.error());
-    if (!problems->empty()) {
-      return Err("queue rules not in place after installing them (nft list table inet " + spec_.queueTable +
-                 "): " + joined(*problems, "; "));
-    }
-    return okStatus();
+    return verify();
   }
   for (const IptablesFamily& family : families_) {
     auto current = list(family);
@@ -135,12 +129,18 @@ Status<> QueueRules::install() {
       return removed;
     }
   }
-  // Listed back only after every family is installed: what the kernel holds now.
+  return verify();
+}
+
+Status<> QueueRules::verify() const {
+  // Listed back (after every family is installed): what the kernel holds now.
   auto problems = this->problems();
   if (!problems) return Err("queue rules not in place after installing them: " + problems.error());
   if (!problems->empty()) {
-    return Err("queue rules not in place after installing them (iptables-save -t mangle/-t raw lists): " +
-               joined(*problems, "; "));
+    return Err("queue rules not in place after installing them (" +
+               (kind_ == Kind::Nft ? "nft list table inet " + spec_.queueTable
+                                   : std::string("iptables-save -t mangle/-t raw lists")) +
+               "): " + joined(*problems, "; "));
   }
   return okStatus();
 }
@@ -165,6 +165,23 @@ Result<std::vector<std::string>> QueueRules::problems() const {
     }
   }
   return found;
+}
+
+std::vector<WatchedTable> QueueRules::watched() const {
+  std::vector<WatchedTable> tables;
+  if (kind_ == Kind::Nft) {
+    tables.push_back(WatchedTable{FirewallPart::QueueRules, kFamilyInet, spec_.queueTable, {}});
+    return tables;
+  }
+  for (const IptablesFamily& family : families_) {
+    for (const QueuePoint& point : queuePoints(spec_.layout)) {
+      tables.push_back(WatchedTable{FirewallPart::QueueRules,
+                                    family.family == IpFamily::V4 ? kFamilyIpv4 : kFamilyIpv6,
+                                    std::string(point.table),
+                                    {std::string(point.chain), std::string(point.hook)}});
+    }
+  }
+  return tables;
 }
 
 Status<> QueueRules::remove() {

@@ -14,6 +14,7 @@
 
 #include "ftpalg/core/result.hpp"
 #include "queue_rules.hpp"
+#include "ruleset_watch.hpp"
 
 namespace ftpalg::firewall {
 
@@ -45,6 +46,12 @@ class QueueRules {
   // kind, iptables or nft, is removed right after), then lists them back and fails, naming what is
   // missing or extra, when they are not exactly in place.
   Status<> install();
+  // Lists the rules back from the kernel: an error naming what is missing or extra unless
+  // exactly the installed rules are in place (what install() checks last). Changes nothing.
+  Status<> verify() const;
+  // Where the rules live, for the firewall-reload watch (ruleset_watch.hpp): the nft queue table,
+  // or iptables-nft's tables with ftpalg's chains and the built-in chains holding its jumps.
+  std::vector<WatchedTable> watched() const;
   // Removes them (idempotent: nothing to remove is not an error), then checks that nothing of
   // ftpalg's is listed any more.
   Status<> remove();

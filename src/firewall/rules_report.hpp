@@ -16,8 +16,8 @@ namespace ftpalg::firewall {
 enum class FirewallSyntax : std::uint8_t { Nft, Iptables };
 
 // `kernelHasNftQueue`: whether this kernel has the nft `queue` expression, which decides the
-// queue rules `run` uses; nullopt when it could not be probed (no privileges): then both kinds are
-// shown, each with the condition under which `run` uses it.
+// queue rules `run` uses; nullopt when unknown (`ftpalg rules` never probes: it changes nothing):
+// then both kinds are shown, each with the condition under which `run` uses it.
 // The engine-owned mode (--seq-owner engine): the accept rule of the pinhole mark, the queue rules,
 // the pinhole table.
 std::string rulesReport(const QueueRuleSpec& queue, FirewallSyntax syntax,

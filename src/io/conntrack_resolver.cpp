@@ -115,7 +115,7 @@ void ConntrackResolver::warnOnce(std::string message) {
 std::optional<FlowContext> ConntrackResolver::contextFor(const ConntrackEntry& entry, Direction direction) {
   const bool anchored = entry.helper == "sane" && (entry.mark & options_.controlMark) != 0 &&
                         (entry.status & ct_status::kHelper) != 0;
-  if (!entry.helper.empty() && !(anchored && options_.conntrackOwned)) {
+  if (!entry.helper.empty() && !(anchored && options_.conntrackOwned) && !options_.observeHelperFlows) {
     // The kernel's own helper (nf_conntrack_ftp or another) rewrites this connection, or it carries
     // the anchor of a conntrack-owned instance while this one owns sequence numbers itself: stay
     // out.

@@ -36,6 +36,7 @@
 // cannot own the sequence numbers of a connection queued after conntrack in both directions. In
 // the engine-owned mode an anchored connection (left by a conntrack-owned instance) is left alone
 // like any other helper's: its kernel seqadj records would apply on top of the engine's translation.
+// With observeHelperFlows (--dry-run) helper connections resolve like any other.
 //
 // Cache: both views of each resolved flow, LRU, bounded (maxFlows); forget() drops a flow.
 // Misses are remembered for a second (negative cache, bounded), and the costly filtered dump is
@@ -68,6 +69,11 @@ struct ConntrackResolverOptions {
   // `controlMark` is the anchor's ct mark bit.
   bool conntrackOwned = false;
   std::uint32_t controlMark = 0x00020000;
+  // --dry-run (copies through NFLOG, nothing changed): a connection the kernel's ftp helper
+  // serves is resolved like any other, so the dry-run logs what ftpalg would decide for it
+  // (shadow mode, docs/admin-guide.md#dry-run-and-shadow-mode). Never in live mode: both would
+  // rewrite.
+  bool observeHelperFlows = false;
   std::size_t maxFlows = 65536;    // cached flows (two views each)
   std::size_t maxNegative = 8192;  // remembered misses
   std::chrono::milliseconds negativeTtl{1000};

@@ -199,10 +199,6 @@ Status<> NfqueueVerdictSink::deliver(const PacketVerdict& verdict) {
   return okStatus();
 }
 
-Status<> AcceptOriginalSink::deliver(const PacketVerdict& verdict) {
-  return inner_.deliver(PacketVerdict{verdict.id, VerdictKind::Accept, {}});
-}
-
 // --- the source --------------------------------------------------------------------------------
 
 NfqueueSource::NfqueueSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

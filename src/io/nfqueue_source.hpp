@@ -31,25 +31,9 @@
 
 #include "ftpalg/core/result.hpp"
 #include "ftpalg/io/interfaces.hpp"
+#include "packet_feed.hpp"
 
 namespace ftpalg::io {
-
-// Netfilter hook a packet was queued from (NF_INET_* values).
-enum class QueueHook : std::uint8_t {
-  PreRouting = 0,
-  LocalIn = 1,
-  Forward = 2,
-  LocalOut = 3,
-  PostRouting = 4,
-  Unknown = 255,
-};
-
-struct QueuedPacket {
-  SourcePacket packet;  // id = the NFQUEUE packet id
-  QueueHook hook = QueueHook::Unknown;
-  bool checksumCompleted = false;  // NFQA_SKB_CSUMNOTREADY was set and fixed here
-  bool truncated = false;          // NFQA_CAP_LEN < original length: never to be modified
-};
 
 struct NfqueueOptions {
   std::uint16_t queueNum = 0;
@@ -61,7 +45,7 @@ struct NfqueueOptions {
 
 class NfqueueVerdictSink;
 
-class NfqueueSource final {
+class NfqueueSource final : public PacketFeed {
  public:
   // Binds the queue. Errors name the queue and the cause, notably: the queue already bound by
   // another process (with its netlink port id, usually its pid), missing CAP_NET_ADMIN.
@@ -70,14 +54,14 @@ class NfqueueSource final {
   NfqueueSource(const NfqueueSource&) = delete;
   NfqueueSource& operator=(const NfqueueSource&) = delete;
 
-  int fd() const;
+  int fd() const override;
   std::uint16_t queueNum() const;
 
   // Non-blocking: reads what is pending (up to batchSize datagrams, several packets per
   // system call) and calls onPacket for each packet in arrival order. Returns the number of
   // packets delivered (0 when nothing was pending). ENOBUFS (the kernel dropped messages because
   // our socket was full) is counted, not an error.
-  Result<std::size_t> receive(const std::function<void(const QueuedPacket&)>& onPacket);
+  Result<std::size_t> receive(const std::function<void(const QueuedPacket&)>& onPacket) override;
 
   // The sink answering this queue's packets. Lives as long as the source.
   VerdictSink& verdicts();
@@ -94,24 +78,15 @@ class NfqueueSource final {
   };
   const Counters& counters() const;
   // The last error the kernel reported for a verdict (e.g. unknown packet id), for the log.
-  const std::string& lastKernelError() const;
+  const std::string& lastKernelError() const override;
+  std::uint64_t overruns() const override { return counters().overruns; }
+  std::uint64_t kernelErrors() const override { return counters().kernelErrors; }
 
  private:
   friend class NfqueueVerdictSink;
   struct Impl;
   explicit NfqueueSource(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-};
-
-// Dry-run sink (docs/design.md#dry-run): whatever the engine decided, the kernel gets NF_ACCEPT with the
-// original bytes. Wraps the real sink so held packets are still released in the engine's order.
-class AcceptOriginalSink final : public VerdictSink {
- public:
-  explicit AcceptOriginalSink(VerdictSink& inner) : inner_(inner) {}
-  Status<> deliver(const PacketVerdict& verdict) override;
-
- private:
-  VerdictSink& inner_;
 };
 
 // Who holds a queue, from /proc/net/netfilter/nfnetlink_queue ("queue portid ..."); nullopt when

@@ -1,6 +1,6 @@
-// `ftpalg rules` as the application runs it: with CAP_NET_ADMIN it probes the kernel for the nft
-// `queue` expression (a temporary table), so as root the test moves into a private network
-// namespace first. The text itself is unit-tested (tests/unit/firewall_rules_report_test.cpp).
+// `ftpalg rules` as the application runs it: it only prints, also as root (no probe table: the
+// nf_tables generation does not move). The test moves into a private network namespace first.
+// The text itself is unit-tested (tests/unit/firewall_rules_report_test.cpp).
 #include "../../src/app/rules_command.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "../../src/firewall/ruleset_monitor.hpp"
 #include "no_skip_under_root.hpp"
 
 namespace ftpalg::app {
@@ -23,7 +24,15 @@ TEST(RulesCommand, PrintsTheAcceptRuleAndTheQueueRules) {
   config.command = Command::Rules;
   config.rules.firewall = FirewallKind::Iptables;
   std::ostringstream out;
+  const auto before = firewall::RulesetMonitor::currentGeneration();
   EXPECT_EQ(printRules(config, out), ExitCode::Success);
+  if (::geteuid() == 0) {
+    // Nothing was committed to nf_tables: no probe table was created and deleted.
+    ASSERT_TRUE(before) << before.error();
+    const auto after = firewall::RulesetMonitor::currentGeneration();
+    ASSERT_TRUE(after) << after.error();
+    EXPECT_EQ(after.value(), before.value());
+  }
   const std::string text = out.str();
   EXPECT_NE(text.find("iptables -A FORWARD -m connmark --mark 0x10000/0x10000 -j ACCEPT"), std::string::npos)
       << text;

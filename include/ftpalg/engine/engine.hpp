@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/time.hpp"
@@ -103,6 +104,11 @@ class Engine {
   const Stats& stats() const { return stats_; }
   std::size_t sessionCount() const;
   std::size_t pinholeCount() const;
+  // The pending pinholes (opened, not yet closed by replacement, session end, expiry or
+  // shutdown), by ascending id. A shell whose pinhole backend lost its state (ftpalg's nft table
+  // deleted by a firewall reload) installs them again from this list; whether a pinhole was
+  // already used is not known here (the single-use token lives in the backend).
+  std::vector<Pinhole> pinholes() const;
 
  private:
   struct Impl;

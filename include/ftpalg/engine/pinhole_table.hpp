@@ -51,6 +51,9 @@ class PinholeTable {
                                                 std::uint16_t port, std::optional<std::uint64_t> own,
                                                 std::uint16_t portFloor) const;
 
+  // Every pinhole, by ascending id (the engine's pending pinholes, for Engine::pinholes()).
+  const std::map<std::uint64_t, Pinhole>& byId() const { return byId_; }
+
   // The earliest expiry time; nullopt when the table is empty.
   std::optional<Timestamp> nextExpiry() const;
   // The id of the first pinhole to expire, when it expires at or before `now`.
