@@ -526,6 +526,7 @@ void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool val
   if (kernelOwned_) {
     // Not queued in the conntrack-owned mode: no payload (but not the SYN-ACK), or an RST.
     const auto view = PacketView::parse(packet);
+    if (view) resolver_->track(*view);  // conntrack's handshake state: the SYN-ACK's witness
     if (view &&
         (view->hasFlag(tcp_flags::kRst) ||
          (view->payload().empty() && !(view->hasFlag(tcp_flags::kSyn) && view->hasFlag(tcp_flags::kAck))))) {

@@ -21,11 +21,22 @@ std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) 
     // witnesses it on the server's SYN-ACK, as the live resolver does.
     if (sequenceOwner == SequenceOwner::Kernel && packet.hasFlag(tcp_flags::kSyn) &&
         packet.hasFlag(tcp_flags::kAck)) {
-      context.clientSyn = kernelClientSyn;
+      context.clientSyn = handshakeClientSyn;
     }
     return context;
   }
   return std::nullopt;
+}
+
+void FixedFlowResolver::track(const PacketView& packet) {
+  if (packet.dstPort() != controlPort_) return;  // the client's packets move the handshake
+  if (packet.hasFlag(tcp_flags::kRst)) {
+    handshakeClientSyn.reset();
+  } else if (packet.hasFlag(tcp_flags::kSyn) && !packet.hasFlag(tcp_flags::kAck)) {
+    handshakeClientSyn = ClientSynSeen{packet.options().windowScale};
+  } else if (packet.hasFlag(tcp_flags::kAck)) {
+    handshakeClientSyn.reset();
+  }
 }
 
 void submitPacket(Engine& engine, FlowResolver& resolver, PacketId id, std::span<const std::uint8_t> bytes,
@@ -192,6 +203,9 @@ SessionSim::SackPlan SessionSim::planSack(const PeerState& receiver) const {
 void SessionSim::process(const std::vector<std::uint8_t>& packet, bool fromClient) {
   const PacketId id = nextId_++;
   if (kernelOwned_) {
+    if (auto* fixed = dynamic_cast<FixedFlowResolver*>(&resolver_)) {
+      if (const auto view = PacketView::parse(packet)) fixed->track(*view);
+    }
     // Not queued: no payload and not the SYN-ACK (queue_bpf.hpp); conntrack adjusts it.
     const auto view = PacketView::parse(packet);
     if (view && view->payload().empty() &&

@@ -54,9 +54,12 @@ class FixedFlowResolver : public FlowResolver {
   // What every resolved FlowContext says about the sequence owner (the conntrack-owned mode).
   SequenceOwner sequenceOwner = SequenceOwner::Engine;
   bool kernelSeqAdjust = false;
-  // Kernel-owned only: what conntrack recorded of the client's SYN, given with every server
-  // SYN-ACK (FlowContext::clientSyn).
-  ClientSynSeen kernelClientSyn{};
+  // Kernel-owned only: follows the state conntrack's entry would be in, from every packet the
+  // peers send (queued or not): a client SYN puts it in the handshake, the client's first ACK
+  // without SYN ends it. While in the handshake a server SYN-ACK carries the witness of the
+  // client's SYN (FlowContext::clientSyn), as the live resolver gives it (SYN_SENT/SYN_RECV only).
+  void track(const PacketView& packet);
+  std::optional<ClientSynSeen> handshakeClientSyn;
   void forget(const FlowKey&) override { ++forgetCalls; }
 
  private:
