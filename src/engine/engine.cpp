@@ -143,6 +143,12 @@ struct Engine::Impl final : AnnouncementSink {
   void onKernelOwnedPacket(Session& session, Direction dir, PacketId id, std::span<const std::uint8_t> bytes,
                            const PacketView& packet, Effects& effects) {
     session.lastSeen = effects.now();
+    if (packet.hasFlag(tcp_flags::kRst)) {
+      // Replay only (live never queues one for such a flow): it passes as it is, its payload no
+      // part of the stream (RFC 9293 §3.5.3), and ends nothing.
+      effects.accept(id);
+      return;
+    }
     if (session.kernel.adopted && KernelSequencer::resync(session, dir, id, packet, effects)) return;
     DirectionState& me = session.dir(dir);
     if (!me.baseKnown) {
