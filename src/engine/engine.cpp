@@ -247,17 +247,16 @@ struct Engine::Impl final : AnnouncementSink {
           return &session;
         }
         if (session.kernel.owned) {
-          const DirectionState& s2c = session.dir(Direction::ServerToClient);
-          if (s2c.baseKnown && s2c.unwrap.peek(packet.seq() + 1) != 0) {
-            // Conntrack queued a SYN-ACK with another ISN on a kernel-owned 4-tuple (the client's
-            // SYN is never queued, and neither RST nor FIN ends such a session): its old entry
-            // was replaced by a new connection.
+          // A taken-over connection whose server side is not in step yet: resync's to judge.
+          if (session.kernel.adopted && !session.dir(Direction::ServerToClient).baseKnown) return &session;
+          if (flow.clientSyn) {
+            // Conntrack's entry is in a new handshake (its old entry was replaced: the client's
+            // SYN is never queued, and neither RST nor FIN ends such a session): a new
+            // connection, whichever ISN is new.
             Session& fresh = replace(session, flow, effects);
             completeHandshake(fresh, flow, packet);
             return &fresh;
           }
-          // A taken-over connection whose server side is not in step yet: resync's to judge.
-          if (session.kernel.adopted && !s2c.baseKnown) return &session;
         }
         if (!answersOurSyn && flow.clientSyn) {
           // Live: conntrack saw a new SYN on this 4-tuple that the engine did not.

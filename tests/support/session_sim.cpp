@@ -21,7 +21,8 @@ std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) 
     // witnesses it on the server's SYN-ACK, as the live resolver does.
     if (sequenceOwner == SequenceOwner::Kernel && packet.hasFlag(tcp_flags::kSyn) &&
         packet.hasFlag(tcp_flags::kAck)) {
-      context.clientSyn = handshakeClientSyn;
+      // Conntrack finds a SYN-ACK acknowledging anything but that SYN INVALID (tcp_in_window).
+      if (packet.ack().raw() == handshakeSynIsn_ + 1) context.clientSyn = handshakeClientSyn;
     }
     return context;
   }
@@ -29,14 +30,30 @@ std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) 
 }
 
 void FixedFlowResolver::track(const PacketView& packet) {
-  if (packet.dstPort() != controlPort_) return;  // the client's packets move the handshake
+  const bool fromClient = packet.dstPort() == controlPort_;
+  if (!fromClient && packet.srcPort() != controlPort_) return;
   if (packet.hasFlag(tcp_flags::kRst)) {
+    conntrack_ = ConntrackState::None;  // CLOSE: a new SYN re-creates the entry
     handshakeClientSyn.reset();
-  } else if (packet.hasFlag(tcp_flags::kSyn) && !packet.hasFlag(tcp_flags::kAck)) {
-    handshakeClientSyn = ClientSynSeen{packet.options().windowScale};
-  } else if (packet.hasFlag(tcp_flags::kAck)) {
+    return;
+  }
+  if (packet.hasFlag(tcp_flags::kSyn)) {
+    // A client SYN starts a handshake unless the entry is established (conntrack ignores it).
+    if (fromClient && !packet.hasFlag(tcp_flags::kAck) && conntrack_ != ConntrackState::Established) {
+      conntrack_ = ConntrackState::Handshake;
+      finFromClient_ = finFromServer_ = false;
+      handshakeClientSyn = ClientSynSeen{packet.options().windowScale};
+      handshakeSynIsn_ = packet.seq().raw();
+    }
+    return;
+  }
+  if (conntrack_ == ConntrackState::None ||
+      (conntrack_ == ConntrackState::Handshake && fromClient && packet.hasFlag(tcp_flags::kAck))) {
+    conntrack_ = ConntrackState::Established;  // the handshake's last ACK, or a mid-stream pickup
     handshakeClientSyn.reset();
   }
+  if (packet.hasFlag(tcp_flags::kFin)) (fromClient ? finFromClient_ : finFromServer_) = true;
+  if (finFromClient_ && finFromServer_) conntrack_ = ConntrackState::None;  // TIME_WAIT: likewise
 }
 
 void submitPacket(Engine& engine, FlowResolver& resolver, PacketId id, std::span<const std::uint8_t> bytes,

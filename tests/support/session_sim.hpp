@@ -55,17 +55,25 @@ class FixedFlowResolver : public FlowResolver {
   SequenceOwner sequenceOwner = SequenceOwner::Engine;
   bool kernelSeqAdjust = false;
   // Kernel-owned only: follows the state conntrack's entry would be in, from every packet the
-  // peers send (queued or not): a client SYN puts it in the handshake, the client's first ACK
-  // without SYN ends it. While in the handshake a server SYN-ACK carries the witness of the
-  // client's SYN (FlowContext::clientSyn), as the live resolver gives it (SYN_SENT/SYN_RECV only).
+  // peers send (queued or not): a client SYN puts a new, closed (RST) or TIME_WAIT (FINs both
+  // ways) entry in the handshake, never an established one; the client's first ACK without SYN
+  // ends the handshake, and any other packet of an unknown entry makes it established (a
+  // mid-stream pickup). While in the handshake a server SYN-ACK carries the witness of the
+  // client's SYN (FlowContext::clientSyn) when it acknowledges exactly that SYN, as the live
+  // resolver gives it (SYN_SENT/SYN_RECV only; conntrack finds any other SYN-ACK INVALID).
   void track(const PacketView& packet);
   std::optional<ClientSynSeen> handshakeClientSyn;
   void forget(const FlowKey&) override { ++forgetCalls; }
 
  private:
+  enum class ConntrackState : std::uint8_t { None, Handshake, Established };
   FlowKey key_;
   NatMapping nat_;
   std::uint16_t controlPort_;
+  ConntrackState conntrack_ = ConntrackState::None;
+  bool finFromClient_ = false;
+  bool finFromServer_ = false;
+  std::uint32_t handshakeSynIsn_ = 0;  // the handshake's client SYN
 };
 
 // How one message is cut into segments and delivered.
