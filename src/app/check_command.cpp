@@ -210,17 +210,12 @@ ExitCode runCheck(const AppConfig& config, std::ostream& out) {
     checks.add(line(Level::Fail, "conntrack tcp_be_liberal",
                     "net.netfilter.nf_conntrack_tcp_be_liberal is missing: conntrack is not loaded",
                     "modprobe nf_conntrack"));
-  } else if (*liberal == "0" && owner == SequenceOwner::Kernel) {
-    checks.add(line(Level::Warn, "conntrack tcp_be_liberal",
-                    "nf_conntrack_tcp_be_liberal = 0 with --seq-owner kernel: a rewrite that makes a line "
-                    "longer is not safe yet (docs/admin-guide.md, limits)",
-                    "--seq-owner engine, or sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1"));
   } else {
-    checks.add(
-        line(Level::Ok, "conntrack tcp_be_liberal",
-             "nf_conntrack_tcp_be_liberal = " + *liberal +
-                 (owner == SequenceOwner::Engine ? " (the engine keeps conntrack's window in step either way)"
-                                                 : "")));
+    checks.add(line(Level::Ok, "conntrack tcp_be_liberal",
+                    "nf_conntrack_tcp_be_liberal = " + *liberal +
+                        (owner == SequenceOwner::Engine
+                             ? " (the engine keeps conntrack's window in step either way)"
+                             : " (conntrack adjusts a rewritten connection's sequence numbers itself)")));
   }
 
   // ftpalg's own nft table and queue rules.

@@ -12,7 +12,15 @@
 //   -> PacketEmitter: release what is decided, hold or emit this packet (payload through the
 //      edit log, then seq/ack/SACK translation)
 //   -> connection end: an accepted RST (before it leaves, so held bytes go first), or accepted
-//      FINs from both sides, closes the session.
+//      FINs from both sides, closes the session (engine-owned flows; a kernel-owned flow's
+//      session ends when conntrack destroys its entry).
+//
+// Kernel-owned flows (the conntrack-owned mode, kernel_sequencer.hpp) take a shorter path after
+// the checksums and admission: conntrack validated every queued packet (INVALID, RSTs and pure
+// ACKs are never queued), so the engine keeps no window state for them and lets no RST or FIN end
+// anything; a taken-over connection first resynchronises at the next line start of each
+// direction; the packet emitter hands them to the KernelSequencer (payload only,
+// AdjustKernelSequence per new correction point); MarkDialogVerified once the greeting is seen.
 //
 // Per timer call: pinhole expiry, then the sliced sweep (hold timeouts, idle close, forgetting).
 // The conductor owns the session table and the pinhole table: every session close and forget and
@@ -77,6 +85,10 @@ struct Engine::Impl final : AnnouncementSink {
       return;
     }
     const Direction dir = flow.direction;
+    if (session->kernel.owned) {
+      onKernelOwnedPacket(*session, dir, id, bytes, packet, effects);
+      return;
+    }
     DirectionState& me = session->dir(dir);
     DirectionState& other = session->dir(opposite(dir));
     if (!me.baseKnown) {
@@ -121,6 +133,40 @@ struct Engine::Impl final : AnnouncementSink {
     if (finAccepted) me.finSeen = true;
     emitter.submit(*session, dir, id, packet, bytes, offset, firstSeen, finAccepted, effects);
     if (finAccepted) noteConnectionEnd(*session, dir, false, effects);
+  }
+
+  // A packet of a kernel-owned session (the conntrack-owned mode, docs/design.md). Conntrack
+  // validated it before queueing (INVALID is never queued, nor are RSTs and pure ACKs): the
+  // engine sees only payload segments (and the server's SYN-ACK), so it keeps no window state it
+  // could not complete and judges no RST or FIN; the session ends only when conntrack destroys
+  // the entry (onConntrackDestroyed). A taken-over connection first finds its next line start.
+  void onKernelOwnedPacket(Session& session, Direction dir, PacketId id, std::span<const std::uint8_t> bytes,
+                           const PacketView& packet, Effects& effects) {
+    session.lastSeen = effects.now();
+    if (packet.hasFlag(tcp_flags::kRst)) {
+      // Replay only (live never queues one for such a flow): it passes as it is, its payload no
+      // part of the stream (RFC 9293 §3.5.3), and ends nothing.
+      effects.accept(id);
+      return;
+    }
+    if (session.kernel.adopted && KernelSequencer::resync(session, dir, id, packet, effects)) return;
+    DirectionState& me = session.dir(dir);
+    if (!me.baseKnown) {
+      // Only a client packet after a SYN-ACK the engine did not see: follow the sender.
+      me.baseKnown = true;
+      me.unwrap = SeqUnwrapper(packet.seq());
+    }
+    // Stream offset of the first payload byte (a SYN occupies the offset before it).
+    const std::int64_t offset = me.unwrap.unwrap(packet.seq()) + (packet.hasFlag(tcp_flags::kSyn) ? 1 : 0);
+    const auto payload = packet.payload();
+    effects.count(Stat::PayloadBytes, payload.size());
+    std::span<const std::uint8_t> firstSeen = payload;
+    if (!payload.empty() && session.inspecting && !session.closed) {
+      firstSeen = inspector.inspect(session, dir, offset, payload, effects);
+      KernelSequencer::noteDialog(session, effects);
+    }
+    if (packet.hasFlag(tcp_flags::kFin)) me.finSeen = true;  // ends nothing here
+    emitter.submit(session, dir, id, packet, bytes, offset, firstSeen, false, effects);
   }
 
   // Whether the packet's checksums let it be believed (checksum::checkPacket; an Offloaded TCP
@@ -196,12 +242,23 @@ struct Engine::Impl final : AnnouncementSink {
           completeHandshake(fresh, flow, packet);
           return &fresh;
         }
-        if (answersOurSyn) {
-          if (!session.serverIsn) {
-            completeHandshake(session, flow, packet);
-            return &session;
+        if (answersOurSyn && !session.serverIsn) {
+          completeHandshake(session, flow, packet);
+          return &session;
+        }
+        if (session.kernel.owned) {
+          // A taken-over connection whose server side is not in step yet: resync's to judge.
+          if (session.kernel.adopted && !session.dir(Direction::ServerToClient).baseKnown) return &session;
+          if (flow.clientSyn) {
+            // Conntrack's entry is in a new handshake (its old entry was replaced: the client's
+            // SYN is never queued, and neither RST nor FIN ends such a session): a new
+            // connection, whichever ISN is new.
+            Session& fresh = replace(session, flow, effects);
+            completeHandshake(fresh, flow, packet);
+            return &fresh;
           }
-        } else if (flow.clientSyn) {
+        }
+        if (!answersOurSyn && flow.clientSyn) {
           // Live: conntrack saw a new SYN on this 4-tuple that the engine did not.
           Session& fresh = replace(session, flow, effects);
           completeHandshake(fresh, flow, packet);
@@ -380,6 +437,13 @@ struct Engine::Impl final : AnnouncementSink {
       recordReject(session, dir, parsed.verb, *decision.refusal, line.text, effects);
       return;
     }
+    if (decision.replacement && session.kernel.owned && !session.kernel.seqAdjust &&
+        decision.replacement->replacement.size() != decision.replacement->original.size()) {
+      // Conntrack keeps no sequence adjustment for this connection (anchored but not NAT'ed):
+      // a length change would desynchronise it (kernel_session.hpp).
+      recordReject(session, dir, parsed.verb, Reason::NoKernelSeqAdjust, line.text, effects);
+      return;
+    }
     if (decision.displaced) closePinhole(*decision.displaced, Reason::Replaced, effects);
     if (decision.replacement) {
       SpanReplacement& span = *decision.replacement;
@@ -486,10 +550,12 @@ struct Engine::Impl final : AnnouncementSink {
     if (!session.closed) closeSession(session, Reason::ConntrackDestroyed, effects);
   }
 
-  // Engine::adopt. Until the engine takes sessions over at the next line start, a taken-over
-  // connection is a mid-stream session: its 220 greeting cannot be verified here, so it is never
-  // inspected (no rewrite, no pinhole), exactly like a flow first seen mid-stream; its sequence
-  // bases come from its first packets (no edits: the engine leaves seq/ack as they are).
+  // Engine::adopt. A kernel-owned connection whose dialog the previous instance verified is
+  // taken over: each direction is read again from its next line start, with the kernel's records
+  // as the starting offsets (KernelSequencer::adopt), and the pending expectation becomes the
+  // session's pinhole (already in the kernel: no action), so the next announcement replaces it.
+  // Any other connection is a mid-stream session, never inspected (its greeting cannot be
+  // verified here), like a flow first seen mid-stream.
   void adopt(const KernelTakeover& takeover, Effects& effects) {
     const FlowContext& flow = takeover.flow;
     if (sessions.find(flow.key) != nullptr) return;
@@ -504,7 +570,22 @@ struct Engine::Impl final : AnnouncementSink {
     sessions.emplace(flow.key, std::move(created));
     effects.count(Stat::SessionsOpened);
     effects.observe(session.key, SessionOpened{});
-    recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+    if (!session.kernel.owned || !takeover.dialogVerified) {
+      recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+      return;
+    }
+    KernelSequencer::adopt(session, takeover);
+    if (takeover.pending && takeover.pending->remaining.count() > 0) {
+      const PendingExpectation& pending = *takeover.pending;
+      const Direction announcedBy = pending.from == session.nat.serverReal.address
+                                        ? Direction::ClientToServer
+                                        : Direction::ServerToClient;
+      const std::optional<Endpoint> natTo =
+          pending.natTo == pending.to ? std::nullopt : std::optional<Endpoint>(pending.natTo);
+      const Pinhole& pinhole = pinholes.open(session.key, pending.from, pending.to, natTo, pending.remaining,
+                                             effects.now(), session.nat, announcedBy);
+      session.pinholeId = pinhole.id;
+    }
   }
 
   void shutdown(Effects& effects) {

@@ -27,15 +27,10 @@ bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier
   return payloadSize == 0 ? offset <= frontier : offset + static_cast<std::int64_t>(payloadSize) <= frontier;
 }
 
-// The most payload `packet` may carry after a rewrite (docs/decisions/0002-mss-growth.md): never
-// less than `bodySize` (what it carries now), otherwise no more than
-//  - the receiver's MSS less the options the packet carries: RFC 6691 §2, the MSS counts neither
-//    IP options (IPv6 extension headers) nor TCP options, and a sender sending them sends less;
-//  - the payload that fits a packet as large as the largest one its sender has sent, or as the
-//    size every path carries: the sender's path MTU may be below the MSS, and a grown packet with
-//    DF set would then be dropped on every retransmission.
-std::size_t growthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
-                        std::size_t bodySize) {
+}  // namespace
+
+std::size_t segmentGrowthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
+                               std::size_t bodySize) {
   const bool v4 = session.family == IpFamily::V4;
   const std::size_t headers = packet.payloadOffset();
   const std::size_t optionBytes = headers - std::min(headers, v4 ? kPlainHeadersV4 : kPlainHeadersV6);
@@ -45,8 +40,6 @@ std::size_t growthLimit(const Session& session, const DirectionState& me, const 
   const std::size_t pathLimit = pathPacket - std::min(pathPacket, headers);
   return std::max(bodySize, std::min(mssLimit, pathLimit));
 }
-
-}  // namespace
 
 void PacketEmitter::submit(Session& session, Direction dir, PacketId id, const PacketView& packet,
                            std::span<const std::uint8_t> bytes, std::int64_t offset,
@@ -111,6 +104,10 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
 inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
                                 std::int64_t offset, std::span<const std::uint8_t> payload,
                                 Effects& effects) {
+  if (session.kernel.owned) {
+    kernel_.emit(session, dir, id, packet, offset, payload, effects);
+    return;
+  }
   DirectionState& me = session.dir(dir);
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());
 
@@ -133,7 +130,7 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
     changed = true;
     edit.payload = body;
   }
-  const std::size_t limit = growthLimit(session, me, packet, body.size());
+  const std::size_t limit = segmentGrowthLimit(session, me, packet, body.size());
   if (!body.empty() && me.adjuster.touches(start, start + static_cast<std::int64_t>(body.size()))) {
     scratchPayload_.clear();
     const std::size_t consumed = me.adjuster.transform(start, body, limit, scratchPayload_);
@@ -247,6 +244,12 @@ inline bool PacketEmitter::mapSequenceNumbers(const Session& session, Direction 
 void PacketEmitter::emitCorrupt(const Session& session, Direction dir, PacketId id, const PacketView& packet,
                                 Effects& effects) const {
   const DirectionState& me = session.dir(dir);
+  // A kernel-owned flow's numbers are conntrack's to translate (and a corrupt packet is INVALID
+  // there, never queued in the first place).
+  if (session.kernel.owned) {
+    effects.accept(id);
+    return;
+  }
   PacketEdit edit;  // ChecksumUpdate::KeepError: it leaves as corrupt as it came
   SackBlock sack[4];
   std::optional<std::int64_t> ackOriginal;

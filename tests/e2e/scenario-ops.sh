@@ -33,6 +33,9 @@ while (($#)); do
 done
 case $KIND in check | status) ;; *) echo "usage: $0 check|status [--id ID]" >&2; exit 2 ;; esac
 
+# The check kind exercises the engine-owned mode's pinhole accept rule (deleted, then the fix
+# applied): the lab and `ftpalg check` use --seq-owner engine for it.
+[[ $KIND == check ]] && LAB_SEQ_OWNER=engine
 checks_begin "$id"
 lab_topo masq || fail topology_failed
 lab_firewall strict || fail firewall_failed
@@ -42,7 +45,7 @@ n=0
 run_check() {
   n=$((n + 1))
   out=$LAB_DIR/check.$n
-  lab_in "$LAB_NS_R" "$FTPALG_BIN" check "$@" >"$out" 2>&1
+  lab_in "$LAB_NS_R" "$FTPALG_BIN" check --seq-owner "$LAB_SEQ_OWNER" "$@" >"$out" 2>&1
   rc=$?
 }
 listing() { lab_in "$LAB_NS_R" nft list ruleset; lab_in "$LAB_NS_R" iptables-save | grep -v '^#'; lab_in "$LAB_NS_R" ip6tables-save | grep -v '^#'; }

@@ -11,9 +11,49 @@
 namespace ftpalg::testing {
 
 std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) {
-  if (packet.dstPort() == controlPort_) return FlowContext{key_, Direction::ClientToServer, nat_};
-  if (packet.srcPort() == controlPort_) return FlowContext{key_, Direction::ServerToClient, nat_};
+  FlowContext context{key_, Direction::ClientToServer, nat_};
+  context.sequenceOwner = sequenceOwner;
+  context.kernelSeqAdjust = kernelSeqAdjust;
+  if (packet.dstPort() == controlPort_) return context;
+  if (packet.srcPort() == controlPort_) {
+    context.direction = Direction::ServerToClient;
+    // Kernel-owned: the client's SYN is never queued; conntrack's entry (still in the handshake)
+    // witnesses it on the server's SYN-ACK, as the live resolver does.
+    if (sequenceOwner == SequenceOwner::Kernel && packet.hasFlag(tcp_flags::kSyn) &&
+        packet.hasFlag(tcp_flags::kAck)) {
+      // Conntrack finds a SYN-ACK acknowledging anything but that SYN INVALID (tcp_in_window).
+      if (packet.ack().raw() == handshakeSynIsn_ + 1) context.clientSyn = handshakeClientSyn;
+    }
+    return context;
+  }
   return std::nullopt;
+}
+
+void FixedFlowResolver::track(const PacketView& packet) {
+  const bool fromClient = packet.dstPort() == controlPort_;
+  if (!fromClient && packet.srcPort() != controlPort_) return;
+  if (packet.hasFlag(tcp_flags::kRst)) {
+    conntrack_ = ConntrackState::None;  // CLOSE: a new SYN re-creates the entry
+    handshakeClientSyn.reset();
+    return;
+  }
+  if (packet.hasFlag(tcp_flags::kSyn)) {
+    // A client SYN starts a handshake unless the entry is established (conntrack ignores it).
+    if (fromClient && !packet.hasFlag(tcp_flags::kAck) && conntrack_ != ConntrackState::Established) {
+      conntrack_ = ConntrackState::Handshake;
+      finFromClient_ = finFromServer_ = false;
+      handshakeClientSyn = ClientSynSeen{packet.options().windowScale};
+      handshakeSynIsn_ = packet.seq().raw();
+    }
+    return;
+  }
+  if (conntrack_ == ConntrackState::None ||
+      (conntrack_ == ConntrackState::Handshake && fromClient && packet.hasFlag(tcp_flags::kAck))) {
+    conntrack_ = ConntrackState::Established;  // the handshake's last ACK, or a mid-stream pickup
+    handshakeClientSyn.reset();
+  }
+  if (packet.hasFlag(tcp_flags::kFin)) (fromClient ? finFromClient_ : finFromServer_) = true;
+  if (finFromClient_ && finFromServer_) conntrack_ = ConntrackState::None;  // TIME_WAIT: likewise
 }
 
 void submitPacket(Engine& engine, FlowResolver& resolver, PacketId id, std::span<const std::uint8_t> bytes,
@@ -99,6 +139,13 @@ void SessionSim::close() {
   pureAck(true);
 }
 
+void SessionSim::resend(bool fromClient, std::uint64_t offset, std::size_t length) {
+  const PeerState& sender = fromClient ? client_ : server_;
+  const auto seq = static_cast<std::uint32_t>(sender.isn + 1 + offset);
+  sendPacket(fromClient, seq, sender.sentStream.substr(static_cast<std::size_t>(offset), length),
+             tcp_flags::kAck | tcp_flags::kPsh);
+}
+
 void SessionSim::pureAck(bool fromClient) {
   PeerState& sender = fromClient ? client_ : server_;
   sendPacket(fromClient, static_cast<std::uint32_t>(sender.isn + 1 + sender.sent), "", tcp_flags::kAck);
@@ -172,6 +219,19 @@ SessionSim::SackPlan SessionSim::planSack(const PeerState& receiver) const {
 
 void SessionSim::process(const std::vector<std::uint8_t>& packet, bool fromClient) {
   const PacketId id = nextId_++;
+  if (kernelOwned_) {
+    if (auto* fixed = dynamic_cast<FixedFlowResolver*>(&resolver_)) {
+      if (const auto view = PacketView::parse(packet)) fixed->track(*view);
+    }
+    // Not queued: no payload and not the SYN-ACK (queue_bpf.hpp); conntrack adjusts it.
+    const auto view = PacketView::parse(packet);
+    if (view && view->payload().empty() &&
+        !(view->hasFlag(tcp_flags::kSyn) && view->hasFlag(tcp_flags::kAck))) {
+      deliver(packet, packet, id, fromClient);
+      expectedSack_.erase(id);
+      return;
+    }
+  }
   pending_[id] = {packet, fromClient};
   Outcome outcome;
   engine_.onTimer(now_, outcome);
@@ -186,7 +246,10 @@ void SessionSim::timer() {
 }
 
 void SessionSim::absorb(Outcome& outcome) {
-  for (auto& action : outcome.actions) actions_.push_back(action);
+  for (auto& action : outcome.actions) {
+    if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) kernel_.apply(*adjust);
+    actions_.push_back(action);
+  }
   for (auto& observation : outcome.observations) observations_.push_back(observation);
   for (const FlowKey& flow : outcome.forgottenFlows) resolver_.forget(flow);
   for (auto& verdict : outcome.verdicts) {
@@ -199,7 +262,7 @@ void SessionSim::absorb(Outcome& outcome) {
         ++modified_;
         deliver(verdict.bytes, it->second.first, verdict.id, fromClient);
         break;
-      case VerdictKind::Drop: break;
+      case VerdictKind::Drop: ++dropped_; break;
     }
     pending_.erase(it);
     expectedSack_.erase(verdict.id);
@@ -214,10 +277,20 @@ void SessionSim::absorb(Outcome& outcome) {
   }
 }
 
-void SessionSim::deliver(const std::vector<std::uint8_t>& packet, const std::vector<std::uint8_t>& original,
+void SessionSim::deliver(const std::vector<std::uint8_t>& emitted, const std::vector<std::uint8_t>& original,
                          PacketId id, bool toServer) {
   PeerState& receiver = toServer ? server_ : client_;
   const PeerState& sender = toServer ? client_ : server_;
+  std::vector<std::uint8_t> packet = emitted;
+  if (kernelOwned_) {
+    // Conntrack adjusts every packet of the flow after the verdict.
+    if (const auto view = PacketView::parse(emitted)) {
+      if (auto adjusted =
+              kernel_.adjust(*view, toServer ? Direction::ClientToServer : Direction::ServerToClient)) {
+        packet = std::move(*adjusted);
+      }
+    }
+  }
   if (!independentChecksumsValid(packet)) {
     ++receiver.badChecksums;
     return;
@@ -365,11 +438,11 @@ std::string describe(const Action& action) {
     return "close " + pinholeText(close->pinhole) + " " + std::string(reasonName(close->reason));
   if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) {
     std::ostringstream text;
-    text << "seqadj " << directionName(adjust->direction) << " at " << adjust->record.correctionPosition
-         << " " << adjust->record.offsetBefore << " -> " << adjust->record.offsetAfter;
+    text << "seqadj " << directionName(adjust->direction) << " pos=" << adjust->record.correctionPosition
+         << " before=" << adjust->record.offsetBefore << " after=" << adjust->record.offsetAfter;
     return text.str();
   }
-  return "mark_dialog_verified";
+  return "mark_verified";
 }
 
 std::vector<std::string> describe(const std::vector<Observation>& observations) {

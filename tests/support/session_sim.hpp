@@ -15,6 +15,11 @@
 // (docs/decisions/0002) in a run the receiver holds out of order: the tests that SACK do not
 // grow segments that far.
 //
+// Conntrack-owned mode (kernelOwned(true)): only segments with payload and the SYN-ACK go through
+// the engine (the payload-only queue rules); every packet, queued or not, then goes through a
+// KernelSeqAdjModel fed with the engine's AdjustKernelSequence actions, as conntrack adjusts it
+// after the verdict.
+//
 // Sequence spaces: each peer sends in its own ORIGINAL space (isn + 1 + bytes sent) and
 // acknowledges what it RECEIVED (the other direction's OUTPUT space), exactly as a real TCP
 // endpoint behind the gateway would.
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/kernel_seqadj_model.hpp"
 #include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg::testing {
@@ -45,12 +51,29 @@ class FixedFlowResolver : public FlowResolver {
       : key_(std::move(key)), nat_(std::move(nat)), controlPort_(controlPort) {}
   std::optional<FlowContext> resolve(const PacketView& packet) override;
   int forgetCalls = 0;
+  // What every resolved FlowContext says about the sequence owner (the conntrack-owned mode).
+  SequenceOwner sequenceOwner = SequenceOwner::Engine;
+  bool kernelSeqAdjust = false;
+  // Kernel-owned only: follows the state conntrack's entry would be in, from every packet the
+  // peers send (queued or not): a client SYN puts a new, closed (RST) or TIME_WAIT (FINs both
+  // ways) entry in the handshake, never an established one; the client's first ACK without SYN
+  // ends the handshake, and any other packet of an unknown entry makes it established (a
+  // mid-stream pickup). While in the handshake a server SYN-ACK carries the witness of the
+  // client's SYN (FlowContext::clientSyn) when it acknowledges exactly that SYN, as the live
+  // resolver gives it (SYN_SENT/SYN_RECV only; conntrack finds any other SYN-ACK INVALID).
+  void track(const PacketView& packet);
+  std::optional<ClientSynSeen> handshakeClientSyn;
   void forget(const FlowKey&) override { ++forgetCalls; }
 
  private:
+  enum class ConntrackState : std::uint8_t { None, Handshake, Established };
   FlowKey key_;
   NatMapping nat_;
   std::uint16_t controlPort_;
+  ConntrackState conntrack_ = ConntrackState::None;
+  bool finFromClient_ = false;
+  bool finFromServer_ = false;
+  std::uint32_t handshakeSynIsn_ = 0;  // the handshake's client SYN
 };
 
 // How one message is cut into segments and delivered.
@@ -102,6 +125,16 @@ class SessionSim {
   void clientSends(const std::string& message, const Segmentation& segmentation = {});
   void serverSends(const std::string& message, const Segmentation& segmentation = {});
   void close();  // FIN from both sides, with ACKs
+  // Sends again `length` bytes of what the client (or server) already sent, from stream offset
+  // `offset` (a retransmission), without the receiver's ACK afterwards.
+  void resend(bool fromClient, std::uint64_t offset, std::size_t length);
+  // The conntrack-owned mode (see the file comment): payload-free packets other than the SYN-ACK
+  // bypass the engine, and the kernel model adjusts every delivered packet.
+  void kernelOwned(bool on) { kernelOwned_ = on; }
+  const KernelSeqAdjModel& kernel() const { return kernel_; }
+  // A record conntrack already holds (a connection taken over from a previous instance).
+  void primeKernel(Direction dir, const SeqAdjRecord& record) { kernel_.update(dir, record); }
+  std::size_t packetsDropped() const { return dropped_; }
   void advanceTime(Duration d) { now_ = now_ + d; }
   void timer();  // Engine::onTimer(now)
 
@@ -157,6 +190,9 @@ class SessionSim {
   std::vector<Observation> observations_;
   std::vector<Action> actions_;
   std::size_t modified_ = 0;
+  std::size_t dropped_ = 0;
+  bool kernelOwned_ = false;
+  KernelSeqAdjModel kernel_;
 };
 
 // The observations as comparable text lines without timestamps (for invariance tests).

@@ -15,10 +15,13 @@
 //      edges from the other direction's output space back into its original space (live), or
 //      left as they are when the peers never saw a rewrite (replay, AckSpace::Original).
 // PacketRewriter then fixes lengths and checksums (carrying each checksum over for exactly the
-// bytes that changed, so a corrupt packet stays corrupt: packet_rewriter.hpp).
+// bytes that changed, so a corrupt packet stays corrupt: packet_rewriter.hpp). A kernel-owned flow
+// (conntrack translates its sequence numbers) is emitted by the KernelSequencer instead
+// (kernel_sequencer.hpp).
 //
 // A packet whose checksums fail (the conductor checks them before anything else) is emitted by
-// emitCorrupt: untouched but for its sequence translation, changing no state.
+// emitCorrupt: untouched but for its sequence translation (none for a kernel-owned flow),
+// changing no state.
 #pragma once
 
 #include <cstdint>
@@ -29,16 +32,28 @@
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/effects.hpp"
 #include "ftpalg/engine/engine_config.hpp"
+#include "ftpalg/engine/kernel_sequencer.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/packet/packet_rewriter.hpp"
 #include "ftpalg/packet/packet_view.hpp"
 
 namespace ftpalg {
 
+// The most payload `packet` (of `session`, sent in the direction `me`) may carry after a rewrite
+// (docs/decisions/0002-mss-growth.md), for engine-owned and kernel-owned flows alike: never less
+// than `bodySize` (what it carries now), otherwise no more than
+//  - the receiver's MSS less the options the packet carries: RFC 6691 §2, the MSS counts neither
+//    IP options (IPv6 extension headers) nor TCP options, and a sender sending them sends less;
+//  - the payload that fits a packet as large as the largest one its sender has sent, or as the
+//    size every path carries: the sender's path MTU may be below the MSS, and a grown packet with
+//    DF set would then be dropped on every retransmission.
+std::size_t segmentGrowthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
+                               std::size_t bodySize);
+
 class PacketEmitter {
  public:
   PacketEmitter(const Limits& limits, AckSpace ackSpace, ChecksumInput checksums)
-      : limits_(limits), ackSpace_(ackSpace), checksums_(checksums) {}
+      : limits_(limits), ackSpace_(ackSpace), checksums_(checksums), kernel_(ackSpace, checksums) {}
 
   // A packet of `dir` (payload at original offset `offset`) after its bytes were inspected:
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
@@ -88,6 +103,7 @@ class PacketEmitter {
   AckSpace ackSpace_;
   ChecksumInput checksums_;
   std::vector<std::uint8_t> scratchPayload_;  // reused: the transformed payload of one packet
+  KernelSequencer kernel_;                    // kernel-owned flows
 };
 
 }  // namespace ftpalg
