@@ -58,6 +58,7 @@
 #include "firewall/queue_rule_installer.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_events.hpp"
+#include "io/conntrack_expect_repair.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/conntrack_takeover.hpp"
 #include "io/nfqueue_source.hpp"
@@ -93,7 +94,9 @@ struct KernelOwnership {
   std::unique_ptr<io::ConntrackDestroyEvents> events;
   std::vector<KernelTakeover> takeovers;
   io::TakeoverOptions resync;  // the dump after lost events (without expectations)
-  unsigned queueIndex = 0;     // this worker's share of the server addresses
+  // Only the first worker's: replicated expectations re-created with NAT (docs/ha.md).
+  std::unique_ptr<io::ReplicatedExpectationRepair> repair;
+  unsigned queueIndex = 0;  // this worker's share of the server addresses
   unsigned queueCount = 1;
 };
 
@@ -191,7 +194,13 @@ class Worker {
       if (const auto flow = resolver_->resolve(*view); !flow) {
         engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
       } else {
-        if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel) kernelFlows_.insert(flow->key);
+        if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel && !kernelFlows_.contains(flow->key)) {
+          // Payload of an anchored connection this engine never had: one conntrackd committed
+          // here at a failover, or one its engine forgot. Its conntrack entry carries the
+          // sequence offsets: hand it over before the packet (docs/ha.md).
+          if (!view->payload().empty()) adoptMidstream(*flow, now);
+          kernelFlows_.insert(flow->key);
+        }
         engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
       }
     }
@@ -230,6 +239,52 @@ class Worker {
     execute(out_);
   }
 
+  io::ConntrackNetlink* kernelNetlink() {
+    if (!kernelNetlink_) {
+      auto opened = io::ConntrackNetlink::open();
+      if (!opened) {
+        reportWarning("queue " + std::to_string(queue_) + ": " + opened.error());
+        return nullptr;
+      }
+      kernelNetlink_ = std::move(opened.value());
+    }
+    return kernelNetlink_.get();
+  }
+
+  // Conntrack-owned mode: an anchored connection first seen with payload (into out_).
+  void adoptMidstream(const FlowContext& flow, Timestamp now) {
+    io::ConntrackNetlink* netlink = kernelNetlink();
+    if (!netlink) return;
+    auto takeover = io::takeoverOfConnection(*netlink, flow.nat, kernel_->resync);
+    if (!takeover) {
+      reportWarning("queue " + std::to_string(queue_) + ": " + takeover.error());
+      return;
+    }
+    if (!takeover.value()) return;
+    const KernelTakeover& adopted = *takeover.value();
+    reportInfo("takeover: anchored control connection " + flow.key.client.toString() + " -> " +
+               flow.key.server.toString() + " first seen mid-stream, handed to the engine (kernel offsets: " +
+               "client->server " + std::to_string(adopted.clientToServer.offsetAfter) + ", server->client " +
+               std::to_string(adopted.serverToClient.offsetAfter) + ")");
+    engine_->adopt(adopted, now, out_);
+  }
+
+  // Replicated expectations (first worker only); false on a socket error.
+  bool repairExpectations() {
+    auto repaired = kernel_->repair->read([](const std::string& line, bool lost) {
+      if (lost) {
+        reportWarning(line);
+      } else {
+        reportInfo(line);
+      }
+    });
+    if (!repaired) {
+      reportError("queue " + std::to_string(queue_) + ": " + repaired.error());
+      return false;
+    }
+    return true;
+  }
+
   void sessionEnded(const FlowKey& flow) {
     kernelFlows_.erase(flow);
     out_.clear();
@@ -250,15 +305,9 @@ class Worker {
     if (!read->lost) return true;
     reportWarning("queue " + std::to_string(queue_) +
                   ": conntrack destroy events were lost (socket buffer full); resynchronising from a dump");
-    if (!resyncNetlink_) {
-      auto opened = io::ConntrackNetlink::open();
-      if (!opened) {
-        reportWarning("queue " + std::to_string(queue_) + ": " + opened.error());
-        return true;
-      }
-      resyncNetlink_ = std::move(opened.value());
-    }
-    auto alive = io::dumpAnchoredConnections(*resyncNetlink_, kernel_->resync);
+    io::ConntrackNetlink* netlink = kernelNetlink();
+    if (!netlink) return true;
+    auto alive = io::dumpAnchoredConnections(*netlink, kernel_->resync);
     if (!alive) {
       reportWarning("queue " + std::to_string(queue_) + ": " + alive.error());
       return true;
@@ -296,9 +345,10 @@ class Worker {
         const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
         timeoutMs = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 1000));
       }
-      pollfd fds[3] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}};
+      pollfd fds[4] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
       if (kernel_) fds[2].fd = kernel_->events->fd();
-      if (::poll(fds, 3, timeoutMs) < 0 && errno != EINTR) {
+      if (kernel_ && kernel_->repair) fds[3].fd = kernel_->repair->fd();
+      if (::poll(fds, 4, timeoutMs) < 0 && errno != EINTR) {
         reportError("queue " + std::to_string(queue_) + ": poll: " + std::strerror(errno));
         failed_.store(true);
         break;
@@ -308,13 +358,20 @@ class Worker {
         [[maybe_unused]] const ssize_t got = ::read(wakeFd_, &value, sizeof value);
       }
       runTimers();
+      // Conntrack's news before the packets: a replicated expectation must not wait behind a
+      // burst of queued packets, and a connection conntrack destroyed (and conntrackd may have
+      // re-created at a takeover) must end its stale session before its next packet is handled.
+      if ((fds[3].revents & POLLIN) && !repairExpectations()) {
+        failed_.store(true);
+        break;
+      }
+      if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
+        failed_.store(true);
+        break;
+      }
       if ((fds[0].revents & POLLIN) && !receive()) {
         failed_.store(true);
         break;
-        if ((fds[2].revents & POLLIN) && !readDestroyEvents()) {
-          failed_.store(true);
-          break;
-        }
       }
       if (stats_.takeRequest()) stats_.publish(engine_->stats());
       if (auto warning = resolver_->takeWarning()) reportWarning(*warning);
@@ -355,7 +412,8 @@ class Worker {
   // Conntrack-owned mode: the flows this worker handed its engine as kernel-owned and has not
   // seen end (forgotten by the engine or destroyed in conntrack): what a resync checks.
   std::unordered_set<FlowKey, FlowKeyHash> kernelFlows_;
-  std::unique_ptr<io::ConntrackNetlink> resyncNetlink_;
+  // Conntrack-owned mode: the resync dump and the mid-stream takeovers (opened when first needed).
+  std::unique_ptr<io::ConntrackNetlink> kernelNetlink_;
   std::unique_ptr<Engine> engine_;
   LiveLog& log_;
   OutcomeExecutor executor_;
@@ -554,7 +612,25 @@ ExitCode runLive(const AppConfig& config) {
       ownership.resync.withExpectations = false;
       ownership.queueIndex = i;
       ownership.queueCount = count;
+      if (i == 0) {
+        // Before the takeover dump's expectations are read: an event in between is repaired
+        // from the socket, one before from the dump below.
+        auto repair = io::ReplicatedExpectationRepair::open(takeoverOptions);
+        if (!repair) return fail(ExitCode::Failed, "run: " + repair.error());
+        ownership.repair = std::move(repair.value());
+      }
       ownerships[i].emplace(std::move(ownership));
+    }
+    // Replicated expectations committed while no instance ran (docs/ha.md).
+    if (auto repaired = ownerships[0]->repair->repairAll([](const std::string& line, bool lost) {
+          if (lost) {
+            reportWarning(line);
+          } else {
+            reportInfo(line);
+          }
+        });
+        !repaired) {
+      return fail(ExitCode::Failed, "run: " + repaired.error());
     }
     auto netlink = io::ConntrackNetlink::open();
     if (!netlink) return fail(ExitCode::Failed, "run: " + netlink.error());
