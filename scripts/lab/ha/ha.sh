@@ -244,6 +244,10 @@ global_defs {
     vrrp_version 3
     script_user root
     enable_script_security
+    # the VRRP process in real-time scheduling, locked in memory: with 0.1 s adverts a loaded
+    # host must not delay them into a false failover
+    vrrp_rt_priority 50
+    vrrp_no_swap
     # on becoming master: 3 gratuitous ARPs per VIP at once, 3 more 5 s later
     vrrp_garp_master_delay 5
     vrrp_garp_master_repeat 3
