@@ -318,17 +318,18 @@ ha_stop() {
   printf -v "$var" '%s' ""
 }
 
-# ha_crash R: the router dies for the network: keepalived SIGKILLed (parent and VRRP child: no
-# priority-0 advert, the virtual addresses stay as stale addresses) and its LAN and WAN switch
-# ports down. Its conntrackd and the sync link stay up.
+# ha_crash R: the router dies for the network: its LAN and WAN switch ports down first (traffic
+# and adverts stop at the same instant), then keepalived SIGKILLed (parent and VRRP child: no
+# priority-0 advert; the virtual addresses stay on R as stale addresses). Its conntrackd and the
+# sync link stay up.
 ha_crash() {
   local r=$1 d=$HA_DIR/$1 sw var="LAB_PID_keepalived_$1"
   sw=$(ha_ns sw)
+  ip -n "$sw" link set "lan-$r" down
+  ip -n "$sw" link set "wan-$r" down
   [[ -s $d/keepalived_vrrp.pid ]] && kill -KILL "$(cat "$d/keepalived_vrrp.pid")" 2>/dev/null
   [[ -n ${!var:-} ]] && lab_stop "${!var}" KILL 2
   printf -v "$var" '%s' ""
-  ip -n "$sw" link set "lan-$r" down
-  ip -n "$sw" link set "wan-$r" down
 }
 
 # ha_repair R: back after a crash, as a reboot would bring it: no stale virtual addresses, ports
