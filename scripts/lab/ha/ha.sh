@@ -59,15 +59,15 @@ ha_init() {
   mkdir -p "$LAB_ROOT/owners"
   chmod 755 "$LAB_ROOT"
   lab_reap_stale
-  local owner="$LAB_ROOT/owners/${LAB_PREFIX%-}" opid
-  if [[ -f $owner ]]; then
-    opid=$(head -n1 "$owner")
+  local owner_file="$LAB_ROOT/owners/${LAB_PREFIX%-}" opid
+  if [[ -f $owner_file ]]; then
+    opid=$(head -n1 "$owner_file")
     if [[ -n $opid ]] && kill -0 "$opid" 2>/dev/null && [[ $opid != "$$" ]]; then
       lab_fail "lab prefix $LAB_PREFIX is in use by live process $opid"
       return 1
     fi
   fi
-  echo "$$" >"$owner"
+  echo "$$" >"$owner_file"
   rm -rf "$HA_DIR"
   mkdir -p "$HA_DIR"/{a,b,s,d,c,w}
   chmod 755 "$HA_DIR"
@@ -94,7 +94,7 @@ ha_topo() {
   ha__port "$(ha_ns c)" eth0 br-lan lan-c && ha__port "$(ha_ns d)" eth0 br-lan lan-d &&
     ha__port "$(ha_ns s)" eth0 br-wan wan-s && ha__port "$(ha_ns w)" eth0 br-wan wan-w || return 1
   for r in "${HA_ROUTERS[@]}"; do
-    ha__port "$(ha_ns $r)" lan0 br-lan "lan-$r" && ha__port "$(ha_ns $r)" wan0 br-wan "wan-$r" || return 1
+    ha__port "$(ha_ns "$r")" lan0 br-lan "lan-$r" && ha__port "$(ha_ns "$r")" wan0 br-wan "wan-$r" || return 1
   done
   ip link add sync0 netns "$(ha_ns a)" type veth peer name sync0 netns "$(ha_ns b)" || return 1
   lab__setup "$sw" lan-c lan-d wan-s wan-w lan-a wan-a lan-b wan-b -- ":" || return 1
@@ -105,7 +105,7 @@ ha_topo() {
     lab__setup "$(ha_ns s)" eth0 -- "ip addr add $HA_SERVER/24 dev eth0" &&
     lab__setup "$(ha_ns w)" eth0 -- "ip addr add $HA_OUTSIDE_CLIENT/24 dev eth0" || return 1
   for r in "${HA_ROUTERS[@]}"; do
-    ns=$(ha_ns $r)
+    ns=$(ha_ns "$r")
     lab__setup "$ns" lan0 wan0 sync0 -- "ip addr add ${HA_LAN_IP[$r]}/24 dev lan0
 ip addr add ${HA_WAN_IP[$r]}/24 dev wan0
 ip addr add ${HA_SYNC_IP[$r]}/24 dev sync0
