@@ -41,9 +41,9 @@ LAB_CLIENT_TIMEOUT=${LAB_CLIENT_TIMEOUT:-25}
 # The admin's accept rule for ftpalg's pinhole mark, exactly as `ftpalg rules` prints it.
 LAB_PINHOLE_RULE='ct mark and 0x00010000 == 0x00010000 accept'
 # ftpalg's sequence owner in the lab (lab_ftpalg_start passes --seq-owner unless its arguments
-# do): engine (the lab's default for now) or kernel (the conntrack-owned mode). With kernel,
+# do): kernel (the conntrack-owned mode, the default) or engine. With kernel,
 # lab_firewall leaves out the pinhole accept rule: that mode needs none.
-LAB_SEQ_OWNER=${LAB_SEQ_OWNER:-engine}
+LAB_SEQ_OWNER=${LAB_SEQ_OWNER:-kernel}
 
 # Every namespace a lab creates: client, router, server, wire (LAB_IMPAIR), extra hosts (lab_host_add).
 LAB_NS_PATTERN='^fa[A-Za-z0-9]{1,12}-(c|r|s|w|h[a-z0-9]{1,4})$'

@@ -39,11 +39,10 @@ struct RunConfig {
   std::uint16_t queueNum = 0;
   std::uint16_t queueCount = 1;  // --queue-balance: queues queueNum..queueNum+count-1
   PinholeBackendKind pinholeBackend = PinholeBackendKind::Auto;
-  // --seq-owner: engine until the engine emits the kernel's sequence adjustment itself (the
-  // conntrack-owned mode needs it for every length-changing rewrite); kernel needs the kernel's
-  // sane helper for the anchor (probed at start, else the engine-owned mode with a warning).
+  // --seq-owner: kernel (the conntrack-owned mode) needs the kernel's sane helper for the anchor
+  // (probed at start, else the engine-owned mode with a warning).
   // docs/design.md#conntrack-owned-mode.
-  SequenceOwner seqOwner = SequenceOwner::Engine;
+  SequenceOwner seqOwner = SequenceOwner::Kernel;
   std::uint32_t controlMark = firewall::kDefaultControlMark;    // --control-mark
   std::uint32_t verifiedMark = firewall::kDefaultVerifiedMark;  // --verified-mark
   bool dryRun = false;

@@ -7,7 +7,13 @@
 //      back through onAnnouncement: decideAnnouncement, then the edit and the pinhole
 //   -> PacketEmitter: release what is decided, hold or emit this packet (payload through the
 //      edit log, then seq/ack/SACK translation)
-//   -> connection end: RST, or FIN from both sides, closes the session.
+//   -> connection end: RST, or FIN from both sides, closes the session (engine-owned flows;
+//      a kernel-owned flow's session ends when conntrack destroys its entry).
+//
+// Kernel-owned flows (the conntrack-owned mode, kernel_sequencer.hpp): the packet emitter hands
+// them to the KernelSequencer (payload only, AdjustKernelSequence per new correction point);
+// MarkDialogVerified once the greeting is seen; a taken-over connection resynchronises at the
+// next line start of each direction.
 //
 // Per timer call: pinhole expiry, then the sliced sweep (hold timeouts, idle close, forgetting).
 // The conductor owns the session table and the pinhole table: every session close and forget and
@@ -67,15 +73,17 @@ struct Engine::Impl final : AnnouncementSink {
     }
     session->lastSeen = effects.now();
     const Direction dir = flow.direction;
+    if (session->kernel.adopted && KernelSequencer::resync(*session, dir, id, packet, effects)) return;
     const std::int64_t offset = trackSequenceBases(*session, dir, packet);
     const auto payload = packet.payload();
     effects.count(Stat::PayloadBytes, payload.size());
     if (!payload.empty() && session->inspecting && !session->closed) {
       inspector.inspect(*session, dir, offset, payload, effects);
+      KernelSequencer::noteDialog(*session, effects);
     }
     if (packet.hasFlag(tcp_flags::kFin)) session->dir(dir).finSeen = true;
     emitter.submit(*session, dir, id, packet, bytes, offset, effects);
-    noteConnectionEnd(*session, dir, packet, effects);
+    if (!session->kernel.owned) noteConnectionEnd(*session, dir, packet, effects);
   }
 
   // The packet's session; nullptr when the packet is to pass without one (an RST for an unknown
@@ -84,8 +92,15 @@ struct Engine::Impl final : AnnouncementSink {
     const bool syn = packet.hasFlag(tcp_flags::kSyn);
     const bool ack = packet.hasFlag(tcp_flags::kAck);
     if (std::unique_ptr<Session>* found = sessions.find(flow.key)) {
-      // A new handshake on the 4-tuple of a closed session starts a new session.
-      if (!((*found)->closed && syn && !ack && flow.direction == Direction::ClientToServer)) {
+      // A new handshake on the 4-tuple of a closed session starts a new session; so does a
+      // SYN-ACK on a kernel-owned one (its SYN is not queued, and FIN does not close it: a
+      // reused 4-tuple whose old conntrack entry was replaced: a SYN-ACK with another ISN).
+      const bool restart =
+          ((*found)->closed && syn && !ack && flow.direction == Direction::ClientToServer) ||
+          ((*found)->kernel.owned && syn && ack && flow.direction == Direction::ServerToClient &&
+           (*found)->dir(Direction::ServerToClient).baseKnown &&
+           (*found)->dir(Direction::ServerToClient).unwrap.peek(packet.seq() + 1) != 0);
+      if (!restart) {
         return found->get();
       }
       eraseSession(**found, effects);
@@ -187,6 +202,13 @@ struct Engine::Impl final : AnnouncementSink {
                            config.policy, config.limits, pinholes, session.rate, effects.now());
     if (decision.refusal) {
       recordReject(session, dir, parsed.verb, *decision.refusal, line.text, effects);
+      return;
+    }
+    if (decision.replacement && session.kernel.owned && !session.kernel.seqAdjust &&
+        decision.replacement->replacement.size() != decision.replacement->original.size()) {
+      // Conntrack keeps no sequence adjustment for this connection (anchored but not NAT'ed):
+      // a length change would desynchronise it (kernel_session.hpp).
+      recordReject(session, dir, parsed.verb, Reason::NoKernelSeqAdjust, line.text, effects);
       return;
     }
     if (decision.displaced) closePinhole(*decision.displaced, Reason::Replaced, effects);
@@ -295,10 +317,12 @@ struct Engine::Impl final : AnnouncementSink {
     if (!session.closed) closeSession(session, Reason::ConntrackDestroyed, effects);
   }
 
-  // Engine::adopt. Until the engine takes sessions over at the next line start, a taken-over
-  // connection is a mid-stream session: its 220 greeting cannot be verified here, so it is never
-  // inspected (no rewrite, no pinhole), exactly like a flow first seen mid-stream; its sequence
-  // bases come from its first packets (no edits: the engine leaves seq/ack as they are).
+  // Engine::adopt. A kernel-owned connection whose dialog the previous instance verified is
+  // taken over: each direction is read again from its next line start, with the kernel's records
+  // as the starting offsets (KernelSequencer::adopt), and the pending expectation becomes the
+  // session's pinhole (already in the kernel: no action), so the next announcement replaces it.
+  // Any other connection is a mid-stream session, never inspected (its greeting cannot be
+  // verified here), like a flow first seen mid-stream.
   void adopt(const KernelTakeover& takeover, Effects& effects) {
     const FlowContext& flow = takeover.flow;
     if (sessions.find(flow.key) != nullptr) return;
@@ -313,7 +337,22 @@ struct Engine::Impl final : AnnouncementSink {
     sessions.emplace(flow.key, std::move(created));
     effects.count(Stat::SessionsOpened);
     effects.observe(session.key, SessionOpened{});
-    recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+    if (!session.kernel.owned || !takeover.dialogVerified) {
+      recordAnomaly(session, Direction::ClientToServer, Reason::MidstreamPickup, true, effects);
+      return;
+    }
+    KernelSequencer::adopt(session, takeover);
+    if (takeover.pending && takeover.pending->remaining.count() > 0) {
+      const PendingExpectation& pending = *takeover.pending;
+      const Direction announcedBy = pending.from == session.nat.serverReal.address
+                                        ? Direction::ClientToServer
+                                        : Direction::ServerToClient;
+      const std::optional<Endpoint> natTo =
+          pending.natTo == pending.to ? std::nullopt : std::optional<Endpoint>(pending.natTo);
+      const Pinhole& pinhole = pinholes.open(session.key, pending.from, pending.to, natTo, pending.remaining,
+                                             effects.now(), session.nat, announcedBy);
+      session.pinholeId = pinhole.id;
+    }
   }
 
   void shutdown(Effects& effects) {

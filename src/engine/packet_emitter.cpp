@@ -71,6 +71,10 @@ void PacketEmitter::releaseDecided(Session& session, Effects& effects) {
 
 inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, const PacketView& packet,
                                 std::int64_t offset, Effects& effects) {
+  if (session.kernel.owned) {
+    kernel_.emit(session, dir, id, packet, offset, effects);
+    return;
+  }
   DirectionState& me = session.dir(dir);
   const auto payload = packet.payload();
   const std::int64_t end = offset + static_cast<std::int64_t>(payload.size());

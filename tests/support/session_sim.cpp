@@ -11,8 +11,12 @@
 namespace ftpalg::testing {
 
 std::optional<FlowContext> FixedFlowResolver::resolve(const PacketView& packet) {
-  if (packet.dstPort() == controlPort_) return FlowContext{key_, Direction::ClientToServer, nat_};
-  if (packet.srcPort() == controlPort_) return FlowContext{key_, Direction::ServerToClient, nat_};
+  FlowContext context{key_, Direction::ClientToServer, nat_, sequenceOwner, kernelSeqAdjust};
+  if (packet.dstPort() == controlPort_) return context;
+  if (packet.srcPort() == controlPort_) {
+    context.direction = Direction::ServerToClient;
+    return context;
+  }
   return std::nullopt;
 }
 
@@ -96,6 +100,13 @@ void SessionSim::close() {
   pureAck(true);
 }
 
+void SessionSim::resend(bool fromClient, std::uint64_t offset, std::size_t length) {
+  const PeerState& sender = fromClient ? client_ : server_;
+  const auto seq = static_cast<std::uint32_t>(sender.isn + 1 + offset);
+  sendPacket(fromClient, seq, sender.sentStream.substr(static_cast<std::size_t>(offset), length),
+             tcp_flags::kAck | tcp_flags::kPsh);
+}
+
 void SessionSim::pureAck(bool fromClient) {
   PeerState& sender = fromClient ? client_ : server_;
   sendPacket(fromClient, static_cast<std::uint32_t>(sender.isn + 1 + sender.sent), "", tcp_flags::kAck);
@@ -123,6 +134,15 @@ void SessionSim::sendPacket(bool fromClient, std::uint32_t seq, const std::strin
 }
 
 void SessionSim::process(const std::vector<std::uint8_t>& packet, bool fromClient) {
+  if (kernelOwned_) {
+    // Not queued: no payload and not the SYN-ACK (queue_bpf.hpp); conntrack adjusts it.
+    const auto view = PacketView::parse(packet);
+    if (view && view->payload().empty() &&
+        !(view->hasFlag(tcp_flags::kSyn) && view->hasFlag(tcp_flags::kAck))) {
+      deliver(packet, fromClient);
+      return;
+    }
+  }
   const PacketId id = nextId_++;
   pending_[id] = {packet, fromClient};
   Outcome outcome;
@@ -138,7 +158,10 @@ void SessionSim::timer() {
 }
 
 void SessionSim::absorb(Outcome& outcome) {
-  for (auto& action : outcome.actions) actions_.push_back(action);
+  for (auto& action : outcome.actions) {
+    if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) kernel_.apply(*adjust);
+    actions_.push_back(action);
+  }
   for (auto& observation : outcome.observations) observations_.push_back(observation);
   for (const FlowKey& flow : outcome.forgottenFlows) resolver_.forget(flow);
   for (auto& verdict : outcome.verdicts) {
@@ -151,14 +174,23 @@ void SessionSim::absorb(Outcome& outcome) {
         ++modified_;
         deliver(verdict.bytes, fromClient);
         break;
-      case VerdictKind::Drop: break;
+      case VerdictKind::Drop: ++dropped_; break;
     }
     pending_.erase(it);
   }
 }
 
-void SessionSim::deliver(const std::vector<std::uint8_t>& packet, bool toServer) {
+void SessionSim::deliver(const std::vector<std::uint8_t>& original, bool toServer) {
   PeerState& receiver = toServer ? server_ : client_;
+  std::vector<std::uint8_t> packet = original;
+  if (kernelOwned_) {
+    if (const auto view = PacketView::parse(original)) {
+      if (auto adjusted =
+              kernel_.adjust(*view, toServer ? Direction::ClientToServer : Direction::ServerToClient)) {
+        packet = std::move(*adjusted);
+      }
+    }
+  }
   if (!independentChecksumsValid(packet)) {
     ++receiver.badChecksums;
     return;
@@ -227,6 +259,13 @@ std::string pinholeText(const Pinhole& pinhole) {
 
 std::string describe(const Action& action) {
   if (const auto* open = std::get_if<OpenPinhole>(&action)) return "open " + pinholeText(open->pinhole);
+  if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) {
+    std::ostringstream text;
+    text << "seqadj " << directionName(adjust->direction) << " pos=" << adjust->record.correctionPosition
+         << " before=" << adjust->record.offsetBefore << " after=" << adjust->record.offsetAfter;
+    return text.str();
+  }
+  if (std::holds_alternative<MarkDialogVerified>(action)) return "mark_verified";
   const auto& close = std::get<ClosePinhole>(action);
   return "close " + pinholeText(close.pinhole) + " " + std::string(reasonName(close.reason));
 }

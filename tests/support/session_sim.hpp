@@ -4,6 +4,11 @@
 // what it receives (in its receive sequence space) and checks the ACKs it gets back against what
 // it really sent. Forgotten flows go back to the resolver, as the shells' executor does.
 //
+// Conntrack-owned mode (kernelOwned(true)): only segments with payload and the SYN-ACK go through
+// the engine (the payload-only queue rules); every packet, queued or not, then goes through a
+// KernelSeqAdjModel fed with the engine's AdjustKernelSequence actions, as conntrack adjusts it
+// after the verdict.
+//
 // Sequence spaces: each peer sends in its own ORIGINAL space (isn + 1 + bytes sent) and
 // acknowledges what it RECEIVED (the other direction's OUTPUT space), exactly as a real TCP
 // endpoint behind the gateway would.
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/kernel_seqadj_model.hpp"
 #include "ftpalg/io/interfaces.hpp"
 
 namespace ftpalg::testing {
@@ -34,6 +40,9 @@ class FixedFlowResolver : public FlowResolver {
       : key_(std::move(key)), nat_(std::move(nat)), controlPort_(controlPort) {}
   std::optional<FlowContext> resolve(const PacketView& packet) override;
   int forgetCalls = 0;
+  // What every resolved FlowContext says about the sequence owner (the conntrack-owned mode).
+  SequenceOwner sequenceOwner = SequenceOwner::Engine;
+  bool kernelSeqAdjust = false;
   void forget(const FlowKey&) override { ++forgetCalls; }
 
  private:
@@ -79,6 +88,16 @@ class SessionSim {
   void clientSends(const std::string& message, const Segmentation& segmentation = {});
   void serverSends(const std::string& message, const Segmentation& segmentation = {});
   void close();  // FIN from both sides, with ACKs
+  // Sends again `length` bytes of what the client (or server) already sent, from stream offset
+  // `offset` (a retransmission), without the receiver's ACK afterwards.
+  void resend(bool fromClient, std::uint64_t offset, std::size_t length);
+  // The conntrack-owned mode (see the file comment): payload-free packets other than the SYN-ACK
+  // bypass the engine, and the kernel model adjusts every delivered packet.
+  void kernelOwned(bool on) { kernelOwned_ = on; }
+  const KernelSeqAdjModel& kernel() const { return kernel_; }
+  // A record conntrack already holds (a connection taken over from a previous instance).
+  void primeKernel(Direction dir, const SeqAdjRecord& record) { kernel_.update(dir, record); }
+  std::size_t packetsDropped() const { return dropped_; }
   void advanceTime(Duration d) { now_ = now_ + d; }
   void timer();  // Engine::onTimer(now)
 
@@ -109,6 +128,9 @@ class SessionSim {
   std::vector<Observation> observations_;
   std::vector<Action> actions_;
   std::size_t modified_ = 0;
+  std::size_t dropped_ = 0;
+  bool kernelOwned_ = false;
+  KernelSeqAdjModel kernel_;
 };
 
 // The observations as comparable text lines without timestamps (for invariance tests).

@@ -163,7 +163,7 @@ const RoundTrip kRoundTrips[] = {
       "--control-port",
       "2121",
       "--seq-owner",
-      "kernel",
+      "engine",
       "--pinhole-backend",
       "none",
       "--control-mark",

@@ -30,6 +30,8 @@ class Effects {
   void acceptModified(PacketId id, std::vector<std::uint8_t> bytes) {
     out_.verdicts.push_back(PacketVerdict{id, VerdictKind::AcceptModified, std::move(bytes)});
   }
+  // Drop the packet (conntrack-owned mode only: the sender retransmits it, packet_emitter.hpp).
+  void drop(PacketId id) { out_.verdicts.push_back(PacketVerdict{id, VerdictKind::Drop, {}}); }
   void act(Action action) { out_.actions.push_back(std::move(action)); }
   // The engine no longer tracks `flow`: the shell's FlowResolver may drop it from its cache.
   void forget(const FlowKey& flow) { out_.forgottenFlows.push_back(flow); }

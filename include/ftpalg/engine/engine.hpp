@@ -71,8 +71,11 @@ class Engine {
   void onConntrackDestroyed(const FlowKey& flow, Timestamp now, Outcome& out);
   // Conntrack-owned mode, at start-up, before any packet: an anchored control connection that was
   // already running (a restart, an upgrade, a crash of the previous instance), with what conntrack
-  // holds about it. Today it becomes a mid-stream session: never inspected (no rewrite, no
-  // pinhole; `midstream_pickup`), its kernel records and pending expectation left to the kernel
+  // holds about it. A kernel-owned connection whose dialog was verified resumes at the next line
+  // start of each direction, with the kernel's records as its starting offsets and its pending
+  // expectation as its pinhole (kernel_sequencer.hpp); any other becomes a mid-stream session:
+  // never inspected (no rewrite, no pinhole; `midstream_pickup`), its kernel records and pending
+  // expectation left to the kernel
   // (the expectation expires on its own timer). A flow that already has a session is ignored; at
   // --max-sessions it is refused (`session_limit`).
   void adopt(const KernelTakeover& takeover, Timestamp now, Outcome& out);

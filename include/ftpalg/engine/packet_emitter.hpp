@@ -13,7 +13,8 @@
 //      numbers): seq from the packet's own original space into its output space, ACK and SACK
 //      edges from the other direction's output space back into its original space (live), or
 //      left as they are when the peers never saw a rewrite (replay, AckSpace::Original).
-// PacketRewriter then fixes lengths and checksums.
+// PacketRewriter then fixes lengths and checksums. A kernel-owned flow (conntrack translates its
+// sequence numbers) is emitted by the KernelSequencer instead (kernel_sequencer.hpp).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/engine/effects.hpp"
 #include "ftpalg/engine/engine_config.hpp"
+#include "ftpalg/engine/kernel_sequencer.hpp"
 #include "ftpalg/engine/session.hpp"
 #include "ftpalg/packet/packet_rewriter.hpp"
 #include "ftpalg/packet/packet_view.hpp"
@@ -31,7 +33,8 @@ namespace ftpalg {
 
 class PacketEmitter {
  public:
-  PacketEmitter(const Limits& limits, AckSpace ackSpace) : limits_(limits), ackSpace_(ackSpace) {}
+  PacketEmitter(const Limits& limits, AckSpace ackSpace)
+      : limits_(limits), ackSpace_(ackSpace), kernel_(limits, ackSpace) {}
 
   // A packet of `dir` (payload at original offset `offset`) after its bytes were inspected:
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
@@ -60,6 +63,7 @@ class PacketEmitter {
   const Limits& limits_;
   AckSpace ackSpace_;
   std::vector<std::uint8_t> scratchPayload_;  // reused: the transformed payload of one packet
+  KernelSequencer kernel_;                    // kernel-owned flows
 };
 
 }  // namespace ftpalg

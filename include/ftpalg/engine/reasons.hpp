@@ -17,30 +17,33 @@
 namespace ftpalg {
 
 // Announcement refusals decided by the engine after the channel accepted the line (event "reject").
-#define FTPALG_POLICY_REASONS(X)                                                            \
-  X(AddressMismatch, "address_mismatch") /* bounce: embedded address != control peer */     \
-  X(PortBelowFloor, "port_below_floor")                                                     \
-  X(PortZero, "port_zero")                                                                  \
-  X(PinholeRateLimit, "pinhole_rate_limit")                                                 \
-  X(PinholeLimit, "pinhole_limit")                /* global pending-pinhole cap */          \
-  X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */ \
-  X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */
+#define FTPALG_POLICY_REASONS(X)                                                                \
+  X(AddressMismatch, "address_mismatch") /* bounce: embedded address != control peer */         \
+  X(PortBelowFloor, "port_below_floor")                                                         \
+  X(PortZero, "port_zero")                                                                      \
+  X(PinholeRateLimit, "pinhole_rate_limit")                                                     \
+  X(PinholeLimit, "pinhole_limit")                /* global pending-pinhole cap */              \
+  X(NoPublicPort, "no_public_port")               /* no free public port for the mapping */     \
+  X(AnnouncementNotHeld, "announcement_not_held") /* began before it could be one: forwarded */ \
+  X(NoKernelSeqAdjust, "no_kernel_seqadj")        /* kernel-owned flow without seqadj: no length change */
 
 // Stream and protocol anomalies (event "anomaly"); most stop inspection of the flow.
-#define FTPALG_ANOMALY_REASONS(X)                      \
-  X(RetransmissionConflict, "retransmission_conflict") \
-  X(OutOfOrderLimit, "out_of_order_limit")             \
-  X(LineTooLong, "line_too_long")                      \
-  X(MultiLineReplyTooLong, "multiline_reply_too_long") \
-  X(HoldLimit, "hold_limit")                           \
-  X(HoldTimeout, "hold_timeout")                       \
-  X(ClientSpokeFirst, "client_spoke_first")            \
-  X(NotFtpGreeting, "not_ftp_greeting")                \
-  X(SessionLimit, "session_limit")                     \
-  X(MidstreamPickup, "midstream_pickup")               \
-  X(SegmentTrimmed, "segment_trimmed_for_mss")         \
-  X(MalformedPacket, "malformed_packet")               \
-  X(TlsFramingLost, "tls_framing_lost") /* opaque bytes neither TLS records nor FTP */
+#define FTPALG_ANOMALY_REASONS(X)                                                                 \
+  X(RetransmissionConflict, "retransmission_conflict")                                            \
+  X(OutOfOrderLimit, "out_of_order_limit")                                                        \
+  X(LineTooLong, "line_too_long")                                                                 \
+  X(MultiLineReplyTooLong, "multiline_reply_too_long")                                            \
+  X(HoldLimit, "hold_limit")                                                                      \
+  X(HoldTimeout, "hold_timeout")                                                                  \
+  X(ClientSpokeFirst, "client_spoke_first")                                                       \
+  X(NotFtpGreeting, "not_ftp_greeting")                                                           \
+  X(SessionLimit, "session_limit")                                                                \
+  X(MidstreamPickup, "midstream_pickup")                                                          \
+  X(SegmentTrimmed, "segment_trimmed_for_mss")                                                    \
+  X(MalformedPacket, "malformed_packet")                                                          \
+  X(TlsFramingLost, "tls_framing_lost")         /* opaque bytes neither TLS records nor FTP */    \
+  X(EditUnacknowledged, "edit_unacknowledged")  /* kernel-owned: 2nd edit dropped, 1st unacked */ \
+  X(EditSegmentPending, "edit_segment_pending") /* kernel-owned: dropped, edit's segment not out */
 
 // Opaque sections (event "opaque"), ends of sessions (event "session_close") and of pinholes
 // (event "pinhole_close"; Shutdown serves both).
@@ -85,10 +88,11 @@ Reason reasonFromSyntax(AddressSyntaxError error);
 // unset).
 Reason reasonFromRefusal(const LineMeaning& meaning);
 
-// Counters (event "stats"), in the order of the stats line. packets_dropped is reserved: the
-// engine never drops a packet (a refused announcement passes unmodified, VerdictKind::Drop is
-// never chosen), so it is always 0; it stays so the stats line keeps its keys (the golden
-// expected.jsonl files and tests/golden check them, and the golden test reads it).
+// Counters (event "stats"), in the order of the stats line. packets_dropped counts the only
+// packets the engine drops: in the conntrack-owned mode, a segment that would need a second
+// kernel sequence correction point while the first is unacknowledged (edit_unacknowledged,
+// edit_segment_pending: the sender retransmits it, packet_emitter.hpp). A refused announcement
+// passes unmodified; the engine-owned mode never drops (0 there).
 #define FTPALG_STATS(X)                                  \
   X(PacketsSeen, "packets_seen")                         \
   X(PacketsModified, "packets_modified")                 \

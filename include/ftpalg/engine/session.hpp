@@ -16,6 +16,7 @@
 #include "ftpalg/core/time.hpp"
 #include "ftpalg/engine/effects.hpp"
 #include "ftpalg/engine/flow_context.hpp"
+#include "ftpalg/engine/kernel_sequencer.hpp"
 #include "ftpalg/engine/policy.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 #include "ftpalg/ftp/control_channel.hpp"
@@ -77,7 +78,10 @@ struct Session {
         family(context.key.client.address.family()),
         channel(context.key.client.address.family()),
         dirs{DirectionState(limits, policy), DirectionState(limits, policy)},
-        nat(context.nat) {}
+        nat(context.nat) {
+    kernel.owned = context.sequenceOwner == SequenceOwner::Kernel;
+    kernel.seqAdjust = context.kernelSeqAdjust;
+  }
 
   // Layout: what every packet reads first (flags, times, held packets), then the two
   // directions, then what only announcements read (the NAT mapping). 100k sessions do not fit
@@ -97,12 +101,18 @@ struct Session {
   ControlChannel channel;
   DirectionState dirs[2];
   NatMapping nat;
+  // Conntrack-owned mode (kernel_sequencer.hpp): whether the kernel translates this flow's
+  // sequence numbers, and the engine's view of the kernel's records.
+  KernelSession kernel;
 
   DirectionState& dir(Direction d) { return dirs[static_cast<int>(d)]; }
   const DirectionState& dir(Direction d) const { return dirs[static_cast<int>(d)]; }
   // True when a rewrite changed the length of either direction's stream: seq/ack translation
   // must then continue for as long as the connection may live.
-  bool translates() const { return dirs[0].adjuster.totalDelta() != 0 || dirs[1].adjuster.totalDelta() != 0; }
+  // Never for a kernel-owned flow (the kernel translates).
+  bool translates() const {
+    return !kernel.owned && (dirs[0].adjuster.totalDelta() != 0 || dirs[1].adjuster.totalDelta() != 0);
+  }
 };
 
 // Fail open per flow: no more parsing, no more pinholes; existing edits keep being applied.

@@ -99,6 +99,13 @@ class ControlChannel {
   bool clientSpokeFirst();
   // The TLS section ended (see file comment): Opaque -> Inspecting.
   void resumeCleartext();
+  // A connection taken over from a previous instance that had verified the greeting (the
+  // conntrack-owned mode's takeover, docs/design.md#restart-and-takeover): AwaitingGreeting ->
+  // Inspecting, with no command pending (replies to commands sent before the takeover are
+  // unsolicited; a 227/229 among them is refused).
+  void adoptVerified() {
+    if (state_ == ChannelState::AwaitingGreeting) state_ = ChannelState::Inspecting;
+  }
 
   ChannelState state() const { return state_; }
   bool epsvAll() const { return epsvAll_; }
