@@ -184,6 +184,7 @@ class Worker {
     }
     const Timestamp now = monotonicNow();
     const PacketMeta meta{queued.packet.id};
+    std::optional<FlowKey> adopted;
     // Parsed once and resolved once, here (a ctnetlink round trip on a cache miss); the engine
     // gets both and never blocks.
     if (const auto view = PacketView::parse(queued.packet.ipPacket); !view) {
@@ -195,10 +196,11 @@ class Worker {
         engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
       } else {
         if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel && !kernelFlows_.contains(flow->key)) {
-          // Payload of an anchored connection this engine never had: one conntrackd committed
-          // here at a failover, or one its engine forgot. Its conntrack entry carries the
-          // sequence offsets: hand it over before the packet (docs/ha.md).
-          if (!view->payload().empty()) adoptMidstream(*flow, now);
+          // Payload of an anchored connection this engine does not have (or has only as a session
+          // conntrack ended): one conntrackd committed here at a failover or a fail-back, or one
+          // its engine forgot. Its conntrack entry carries the sequence offsets: hand it over
+          // before the packet (docs/ha.md).
+          if (!view->payload().empty() && adoptMidstream(*flow, now)) adopted = flow->key;
           kernelFlows_.insert(flow->key);
         }
         engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
@@ -207,6 +209,9 @@ class Worker {
     const auto decided = std::chrono::steady_clock::now();
     const bool announcement = isAnnouncement(out_);
     const auto released = execute(out_);
+    // The takeover may have replaced a closed session of the same flow, whose forgetting erased
+    // the flow from kernelFlows_ in execute(): the adopted session is the engine's now.
+    if (adopted) kernelFlows_.insert(*adopted);
     if (announcement) {
       latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
                    std::chrono::duration<double, std::micro>(decided - start).count(), lastActionsUs_);
@@ -251,22 +256,24 @@ class Worker {
     return kernelNetlink_.get();
   }
 
-  // Conntrack-owned mode: an anchored connection first seen with payload (into out_).
-  void adoptMidstream(const FlowContext& flow, Timestamp now) {
+  // Conntrack-owned mode: an anchored connection first seen with payload (into out_). False when
+  // nothing was handed over (no anchored entry, or the lookup failed: warned).
+  bool adoptMidstream(const FlowContext& flow, Timestamp now) {
     io::ConntrackNetlink* netlink = kernelNetlink();
-    if (!netlink) return;
+    if (!netlink) return false;
     auto takeover = io::takeoverOfConnection(*netlink, flow.nat, kernel_->resync);
     if (!takeover) {
       reportWarning("queue " + std::to_string(queue_) + ": " + takeover.error());
-      return;
+      return false;
     }
-    if (!takeover.value()) return;
+    if (!takeover.value()) return false;
     const KernelTakeover& adopted = *takeover.value();
     reportInfo("takeover: anchored control connection " + flow.key.client.toString() + " -> " +
                flow.key.server.toString() + " first seen mid-stream, handed to the engine (kernel offsets: " +
                "client->server " + std::to_string(adopted.clientToServer.offsetAfter) + ", server->client " +
                std::to_string(adopted.serverToClient.offsetAfter) + ")");
     engine_->adopt(adopted, now, out_);
+    return true;
   }
 
   // Replicated expectations (first worker only); false on a socket error.
