@@ -30,6 +30,11 @@
 //     replaced as a logged Rewrite says (span-only rewriting, seq translation);
 //  V7 no observation text contains the PASS argument;
 //  V8 after shutdown no session and no pinhole is left.
+// Configuration bit 0x80 makes the flow kernel-owned (the conntrack-owned mode): only segments
+// with payload and the SYN-ACK reach the engine (the payload-only queue rules; RSTs never), and
+// every delivered packet goes through a KernelSeqAdjModel fed with the engine's
+// AdjustKernelSequence actions, so V5 and V6 then check the engine's kernel records.
+// AdjustKernelSequence and MarkDialogVerified appear only for such a flow.
 // V3's stream oracle, V5 and V6 are skipped for a direction after conflicting retransmissions or
 // injected raw packets (first-seen bytes then legitimately differ from the writer's stream).
 #include <fuzzer/FuzzedDataProvider.h>
@@ -49,6 +54,7 @@
 
 #include "ftpalg/engine/engine.hpp"
 #include "ftpalg/engine/escape.hpp"
+#include "ftpalg/engine/kernel_seqadj_model.hpp"
 #include "ftpalg/ftp/address_codec.hpp"
 #include "ftpalg/packet/checksum.hpp"
 #include "ftpalg/packet/packet_view.hpp"
@@ -163,7 +169,7 @@ class Harness {
   void checkVerdictPacket(const PendingPacket& original, const PacketVerdict& verdict);
   void checkPinholes(const Outcome& outcome);
   bool announcementBacksPinhole(const Pinhole& pinhole, bool active) const;
-  void deliver(const std::vector<std::uint8_t>& packet, bool toServer);
+  void deliver(std::vector<std::uint8_t> packet, bool toServer);
   void checkStream(const Peer& sender, const Peer& receiver, Direction dir) const;
   void finish();
 
@@ -172,6 +178,8 @@ class Harness {
   EngineConfig config_;
   std::optional<testing::FixedFlowResolver> resolver_;
   std::optional<Engine> engine_;
+  bool kernelOwned_ = false;
+  KernelSeqAdjModel kernel_;  // this epoch's conntrack entry
   Peer client_, server_;
   bool sackOk_ = false;
   std::uint16_t clientMss_ = 0, serverMss_ = 0;
@@ -226,6 +234,11 @@ void Harness::configure() {
   serverMss_ = kMss[in_.ConsumeIntegralInRange<int>(0, 4)];
 
   resolver_.emplace(scenario_.key, scenario_.nat, scenario_.key.server.port);
+  kernelOwned_ = (flags & 0x80) != 0;
+  if (kernelOwned_) {
+    resolver_->sequenceOwner = SequenceOwner::Kernel;
+    resolver_->kernelSeqAdjust = true;
+  }
   engine_.emplace(config_);
   client_.wire = scenario_.key.client;
   server_.wire = scenario_.key.server;
@@ -467,6 +480,7 @@ void Harness::opRestart() {
   checkStream(client_, server_, Direction::ClientToServer);
   checkStream(server_, client_, Direction::ServerToClient);
   ++epoch_;
+  kernel_ = KernelSeqAdjModel{};  // a new connection: a new conntrack entry
   const Endpoint clientWire = client_.wire, serverWire = server_.wire;
   client_ = Peer{};
   server_ = Peer{};
@@ -502,6 +516,16 @@ void Harness::opRawPacket() {
 // --------------------------------------------------------------------------------------------
 
 void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool validChecksums) {
+  if (kernelOwned_) {
+    // Not queued in the conntrack-owned mode: no payload (but not the SYN-ACK), or an RST.
+    const auto view = PacketView::parse(packet);
+    if (view &&
+        (view->hasFlag(tcp_flags::kRst) ||
+         (view->payload().empty() && !(view->hasFlag(tcp_flags::kSyn) && view->hasFlag(tcp_flags::kAck))))) {
+      deliver(std::move(packet), /*toServer=*/fromClient);
+      return;
+    }
+  }
   const PacketId id = nextId_++;
   const bool valid = validChecksums && checksum::verifyPacket(packet);
   auto [it, inserted] = pending_.emplace(id, PendingPacket{std::move(packet), fromClient, valid, epoch_});
@@ -530,6 +554,18 @@ void Harness::submit(std::vector<std::uint8_t> packet, bool fromClient, bool val
 
 void Harness::absorb(Outcome& outcome) {
   for (const FlowKey& flow : outcome.forgottenFlows) resolver_->forget(flow);
+  // Kernel session actions come first (the executor's order): the verdicts below leave adjusted.
+  for (const Action& action : outcome.actions) {
+    if (const auto* adjust = std::get_if<AdjustKernelSequence>(&action)) {
+      FUZZ_CHECK_MSG(kernelOwned_, "AdjustKernelSequence for an engine-owned flow");
+      FUZZ_CHECK(adjust->control == scenario_.key);
+      FUZZ_CHECK(adjust->record.offsetAfter != adjust->record.offsetBefore);
+      kernel_.apply(*adjust);
+    } else if (const auto* mark = std::get_if<MarkDialogVerified>(&action)) {
+      FUZZ_CHECK_MSG(kernelOwned_, "MarkDialogVerified for an engine-owned flow");
+      FUZZ_CHECK(mark->control == scenario_.key);
+    }
+  }
   if (kTrace) {
     for (const std::string& line : testing::describe(outcome.observations))
       std::fprintf(stderr, "    %s\n", line.c_str());
@@ -632,6 +668,7 @@ void Harness::checkPinholes(const Outcome& outcome) {
       FUZZ_CHECK(close->pinhole.control == scenario_.key);
       continue;
     }
+    if (!std::holds_alternative<OpenPinhole>(action)) continue;  // kernel session actions
     const Pinhole& pinhole = std::get<OpenPinhole>(action).pinhole;
     ++opened_;
     ++openedHere;
@@ -747,7 +784,15 @@ bool Harness::announcementBacksPinhole(const Pinhole& pinhole, bool active) cons
 
 // --------------------------------------------------------------------------------------------
 
-void Harness::deliver(const std::vector<std::uint8_t>& packet, bool toServer) {
+void Harness::deliver(std::vector<std::uint8_t> packet, bool toServer) {
+  if (kernelOwned_) {
+    if (const auto view = PacketView::parse(packet)) {
+      if (auto adjusted =
+              kernel_.adjust(*view, toServer ? Direction::ClientToServer : Direction::ServerToClient)) {
+        packet = std::move(*adjusted);
+      }
+    }
+  }
   Peer& receiver = peer(/*client=*/!toServer);
   const Peer& sender = peer(/*client=*/toServer);
   const auto view = PacketView::parse(packet);
