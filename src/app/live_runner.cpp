@@ -84,6 +84,15 @@ using log::reportWarning;
 // for this long is stuck (blocked in a system call, or looping): the watchdog pings stop.
 constexpr std::chrono::seconds kWorkerStallLimit{5};
 
+// A replicated pinhole re-created with NAT (info) or lost (warning): io::ReplicatedExpectationRepair.
+void reportRepair(const std::string& line, bool lost) {
+  if (lost) {
+    reportWarning(line);
+  } else {
+    reportInfo(line);
+  }
+}
+
 // --- workers -----------------------------------------------------------------------------------
 
 enum class Phase { Running, Draining };
@@ -278,13 +287,7 @@ class Worker {
 
   // Replicated expectations (first worker only); false on a socket error.
   bool repairExpectations() {
-    auto repaired = kernel_->repair->read([](const std::string& line, bool lost) {
-      if (lost) {
-        reportWarning(line);
-      } else {
-        reportInfo(line);
-      }
-    });
+    auto repaired = kernel_->repair->read(reportRepair);
     if (!repaired) {
       reportError("queue " + std::to_string(queue_) + ": " + repaired.error());
       return false;
@@ -629,14 +632,7 @@ ExitCode runLive(const AppConfig& config) {
       ownerships[i].emplace(std::move(ownership));
     }
     // Replicated expectations committed while no instance ran (docs/ha.md).
-    if (auto repaired = ownerships[0]->repair->repairAll([](const std::string& line, bool lost) {
-          if (lost) {
-            reportWarning(line);
-          } else {
-            reportInfo(line);
-          }
-        });
-        !repaired) {
+    if (auto repaired = ownerships[0]->repair->repairAll(reportRepair); !repaired) {
       return fail(ExitCode::Failed, "run: " + repaired.error());
     }
     auto netlink = io::ConntrackNetlink::open();
