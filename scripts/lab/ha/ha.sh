@@ -71,6 +71,9 @@ ha_init() {
   rm -rf "$HA_DIR"
   mkdir -p "$HA_DIR"/{a,b,s,d,c,w}
   chmod 755 "$HA_DIR"
+  # keepalived (enable_script_security) refuses a notify script that a non-root user could
+  # change, or in a directory one could: a root-owned copy, whoever owns the checkout.
+  install -m 755 "$HA_HERE/notify.sh" "$HA_DIR/notify.sh"
   trap 'lab_cleanup' EXIT
   trap 'lab_cleanup; trap - EXIT; exit 130' INT
   trap 'lab_cleanup; trap - EXIT; exit 143' TERM
@@ -257,9 +260,9 @@ vrrp_sync_group G {
         lan
         wan
     }
-    notify_master "$HA_HERE/notify.sh $d/conntrackd.conf $d/notify.log primary"
-    notify_backup "$HA_HERE/notify.sh $d/conntrackd.conf $d/notify.log backup"
-    notify_fault  "$HA_HERE/notify.sh $d/conntrackd.conf $d/notify.log fault"
+    notify_master "$HA_DIR/notify.sh $d/conntrackd.conf $d/notify.log primary"
+    notify_backup "$HA_DIR/notify.sh $d/conntrackd.conf $d/notify.log backup"
+    notify_fault  "$HA_DIR/notify.sh $d/conntrackd.conf $d/notify.log fault"
 }
 vrrp_instance lan {
     state BACKUP
