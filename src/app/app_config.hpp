@@ -32,6 +32,8 @@ struct ReplayConfig {
   std::optional<std::string> outputPath;
   std::vector<SnatRule> snat;
   std::vector<DnatRule> dnat;
+  // --kernel-seqadj: model the conntrack-owned mode (docs/replay.md#the-conntrack-owned-mode).
+  bool kernelSeqAdjust = false;
   friend bool operator==(const ReplayConfig&, const ReplayConfig&) = default;
 };
 

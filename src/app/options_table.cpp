@@ -284,6 +284,11 @@ std::vector<Option> buildTable() {
   add(text("out", Group::Replay, kReplay, "FILE",
            "write every packet as the gateway would emit it (pcap, input link type and timestamps)",
            "empty path", FIELD(replay.outputPath)));
+  add(flag("kernel-seqadj", Group::Replay, kReplay,
+           "model the conntrack-owned mode: control flows are kernel-owned and a model of conntrack's "
+           "one-correction-point sequence adjustment, fed by the engine's adjustments, shifts the output's "
+           "sequence numbers",
+           true, FIELD(replay.kernelSeqAdjust)));
   add(natRules(
       "snat", "CIDR=ADDRESS",
       "clients in CIDR are masqueraded to ADDRESS, e.g. 192.168.77.0/24=203.0.113.1; one rule per prefix",

@@ -9,6 +9,13 @@
 // and link header; Drop writes nothing. Only held packets are remembered (a copy each, bounded by
 // the engine's hold limits), so memory stays at the control-flow state whatever the size of the
 // capture.
+//
+// --kernel-seqadj (docs/replay.md#the-conntrack-owned-mode): every control flow resolves as
+// kernel-owned (with the seqadj extension when the static NAT changes its tuple, as the kernel
+// adds it), the engine leaves sequence numbers alone and reports AdjustKernelSequence, and a
+// KernelSeqAdjModel per flow, fed by those actions, shifts the seq of every control packet
+// written, as conntrack would after the verdict. ACKs stay: the capture's peers acknowledge the
+// original stream.
 #include "replay_runner.hpp"
 
 #include <sys/stat.h>
@@ -23,6 +30,7 @@
 #include "../io/pcap_source.hpp"
 #include "../io/pcap_writer.hpp"
 #include "ftpalg/engine/engine.hpp"
+#include "ftpalg/engine/kernel_seqadj_model.hpp"
 #include "log/diagnostics.hpp"
 #include "outcome_executor.hpp"
 #include "wiring.hpp"
@@ -45,6 +53,50 @@ struct ReplayCounters {
   std::uint64_t unknownVerdicts = 0;  // a verdict for a packet id we never gave (engine bug)
 };
 
+// --kernel-seqadj: the static resolver's flows, kernel-owned.
+class KernelOwnedResolver final : public FlowResolver {
+ public:
+  explicit KernelOwnedResolver(std::unique_ptr<FlowResolver> inner) : inner_(std::move(inner)) {}
+  std::optional<FlowContext> resolve(const PacketView& packet) override {
+    std::optional<FlowContext> flow = inner_->resolve(packet);
+    if (flow) {
+      flow->sequenceOwner = SequenceOwner::Kernel;
+      // The kernel adds seqadj only when NAT changes the tuple (nf_nat_setup_info).
+      flow->kernelSeqAdjust = flow->nat.clientReal != flow->nat.clientSeenByServer ||
+                              flow->nat.serverReal != flow->nat.serverSeenByClient;
+    }
+    return flow;
+  }
+  void forget(const FlowKey& key) override { inner_->forget(key); }
+
+ private:
+  std::unique_ptr<FlowResolver> inner_;
+};
+
+// --kernel-seqadj: conntrack's records of each flow, as a model (the kernel session port).
+class ModelSessionPort final : public KernelSessionPort {
+ public:
+  Status<> adjustSequence(const AdjustKernelSequence& adjust) override {
+    models_[adjust.control].apply(adjust);
+    return okStatus();
+  }
+  Status<> markDialogVerified(const MarkDialogVerified& /*mark*/) override { return okStatus(); }
+  // The packet as conntrack would let it leave (seq only), or nullopt when unchanged.
+  std::optional<std::vector<std::uint8_t>> adjust(std::span<const std::uint8_t> bytes,
+                                                  FlowResolver& resolver) const {
+    const auto view = PacketView::parse(bytes);
+    if (!view) return std::nullopt;
+    const auto flow = resolver.resolve(*view);
+    if (!flow) return std::nullopt;
+    const auto model = models_.find(flow->key);
+    if (model == models_.end()) return std::nullopt;
+    return model->second.adjustSequence(*view, flow->direction);
+  }
+
+ private:
+  std::map<FlowKey, KernelSeqAdjModel> models_;
+};
+
 // Replay's verdict sink: writes each verdict's packet to --out (when given) with the packet's own
 // timestamp and link header. The packet being processed is named by begin(); when the engine
 // holds it (no verdict by end()), a copy is kept until its verdict comes, because the source's
@@ -52,6 +104,12 @@ struct ReplayCounters {
 class PcapVerdictSink final : public VerdictSink {
  public:
   PcapVerdictSink(io::PcapWriter* writer, ReplayCounters& counters) : writer_(writer), counters_(counters) {}
+
+  // --kernel-seqadj: every verdict's packet goes through conntrack's model first.
+  void modelKernel(const ModelSessionPort* port, FlowResolver* resolver) {
+    kernelPort_ = port;
+    resolver_ = resolver;
+  }
 
   // The packet about to be given to the engine (its spans must stay valid until end()).
   void begin(const SourcePacket& packet) {
@@ -110,11 +168,18 @@ class PcapVerdictSink final : public VerdictSink {
 
   void emit(const PacketVerdict& verdict, Timestamp ts, std::span<const std::uint8_t> linkHeader,
             std::span<const std::uint8_t> original) {
+    std::span<const std::uint8_t> bytes =
+        verdict.kind == VerdictKind::AcceptModified ? std::span<const std::uint8_t>(verdict.bytes) : original;
+    std::optional<std::vector<std::uint8_t>> adjusted;
+    if (kernelPort_ != nullptr && verdict.kind != VerdictKind::Drop) {
+      adjusted = kernelPort_->adjust(bytes, *resolver_);
+      if (adjusted) bytes = *adjusted;
+    }
     switch (verdict.kind) {
-      case VerdictKind::Accept: write(ts, linkHeader, original, 0); break;
+      case VerdictKind::Accept: write(ts, linkHeader, bytes, 0); break;
       case VerdictKind::AcceptModified:
         ++counters_.modified;
-        write(ts, linkHeader, verdict.bytes, 0);
+        write(ts, linkHeader, bytes, 0);
         break;
       case VerdictKind::Drop: ++counters_.dropped; break;
     }
@@ -128,6 +193,8 @@ class PcapVerdictSink final : public VerdictSink {
 
   io::PcapWriter* writer_;
   ReplayCounters& counters_;
+  const ModelSessionPort* kernelPort_ = nullptr;
+  FlowResolver* resolver_ = nullptr;
   const SourcePacket* current_ = nullptr;
   bool currentDecided_ = false;
   std::map<PacketId, HeldRecord> held_;
@@ -267,15 +334,25 @@ ExitCode runReplay(const AppConfig& config) {
   }
   EventLog& log = *eventLog.value();
 
-  const auto resolver = makeReplayResolver(config);
+  std::unique_ptr<FlowResolver> resolver = makeReplayResolver(config);
   const auto pinholes = makeReplayPinholeBackend(config);
-  const auto kernel = makeReplayKernelSessionPort(config);
+  std::unique_ptr<KernelSessionPort> kernel;
+  const ModelSessionPort* kernelModel = nullptr;
+  if (replay.kernelSeqAdjust) {
+    resolver = std::make_unique<KernelOwnedResolver>(std::move(resolver));
+    auto model = std::make_unique<ModelSessionPort>();
+    kernelModel = model.get();
+    kernel = std::move(model);
+  } else {
+    kernel = makeReplayKernelSessionPort(config);
+  }
   // The capture's peers acknowledge the stream they really received, which no ALG rewrote.
   EngineConfig engineConfig = config.engine;
   engineConfig.ackSpace = AckSpace::Original;
   Engine engine(engineConfig);
   ReplayCounters counters;
   PcapVerdictSink sink(writer.get(), counters);
+  if (kernelModel != nullptr) sink.modelKernel(kernelModel, resolver.get());
   OutcomeExecutor executor(OutcomePorts{*kernel, *pinholes, sink, log, *resolver},
                            [](const std::string& message) { reportWarning("replay: " + message); });
   io::PcapSource& input = *source.value();

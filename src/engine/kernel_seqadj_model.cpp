@@ -21,6 +21,24 @@ void KernelSeqAdjModel::update(Direction dir, const SeqAdjRecord& record) {
   active_ = true;
 }
 
+SeqNum KernelSeqAdjModel::adjustedSeq(SeqNum seq, const SeqAdjRecord& record) {
+  const std::int32_t offset =
+      seq.after(SeqNum(record.correctionPosition)) ? record.offsetAfter : record.offsetBefore;
+  return seq + static_cast<std::uint32_t>(offset);
+}
+
+std::optional<std::vector<std::uint8_t>> KernelSeqAdjModel::adjustSequence(const PacketView& packet,
+                                                                           Direction dir) const {
+  if (!active_) return std::nullopt;
+  const SeqNum seq = adjustedSeq(packet.seq(), records_[static_cast<int>(dir)]);
+  if (seq == packet.seq()) return std::nullopt;
+  PacketEdit edit;
+  edit.seq = seq;
+  std::vector<std::uint8_t> bytes = rewritePacket(packet, edit);
+  if (bytes.empty()) return std::nullopt;
+  return bytes;
+}
+
 std::optional<std::vector<std::uint8_t>> KernelSeqAdjModel::adjust(const PacketView& packet,
                                                                    Direction dir) const {
   if (!active_) return std::nullopt;
@@ -28,10 +46,8 @@ std::optional<std::vector<std::uint8_t>> KernelSeqAdjModel::adjust(const PacketV
   const SeqAdjRecord& peer = records_[static_cast<int>(opposite(dir))];
   PacketEdit edit;
   bool changed = false;
-  const std::int32_t seqOffset =
-      packet.seq().after(SeqNum(mine.correctionPosition)) ? mine.offsetAfter : mine.offsetBefore;
-  if (seqOffset != 0) {
-    edit.seq = packet.seq() + static_cast<std::uint32_t>(seqOffset);
+  if (const SeqNum seq = adjustedSeq(packet.seq(), mine); seq != packet.seq()) {
+    edit.seq = seq;
     changed = true;
   }
   if (packet.hasFlag(tcp_flags::kAck)) {

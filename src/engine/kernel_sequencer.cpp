@@ -86,13 +86,17 @@ void KernelSequencer::emit(Session& session, Direction dir, PacketId id, const P
 
   // Where this segment's new bytes begin: past what the receiver acknowledged (the prune floor)
   // and past the rest of an edit span whose replacement already went out with an earlier segment.
+  // `seqFrom` is where the emitted segment sits in the raw space: its first new byte, or, for a
+  // segment wholly inside such a span, the span's end (the next byte after the replacement).
   std::int64_t start = offset;
-  if (me.adjuster.pruneFloor() > 0 && start < me.adjuster.pruneFloor())
-    start = std::min(end, me.adjuster.pruneFloor());
+  const bool acknowledgedBytes = me.adjuster.pruneFloor() > 0 && start < me.adjuster.pruneFloor();
+  if (acknowledgedBytes) start = std::min(end, me.adjuster.pruneFloor());
+  std::int64_t seqFrom = start;
   for (const StreamEdit& edit : edits) {
     if (edit.offset >= start) break;
     if (start < edit.originalEnd()) {
-      start = std::min(end, edit.originalEnd());
+      seqFrom = edit.originalEnd();
+      start = std::min(end, seqFrom);
       break;
     }
   }
@@ -118,10 +122,10 @@ void KernelSequencer::emit(Session& session, Direction dir, PacketId id, const P
   PacketEdit edit;
   bool changed = false;
   std::span<const std::uint8_t> body = payload.subspan(static_cast<std::size_t>(start - offset));
-  if (start != offset) {
+  if (seqFrom != offset) {
     // The kernel places the segment by its (raw) seq: move it with the first byte sent.
-    effects.count(Stat::Retransmissions);
-    edit.seq = me.unwrap.wrap(start);
+    if (acknowledgedBytes) effects.count(Stat::Retransmissions);
+    edit.seq = me.unwrap.wrap(seqFrom);
     edit.payload = body;
     changed = true;
   }

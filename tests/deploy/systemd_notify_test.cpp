@@ -248,10 +248,12 @@ TEST_F(SystemdNotify, ReadyAfterTheRulesWatchdogWhileWorkersProgressStoppingAtTe
   int tableStatus = -1;
   const std::string table = inNamespace("nft list table inet ftpalg", &tableStatus);
   ASSERT_EQ(::kill(child_, SIGCONT), 0);
-  EXPECT_NE(mangle.find("-A FORWARD -j ftpalg-c2s"), std::string::npos) << mangle;
-  EXPECT_NE(mangle.find("-A ftpalg-c2s -p tcp -m tcp --dport 21 -j NFQUEUE"), std::string::npos) << mangle;
-  EXPECT_NE(raw.find("-A PREROUTING -j ftpalg-s2c"), std::string::npos) << raw;
-  EXPECT_NE(raw.find("-A ftpalg-s2c -p tcp -m tcp --sport 21 -j NFQUEUE"), std::string::npos) << raw;
+  // The default, conntrack-owned layout: one chain in mangle FORWARD, both directions.
+  EXPECT_NE(mangle.find("-A FORWARD -j ftpalg-ct"), std::string::npos) << mangle;
+  EXPECT_NE(mangle.find("-A ftpalg-ct -p tcp -m tcp --dport 21"), std::string::npos) << mangle;
+  EXPECT_NE(mangle.find("-A ftpalg-ct -p tcp -m tcp --sport 21"), std::string::npos) << mangle;
+  EXPECT_NE(mangle.find("-j NFQUEUE"), std::string::npos) << mangle;
+  EXPECT_EQ(raw.find("ftpalg-"), std::string::npos) << raw;
   EXPECT_EQ(tableStatus, 0) << table;
   EXPECT_EQ(ready->sender, child_) << "READY=1 must come from the main process";
   EXPECT_NE(ready->text.find("STATUS=running (live): queue 0"), std::string::npos) << ready->text;

@@ -18,6 +18,10 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/scripts/lab/lab.sh"
+# The engine-owned mode (--seq-owner engine): these checks read its nft pinhole map and its
+# queue chains. The conntrack-owned default's outage, takeover and expectations are checked by
+# tests/e2e/scenario-takeover.sh and tests/e2e/conntrack_owned_test.cpp.
+LAB_SEQ_OWNER=engine
 
 kind=${1:-}
 shift || true

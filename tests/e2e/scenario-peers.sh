@@ -53,8 +53,16 @@ third_host() {
   # An element reads "FROM . PUBLIC . PORT timeout 30s expires 29s : INSIDE . PORT".
   local from=${LAB_CLIENT4//./\\.} public=${LAB_PUBLIC4//./\\.} inside=${LAB_SERVER_REAL4//./\\.}
   local element="^ *$from \. $public \. $port .*: $inside \. $port *\$"
-  lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | tr ',{}' '\n\n\n' | grep -qE "$element"
-  check pinhole_for_the_client_only $? "$LAB_CLIENT4 . $LAB_PUBLIC4 . $port -> $LAB_SERVER_REAL4 in pinholes4"
+  if [[ $LAB_SEQ_OWNER == kernel ]]; then
+    # The conntrack-owned mode: a conntrack expectation, from the client only (exact source
+    # address, any source port), to the public port; the kernel NATs it like its master.
+    lab_in "$LAB_NS_R" conntrack -L expect 2>/dev/null |
+      grep -qE "src=$from dst=$public sport=0 dport=$port mask-src=255\.255\.255\.255 "
+    check pinhole_for_the_client_only $? "$LAB_CLIENT4 -> $LAB_PUBLIC4:$port in conntrack -L expect"
+  else
+    lab_in "$LAB_NS_R" nft list map inet ftpalg pinholes4 2>/dev/null | tr ',{}' '\n\n\n' | grep -qE "$element"
+    check pinhole_for_the_client_only $? "$LAB_CLIENT4 . $LAB_PUBLIC4 . $port -> $LAB_SERVER_REAL4 in pinholes4"
+  fi
 
   out=$(lab_in "$LAB_NS_HX" "$LAB_PY" "$LAB_HERE/tcp_probe.py" 198.51.100.30 "$host" "$port" 2)
   rc=$?

@@ -15,6 +15,14 @@
 //     docs/design.md#stream-not-packets), even where the input's retransmissions conflict;
 //  5. OUT has as many packets as the input minus the engine's packets_dropped.
 //
+// Every case is also replayed with --kernel-seqadj (the conntrack-owned mode: the engine leaves
+// sequence numbers to a model of conntrack's one-correction-point adjustment, docs/replay.md):
+// its output capture must equal the engine-owned replay's packet for packet, byte for byte, with
+// two stated exceptions: a packet the kernel mode dropped (its log's packets_dropped; live, the
+// sender retransmits it) is missing, and a TCP segment that carries no stream byte (no payload,
+// no SYN, no FIN: an ACK or RST) may differ in its sequence number, which conntrack takes from
+// the segment's raw number while the engine-owned mode clamps it to its own view of the stream.
+//
 // A case whose directory holds a `known-issue` file (what the engine gets wrong, reported to the
 // engine's owner) is skipped instead of blessing a wrong expectation; delete the file with the fix.
 //
@@ -41,6 +49,7 @@
 #include "ftpalg/core/ip_address.hpp"
 #include "ftpalg/core/seq_num.hpp"
 #include "ftpalg/packet/checksum.hpp"
+#include "ftpalg/packet/packet_rewriter.hpp"
 #include "ftpalg/packet/packet_view.hpp"
 #include "io/pcap_source.hpp"
 #ifdef FTPALG_HAVE_TEST_SUPPORT
@@ -565,6 +574,99 @@ TEST_P(GoldenReplay, LogMatchesExpectationAndOutputCarriesOnlyAnnouncedRewrites)
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenReplay, ::testing::ValuesIn(fixtureCases()), testName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenReplay);
+
+class GoldenKernelModel : public ::testing::TestWithParam<std::string> {};
+
+// Every record's IP packet (empty for a record that is not IP).
+std::vector<std::vector<std::uint8_t>> readPackets(const fs::path& path) {
+  std::vector<std::vector<std::uint8_t>> packets;
+  auto source = io::PcapSource::open(path.string());
+  if (!source) return packets;
+  for (;;) {
+    auto next = source.value()->next();
+    if (!next || !next.value()) return packets;
+    packets.emplace_back(next.value()->ipPacket.begin(), next.value()->ipPacket.end());
+  }
+}
+
+// Equal, or both segments without stream bytes that differ only in seq.
+bool equivalent(const std::vector<std::uint8_t>& engine, const std::vector<std::uint8_t>& kernel) {
+  if (engine == kernel) return true;
+  const auto a = PacketView::parse(engine);
+  const auto b = PacketView::parse(kernel);
+  if (!a || !b) return false;
+  const auto carriesStream = [](const PacketView& p) {
+    return !p.payload().empty() || p.hasFlag(tcp_flags::kSyn) || p.hasFlag(tcp_flags::kFin);
+  };
+  if (carriesStream(*a) || carriesStream(*b)) return false;
+  PacketEdit edit;
+  edit.seq = a->seq();
+  return rewritePacket(*b, edit) == rewritePacket(*a, PacketEdit{});
+}
+
+std::uint64_t droppedIn(const fs::path& log) {
+  std::uint64_t dropped = 0;
+  for (const std::string& line : readLines(log)) {
+    const auto object = parseFlatJson(line);
+    if (object && object->count("event") && object->at("event") == "stats" &&
+        object->count("packets_dropped")) {
+      dropped = std::stoull(object->at("packets_dropped"));
+    }
+  }
+  return dropped;
+}
+
+TEST_P(GoldenKernelModel, OutputEqualsTheEngineOwnedReplay) {
+  const fs::path caseDir = kFixtures / GetParam();
+  if (fs::exists(caseDir / "known-issue"))
+    GTEST_SKIP() << "known issue: " << readFile(caseDir / "known-issue");
+  ScratchDirectory scratch;
+  ASSERT_FALSE(scratch.path().empty()) << "cannot create a scratch directory";
+  const std::vector<std::string> flags = caseFlags(caseDir);
+  std::vector<std::vector<std::uint8_t>> outputs[2];
+  for (int kernel = 0; kernel < 2; ++kernel) {
+    const std::string name = kernel ? "kernel" : "engine";
+    const fs::path outPath = scratch.path() / (name + ".pcap");
+    std::vector<std::string> arguments{"replay",
+                                       "--in",
+                                       (caseDir / "input.pcap").string(),
+                                       "--out",
+                                       outPath.string(),
+                                       "--log",
+                                       (scratch.path() / (name + ".jsonl")).string()};
+    arguments.insert(arguments.end(), flags.begin(), flags.end());
+    if (kernel) arguments.push_back("--kernel-seqadj");
+    const ProcessResult run = runBinary(arguments, scratch.path());
+    ASSERT_EQ(run.exitStatus, 0) << "ftpalg replay (" << name << ") failed for " << GetParam() << ":\n"
+                                 << run.standardError;
+    outputs[kernel] = readPackets(outPath);
+  }
+  const std::uint64_t dropped = droppedIn(scratch.path() / "kernel.jsonl");
+  std::uint64_t skipped = 0;
+  std::size_t e = 0, k = 0;
+  while (e < outputs[0].size() && k < outputs[1].size()) {
+    if (equivalent(outputs[0][e], outputs[1][k])) {
+      ++e;
+      ++k;
+    } else if (skipped < dropped) {
+      ++skipped;  // the engine-owned output's packet that the kernel mode dropped
+      ++e;
+    } else {
+      break;
+    }
+  }
+  skipped += outputs[0].size() - e;
+  EXPECT_TRUE(k == outputs[1].size() && skipped == dropped)
+      << GetParam() << ": the kernel-model output differs from the engine-owned one at its packet " << (k + 1)
+      << " (engine-owned packet " << (e + 1) << "; " << dropped << " dropped by the kernel mode)";
+  if (HasFailure()) {
+    scratch.keep();
+    std::cerr << "kept " << scratch.path() << " (engine.pcap, kernel.pcap, their logs) for inspection\n";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenKernelModel, ::testing::ValuesIn(fixtureCases()), testName);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenKernelModel);
 
 // ---- command-line behaviour that needs the binary ---------------------------------------------
 

@@ -466,6 +466,44 @@ TEST(EngineKernelOwned, FinAndRstDoNotEndTheSessionConntrackDestroyDoes) {
   EXPECT_EQ(closed[0].reason, Reason::ConntrackDestroyed);
 }
 
+// The model that SessionSim, replay and fuzz_engine use for conntrack (nf_ct_seq_adjust), checked
+// against the kernel's rules computed by hand: seq gets offsetAfter when after(seq, pos), else
+// offsetBefore; the peer's ACK loses offsetAfter when after(ack - offsetBefore, pos), else
+// offsetBefore.
+TEST(KernelSeqAdjModel, AppliesOneCorrectionPointPerDirection) {
+  KernelSeqAdjModel model;
+  const auto packet = [](std::uint32_t seq, std::uint32_t ack, bool fromClient) {
+    testing::TcpPacketSpec spec;
+    spec.src = fromClient ? snatKey().client : snatKey().server;
+    spec.dst = fromClient ? snatKey().server : snatKey().client;
+    spec.seq = seq;
+    spec.ack = ack;
+    spec.flags = tcp_flags::kAck;
+    spec.payload = "x";
+    return testing::buildTcpPacket(spec);
+  };
+  const auto adjusted = [&](std::uint32_t seq, std::uint32_t ack, bool fromClient) {
+    const std::vector<std::uint8_t> bytes = packet(seq, ack, fromClient);
+    const auto view = PacketView::parse(bytes);
+    const auto out = model.adjust(*view, fromClient ? Direction::ClientToServer : Direction::ServerToClient);
+    const auto result = PacketView::parse(out ? *out : bytes);
+    return std::pair<std::uint32_t, std::uint32_t>{result->seq().raw(), result->ack().raw()};
+  };
+  // Nothing written yet: unchanged.
+  EXPECT_EQ(adjusted(1000, 7000, true), (std::pair<std::uint32_t, std::uint32_t>{1000, 7000}));
+  model.update(Direction::ClientToServer, SeqAdjRecord{1000, -2, -4});
+  EXPECT_EQ(adjusted(1000, 7000, true).first, 998u);  // the edited segment itself: offsetBefore
+  EXPECT_EQ(adjusted(999, 7000, true).first, 997u);
+  EXPECT_EQ(adjusted(1001, 7000, true).first, 997u);  // after it: offsetAfter
+  // The server acknowledges the client's stream (output space).
+  EXPECT_EQ(adjusted(7000, 997, false).second, 999u);   // 997 + 2 = 999, not after 1000
+  EXPECT_EQ(adjusted(7000, 998, false).second, 1000u);  // 1000, not after 1000
+  EXPECT_EQ(adjusted(7000, 999, false).second, 1003u);  // 1001 after 1000: + 4
+  EXPECT_EQ(adjusted(7000, 1020, false).second, 1024u);
+  // The other direction is untouched by this record.
+  EXPECT_EQ(adjusted(7000, 1020, false).first, 7000u);
+}
+
 TEST(EngineAdopt, ATakenOverConnectionResumesAtTheNextLineStartFromTheKernelOffsets) {
   KernelHarness h(snatKey(), snatMapping(), 777u, 888u);
   KernelTakeover takeover = takeoverOf(snatKey(), snatMapping());

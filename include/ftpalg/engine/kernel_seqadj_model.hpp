@@ -28,6 +28,10 @@ class KernelSeqAdjModel {
   // correctionPosition), else offsetBefore). nullopt when nothing changes (no record written yet,
   // or all offsets zero); otherwise the whole rewritten IP packet (checksums recomputed).
   std::optional<std::vector<std::uint8_t>> adjust(const PacketView& packet, Direction dir) const;
+  // The seq part only (replay: a capture's ACKs are in the original space, which the peers saw).
+  std::optional<std::vector<std::uint8_t>> adjustSequence(const PacketView& packet, Direction dir) const;
+  // The kernel's seq for a segment of a direction with `record` (nf_ct_seq_adjust).
+  static SeqNum adjustedSeq(SeqNum seq, const SeqAdjRecord& record);
 
   const SeqAdjRecord& record(Direction dir) const { return records_[static_cast<int>(dir)]; }
   bool active() const { return active_; }  // IPS_SEQ_ADJUST: some record was written

@@ -72,7 +72,7 @@ struct KernelSession {
 
 class KernelSequencer {
  public:
-  KernelSequencer(const Limits& limits, AckSpace ackSpace) : limits_(limits), ackSpace_(ackSpace) {}
+  explicit KernelSequencer(AckSpace ackSpace) : ackSpace_(ackSpace) {}
 
   // Emits (accepts, rewrites or drops) one decided packet of a kernel-owned session; the packet's
   // payload is at original offset `offset`. Emits the AdjustKernelSequence action of a new
@@ -99,7 +99,6 @@ class KernelSequencer {
   // prunes that direction's edit log.
   void noteAck(Session& session, Direction dir, const PacketView& packet);
 
-  const Limits& limits_;
   AckSpace ackSpace_;
   std::vector<std::uint8_t> scratch_;
 };

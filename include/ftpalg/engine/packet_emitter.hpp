@@ -34,7 +34,7 @@ namespace ftpalg {
 class PacketEmitter {
  public:
   PacketEmitter(const Limits& limits, AckSpace ackSpace)
-      : limits_(limits), ackSpace_(ackSpace), kernel_(limits, ackSpace) {}
+      : limits_(limits), ackSpace_(ackSpace), kernel_(ackSpace) {}
 
   // A packet of `dir` (payload at original offset `offset`) after its bytes were inspected:
   // releases the held packets its bytes decided, then emits this packet, or holds it (a copy of
