@@ -41,6 +41,8 @@ lab_packages=(
   iproute2 iptables nftables conntrack tcpdump tshark procps psmisc ethtool
   vsftpd curl lftp wget python3 python3-scapy python3-pyftpdlib
   libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libwrap0 libsodium23
+  # the failover lab (scripts/lab/ha, docs/ha.md): state replication and VRRP
+  conntrackd keepalived
 )
 
 wanted=("${build_packages[@]}")

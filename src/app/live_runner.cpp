@@ -53,6 +53,7 @@
 #include "firewall_guard.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_events.hpp"
+#include "io/conntrack_expect_repair.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/conntrack_takeover.hpp"
 #include "io/nflog_source.hpp"
@@ -356,7 +357,18 @@ ExitCode runLive(const AppConfig& config, const std::function<Result<AppConfig>(
       ownership.resync.withExpectations = false;
       ownership.queueIndex = i;
       ownership.queueCount = count;
+      if (i == 0) {
+        // Before the takeover dump's expectations are read: an event in between is repaired
+        // from the socket, one before from the dump below.
+        auto repair = io::ReplicatedExpectationRepair::open(takeoverOptions);
+        if (!repair) return fail(ExitCode::Failed, "run: " + repair.error());
+        ownership.repair = std::move(repair.value());
+      }
       ownerships[i].emplace(std::move(ownership));
+    }
+    // Replicated expectations committed while no instance ran (docs/ha.md).
+    if (auto repaired = ownerships[0]->repair->repairAll(reportRepair); !repaired) {
+      return fail(ExitCode::Failed, "run: " + repaired.error());
     }
     auto netlink = io::ConntrackNetlink::open();
     if (!netlink) return fail(ExitCode::Failed, "run: " + netlink.error());

@@ -17,10 +17,18 @@ using log::reportError;
 using log::reportInfo;
 using log::reportWarning;
 
+void reportRepair(const std::string& line, bool lost) {
+  if (lost) {
+    reportWarning(line);
+  } else {
+    reportInfo(line);
+  }
+}
+
 Worker::Worker(std::uint16_t queue, std::unique_ptr<io::PacketFeed> source, bool copies, LiveVerdictSink sink,
-       std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<KernelSessionPort> session,
-       std::unique_ptr<PinholeBackend> backend, std::optional<KernelOwnership> kernel,
-       const EngineConfig& engineConfig, LiveLog& log)
+               std::unique_ptr<io::ConntrackResolver> resolver, std::unique_ptr<KernelSessionPort> session,
+               std::unique_ptr<PinholeBackend> backend, std::optional<KernelOwnership> kernel,
+               const EngineConfig& engineConfig, LiveLog& log)
     : queue_(queue),
       source_(std::move(source)),
       copies_(copies),
@@ -43,7 +51,7 @@ Worker::~Worker() {
 }
 
 std::chrono::steady_clock::time_point Worker::execute(const Outcome& out, std::optional<PacketId> current,
-                                                    std::chrono::steady_clock::time_point start) {
+                                                      std::chrono::steady_clock::time_point start) {
   executor_.execute(out);
   const auto verdictsDone = executor_.lastTiming().verdictsDone;
   bool currentDone = false;
@@ -75,6 +83,7 @@ void Worker::onPacket(const io::QueuedPacket& queued) {
   }
   const Timestamp now = monotonicNow();
   const PacketMeta meta{queued.packet.id};
+  std::optional<FlowKey> adopted;
   // Parsed once and resolved once, here (a ctnetlink round trip on a cache miss); the engine
   // gets both and never blocks.
   if (const auto view = PacketView::parse(queued.packet.ipPacket); !view) {
@@ -85,13 +94,23 @@ void Worker::onPacket(const io::QueuedPacket& queued) {
     if (const auto flow = resolver_->resolve(*view); !flow) {
       engine_->onUninspected(meta, Uninspected::NotControlFlow, out_);
     } else {
-      if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel) kernelFlows_.insert(flow->key);
+      if (kernel_ && flow->sequenceOwner == SequenceOwner::Kernel && !kernelFlows_.contains(flow->key)) {
+        // Payload of an anchored connection this engine does not have (or has only as a session
+        // conntrack ended): one conntrackd committed here at a failover or a fail-back, or one
+        // its engine forgot. Its conntrack entry carries the sequence offsets: hand it over
+        // before the packet (docs/ha.md).
+        if (!view->payload().empty() && adoptMidstream(*flow, now)) adopted = flow->key;
+        kernelFlows_.insert(flow->key);
+      }
       engine_->onPacket(meta, queued.packet.ipPacket, *view, *flow, now, out_);
     }
   }
   const auto decided = std::chrono::steady_clock::now();
   const bool announcement = isAnnouncement(out_);
   const auto released = execute(out_, queued.packet.id, start);
+  // The takeover may have replaced a closed session of the same flow, whose forgetting erased
+  // the flow from kernelFlows_ in execute(): the adopted session is the engine's now.
+  if (adopted) kernelFlows_.insert(*adopted);
   if (announcement) {
     latency_.add(std::chrono::duration<double, std::micro>(released - start).count(),
                  std::chrono::duration<double, std::micro>(decided - start).count(), lastActionsUs_);
@@ -126,8 +145,8 @@ void Worker::reinstallPinholes() {
     }
   }
   if (added + failed + expired == 0) return;
-  std::string message = label_ + ": " + std::to_string(added) +
-                        " pending pinhole(s) added again after the table was recreated";
+  std::string message =
+      label_ + ": " + std::to_string(added) + " pending pinhole(s) added again after the table was recreated";
   if (expired > 0) message += " (" + std::to_string(expired) + " expiring now left out)";
   if (failed > 0) {
     reportWarning(message + "; " + std::to_string(failed) + " failed: " + firstError);
@@ -207,9 +226,10 @@ void Worker::run() {
       const auto left = (*deadline - monotonicNow()).count() / 1'000'000;
       timeoutMs = static_cast<int>(std::clamp<std::int64_t>(left + 1, 0, 1000));
     }
-    pollfd fds[3] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}};
+    pollfd fds[4] = {{source_->fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     if (kernel_) fds[2].fd = kernel_->events->fd();
-    if (::poll(fds, 3, timeoutMs) < 0 && errno != EINTR) {
+    if (kernel_ && kernel_->repair) fds[3].fd = kernel_->repair->fd();
+    if (::poll(fds, 4, timeoutMs) < 0 && errno != EINTR) {
       reportError(label_ + ": poll: " + std::strerror(errno));
       failed_.store(true);
       break;
@@ -220,11 +240,18 @@ void Worker::run() {
     }
     if (reinstallPinholes_.exchange(false)) reinstallPinholes();
     runTimers();
-    if ((fds[0].revents & POLLIN) && !receive()) {
+    // Conntrack's news before the packets: a replicated expectation must not wait behind a burst
+    // of queued packets, and a connection conntrack destroyed (and conntrackd may have re-created
+    // at a takeover) must end its stale session before its next packet is handled.
+    if ((fds[3].revents & POLLIN) && !repairExpectations()) {
       failed_.store(true);
       break;
     }
     if (kernel_ && (fds[2].revents & POLLIN) && !readDestroyEvents()) {
+      failed_.store(true);
+      break;
+    }
+    if ((fds[0].revents & POLLIN) && !receive()) {
       failed_.store(true);
       break;
     }
@@ -269,6 +296,32 @@ void Worker::applyPendingConfig() {
   }
   if (config) engine_->reconfigure(config->policy, config->limits);
 }
+bool Worker::adoptMidstream(const FlowContext& flow, Timestamp now) {
+  if (!ensureResyncNetlink()) return false;
+  auto takeover = io::takeoverOfConnection(*resyncNetlink_, flow.nat, kernel_->resync);
+  if (!takeover) {
+    reportWarning(label_ + ": " + takeover.error());
+    return false;
+  }
+  if (!takeover.value()) return false;
+  const KernelTakeover& adopted = *takeover.value();
+  reportInfo("takeover: anchored control connection " + flow.key.client.toString() + " -> " +
+             flow.key.server.toString() + " first seen mid-stream, handed to the engine (kernel offsets: " +
+             "client->server " + std::to_string(adopted.clientToServer.offsetAfter) + ", server->client " +
+             std::to_string(adopted.serverToClient.offsetAfter) + ")");
+  engine_->adopt(adopted, now, out_);
+  return true;
+}
+
+bool Worker::repairExpectations() {
+  auto repaired = kernel_->repair->read(reportRepair);
+  if (!repaired) {
+    reportError(label_ + ": " + repaired.error());
+    return false;
+  }
+  return true;
+}
+
 void Worker::sessionEnded(const FlowKey& flow) {
   kernelFlows_.erase(flow);
   out_.clear();
@@ -281,6 +334,5 @@ bool Worker::reusedByAnotherEntry(const io::ConntrackEntry& destroyed) {
   auto live = resyncNetlink_->get(destroyed.original, io::ConntrackDir::Original);
   return live && live.value() && live.value()->id != 0 && live.value()->id != destroyed.id;
 }
-
 
 }  // namespace ftpalg::app

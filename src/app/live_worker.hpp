@@ -28,11 +28,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "firewall/queue_rules.hpp"
 #include "ftpalg/engine/engine.hpp"
 #include "io/conntrack_events.hpp"
+#include "io/conntrack_expect_repair.hpp"
 #include "io/conntrack_resolver.hpp"
 #include "io/conntrack_takeover.hpp"
-#include "firewall/queue_rules.hpp"
 #include "io/packet_feed.hpp"
 #include "live_clock.hpp"
 #include "live_log.hpp"
@@ -43,6 +44,9 @@
 
 namespace ftpalg::app {
 
+// A replicated pinhole re-created with NAT (info) or lost (warning): io::ReplicatedExpectationRepair.
+void reportRepair(const std::string& line, bool lost);
+
 enum class Phase { Running, Draining };
 
 // What a worker of the conntrack-owned mode has besides its queue: its destroy-event listener,
@@ -51,7 +55,9 @@ struct KernelOwnership {
   std::unique_ptr<io::ConntrackDestroyEvents> events;
   std::vector<KernelTakeover> takeovers;
   io::TakeoverOptions resync;  // the dump after lost events (without expectations)
-  unsigned queueIndex = 0;     // this worker's share of the server addresses
+  // Only the first worker's: replicated expectations re-created with NAT (docs/ha.md).
+  std::unique_ptr<io::ReplicatedExpectationRepair> repair;
+  unsigned queueIndex = 0;  // this worker's share of the server addresses
   unsigned queueCount = 1;
 };
 
@@ -148,6 +154,13 @@ class Worker {
   // Conntrack-owned mode, before the first packet: the anchored connections that were running.
   void adoptTakeovers();
 
+  // Conntrack-owned mode: an anchored connection first seen with payload (into out_). False when
+  // nothing was handed over (no anchored entry, or the lookup failed: warned).
+  bool adoptMidstream(const FlowContext& flow, Timestamp now);
+
+  // Replicated expectations (first worker only); false on a socket error.
+  bool repairExpectations();
+
   void sessionEnded(const FlowKey& flow);
 
   // A client that reuses its source port while the old entry lingers (TIME_WAIT) makes conntrack
@@ -181,7 +194,8 @@ class Worker {
   // Conntrack-owned mode: the flows this worker handed its engine as kernel-owned and has not
   // seen end (forgotten by the engine or destroyed in conntrack): what a resync checks.
   std::unordered_set<FlowKey, FlowKeyHash> kernelFlows_;
-  // Opened on first use: the dump after lost events, the port-reuse check of a destroy event.
+  // Opened on first use: the dump after lost events, the port-reuse check of a destroy event,
+  // mid-stream takeovers.
   std::unique_ptr<io::ConntrackNetlink> resyncNetlink_;
   std::unique_ptr<Engine> engine_;
   LiveLog& log_;

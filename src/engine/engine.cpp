@@ -556,9 +556,17 @@ struct Engine::Impl final : AnnouncementSink {
   // session's pinhole (already in the kernel: no action), so the next announcement replaces it.
   // Any other connection is a mid-stream session, never inspected (its greeting cannot be
   // verified here), like a flow first seen mid-stream.
+  //
+  // A session that conntrack already ended (closed, lingering until the sweep) does not block the
+  // takeover: its connection was destroyed and created again from replicated state (conntrackd's
+  // commit on a router that takes over again, docs/ha.md), so the closed session is erased (its
+  // flow forgotten) and the new connection adopted.
   void adopt(const KernelTakeover& takeover, Effects& effects) {
     const FlowContext& flow = takeover.flow;
-    if (sessions.find(flow.key) != nullptr) return;
+    if (std::unique_ptr<Session>* existing = sessions.find(flow.key)) {
+      if (!(*existing)->closed) return;
+      eraseSession(**existing, effects);
+    }
     if (sessions.size() >= config.limits.maxSessions) {
       effects.count(Stat::SessionsRefusedAtLimit);
       effects.count(Stat::Anomalies);

@@ -144,7 +144,33 @@ std::optional<SeqAdjRecord> parseSeqAdj(const nlattr* nest) {
   return record;
 }
 
-std::optional<ExpectationEntry> parseExpectation(const nlmsghdr* header) {
+NetlinkError errorOf(int code, const std::string& what) {
+  return NetlinkError{code, what + ": " + netlinkErrorText(code)};
+}
+
+}  // namespace
+
+std::string ConntrackTuple::toString() const { return src.toString() + " -> " + dst.toString(); }
+
+std::string netlinkErrorText(int code) {
+  const char* name = nullptr;
+  switch (code) {
+    case ENOENT: name = "ENOENT"; break;
+    case EEXIST: name = "EEXIST"; break;
+    case EBUSY: name = "EBUSY"; break;
+    case EOPNOTSUPP: name = "EOPNOTSUPP"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case EPERM: name = "EPERM"; break;
+    case EAGAIN: name = "EAGAIN (no answer within 500 ms)"; break;
+    case ENOBUFS: name = "ENOBUFS"; break;
+    default: break;
+  }
+  std::string text = std::strerror(code);
+  if (name) text += std::string(" (") + name + ")";
+  return text;
+}
+
+std::optional<ExpectationEntry> parseExpectationMessage(const nlmsghdr* header) {
   const nlattr* top[CTA_EXPECT_MAX + 1] = {};
   if (mnl_attr_parse(header, sizeof(nfgenmsg), collect<CTA_EXPECT_MAX + 1>, top) < 0) return std::nullopt;
   if (!top[CTA_EXPECT_MASTER] || !top[CTA_EXPECT_TUPLE] || !top[CTA_EXPECT_MASK]) return std::nullopt;
@@ -175,6 +201,8 @@ std::optional<ExpectationEntry> parseExpectation(const nlmsghdr* header) {
   return entry;
 }
 
+namespace {
+
 // CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE u8, WSCALE_ORIGINAL u8, FLAGS_ORIGINAL
 // struct nf_ct_tcp_flags, ... } } (the kernel's ctnetlink tcp_to_nlattr).
 void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry) {
@@ -202,31 +230,7 @@ void parseTcpInfo(const nlattr* protoinfo, ConntrackEntry& entry) {
   }
 }
 
-NetlinkError errorOf(int code, const std::string& what) {
-  return NetlinkError{code, what + ": " + netlinkErrorText(code)};
-}
-
 }  // namespace
-
-std::string ConntrackTuple::toString() const { return src.toString() + " -> " + dst.toString(); }
-
-std::string netlinkErrorText(int code) {
-  const char* name = nullptr;
-  switch (code) {
-    case ENOENT: name = "ENOENT"; break;
-    case EEXIST: name = "EEXIST"; break;
-    case EBUSY: name = "EBUSY"; break;
-    case EOPNOTSUPP: name = "EOPNOTSUPP"; break;
-    case EINVAL: name = "EINVAL"; break;
-    case EPERM: name = "EPERM"; break;
-    case EAGAIN: name = "EAGAIN (no answer within 500 ms)"; break;
-    case ENOBUFS: name = "ENOBUFS"; break;
-    default: break;
-  }
-  std::string text = std::strerror(code);
-  if (name) text += std::string(" (") + name + ")";
-  return text;
-}
 
 std::optional<ConntrackEntry> parseConntrackMessage(const nlmsghdr* message) {
   const nlattr* top[CTA_MAX + 1] = {};
@@ -468,7 +472,7 @@ NetlinkResult<std::optional<ExpectationEntry>> ConntrackNetlink::getExpectation(
   std::optional<ExpectationEntry> found;
   auto status =
       impl_->exchange(header, "conntrack expectation get " + tuple.toString(), [&](const nlmsghdr* message) {
-        if (!found) found = parseExpectation(message);
+        if (!found) found = parseExpectationMessage(message);
       });
   if (!status) {
     if (status.error().code == ENOENT) return std::optional<ExpectationEntry>();
@@ -491,7 +495,7 @@ NetlinkResult<std::vector<ExpectationEntry>> ConntrackNetlink::dumpExpectations(
   nlmsghdr* header = impl_->start(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_GET, NLM_F_DUMP, AF_UNSPEC);
   std::vector<ExpectationEntry> entries;
   auto status = impl_->exchange(header, "conntrack expectation dump", [&](const nlmsghdr* message) {
-    if (auto entry = parseExpectation(message)) entries.push_back(std::move(*entry));
+    if (auto entry = parseExpectationMessage(message)) entries.push_back(std::move(*entry));
   });
   if (!status) return Err(status.error());
   return entries;

@@ -168,6 +168,9 @@ class ConntrackNetlink {
 // One conntrack message (a GET answer, a dump part, an event) as an entry; nullopt when it is not
 // a conntrack entry of a TCP connection with both tuples.
 std::optional<ConntrackEntry> parseConntrackMessage(const nlmsghdr* message);
+// One expectation message (an EXP_GET answer, a dump part, an EXP_NEW event) as an entry; nullopt
+// when it lacks the master, tuple or mask, or is not TCP.
+std::optional<ExpectationEntry> parseExpectationMessage(const nlmsghdr* message);
 
 // "ENOENT"-style text for a ctnetlink error code, with strerror: "File exists (EEXIST)".
 std::string netlinkErrorText(int code);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "io/conntrack_session_port.hpp"
+
 namespace ftpalg::io {
 
 std::optional<KernelTakeover> takeoverOf(const ConntrackEntry& entry, const TakeoverOptions& options) {
@@ -40,6 +42,14 @@ PendingExpectation pendingOf(const ExpectationEntry& expectation, const Conntrac
   pending.natTo = Endpoint{address, port};
   pending.remaining = std::chrono::seconds(expectation.timeoutSeconds);
   return pending;
+}
+
+Result<std::optional<KernelTakeover>> takeoverOfConnection(ConntrackNetlink& netlink, const NatMapping& nat,
+                                                           const TakeoverOptions& options) {
+  auto entry = netlink.get(originalTupleOf(nat), ConntrackDir::Original);
+  if (!entry) return Err("takeover of " + originalTupleOf(nat).toString() + ": " + entry.error().message);
+  if (!entry.value()) return std::optional<KernelTakeover>();
+  return takeoverOf(*entry.value(), options);
 }
 
 Result<std::vector<KernelTakeover>> dumpAnchoredConnections(ConntrackNetlink& netlink,

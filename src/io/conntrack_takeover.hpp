@@ -33,6 +33,13 @@ std::optional<KernelTakeover> takeoverOf(const ConntrackEntry& entry, const Take
 // The pending pinhole an expectation of `master` stands for.
 PendingExpectation pendingOf(const ExpectationEntry& expectation, const ConntrackEntry& master);
 
+// The takeover of one connection the engine meets mid-stream (a failover: conntrackd committed it
+// on this router, docs/ha.md): a GET of its entry by the ORIGINAL tuple of `nat`, then takeoverOf.
+// nullopt: gone, or not an anchored control connection. No pending expectation is looked up (a
+// replicated one is repaired by conntrack_expect_repair.hpp; it lives and dies with its master).
+Result<std::optional<KernelTakeover>> takeoverOfConnection(ConntrackNetlink& netlink, const NatMapping& nat,
+                                                           const TakeoverOptions& options);
+
 Result<std::vector<KernelTakeover>> dumpAnchoredConnections(ConntrackNetlink& netlink,
                                                             const TakeoverOptions& options);
 

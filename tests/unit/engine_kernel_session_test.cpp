@@ -539,6 +539,56 @@ TEST(EngineAdopt, ATakenOverConnectionResumesAtTheNextLineStartFromTheKernelOffs
   EXPECT_EQ(h.count("mark_verified"), 0u);  // known from the takeover
 }
 
+// A fail-back (docs/ha.md): the returning router's conntrackd deletes its stale entry (DESTROY:
+// the session closes and lingers) and creates it again from the peer's state; the connection's next
+// payload brings the takeover, which replaces the closed session and continues from the offsets.
+TEST(EngineAdopt, AConnectionConntrackDestroyedAndCreatedAgainIsTakenOverAnew) {
+  KernelHarness h(snatKey(), snatMapping());
+  h.login();
+  h.sim.clientSends("PORT 192,168,77,10,195,80\r\n");
+  h.sim.serverSends("200 PORT command successful.\r\n");
+  ASSERT_EQ(h.adjustments().size(), 1u);
+  const SeqAdjRecord kernel = h.adjustments()[0].record;
+  ASSERT_EQ(kernel.offsetAfter, -2);  // 192,168,77,10 -> 203,0,113,1
+
+  Outcome out;
+  h.engine.onConntrackDestroyed(snatKey(), h.sim.now(), out);
+  ASSERT_EQ(bodies<SessionClosedObs>(out.observations).size(), 1u);
+  out.clear();
+  KernelTakeover takeover = takeoverOf(snatKey(), snatMapping());
+  takeover.clientToServer = kernel;  // the same offsets, now from the peer's replicated entry
+  h.engine.adopt(takeover, h.sim.now(), out);
+  ASSERT_EQ(out.forgottenFlows.size(), 1u);  // the closed session's flow
+  EXPECT_EQ(out.forgottenFlows[0], snatKey());
+  EXPECT_EQ(bodies<SessionOpened>(out.observations).size(), 1u);
+  EXPECT_EQ(h.engine.sessionCount(), 1u);
+  EXPECT_EQ(h.engine.stats().get(Stat::SessionsOpened), 2u);
+
+  h.sim.clientSends("NOOP\r\n");  // the first segment after a takeover may be a line's tail: skipped
+  h.sim.serverSends("200 NOOP ok.\r\n");
+  const std::uint32_t raw = nextRaw(h.sim.client());
+  h.sim.clientSends("PORT 192,168,77,10,195,81\r\n");
+  h.sim.serverSends("200 PORT command successful.\r\n");
+  const auto adjustments = h.adjustments();
+  ASSERT_EQ(adjustments.size(), 2u);
+  EXPECT_EQ(adjustments[1].record, (SeqAdjRecord{raw, -2, -4}));
+  EXPECT_TRUE(h.sim.server().received.ends_with("NOOP\r\nPORT 203,0,113,1,195,81\r\n"))
+      << h.sim.server().received;
+  h.expectConsistent();
+}
+
+// A session conntrack has not ended keeps its state: the takeover of the same key changes nothing
+// (AFlowThatAlreadyHasASessionKeepsIt covers the engine-owned session; this one a kernel-owned one).
+TEST(EngineAdopt, ALiveKernelOwnedSessionIsNotReplaced) {
+  KernelHarness h(snatKey(), snatMapping());
+  h.login();
+  Outcome out;
+  h.engine.adopt(takeoverOf(snatKey(), snatMapping()), h.sim.now(), out);
+  EXPECT_TRUE(out.observations.empty());
+  EXPECT_TRUE(out.forgottenFlows.empty());
+  EXPECT_EQ(h.engine.stats().get(Stat::SessionsOpened), 1u);
+}
+
 TEST(EngineAdopt, ATakenOverPassiveSessionRewritesTheNext227) {
   KernelHarness h(dnatKey(), dnatMapping(), 777u, 888u);
   KernelTakeover takeover = takeoverOf(dnatKey(), dnatMapping());
