@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Live benchmark (issue 6): ftpalg against the kernel's FTP helper on the e2e lab topology.
+# Live benchmark (issues 6, 16): ftpalg against the kernel's FTP helper on the e2e lab topology,
+# ftpalg both in its default conntrack-owned mode and in its engine-owned mode.
 #
 # Usage (root): scripts/bench/live.sh [--sessions N] [--concurrency "1 16"] [--warmup W]
 #                                     [--rounds R] [--id ID]
@@ -7,16 +8,22 @@
 #                      env BENCH_SESSIONS)
 #   --concurrency L    the concurrent-client counts, space-separated (default "1 16"; env BENCH_CONCURRENCY)
 #   --warmup W         untimed sessions (one client) before each timed run (default 5; env BENCH_WARMUP)
-#   --rounds R         repeat everything R times, alternating which backend goes first (ABBA...),
-#                      and pool the results: a shared, noisy machine drifts (default 2; env BENCH_ROUNDS)
+#   --rounds R         repeat everything R times, reversing the backends' order every other round
+#                      (ABC CBA ...), and pool the results: a shared, noisy machine drifts (default 2;
+#                      env BENCH_ROUNDS)
 #   --id ID            lab ID: namespaces fa<ID>-{c,r,s} (default bl<PID>, 1-12 letters/digits)
 #   FTPALG_BIN         the ftpalg binary (default build/src/ftpalg)
-# Takes about 20 s per round with the defaults (vsftpd forks per session; ~50 sessions/s on 2 CPUs).
+# Takes 10-30 s per round with the defaults, depending on how fast vsftpd forks per session
+# (about 12 s at ~100 sessions/s with one client on 2 CPUs).
 #
 # What it measures. The masq topology of scripts/lab/lab.sh (client 192.168.77.10 behind a
 # masquerading router with the admin's strict firewall, vsftpd on 203.0.113.10), built fresh
 # for each backend in each round:
-#   ftpalg : `ftpalg run` (default options, JSON decision log) on the router; no kernel helper
+#   ftpalg : `ftpalg run` (default options: --seq-owner kernel, the conntrack-owned mode that
+#            queues only payload segments; JSON decision log) on the router; no kernel helper
+#   ftpalg-eng : `ftpalg run --seq-owner engine` (the engine-owned mode: every control packet,
+#            pure ACKs included, is queued and the engine translates seq/ack), with the firewall's
+#            pinhole accept rule that mode needs; no kernel helper
 #   kernel : no ftpalg; nf_conntrack_ftp + nf_nat_ftp assigned by an nft `ct helper` rule on
 #            tcp/21 (the only assignment: automatic helper assignment is off, or absent as in
 #            Linux >= 6.0); the data connection is "ct state related", which the strict
@@ -24,13 +31,20 @@
 # For each backend and concurrency C, scripts/bench/live_load.py (in the client namespace) runs
 # N active-mode sessions with C concurrent clients; each: login, PORT, LIST /pub/notes (a small
 # directory), QUIT. The report: sessions per second (ok sessions / wall time, summed over rounds)
-# and the ratio ftpalg/kernel; the p50/p99 time from sending PORT to receiving its 200 reply
-# (client side; the line crosses the router's helper both ways), pooled over rounds, and the p50
+# and the ratio of each ftpalg backend to the kernel; the p50/p99 time from sending PORT to
+# receiving its 200 reply (client side; the line crosses the router's helper both ways), pooled
+# over rounds, and the p50
 # difference in µs, split using the NOOP each session times just before PORT (same path, no
-# announcement) into the queue trips (NOOP p50 difference) and the announcement (the rest); next to the targets (ftpalg >= 0.9x kernel sessions/s, <= 50 µs added to the
-# p50 PORT round trip). Per-round figures are printed too, to show the noise. Timing is
-# reported, never judged. With 16 clients on a small machine the round trip mostly measures CPU
-# contention (16 clients, 16 vsftpd processes and, for ftpalg, its own process).
+# announcement) into the queue trips (NOOP p50 difference) and the announcement (the rest); next to
+# the targets of issue 16 (ftpalg >= 1.0x kernel sessions/s, <= 50 µs added to the p50 PORT round
+# trip). Queue trips per session, for each ftpalg backend: the packets the kernel queued to
+# ftpalg (id_sequence of each queue in the router's /proc/net/netfilter/nfnetlink_queue, read
+# before ftpalg stops: the kernel's own count of packets that crossed the queue; packets accepted
+# by fail-open on a full queue are not counted, queue_dropped is shown) divided by the sessions
+# run on that instance (warm-up included: they crossed the queue too). Per-round figures are
+# printed too, to show the noise. Timing is reported, never judged. With 16 clients on a small
+# machine the round trip mostly measures CPU contention (16 clients, 16 vsftpd processes and, for
+# ftpalg, its own process).
 # Exit status: 0 if every session succeeded; 1 if any failed (the failure count and reasons are
 # printed) or the lab could not be set up; 2 usage. The work dir ($FTPALG_LAB_ROOT, default
 # /tmp/ftpalg-lab, /fa<ID>: per-run JSON, raw round trips, ftpalg logs) is removed at the end
@@ -75,6 +89,7 @@ die() { echo "live.sh: error: $*" >&2; exit 1; }
 port_lo=10000 port_hi=32767
 per_backend=0
 for c in $concs; do per_backend=$((per_backend + sessions + warmup)); done
+backends=(ftpalg ftpalg-eng kernel)
 if ((per_backend > port_hi - port_lo + 1)); then
   echo "live.sh: note: $per_backend sessions per backend exceed the $((port_hi - port_lo + 1)) unique" \
     "data ports; the rest get kernel-chosen ports (TIME_WAIT collisions possible)" >&2
@@ -125,6 +140,7 @@ results=()   # "backend conc round json-file" (an .rtt file of raw round trips n
 fail_total=0
 fail_notes=()
 ftpalg_counts=()
+queue_trips=()  # "backend round queued dropped sessions"
 
 # bench_load BACKEND ROUND: the timed runs for each concurrency on the current lab.
 bench_load() {
@@ -149,38 +165,68 @@ bench_load() {
   done
 }
 
-# bench_ftpalg ROUND: a fresh lab with `ftpalg run` on the router (no kernel helper).
+# bench_queue_counts: "QUEUED DROPPED" summed over the router's NFQUEUE instances (the kernel's
+# id_sequence, the id of the last packet it queued, and queue_dropped; columns of
+# /proc/net/netfilter/nfnetlink_queue, which is per network namespace). Read it while ftpalg is
+# bound: the instance and its counters go when the queue is unbound. Prints nothing if there is
+# no queue instance or the file cannot be read.
+bench_queue_counts() {
+  lab_in "$LAB_NS_R" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+    awk 'NF >= 8 {q += $8; d += $6; n++} END {if (n) printf "%d %d\n", q, d}'
+}
+
+# bench_ftpalg BACKEND ROUND: a fresh lab with `ftpalg run` on the router (no kernel helper);
+# BACKEND ftpalg: default options (the conntrack-owned mode); ftpalg-eng: --seq-owner engine.
 bench_ftpalg() {
-  local round=$1 alive=1 pid residue
-  bench_lab || die "lab set-up failed (ftpalg, round $round)"
-  LAB_FTPALG_LOG=$LAB_DIR/ftpalg-r$round.log
+  local backend=$1 round=$2 alive=1 pid residue seq_owner=kernel want
+  [[ $backend == ftpalg-eng ]] && seq_owner=engine
+  LAB_SEQ_OWNER=$seq_owner  # read by lab_firewall (pinhole accept rule) and lab_ftpalg_start
+  bench_lab || die "lab set-up failed ($backend, round $round)"
+  LAB_FTPALG_LOG=$LAB_DIR/$backend-r$round.log
+  # lab_ftpalg_start passes --seq-owner $LAB_SEQ_OWNER: for the ftpalg backend that is the
+  # default spelled out (ftpalg run --help: --seq-owner defaults to kernel).
   # shellcheck disable=SC2119  # default options
   lab_ftpalg_start || die "ftpalg did not start: $(tail -n 5 "$LAB_DIR/ftpalg.stderr" 2>/dev/null)"
-  if lab_in "$LAB_NS_R" nft list ruleset 2>/dev/null | grep -q 'ct helper'; then
-    die "a ct helper is assigned in the ftpalg run's router"
+  # The mode the daemon really runs in (kernel falls back to engine where the anchor is missing).
+  want="sequence owner $seq_owner"
+  grep -q "^ftpalg: info: running.*$want" "$LAB_DIR/ftpalg.stderr" ||
+    die "$backend: ftpalg does not say '$want': $(grep '^ftpalg: info: running' "$LAB_DIR/ftpalg.stderr")"
+  if lab_in "$LAB_NS_R" nft list ruleset 2>/dev/null | grep -q 'ct helper "ftp'; then
+    die "the kernel ftp helper is assigned in the $backend run's router"
   fi
-  bench_load ftpalg "$round"
+  local q0='' d0='' q1='' d1=''
+  read -r q0 d0 < <(bench_queue_counts)
+  bench_load "$backend" "$round"
+  read -r q1 d1 < <(bench_queue_counts)
+  if [[ -n $q0 && -n $q1 ]]; then
+    queue_trips+=("$backend $round $((q1 - q0)) $((d1 - d0)) $per_backend")
+  else
+    fail_notes+=("$backend round $round: no NFQUEUE instance in the router's" \
+      "/proc/net/netfilter/nfnetlink_queue (queue trips not counted)")
+  fi
   # shellcheck disable=SC2154  # set by lab_ftpalg_start
   pid=$LAB_PID_ftpalg
   kill -0 "$pid" 2>/dev/null || alive=
   lab_ftpalg_stop TERM
   bench_forget_pid "$pid"
-  [[ -z $alive ]] && { fail_total=$((fail_total + 1)); fail_notes+=("ftpalg died during round $round"); }
-  ((LAB_FTPALG_RC != 0)) && fail_notes+=("ftpalg exit status $LAB_FTPALG_RC in round $round")
+  [[ -z $alive ]] && { fail_total=$((fail_total + 1)); fail_notes+=("$backend died during round $round"); }
+  ((LAB_FTPALG_RC != 0)) && fail_notes+=("$backend exit status $LAB_FTPALG_RC in round $round")
   residue=$(lab_ftpalg_residue)
-  [[ -n $residue ]] && fail_notes+=("ftpalg left rules behind in round $round: $residue")
+  [[ -n $residue ]] && fail_notes+=("$backend left rules behind in round $round: $residue")
   local counts
   counts=$("$LAB_PY" "$root/scripts/lab/logsum.py" "$LAB_FTPALG_LOG" 2>/dev/null)
-  ftpalg_counts+=("round $round: $counts; exit status $LAB_FTPALG_RC; residue: ${residue:-none}")
+  ftpalg_counts+=("$backend round $round: $counts; exit status $LAB_FTPALG_RC; residue: ${residue:-none}")
   # Its own view of the hold (printed on exit): receive-to-verdict of the announcing packets.
   local held
   held=$(grep -o '[0-9]* announcement packets; receive-to-verdict.*' "$LAB_DIR/ftpalg.stderr" 2>/dev/null | tail -n 1)
-  ftpalg_counts+=("round $round, inside ftpalg: ${held:-no announcement latency line in its stderr}")
+  ftpalg_counts+=("$backend round $round, inside ftpalg: ${held:-no announcement latency line in its stderr}")
 }
 
 # bench_kernel ROUND: a fresh lab with the kernel's helper assigned by nft (no ftpalg).
 bench_kernel() {
   local round=$1 n
+  # shellcheck disable=SC2034  # read by lab_firewall
+  LAB_SEQ_OWNER=kernel  # no pinhole accept rule in the firewall: the kernel helper needs none
   bench_lab || die "lab set-up failed (kernel, round $round)"
   bench_kernel_helper || die "could not assign the kernel ftp helper (CONFIG_NF_CONNTRACK_FTP/NF_NAT_FTP?)"
   n=$(lab_in "$LAB_NS_R" nft list chain inet ftphelper prerouting 2>/dev/null | grep -c 'ct helper set')
@@ -190,23 +236,35 @@ bench_kernel() {
 
 echo "ftpalg live benchmark: masq topology, strict firewall, vsftpd (active mode: login, PORT, LIST, QUIT)"
 echo "  $sessions timed sessions per run (+$warmup warm-up), concurrency: $concs; rounds: $rounds" \
-  "(fresh lab each, order alternates ftpalg/kernel)"
-echo "  $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "(fresh lab each; order ${backends[*]}, reversed every other round)"
+echo "  $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), kernel $(uname -r)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+
+# bench_backend NAME ROUND
+bench_backend() {
+  case $1 in
+    kernel) bench_kernel "$2" ;;
+    *) bench_ftpalg "$1" "$2" ;;
+  esac
+}
 
 for ((round = 1; round <= rounds; round++)); do
-  if ((round % 2)); then
-    bench_ftpalg "$round"; bench_kernel "$round"
-  else
-    bench_kernel "$round"; bench_ftpalg "$round"
+  order=("${backends[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#backends[@]} - 1; i >= 0; i--)); do order+=("${backends[i]}"); done
   fi
+  for b in "${order[@]}"; do bench_backend "$b" "$round"; done
 done
+echo "  load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 
 # --- report -----------------------------------------------------------------------------------
-"$LAB_PY" - "$concs" "${results[@]}" <<'PYEOF'
+"$LAB_PY" - "$concs" "${queue_trips[*]}" "${results[@]}" <<'PYEOF'
 import json, sys
 concs = sys.argv[1].split()
+trips_in = sys.argv[2].split()
 runs = {}  # (backend, c) -> [(round, result, rtts)]
-for item in sys.argv[2:]:
+for item in sys.argv[3:]:
     backend, c, rnd, path = item.split(" ", 3)
     with open(path) as f:
         r = json.load(f)
@@ -247,34 +305,55 @@ def fmt(v, spec=".1f"):
     return "n/a" if v is None else format(v, spec)
 
 print()
-print(f"{'clients':>7}  {'backend':7}  {'ok/total':>9}  {'failed':>6}  {'wall s':>7}  {'sessions/s':>10}"
+BACKENDS = ("ftpalg", "ftpalg-eng", "kernel")
+print(f"{'clients':>7}  {'backend':10}  {'ok/total':>9}  {'failed':>6}  {'wall s':>7}  {'sessions/s':>10}"
       f"  {'PORT RTT p50 us':>15}  {'p99 us':>8}  {'NOOP p50 us':>11}   per round: sessions/s | p50 us")
 for c in concs:
-    for b in ("ftpalg", "kernel"):
+    for b in BACKENDS:
         a = agg.get((b, c))
         if a is None:
             continue
         pr = " ".join(f"{x:.1f}" for x in a["per_round"])
         pp = " ".join(fmt(x) for x in a["p50_round"])
-        print(f"{c:>7}  {b:7}  {a['ok']:>4}/{a['total']:<4}  {a['failed']:>6}  {a['wall']:>7.2f}"
+        print(f"{c:>7}  {b:10}  {a['ok']:>4}/{a['total']:<4}  {a['failed']:>6}  {a['wall']:>7.2f}"
               f"  {a['sps']:>10.1f}  {fmt(a['p50']):>15}  {fmt(a['p99']):>8}  {fmt(a['noop_p50']):>11}   {pr} | {pp}")
 print("  (totals over all rounds; failed includes warm-up sessions; PORT RTT: from sending PORT to")
 print("   receiving its 200 reply, measured at the client, through the router both ways; NOOP:")
-print("   the same for a NOOP just before it in the same session, the reference that announces nothing)")
+print("   the same for a NOOP just before it in the same session, the reference that announces nothing;")
+print("   ftpalg: default options, the conntrack-owned mode; ftpalg-eng: --seq-owner engine)")
 print()
 for c in concs:
-    f, k = agg.get(("ftpalg", c)), agg.get(("kernel", c))
-    if not f or not k:
+    k = agg.get(("kernel", c))
+    for b in BACKENDS[:2]:
+        f = agg.get((b, c))
+        if not f or not k:
+            continue
+        ratio = f["sps"] / k["sps"] if k["sps"] else None
+        diff = f["p50"] - k["p50"] if f["p50"] is not None and k["p50"] is not None else None
+        ratio_s = "n/a" if ratio is None else f"{ratio:.3f}x"
+        print(f"{c:>2} client(s), {b:10}: sessions/s {b}/kernel = {ratio_s}  (target >= 1.00x);"
+              f"  PORT RTT p50 {b} - kernel = {fmt(diff, '+.1f')} us  (target <= +50 us)")
+        if diff is not None and f["noop_p50"] is not None and k["noop_p50"] is not None:
+            queue = f["noop_p50"] - k["noop_p50"]
+            print(f"{'':>27}of which the queue round trips (NOOP p50 {b} - kernel) {queue:+.1f} us,"
+                  f" the announcement (rewrite, pinhole commit) {diff - queue:+.1f} us")
+print()
+print("queue trips per session (packets the kernel queued to ftpalg, id_sequence in the router's")
+print("/proc/net/netfilter/nfnetlink_queue, over the sessions run on that instance, warm-up included):")
+trips = {}
+for i in range(0, len(trips_in) - 4, 5):
+    b, rnd, queued, dropped, n = trips_in[i:i + 5]
+    trips.setdefault(b, []).append((int(rnd), int(queued), int(dropped), int(n)))
+for b in BACKENDS[:2]:
+    lst = sorted(trips.get(b, []))
+    if not lst:
         continue
-    ratio = f["sps"] / k["sps"] if k["sps"] else None
-    diff = f["p50"] - k["p50"] if f["p50"] is not None and k["p50"] is not None else None
-    ratio_s = "n/a" if ratio is None else f"{ratio:.3f}x"
-    print(f"{c:>2} client(s): sessions/s ftpalg/kernel = {ratio_s}  (target >= 0.90x);"
-          f"  PORT RTT p50 ftpalg - kernel = {fmt(diff, '+.1f')} us  (target <= +50 us)")
-    if diff is not None and f["noop_p50"] is not None and k["noop_p50"] is not None:
-        queue = f["noop_p50"] - k["noop_p50"]
-        print(f"{'':>14}of which the queue round trips (NOOP p50 ftpalg - kernel) {queue:+.1f} us,"
-              f" the announcement (rewrite, pinhole commit) {diff - queue:+.1f} us")
+    queued = sum(q for _, q, _, _ in lst)
+    dropped = sum(d for _, _, d, _ in lst)
+    n = sum(x for _, _, _, x in lst)
+    per_round = " ".join(f"{q / x:.2f}" for _, q, _, x in lst)
+    print(f"  {b:10}: {queued / n:.2f}  ({queued} packets / {n} sessions; queue_dropped {dropped};"
+          f" per round: {per_round})")
 errors = {}
 for (b, c), lst in sorted(runs.items()):
     for _, r, _, _ in lst:
