@@ -332,7 +332,13 @@ void Worker::sessionEnded(const FlowKey& flow) {
 bool Worker::reusedByAnotherEntry(const io::ConntrackEntry& destroyed) {
   if (destroyed.id == 0 || !ensureResyncNetlink()) return false;
   auto live = resyncNetlink_->get(destroyed.original, io::ConntrackDir::Original);
-  return live && live.value() && live.value()->id != 0 && live.value()->id != destroyed.id;
+  if (!live || !live.value()) return false;
+  const io::ConntrackEntry& entry = *live.value();
+  // A new connection has no sequence adjustment before ftpalg makes one (its first rewrite comes
+  // after the login, long after the old entry's event). An entry that already has one is the same
+  // connection re-created from a peer's state (conntrackd at a fail-back, docs/ha.md): the stale
+  // session ends, and the connection is taken over at its next payload.
+  return entry.id != 0 && entry.id != destroyed.id && (entry.status & io::ct_status::kSeqAdjust) == 0;
 }
 
 }  // namespace ftpalg::app

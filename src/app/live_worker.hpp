@@ -165,7 +165,8 @@ class Worker {
 
   // A client that reuses its source port while the old entry lingers (TIME_WAIT) makes conntrack
   // replace that entry: the old one's DESTROY event can arrive after the new connection's session
-  // began, and must not end it. The tuple then names a live entry with another CTA_ID.
+  // began, and must not end it. The tuple then names a live entry with another CTA_ID and no
+  // sequence adjustment yet (one with an adjustment is a re-created connection: a fail-back).
   bool reusedByAnotherEntry(const io::ConntrackEntry& destroyed);
 
   // resyncNetlink_, opened on first use; false (warned) when it cannot be.

@@ -4,14 +4,13 @@
 // pinholes, closing, timers, conntrack's news, shutdown). See engine.cpp for the life of a packet.
 #pragma once
 
-#include "ftpalg/engine/engine.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <vector>
 
 #include "ftpalg/engine/announcement.hpp"
 #include "ftpalg/engine/effects.hpp"
+#include "ftpalg/engine/engine.hpp"
 #include "ftpalg/engine/escape.hpp"
 #include "ftpalg/engine/flow_table.hpp"
 #include "ftpalg/engine/packet_emitter.hpp"

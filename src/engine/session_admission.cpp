@@ -75,7 +75,8 @@ Session* Engine::Impl::admit(const FlowContext& flow, const PacketView& packet, 
   return nullptr;
 }
 
-Session* Engine::Impl::start(const FlowContext& flow, const PacketView& packet, HandshakeRole role, Effects& effects) {
+Session* Engine::Impl::start(const FlowContext& flow, const PacketView& packet, HandshakeRole role,
+                             Effects& effects) {
   if (packet.hasFlag(tcp_flags::kRst)) return nullptr;
   const bool handshake =
       role == HandshakeRole::ClientSyn || (role == HandshakeRole::ServerSynAck && flow.clientSyn);
@@ -150,7 +151,8 @@ void Engine::Impl::completeHandshake(Session& session, const FlowContext& flow, 
   }
 }
 
-void Engine::Impl::pickUpMidstream(Session& session, Direction dir, const PacketView& packet, Effects& effects) {
+void Engine::Impl::pickUpMidstream(Session& session, Direction dir, const PacketView& packet,
+                                   Effects& effects) {
   DirectionState& me = session.dir(dir);
   me.baseKnown = true;
   me.unwrap = SeqUnwrapper(packet.seq());
@@ -162,7 +164,8 @@ void Engine::Impl::pickUpMidstream(Session& session, Direction dir, const Packet
   recordAnomaly(session, dir, Reason::MidstreamPickup, true, effects);
 }
 
-TcpSegmentInfo Engine::Impl::describeSegment(const Session& session, Direction dir, const PacketView& packet) const {
+TcpSegmentInfo Engine::Impl::describeSegment(const Session& session, Direction dir,
+                                             const PacketView& packet) const {
   const DirectionState& me = session.dir(dir);
   const DirectionState& other = session.dir(opposite(dir));
   TcpSegmentInfo segment;

@@ -31,7 +31,8 @@ void Engine::Impl::eraseSession(Session& session, Effects& effects) {
   sessions.erase(key);
 }
 
-void Engine::Impl::onAnnouncement(Session& session, Direction dir, const FramedLine& line, const ParsedAddress& parsed, Effects& effects) {
+void Engine::Impl::onAnnouncement(Session& session, Direction dir, const FramedLine& line,
+                                  const ParsedAddress& parsed, Effects& effects) {
   DirectionState& me = session.dir(dir);
   AnnouncementDecision decision =
       decideAnnouncement(Announcement{dir, line, parsed, session.nat, me.emittedEnd, session.pinholeId},
@@ -63,7 +64,8 @@ void Engine::Impl::onAnnouncement(Session& session, Direction dir, const FramedL
   openPinhole(session, dir, decision.connector, decision.announced, decision.natTo, effects);
 }
 
-void Engine::Impl::openPinhole(Session& session, Direction dir, const IpAddress& from, const Endpoint& to, std::optional<Endpoint> natTo, Effects& effects) {
+void Engine::Impl::openPinhole(Session& session, Direction dir, const IpAddress& from, const Endpoint& to,
+                               std::optional<Endpoint> natTo, Effects& effects) {
   if (session.pinholeId) closePinhole(*session.pinholeId, Reason::Replaced, effects);
   const Pinhole& pinhole = pinholes.open(session.key, from, to, natTo, config.policy.pinholeTimeout,
                                          effects.now(), session.nat, dir);
@@ -87,8 +89,7 @@ void Engine::Impl::closePinhole(std::uint64_t id, Reason reason, Effects& effect
 
 void Engine::Impl::onTimer(Effects& effects) {
   const Timestamp now = effects.now();
-  while (const auto expired = pinholes.firstExpiredBy(now))
-    closePinhole(*expired, Reason::Expired, effects);
+  while (const auto expired = pinholes.firstExpiredBy(now)) closePinhole(*expired, Reason::Expired, effects);
   if (nextScan && now < *nextScan) return;
   const std::size_t slots = sessions.slotCount();
   const std::size_t slices = (slots + kSweepSlotsPerSlice - 1) / kSweepSlotsPerSlice;
@@ -163,9 +164,8 @@ void Engine::Impl::adopt(const KernelTakeover& takeover, Effects& effects) {
   KernelSequencer::adopt(session, takeover);
   if (takeover.pending && takeover.pending->remaining.count() > 0) {
     const PendingExpectation& pending = *takeover.pending;
-    const Direction announcedBy = pending.from == session.nat.serverReal.address
-                                      ? Direction::ClientToServer
-                                      : Direction::ServerToClient;
+    const Direction announcedBy = pending.from == session.nat.serverReal.address ? Direction::ClientToServer
+                                                                                 : Direction::ServerToClient;
     const std::optional<Endpoint> natTo =
         pending.natTo == pending.to ? std::nullopt : std::optional<Endpoint>(pending.natTo);
     const Pinhole& pinhole = pinholes.open(session.key, pending.from, pending.to, natTo, pending.remaining,
