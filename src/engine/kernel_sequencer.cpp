@@ -181,23 +181,7 @@ void KernelSequencer::emit(Session& session, Direction dir, PacketId id, const P
     }
   }
 
-  if (!changed) {
-    effects.accept(id);
-    return;
-  }
-  // A segment captured before its NIC completed the checksum leaves with a real one.
-  if (checksums_ == ChecksumInput::MayBeOffloaded &&
-      checksum::checkPacket(packet) == checksum::ChecksumState::Offloaded) {
-    edit.checksums = ChecksumUpdate::Recompute;
-  }
-  std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
-  if (rewritten.empty()) {
-    recordAnomaly(session, dir, Reason::MalformedPacket, true, effects);
-    effects.accept(id);
-    return;
-  }
-  effects.count(Stat::PacketsModified);
-  effects.acceptModified(id, std::move(rewritten));
+  emitEdited(session, dir, id, packet, edit, changed, checksums_, effects);
 }
 
 void KernelSequencer::noteDialog(Session& session, Effects& effects) {

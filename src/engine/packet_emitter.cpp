@@ -29,6 +29,29 @@ bool decided(std::int64_t offset, std::size_t payloadSize, std::int64_t frontier
 
 }  // namespace
 
+void emitEdited(Session& session, Direction dir, PacketId id, const PacketView& packet, PacketEdit& edit,
+                bool changed, ChecksumInput checksums, Effects& effects) {
+  if (!changed) {
+    effects.accept(id);
+    return;
+  }
+  // A segment captured before its NIC completed the checksum leaves with a real one.
+  if (checksums == ChecksumInput::MayBeOffloaded &&
+      checksum::checkPacket(packet) == checksum::ChecksumState::Offloaded) {
+    edit.checksums = ChecksumUpdate::Recompute;
+  }
+  std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
+  if (rewritten.empty()) {
+    // Only when the result would overflow the IP length field: never for real control
+    // traffic (a rewrite grows a line by at most 12 bytes). Pass the original.
+    recordAnomaly(session, dir, Reason::MalformedPacket, true, effects);
+    effects.accept(id);
+    return;
+  }
+  effects.count(Stat::PacketsModified);
+  effects.acceptModified(id, std::move(rewritten));
+}
+
 std::size_t segmentGrowthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
                                std::size_t bodySize) {
   const bool v4 = session.family == IpFamily::V4;
@@ -157,25 +180,7 @@ inline void PacketEmitter::emit(Session& session, Direction dir, PacketId id, co
   SackBlock sack[4];
   if (translateSequenceNumbers(session, dir, packet, start, !body.empty(), edit, sack)) changed = true;
 
-  if (!changed) {
-    effects.accept(id);
-    return;
-  }
-  // A segment captured before its NIC completed the checksum leaves with a real one.
-  if (checksums_ == ChecksumInput::MayBeOffloaded &&
-      checksum::checkPacket(packet) == checksum::ChecksumState::Offloaded) {
-    edit.checksums = ChecksumUpdate::Recompute;
-  }
-  std::vector<std::uint8_t> rewritten = rewritePacket(packet, edit);
-  if (rewritten.empty()) {
-    // Only when the result would overflow the IP length field: never for real control
-    // traffic (a rewrite grows a line by at most 12 bytes). Pass the original.
-    recordAnomaly(session, dir, Reason::MalformedPacket, true, effects);
-    effects.accept(id);
-    return;
-  }
-  effects.count(Stat::PacketsModified);
-  effects.acceptModified(id, std::move(rewritten));
+  emitEdited(session, dir, id, packet, edit, changed, checksums_, effects);
 }
 
 inline bool PacketEmitter::translateSequenceNumbers(Session& session, Direction dir, const PacketView& packet,

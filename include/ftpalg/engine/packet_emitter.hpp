@@ -47,6 +47,12 @@ namespace ftpalg {
 //  - the payload that fits a packet as large as the largest one its sender has sent, or as the
 //    size every path carries: the sender's path MTU may be below the MSS, and a grown packet with
 //    DF set would then be dropped on every retransmission.
+// Emits `packet`: as it came when `changed` is false, else with `edit` applied (the checksums
+// recomputed for an offloaded one where `checksums` allows it); a rewrite that cannot be built
+// passes the original and stops inspection (malformed_packet). Shared by both sequence owners.
+void emitEdited(Session& session, Direction dir, PacketId id, const PacketView& packet, PacketEdit& edit,
+                bool changed, ChecksumInput checksums, Effects& effects);
+
 std::size_t segmentGrowthLimit(const Session& session, const DirectionState& me, const PacketView& packet,
                                std::size_t bodySize);
 
